@@ -890,10 +890,18 @@ export class DeliveryService {
       if (miss.kind === 'index_lag') return this.afterLaggingMiss(op, ctx, route, breaker, miss, elapsedMs, pastMaxAge);
       // Past delivery.max_age_ms nothing is sent again, here or to another gateway.
       if (pastMaxAge) return this.unresolvedPastMaxAge(op, miss.kind);
-      // The PSP has no trace: the first attempt never landed. Resend, with the same idempotency key.
-      await this.deps.ledger.transition(op.id, 'SENT', { event: 'inquiry', found: false, elapsed_ms: elapsedMs });
+      // The PSP has no trace: the first attempt never landed. Resend, with the same idempotency key. Only from the state
+      // and attempt count the inquiry was asked on: another worker's resend since (perhaps at the next candidate) is not
+      // what this inquiry found nothing of, and nothing goes out beside it.
+      const resent = await this.deps.ledger.transition(
+        op.id,
+        'SENT',
+        { event: 'inquiry', found: false, elapsed_ms: elapsedMs },
+        { onlyFrom: op.state, onlyAttempts: op.attempts },
+      );
+      if (!resent.applied) return this.movedMeanwhile(op.id);
       const again = await this.deps.ledger.get(op.id);
-      if (!again || again.state !== 'SENT') return { kind: 'done', state: again?.state ?? 'FAILED' };
+      if (!again || again.state !== 'SENT' || again.attempts !== op.attempts) return { kind: 'done', state: again?.state ?? 'FAILED' };
       // Proven to have done nothing there: the next candidate may take it (never two live authorizations).
       const moved = this.mayFailOver(again) ? await this.failover(again, 'inquiry_not_found', { gateway: route.gateway.name }) : null;
       return moved ?? this.send(again, ctx, route, breaker);
@@ -930,9 +938,11 @@ export class DeliveryService {
       this.deps.logger.info('status search has no trace of the attempt yet; asking again, not resending (the PSP may not show it yet)', line);
       return { kind: 'retry', reason: 'the status search may not show the attempt yet' };
     }
-    await this.deps.ledger.transition(op.id, 'SENT', entry);
+    // Only from the record the inquiry was asked on (as above, `inquireThenMaybeResend`).
+    const resent = await this.deps.ledger.transition(op.id, 'SENT', entry, { onlyFrom: op.state, onlyAttempts: op.attempts });
+    if (!resent.applied) return this.movedMeanwhile(op.id);
     const again = await this.deps.ledger.get(op.id);
-    if (!again || again.state !== 'SENT') return { kind: 'done', state: again?.state ?? 'FAILED' };
+    if (!again || again.state !== 'SENT' || again.attempts !== op.attempts) return { kind: 'done', state: again?.state ?? 'FAILED' };
     this.deps.logger.info(
       'status search has no trace of the attempt yet; resending under the same idempotency key (the PSP answers a request it has with its first answer)',
       line,
@@ -1039,14 +1049,19 @@ export class DeliveryService {
       // A webhook or another worker decided it meanwhile. A plan decided in this pass never went on record: what it
       // reserved is given back (`releaseAbandoned`: unless another plan of the operation, the mover's, claims it).
       if (plan) await this.pipeline.releaseAbandoned(op, plan);
-      const settled = await recorder.settle(op.id);
-      return { kind: 'done', state: settled.state };
+      return this.movedMeanwhile(op.id);
     }
     // The record as this move left it: the outcome's event is then recorded with the outcome in one round
     // trip (`Ledger.transitionAndRecord` applies it only to exactly that record; with the record as read
     // before the move, every command the web intake had created, RECEIVED, took the slower path: the move,
     // then the event in a second script), and a failover numbers its attempt after this one.
     return this.exchange(afterTransition(op, 'SENT', fields, now), ctx, route, breaker, request, asReplay);
+  }
+
+  /** A move of this pass did not apply: a webhook or another worker moved the operation meanwhile; that one goes on. */
+  private async movedMeanwhile(id: string): Promise<DeliveryStep> {
+    const settled = await this.deps.recorder.settle(id);
+    return { kind: 'done', state: settled.state };
   }
 
   /**

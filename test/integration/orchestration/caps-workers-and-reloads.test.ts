@@ -262,3 +262,66 @@ describe('a configuration reload that drops the gateway of a waiting plan', () =
     expect(await releases('sima', 'refused')).toBe(refused + 1);
   });
 });
+
+describe('two workers resending one operation after a status inquiry that found nothing', () => {
+  let simC: PspSimulator;
+  const KEY_C = 'sim-capsrace-c-key-0123456789';
+  beforeAll(async () => {
+    simC = await startPspSimulator({ apiKey: KEY_C });
+  });
+  afterAll(async () => {
+    await simC.stop();
+  }, 60_000);
+
+  it("the one whose inquiry predates the other's resend sends nothing: never a third gateway beside the second", async () => {
+    const three = testConfig({
+      'delivery.breaker_failure_threshold': 3,
+      'delivery.breaker_open_ms': 60_000,
+      'routing.rules': [{ name: 'route', when: { commands: ['authorize', 'sale'] }, gateways: ['sima', 'simb', 'simc'] }],
+      'routing.failover.enabled': true,
+      gateways: {
+        sima: { type: 'simulator', base_url: simA.url, api_key: KEY_A, webhook_secret: 'whsec-capsrace-a-0123456789', timeout_ms: 5000 },
+        simb: { type: 'simulator', base_url: simB.url, api_key: KEY_B, webhook_secret: 'whsec-capsrace-b-0123456789', timeout_ms: 5000 },
+        simc: { type: 'simulator', base_url: simC.url, api_key: KEY_C, webhook_secret: 'whsec-capsrace-c-0123456789', timeout_ms: 5000 },
+      },
+    });
+    const one = worker(three);
+    const two = worker(three);
+    const id = await created(one);
+    // Its first attempt at sima: the connection reset, the outcome unknown (sima never had it).
+    simA.setDown('reset');
+    try {
+      await one.service.deliver(id);
+    } finally {
+      simA.setDown(false);
+    }
+    expect(await one.ledger.get(id)).toMatchObject({ state: 'UNKNOWN', attempts: 1 });
+    // Both workers ask sima, which has no trace; worker 1 fails over to simb and sends (its answer slow) between worker
+    // 2's inquiry and worker 2's move.
+    simB.setFaults({ latencyMs: { min: 300, max: 300 } });
+    const transition = two.ledger.transition.bind(two.ledger);
+    let sending: Promise<unknown> | undefined;
+    const race = jest.spyOn(two.ledger, 'transition').mockImplementation(async (opId, to, interaction, fields, now) => {
+      if (sending === undefined && opId === id && to === 'SENT' && interaction.event === 'inquiry') {
+        sending = one.service.deliver(id);
+        for (let i = 0; i < 200; i++) {
+          const read = await one.ledger.get(id);
+          if (read?.state === 'SENT' && read.attempts === 2) break;
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+      }
+      return transition(opId, to, interaction, fields, now);
+    });
+    try {
+      await two.service.deliver(id);
+      expect(sending).toBeDefined();
+      expect(await sending).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    } finally {
+      race.mockRestore();
+      simB.setFaults({});
+    }
+    expect(simB.counters().effects[`${id}.failover1`]).toBe(1);
+    expect(Object.keys(simC.counters().effects).filter((k) => k.startsWith(id))).toEqual([]);
+    expect(await one.ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', attempts: 2, routing: { gateway: 'simb', index: 1 } });
+  });
+});
