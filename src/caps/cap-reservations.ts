@@ -26,12 +26,20 @@ export type CapDecision =
 const MARK_TTL_S = 40 * 86400;
 
 /**
- * Reserves: KEYS[1..] the marks then the counters; ARGV: the mark's TTL, the key index of the operation's mark of
- * the release before (one mark per operation and currency, `<candidate index>,…`; 0: none), the candidate count, then
- * per candidate its index, the key index of its own mark, its gateway (encoded), its number of checks, then per check:
- * key index, add, max, expire-at. A mark of any candidate asked about (or the release before's naming one of them) answers `already`
- * (idempotent per operation and gateway): a mark of another gateway (the one a failover leaves, released once the
- * move is on record) is not this reservation's. Else the first candidate whose every counter stays within its max
+ * How long a claim on a reservation (`reserve`'s `claim`) is kept. A claim only has to outlast a delivery pass that read
+ * the record before another worker's move and may still abandon its failover (seconds); a day leaves room for any stall
+ * without keeping a set beside every mark for as long as the mark.
+ */
+const CLAIM_TTL_S = 86400;
+
+/**
+ * Reserves: KEYS[1..] the marks, their claim sets, then the counters; ARGV: the mark's TTL, the key index of the
+ * operation's mark of the release before (one mark per operation and currency, `<candidate index>,…`; 0: none) and of
+ * its claim set, the claim ('' none) and its TTL, the candidate count, then per candidate its index, the key index of
+ * its own mark and of that mark's claim set, its gateway (encoded), its number of checks, then per check: key index,
+ * add, max, expire-at. A mark of any candidate asked about (or the release before's naming one of them) answers
+ * `already` (idempotent per operation and gateway): a mark of another gateway (the one a failover leaves, released once
+ * the move is on record) is not this reservation's. Else the first candidate whose every counter stays within its max
  * gets every counter incremented (INCRBY, EXPIREAT) and its mark written, atomically: two concurrent attempts never
  * both take the last unit. The mark is the operation's mark per currency (the release before's key and value) when
  * none stands, so a worker of the release before still finds it (never reserves it again, gives it back on a FAIL or
@@ -39,20 +47,34 @@ const MARK_TTL_S = 40 * 86400;
  * record). Its first counter's part carries the gateway (`<key>=<added>=<gateway>`, which the release before reads as
  * `<key>=<added>`), so the operation's mark is `already` for the candidate at that gateway, whatever its index: a
  * plan of another route (a configuration reloaded between two plans) reserves its own, or finds its gateway's.
+ * The claim joins the claim set of the mark reserved or found, in the same step: a plan that may send on the
+ * reservation says so before it can, and an abandoned plan gives back only what no other plan claims (`releaseAbandoned`).
  */
 const RESERVE_BODY = `
 local ttl = tonumber(ARGV[1])
 local legacy = tonumber(ARGV[2])
-local n = tonumber(ARGV[3])
+local legacy_claims = tonumber(ARGV[3])
+local claim = ARGV[4]
+local claim_ttl = tonumber(ARGV[5])
+local n = tonumber(ARGV[6])
 local cands = {}
-local p = 4
+local p = 7
 for c = 1, n do
-  local checks = tonumber(ARGV[p + 3])
-  cands[c] = {ARGV[p], tonumber(ARGV[p + 1]), p + 4, checks, ARGV[p + 2]}
-  p = p + 4 + 4 * checks
+  local checks = tonumber(ARGV[p + 4])
+  cands[c] = {ARGV[p], tonumber(ARGV[p + 1]), p + 5, checks, ARGV[p + 3], tonumber(ARGV[p + 2])}
+  p = p + 5 + 4 * checks
+end
+local function claimed(claims)
+  if claim ~= '' then
+    redis.call('SADD', KEYS[claims], claim)
+    redis.call('EXPIRE', KEYS[claims], claim_ttl)
+  end
 end
 for c = 1, n do
-  if redis.call('EXISTS', KEYS[cands[c][2]]) == 1 then return {'already', cands[c][1]} end
+  if redis.call('EXISTS', KEYS[cands[c][2]]) == 1 then
+    claimed(cands[c][6])
+    return {'already', cands[c][1]}
+  end
 end
 if legacy > 0 then
   local held = redis.call('GET', KEYS[legacy])
@@ -60,7 +82,10 @@ if legacy > 0 then
     local at = string.match(held, '^[^,]*')
     local gw = string.match(held, '^[^,]*,[^,=]*=[^,=]*=([^,]*)')
     for c = 1, n do
-      if (gw == nil and cands[c][1] == at) or gw == cands[c][5] then return {'already', cands[c][1]} end
+      if (gw == nil and cands[c][1] == at) or gw == cands[c][5] then
+        claimed(legacy_claims)
+        return {'already', cands[c][1]}
+      end
     end
   end
 end
@@ -92,9 +117,16 @@ for c = 1, n do
       table.insert(parts, key .. '=' .. ARGV[q + 1] .. (i == 1 and ('=' .. cands[c][5]) or ''))
       q = q + 4
     end
-    local at = KEYS[cands[c][2]]
-    if legacy > 0 and redis.call('EXISTS', KEYS[legacy]) == 0 then at = KEYS[legacy] end
-    redis.call('SET', at, table.concat(parts, ','), 'EX', ttl)
+    local at = cands[c][2]
+    local claims = cands[c][6]
+    if legacy > 0 and redis.call('EXISTS', KEYS[legacy]) == 0 then
+      at = legacy
+      claims = legacy_claims
+    end
+    redis.call('SET', KEYS[at], table.concat(parts, ','), 'EX', ttl)
+    -- A new reservation: claims left from one released by a worker of the release before (which knows no claims) go.
+    redis.call('DEL', KEYS[claims])
+    claimed(claims)
     return {'reserved', idx, refusals}
   end
 end
@@ -102,18 +134,24 @@ return {'over', '', refusals}
 `;
 
 /**
- * Releases: KEYS[1] the mark, KEYS[2..] the counters it names (read by the caller first, so every key is
- * declared). Subtracts what the mark says was added, from counters that still exist, and deletes the mark:
- * a second release finds no mark and does nothing. ARGV[1] is the mark as the caller read it; a mark that
- * changed meanwhile (released and reserved again) is left alone.
+ * Releases: KEYS[1] the mark, KEYS[2] its claim set, KEYS[3..] the counters the mark names (read by the caller first,
+ * so every key is declared). Subtracts what the mark says was added, from counters that still exist, and deletes the
+ * mark and its claims: a second release finds no mark and does nothing. ARGV[1] is the mark as the caller read it; a
+ * mark that changed meanwhile (released and reserved again) is left alone. ARGV[2] `abandon`: a plan that never went
+ * on record gives back its claim (ARGV[3], '' none) and the reservation only when no other plan claims it (2: kept,
+ * claimed); else ('') whatever claims it (the operation FAILED, or is on record elsewhere). ARGV[4..]: the amounts.
  */
 const RELEASE_BODY = `
 local held = redis.call('GET', KEYS[1])
 if not held or held ~= ARGV[1] then return 0 end
-for i = 2, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('DECRBY', KEYS[i], ARGV[i]) end
+if ARGV[2] == 'abandon' then
+  if ARGV[3] ~= '' then redis.call('SREM', KEYS[2], ARGV[3]) end
+  if redis.call('SCARD', KEYS[2]) > 0 then return 2 end
 end
-redis.call('DEL', KEYS[1])
+for i = 3, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('DECRBY', KEYS[i], ARGV[i + 1]) end
+end
+redis.call('DEL', KEYS[1], KEYS[2])
 return 1
 `;
 
@@ -130,11 +168,13 @@ function markNames(held: string, candidate: { gateway: string; index: number }):
 
 /**
  * Moves a gateway's mark (KEYS[1], as the caller read it: ARGV[1]) into the operation's mark per currency (KEYS[2]) when
- * that is free, its TTL with it; else, or when the gateway's mark changed meanwhile (released), nothing.
+ * that is free, its TTL with it, and its claim set (KEYS[3]) into that mark's (KEYS[4]); else, or when the gateway's
+ * mark changed meanwhile (released), nothing.
  */
 const PROMOTE_BODY = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 redis.call('RENAME', KEYS[1], KEYS[2])
+if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('RENAME', KEYS[3], KEYS[4]) else redis.call('DEL', KEYS[4]) end
 return 1
 `;
 
@@ -183,11 +223,23 @@ export class CapReservations {
   }
 
   /**
+   * The claim set of a mark (`markKey`'s arguments): the plans that found or made that reservation and may send on it,
+   * each by its claim (`reserve`). Same hash tag as the mark.
+   */
+  private claimsKey(currency: string, operationId: string, gateway?: string): string {
+    const claims = `${capsTag(this.prefix, currency)}:claims:${operationId}`;
+    return gateway === undefined ? claims : `${claims}@${encodeURIComponent(gateway)}`;
+  }
+
+  /**
    * Reserves room for `operationId` on the first candidate within every cap. Candidates must share one
    * currency (one hash slot); the caller asks again per currency. Per-transaction bounds are checked
    * without Redis; counted limits in one script.
+   * @param claim names the plan asking (unique per plan: a delivery pass's failover, a plan decided again): it joins the
+   *   claims of the reservation made or found (`already`), in the same script, so that another plan of the operation
+   *   abandoning it (`releaseAbandoned`) leaves it to this one, which may send on it. None: nothing is claimed.
    */
-  async reserve(operationId: string, candidates: readonly CapCandidate[], now = Date.now()): Promise<CapDecision> {
+  async reserve(operationId: string, candidates: readonly CapCandidate[], now = Date.now(), claim?: string): Promise<CapDecision> {
     const refusals: CapRefusal[] = [];
     const counted: Array<{ candidate: CapCandidate; checks: CounterCheck[] }> = [];
     for (const candidate of candidates) {
@@ -207,7 +259,7 @@ export class CapReservations {
     const currency = counted[0].candidate.currency;
     if (counted.some((c) => c.candidate.currency !== currency)) throw new RangeError('cap candidates of one reservation must share a currency');
 
-    const keys: string[] = [this.markKey(currency, operationId)];
+    const keys: string[] = [this.markKey(currency, operationId), this.claimsKey(currency, operationId)];
     const keyIndex = new Map<string, number>();
     const indexOf = (key: string): number => {
       let at = keyIndex.get(key);
@@ -218,9 +270,15 @@ export class CapReservations {
       }
       return at;
     };
-    const args: (string | number)[] = [MARK_TTL_S, 1, counted.length];
+    const args: (string | number)[] = [MARK_TTL_S, 1, 2, claim ?? '', CLAIM_TTL_S, counted.length];
     for (const { candidate, checks } of counted) {
-      args.push(String(candidate.index), indexOf(this.markKey(currency, operationId, candidate.gateway)), encodeURIComponent(candidate.gateway), checks.length);
+      args.push(
+        String(candidate.index),
+        indexOf(this.markKey(currency, operationId, candidate.gateway)),
+        indexOf(this.claimsKey(currency, operationId, candidate.gateway)),
+        encodeURIComponent(candidate.gateway),
+        checks.length,
+      );
       for (const check of checks) {
         args.push(indexOf(check.key), check.add, check.max, check.expireAt);
       }
@@ -280,7 +338,12 @@ export class CapReservations {
    * on record at another candidate. Idempotent: nothing reserved, or released already, is a no-op. One round trip when
    * nothing is held (one MGET: the marks of a currency share its slot), one more per mark released. With `kept` (the
    * record's candidate, whose reservation stands), its gateway's mark then moves into the operation's mark when that is
-   * free (one more, only when it is there to move: after a failover).
+   * free (one more, only when it is there to move: after a failover). Whatever claims them (`reserve`): the caller
+   * knows from the record that no plan of the operation sends on them (see `releaseAbandoned` for one that does not).
+   * @param options.strays the operation's mark is given back too when it names a gateway outside this route (an earlier
+   *   plan's, decided before a configuration reload dropped that gateway), or whatever gateway it names (`'any'`: the
+   *   operation FAILED). A mark of the release before names no gateway: only `candidates` name it, by index.
+   * @param options.read read the marks even with no `candidates` (for `strays`): else nothing is read then.
    * @returns the gateways whose reservation was released.
    */
   async releaseMarks(
@@ -288,8 +351,9 @@ export class CapReservations {
     currency: string,
     candidates: ReadonlyArray<{ gateway: string; index: number }>,
     kept?: { gateway: string; index: number },
+    options: { strays?: readonly string[] | 'any'; read?: boolean } = {},
   ): Promise<string[]> {
-    if (candidates.length === 0) return [];
+    if (candidates.length === 0 && !(options.read === true && options.strays !== undefined)) return [];
     const legacy = this.markKey(currency, operationId);
     const marks = candidates.map((c) => this.markKey(currency, operationId, c.gateway));
     const keptMark = kept ? [this.markKey(currency, operationId, kept.gateway)] : [];
@@ -297,23 +361,25 @@ export class CapReservations {
     const released: string[] = [];
     for (let i = 0; i < candidates.length; i++) {
       const mark = held[i + 1];
-      if (mark !== null && mark !== undefined && (await this.releaseMark(marks[i], mark))) released.push(candidates[i].gateway);
+      if (mark !== null && mark !== undefined && (await this.releaseMark(marks[i], this.claimsKey(currency, operationId, candidates[i].gateway), mark)) === 1)
+        released.push(candidates[i].gateway);
     }
     const old = held[0];
     let legacyFree = old === null || old === undefined;
     if (old !== null && old !== undefined) {
-      const named = candidates.find((c) => markNames(old, c));
-      if (named && (await this.releaseMark(legacy, old))) {
+      const gateway = candidates.find((c) => markNames(old, c))?.gateway ?? strayOf(old, options.strays);
+      if (gateway !== undefined && (await this.releaseMark(legacy, this.claimsKey(currency, operationId), old)) === 1) {
         legacyFree = true;
-        if (!released.includes(named.gateway)) released.push(named.gateway);
+        if (!released.includes(gateway)) released.push(gateway);
       }
     }
     // The reservation kept (the record's candidate) moves into the operation's mark once that is free, where a worker of
     // the release before finds it: a rolling upgrade neither counts it twice nor leaks it.
     const keptHeld = held[candidates.length + 1];
-    if (keptMark.length > 0 && legacyFree && keptHeld !== null && keptHeld !== undefined) {
-      const script = scriptFor(promoteScripts, 2, PROMOTE_BODY);
-      await script.run(this.redis, { keys: { mark: keptMark[0], k1: legacy }, args: {} }, [keptHeld]);
+    if (kept && legacyFree && keptHeld !== null && keptHeld !== undefined) {
+      const script = scriptFor(promoteScripts, 4, PROMOTE_BODY);
+      const keys = { mark: keptMark[0], k1: legacy, k2: this.claimsKey(currency, operationId, kept.gateway), k3: this.claimsKey(currency, operationId) };
+      await script.run(this.redis, { keys, args: {} }, [keptHeld]);
     }
     return released;
   }
@@ -323,18 +389,61 @@ export class CapReservations {
     return (await this.releaseMarks(operationId, currency, [candidate])).length > 0;
   }
 
-  /** Subtracts what mark `mark` (read as `held`) added and deletes it, in one script; false when it changed meanwhile. */
-  private async releaseMark(mark: string, held: string): Promise<boolean> {
-    const keys = [mark];
-    const amounts: string[] = [held];
+  /**
+   * Gives back what a plan that never went on record (a failover that went nowhere) reserved or found at `candidate`,
+   * unless another plan of the operation claims it: one that found it (`already`) may be sending on it, in another
+   * worker, and the cap must count that. The plan's own `claim` is withdrawn first, in the same script, so the last
+   * plan to abandon a reservation gives it back, once. A reservation no plan claims (one made by a worker of the
+   * release before, which knows no claims) is given back. One MGET, one more per mark held.
+   * @returns `released`: given back; `claimed`: left to the other plans that claim it.
+   */
+  async releaseAbandoned(
+    operationId: string,
+    currency: string,
+    candidate: { gateway: string; index: number },
+    claim?: string,
+  ): Promise<{ released: boolean; claimed: boolean }> {
+    const legacy = this.markKey(currency, operationId);
+    const mark = this.markKey(currency, operationId, candidate.gateway);
+    const [old, own] = await this.redis.mget(legacy, mark);
+    const outcomes: number[] = [];
+    if (own !== null && own !== undefined)
+      outcomes.push(await this.releaseMark(mark, this.claimsKey(currency, operationId, candidate.gateway), own, claim ?? ''));
+    if (old !== null && old !== undefined && markNames(old, candidate))
+      outcomes.push(await this.releaseMark(legacy, this.claimsKey(currency, operationId), old, claim ?? ''));
+    return { released: outcomes.includes(1), claimed: outcomes.includes(2) };
+  }
+
+  /**
+   * Subtracts what mark `mark` (read as `held`) added and deletes it with its claim set `claims`, in one script: 1
+   * released, 0 when it changed meanwhile; with `abandon` (the abandoning plan's claim, '' none), 2 when another plan
+   * still claims it (nothing released).
+   */
+  private async releaseMark(mark: string, claims: string, held: string, abandon?: string): Promise<0 | 1 | 2> {
+    const keys = [mark, claims];
+    const args: string[] = [held, abandon === undefined ? '' : 'abandon', abandon ?? ''];
     // The mark is `<candidate>,<key>=<added>,…`: every counter it added to, by name.
     for (const part of held.split(',').slice(1)) {
       const [key, add] = part.split('=');
       keys.push(key);
-      amounts.push(add);
+      args.push(add);
     }
     const script = scriptFor(releaseScripts, keys.length, RELEASE_BODY);
     const values = { keys: Object.fromEntries(script.inputs.keys.map((k, i) => [k, keys[i]])), args: {} };
-    return (await script.run(this.redis, values, amounts)) === 1;
+    const reply = Number(await script.run(this.redis, values, args));
+    return reply === 1 || reply === 2 ? reply : 0;
   }
+}
+
+/**
+ * The gateway an operation's mark names (`<index>,<key>=<added>=<gateway>,…`), decoded, when it is a stray for `strays`
+ * (`releaseMarks`): any gateway for `'any'`, else one outside the route given. Undefined for a mark of the release
+ * before (no gateway) or one the route names.
+ */
+function strayOf(held: string, strays: readonly string[] | 'any' | undefined): string | undefined {
+  if (strays === undefined) return undefined;
+  const named = (held.split(',', 2)[1] ?? '').split('=')[2];
+  if (named === undefined) return undefined;
+  const gateway = decodeURIComponent(named);
+  return strays === 'any' || !strays.includes(gateway) ? gateway : undefined;
 }

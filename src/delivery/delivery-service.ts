@@ -68,7 +68,7 @@ import { buildOrchestrationPipeline } from '../orchestration/orchestration-stage
 import { reviewNoticeOf, withRiskReviewFields } from '../orchestration/risk-stage';
 import { riskReviewEvent } from '../events/risk-review-event';
 import { FxLock, lockDetails } from '../fx/fx-lock';
-import { DecisionCount, StageDecision } from '../orchestration/orchestration-stage';
+import { DecisionCount, OrchestrationPlan, StageDecision } from '../orchestration/orchestration-stage';
 import {
   FailoverTrigger,
   countDecisions,
@@ -330,7 +330,7 @@ export class DeliveryService {
       if (unsent) return unsent;
       // Its stages' counts and lines run once the attempt carrying it is on record (`send`), not on each pass that waits.
       if (planned.plan.decisions.length > 0) {
-        op = { ...read, routing: freshly(routingRecordOf(read, planned.plan), sendCount(planned)) };
+        op = { ...read, routing: freshly(routingRecordOf(read, planned.plan), sendCount(planned), planned.plan) };
         // The consumer's pass over the record it just created: no earlier pass planned (and reserved for) it.
         if (typeof operation !== 'string' && op.routing) firstPlans.add(op.routing);
       }
@@ -890,10 +890,18 @@ export class DeliveryService {
       if (miss.kind === 'index_lag') return this.afterLaggingMiss(op, ctx, route, breaker, miss, elapsedMs, pastMaxAge);
       // Past delivery.max_age_ms nothing is sent again, here or to another gateway.
       if (pastMaxAge) return this.unresolvedPastMaxAge(op, miss.kind);
-      // The PSP has no trace: the first attempt never landed. Resend, with the same idempotency key.
-      await this.deps.ledger.transition(op.id, 'SENT', { event: 'inquiry', found: false, elapsed_ms: elapsedMs });
+      // The PSP has no trace: the first attempt never landed. Resend, with the same idempotency key. Only from the state
+      // and attempt count the inquiry was asked on: another worker's resend since (perhaps at the next candidate) is not
+      // what this inquiry found nothing of, and nothing goes out beside it.
+      const resent = await this.deps.ledger.transition(
+        op.id,
+        'SENT',
+        { event: 'inquiry', found: false, elapsed_ms: elapsedMs },
+        { onlyFrom: op.state, onlyAttempts: op.attempts },
+      );
+      if (!resent.applied) return this.movedMeanwhile(op.id);
       const again = await this.deps.ledger.get(op.id);
-      if (!again || again.state !== 'SENT') return { kind: 'done', state: again?.state ?? 'FAILED' };
+      if (!again || again.state !== 'SENT' || again.attempts !== op.attempts) return { kind: 'done', state: again?.state ?? 'FAILED' };
       // Proven to have done nothing there: the next candidate may take it (never two live authorizations).
       const moved = this.mayFailOver(again) ? await this.failover(again, 'inquiry_not_found', { gateway: route.gateway.name }) : null;
       return moved ?? this.send(again, ctx, route, breaker);
@@ -930,9 +938,11 @@ export class DeliveryService {
       this.deps.logger.info('status search has no trace of the attempt yet; asking again, not resending (the PSP may not show it yet)', line);
       return { kind: 'retry', reason: 'the status search may not show the attempt yet' };
     }
-    await this.deps.ledger.transition(op.id, 'SENT', entry);
+    // Only from the record the inquiry was asked on (as above, `inquireThenMaybeResend`).
+    const resent = await this.deps.ledger.transition(op.id, 'SENT', entry, { onlyFrom: op.state, onlyAttempts: op.attempts });
+    if (!resent.applied) return this.movedMeanwhile(op.id);
     const again = await this.deps.ledger.get(op.id);
-    if (!again || again.state !== 'SENT') return { kind: 'done', state: again?.state ?? 'FAILED' };
+    if (!again || again.state !== 'SENT' || again.attempts !== op.attempts) return { kind: 'done', state: again?.state ?? 'FAILED' };
     this.deps.logger.info(
       'status search has no trace of the attempt yet; resending under the same idempotency key (the PSP answers a request it has with its first answer)',
       line,
@@ -1009,9 +1019,16 @@ export class DeliveryService {
     }
     const now = Date.now();
     const entry = attemptInteraction(op.id, op.attempts + 1, route, request, decided?.decisions);
-    const moved = await ledger.transition(op.id, 'SENT', asReplay ? { ...entry, read_as_replay: true } : entry, fields, now);
+    // Only from the state and attempt count this attempt was decided on: another worker's send meanwhile (a first pass
+    // at the route's first candidate while this one fails over on a breaker open in its own process, a plan decided
+    // under another configuration) leaves one more attempt on record, and this one, perhaps at another gateway, must not
+    // go out beside it (two live authorizations).
+    const only = { onlyFrom: op.state, onlyAttempts: op.attempts };
+    const moved = await ledger.transition(op.id, 'SENT', asReplay ? { ...entry, read_as_replay: true } : entry, { ...fields, ...only }, now);
+    const plan = decided ? freshPlans.get(decided) : undefined;
     if (decided) {
       fresh.delete(decided);
+      freshPlans.delete(decided);
       // The stages' own counts and lines of the plan this attempt carries (`DecisionCount`), once it is on record: one
       // another worker moved meanwhile is that one's to count, its routing decisions too.
       const count = planCounts.get(decided);
@@ -1025,19 +1042,26 @@ export class DeliveryService {
         // decided before a wait) is given back now, not before (a worker killed in between: its next pass, `deliver`).
         // Nothing to look for (no Redis call) for the first plan of the pass that created the operation: no candidate
         // left, no plan before it.
-        if (!firstPlans.has(decided)) await this.pipeline.settled(op, planOf(op));
+        if (!firstPlans.has(decided)) await this.pipeline.settled(op, planOf(op), true);
       }
     }
     if (!moved.applied) {
-      // A webhook or another worker decided it meanwhile.
-      const settled = await recorder.settle(op.id);
-      return { kind: 'done', state: settled.state };
+      // A webhook or another worker decided it meanwhile. A plan decided in this pass never went on record: what it
+      // reserved is given back (`releaseAbandoned`: unless another plan of the operation, the mover's, claims it).
+      if (plan) await this.pipeline.releaseAbandoned(op, plan);
+      return this.movedMeanwhile(op.id);
     }
     // The record as this move left it: the outcome's event is then recorded with the outcome in one round
     // trip (`Ledger.transitionAndRecord` applies it only to exactly that record; with the record as read
     // before the move, every command the web intake had created, RECEIVED, took the slower path: the move,
     // then the event in a second script), and a failover numbers its attempt after this one.
     return this.exchange(afterTransition(op, 'SENT', fields, now), ctx, route, breaker, request, asReplay);
+  }
+
+  /** A move of this pass did not apply: a webhook or another worker moved the operation meanwhile; that one goes on. */
+  private async movedMeanwhile(id: string): Promise<DeliveryStep> {
+    const settled = await this.deps.recorder.settle(id);
+    return { kind: 'done', state: settled.state };
   }
 
   /**
@@ -1505,7 +1529,7 @@ export class DeliveryService {
       ...(left ? { fx: lockDetails(left) } : {}),
     };
     // Counted for the attempt that goes there (`send`); the plan left behind, when not yet sent, counts nothing.
-    const routing = freshly(routingRecordOf(op, next.plan, [...(op.routing?.failovers ?? []), step]), next.count);
+    const routing = freshly(routingRecordOf(op, next.plan, [...(op.routing?.failovers ?? []), step]), next.count, next.plan);
     const moved: OperationRecord = { ...op, routing };
     const route = this.deps.router.route(moved);
     if ('refused' in route || !route.transformer.supports.includes(op.command)) {
@@ -1681,10 +1705,20 @@ const firstPlans = new WeakSet<RoutingRecord>();
 /** The stages' counts of a fresh routing record's plan (`DecisionCount`), run by `send` once its attempt is on record. */
 const planCounts = new WeakMap<RoutingRecord, DecisionCount>();
 
-/** `routing` decided in this pass, recorded with its attempt (`send`), with its stages' `count` run then. */
-function freshly(routing: RoutingRecord, count?: DecisionCount): RoutingRecord {
+/**
+ * The plan (with its claim: `OrchestrationPlan.claim`) of a fresh routing record of an authorization or sale, given back
+ * as abandoned by `send` when its attempt's move does not apply (another worker moved the operation meanwhile).
+ */
+const freshPlans = new WeakMap<RoutingRecord, OrchestrationPlan>();
+
+/**
+ * `routing` decided in this pass, recorded with its attempt (`send`), with its stages' `count` run then; `plan`, the plan
+ * it was made of, whose reservations are given back if that attempt never goes on record.
+ */
+function freshly(routing: RoutingRecord, count?: DecisionCount, plan?: OrchestrationPlan): RoutingRecord {
   fresh.add(routing);
   if (count) planCounts.set(routing, count);
+  if (plan) freshPlans.set(routing, plan);
   return routing;
 }
 

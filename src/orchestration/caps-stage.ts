@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { RedisClient } from '../redis/redis-connection';
 import type { Config } from '../config/config';
 import type { Logger } from '../logging/logger';
@@ -72,53 +73,95 @@ export class CapsStage implements OrchestrationStage {
     const { op, plan, now } = input;
     const { candidates, skipped } = this.candidates(op, plan);
     const first = plan.candidates[plan.index];
-    const result = await this.caps.reserve(op.id, candidates, now);
-    return this.resultOf(op, plan, candidates, result, first, skipped);
+    // This plan's claim on the reservation it makes or finds: another plan of the operation abandoning it leaves it.
+    const claim = randomUUID();
+    const result = await this.caps.reserve(op.id, candidates, now, claim);
+    return this.resultOf(op, { ...plan, claim }, candidates, result, first, skipped);
   }
 
   /**
    * Gives back what this operation reserved: `failed` and `refused` (the operation FAILED), at every candidate of the
-   * plan; `abandoned` (a plan never put on record: a failover that went nowhere), at the plan's own candidate; `failover`
-   * (the move to the plan's candidate is on record), what `settled` gives back.
+   * plan and every configured gateway, and the operation's mark whatever gateway it names (a plan decided before a
+   * configuration reload may have reserved where this route no longer goes); `abandoned` (a plan never put on record:
+   * a failover that went nowhere), at the plan's own candidate, unless another plan of the operation claims that
+   * reservation (`releaseAbandoned`: another worker may be sending on it); `failover` (the move to the plan's candidate
+   * is on record), what `settled` gives back.
    */
   async release(op: OperationRecord, plan: OrchestrationPlan, why: StageRelease): Promise<void> {
     if (!CAPPED.has(op.command)) return;
     if (why === 'failover') return this.settled(op, plan);
+    if (why === 'abandoned') return this.abandoned(op, plan);
     const all = plan.candidates.map((gateway, index) => ({ gateway, index }));
-    const candidates = why === 'abandoned' ? all.filter((c) => c.index === plan.index) : all;
-    for (const currency of this.currencies(op, plan)) await this.give(op, currency, candidates, () => why);
+    // Gateways outside the plan's route (no index: a mark of the release before names its candidate by index alone).
+    const others = Object.keys(this.config.gateways)
+      .filter((gateway) => !plan.candidates.includes(gateway))
+      .map((gateway) => ({ gateway, index: -1 }));
+    for (const currency of this.currencies(op, plan)) await this.give(op, currency, [...all, ...others], () => why, undefined, { strays: 'any' });
+  }
+
+  /**
+   * A failover's plan that never went on record gives back its reservation at its own candidate, in every currency it
+   * could be in, unless another plan still claims it: counted and logged as `abandoned`, or logged as kept.
+   */
+  private async abandoned(op: OperationRecord, plan: OrchestrationPlan): Promise<void> {
+    const candidate = { gateway: plan.candidates[plan.index], index: plan.index };
+    for (const currency of this.currencies(op, plan)) {
+      const { released, claimed } = await this.caps.releaseAbandoned(op.id, currency, candidate, plan.claim);
+      if (released) {
+        releases().inc({ gateway: candidate.gateway, why: 'abandoned' });
+        this.logger?.info('cap reservation released', { operation_id: op.id, gateway: candidate.gateway, currency, why: 'abandoned' });
+      } else if (claimed) {
+        // Another delivery of the operation (another worker) found this reservation and may be sending on it.
+        this.logger?.info('cap reservation kept: another delivery of the operation claims it', {
+          operation_id: op.id,
+          gateway: candidate.gateway,
+          currency,
+          why: 'abandoned',
+        });
+      }
+    }
   }
 
   /**
    * The attempt carrying `plan` is on record: what the operation still holds anywhere else is no reservation of that
    * attempt, and is given back. At the candidates before the plan's (a failover reserves at the next one first and
-   * gives back the one it leaves only once the move is on record: `failover`), and at the plan's own candidate in
-   * another currency than the plan's (an earlier plan, decided before a wait, that came out in another currency:
-   * `replanned`). Idempotent; no Redis call when there is nothing it could hold (the first candidate, one currency).
+   * gives back the one it leaves only once the move is on record: `failover`), at the plan's own candidate in another
+   * currency than the plan's, and at a gateway outside the plan's route (an earlier plan, decided before a wait, that
+   * came out in another currency or, under the configuration before a reload, at another gateway: `replanned`).
+   * Idempotent; no Redis call when there is nothing it could hold (the first candidate, one currency) unless `fresh`.
+   * @param fresh the plan was decided in this pass: an earlier pass may have decided another before a wait, so the
+   *   operation's mark is read whatever the route (one MGET per currency).
    */
-  async settled(op: OperationRecord, plan: OrchestrationPlan): Promise<void> {
+  async settled(op: OperationRecord, plan: OrchestrationPlan, fresh = false): Promise<void> {
     if (!CAPPED.has(op.command)) return;
     const current = plan.candidates[plan.index];
     const earlier = plan.candidates.slice(0, plan.index).map((gateway, index) => ({ gateway, index }));
+    const left = new Set(earlier.map((c) => c.gateway));
+    // Configured gateways the route no longer names: an earlier plan's reservation there (when read anyway).
+    const others = fresh
+      ? Object.keys(this.config.gateways)
+          .filter((gateway) => !plan.candidates.includes(gateway))
+          .map((gateway) => ({ gateway, index: -1 }))
+      : [];
     for (const currency of this.currencies(op, plan)) {
       const own = currency === plan.payment.currency;
-      const candidates = own ? earlier : [...earlier, { gateway: current, index: plan.index }];
+      const candidates = [...earlier, ...(own ? [] : [{ gateway: current, index: plan.index }]), ...others];
       // In the plan's currency the record's reservation stands: moved where a worker of the release before finds it.
       const kept = own ? { gateway: current, index: plan.index } : undefined;
-      await this.give(op, currency, candidates, (gateway) => (gateway === current ? 'replanned' : 'failover'), kept);
+      await this.give(op, currency, candidates, (gateway) => (left.has(gateway) ? 'failover' : 'replanned'), kept, { strays: plan.candidates, read: fresh });
     }
   }
 
-  /** Releases the marks of `candidates` in `currency`, each counted and logged with its gateway and why (`kept`: `releaseMarks`). */
+  /** Releases the marks of `candidates` in `currency`, each counted and logged with its gateway and why (`kept`, `options`: `releaseMarks`). */
   private async give(
     op: OperationRecord,
     currency: string,
     candidates: ReadonlyArray<{ gateway: string; index: number }>,
     why: (gateway: string) => string,
     kept?: { gateway: string; index: number },
+    options?: { strays?: readonly string[] | 'any'; read?: boolean },
   ): Promise<void> {
-    if (candidates.length === 0) return;
-    for (const gateway of await this.caps.releaseMarks(op.id, currency, candidates, kept)) {
+    for (const gateway of await this.caps.releaseMarks(op.id, currency, candidates, kept, options)) {
       releases().inc({ gateway, why: why(gateway) });
       this.logger?.info('cap reservation released', { operation_id: op.id, gateway, currency, why: why(gateway) });
     }

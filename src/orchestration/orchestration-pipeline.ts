@@ -131,7 +131,8 @@ export class OrchestrationPipeline {
 
   /**
    * Gives back what the stages reserved for `plan`, a failover's plan that never went on record (the next gateway's
-   * route refused, its breaker open with no candidate after it): the record still names the candidate before it.
+   * route refused, its breaker open with no candidate after it): the record still names the candidate before it. What
+   * another plan of the operation claims stays (another worker's failover may be sending on it: `plan.claim`).
    */
   async releaseAbandoned(op: OperationRecord, plan: OrchestrationPlan): Promise<void> {
     await this.release(op, plan, 'abandoned');
@@ -139,11 +140,12 @@ export class OrchestrationPipeline {
 
   /**
    * The attempt carrying `plan` (the operation's routing record) is on record: the stages give back what the operation
-   * holds elsewhere (a candidate it left, a plan of another currency decided before a wait). Idempotent; a later pass
-   * of the operation calls it again (a worker killed before it).
+   * holds elsewhere (a candidate it left, a plan of another currency or route decided before a wait). Idempotent; a
+   * later pass of the operation calls it again (a worker killed before it). `fresh`: `plan` was decided in this pass
+   * (`OrchestrationStage.settled`).
    */
-  async settled(op: OperationRecord, plan: OrchestrationPlan): Promise<void> {
-    for (const stage of this.stages) if (stage.active() && stage.settled) await stage.settled(op, plan);
+  async settled(op: OperationRecord, plan: OrchestrationPlan, fresh = false): Promise<void> {
+    for (const stage of this.stages) if (stage.active() && stage.settled) await stage.settled(op, plan, fresh);
   }
 
   /** Releases what the stages reserved for `plan` (`StageRelease`: an attempt that failed for good, a refusal, a failover). */

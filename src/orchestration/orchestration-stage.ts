@@ -31,6 +31,12 @@ export interface OrchestrationPlan {
   rule?: string;
   /** The decisions so far, in stage order. */
   decisions: StageDecision[];
+  /**
+   * This plan's claim on what the stages reserved or found for it (caps: `CapReservations.reserve`), unique per
+   * decision: an abandoned plan gives back only what no other plan of the operation claims (another worker may be
+   * sending on it). Set by the stage that reserves; never recorded (a plan read back from the record has none).
+   */
+  claim?: string;
 }
 
 /** What a stage is given: the operation (as recorded) and the plan so far. */
@@ -116,15 +122,18 @@ export interface OrchestrationStage {
   release?(op: OperationRecord, plan: OrchestrationPlan, why: StageRelease): Promise<void>;
   /**
    * The attempt carrying `plan` is on record (its move to the plan's candidate applied): give back what the operation
-   * holds anywhere else (a candidate it left, a plan of another currency decided before a wait). Idempotent; called
-   * again by a later pass of the operation, so a worker killed before it leaks nothing. Optional.
+   * holds anywhere else (a candidate it left, a plan of another currency or route decided before a wait). Idempotent;
+   * called again by a later pass of the operation, so a worker killed before it leaks nothing. `fresh`: the plan was
+   * decided in this pass, so an earlier pass may have decided another (before a wait, under the configuration before a
+   * reload): look for what that one holds whatever it costs. Optional.
    */
-  settled?(op: OperationRecord, plan: OrchestrationPlan): Promise<void>;
+  settled?(op: OperationRecord, plan: OrchestrationPlan, fresh?: boolean): Promise<void>;
 }
 
 /**
  * Why a stage's reservations are given back: `failed` (the operation FAILED) and `refused` (a refusal of ours on
  * record), all of the operation's; `failover` (the move to the plan's candidate is on record), those of the candidates
- * it left (`settled`); `abandoned` (a plan never put on record: a failover that went nowhere), its own candidate's.
+ * it left (`settled`); `abandoned` (a plan never put on record: a failover that went nowhere), its own candidate's that
+ * no other plan of the operation claims (`OrchestrationPlan.claim`).
  */
 export type StageRelease = 'failed' | 'failover' | 'refused' | 'abandoned';

@@ -258,3 +258,53 @@ test("once the gateway a failover left is given back, the next one's reservation
   ).toEqual([]);
   expect(await caps.peek([attempt('sim-a'), attempt('sim-b')])).toEqual([null, null]);
 });
+
+test('an abandoned plan gives back only a reservation no other plan claims: the last to abandon gives it back, once; the claims move with the mark and go with it', async () => {
+  const prefix = `${config.redis.keyPrefix}ca:`;
+  const caps = new CapReservations(redis, prefix, [rule({ dailyCount: 1 }), rule({ name: 'sim-b', dailyCount: 1 })]);
+  const sim = { gateway: 'sim-b', index: 1 };
+  // Two plans of one operation (two workers' failovers) at sim-b: the first reserves, the second finds it.
+  expect(await caps.reserve('a1', [attempt('sim-b', 1000, 1)], Date.now(), 'plan-1')).toMatchObject({ kind: 'reserved', index: 1 });
+  expect(await caps.reserve('a1', [attempt('sim-b', 1000, 1)], Date.now(), 'plan-2')).toMatchObject({ kind: 'already', index: 1 });
+  expect(await caps.releaseAbandoned('a1', 'EUR', sim, 'plan-1')).toEqual({ released: false, claimed: true });
+  expect(await caps.releaseAbandoned('a1', 'EUR', sim, 'plan-1')).toEqual({ released: false, claimed: true });
+  expect(await caps.peek([attempt('sim-b')])).toEqual([expect.objectContaining({ current: 1 })]);
+  expect(await caps.releaseAbandoned('a1', 'EUR', sim, 'plan-2')).toEqual({ released: true, claimed: false });
+  expect(await caps.releaseAbandoned('a1', 'EUR', sim, 'plan-2')).toEqual({ released: false, claimed: false });
+  expect(await caps.peek([attempt('sim-b')])).toEqual([null]);
+  expect(await redis.exists(`${prefix}{caps:EUR}:claims:a1`)).toBe(0);
+
+  // At the gateway's own mark (the record's candidate holds the operation's), moved into the operation's once the move
+  // is on record: the other plan's claim moves with it.
+  expect(await caps.reserve('a2', [attempt('sim-a')], Date.now(), 'plan-0')).toMatchObject({ kind: 'reserved', index: 0 });
+  expect(await caps.reserve('a2', [attempt('sim-b', 1000, 1)], Date.now(), 'plan-1')).toMatchObject({ kind: 'reserved', index: 1 });
+  expect(await caps.reserve('a2', [attempt('sim-b', 1000, 1)], Date.now(), 'plan-2')).toMatchObject({ kind: 'already', index: 1 });
+  expect(await caps.releaseMarks('a2', 'EUR', [{ gateway: 'sim-a', index: 0 }], sim)).toEqual(['sim-a']);
+  expect(await redis.exists(`${prefix}{caps:EUR}:claims:a2@sim-b`)).toBe(0);
+  expect(await caps.releaseAbandoned('a2', 'EUR', sim, 'plan-1')).toEqual({ released: false, claimed: true });
+  expect(await caps.peek([attempt('sim-b')])).toEqual([expect.objectContaining({ current: 1 })]);
+  // A FAIL gives it back whatever claims it, and its claims with it.
+  expect(await caps.releaseMarks('a2', 'EUR', [sim])).toEqual(['sim-b']);
+  expect(await caps.peek([attempt('sim-a'), attempt('sim-b')])).toEqual([null, null]);
+  expect(await redis.exists(`${prefix}{caps:EUR}:claims:a2`)).toBe(0);
+});
+
+test("a release with strays gives back the operation's mark where it names a gateway outside the route (a plan decided before a reload), or any gateway ('any': a FAIL); never one the route names", async () => {
+  const prefix = `${config.redis.keyPrefix}cs:`;
+  const caps = new CapReservations(redis, prefix, [rule({ dailyCount: 1 }), rule({ name: 'sim-c', dailyCount: 1 })]);
+  // Decided at sim-a, then again (reloaded) on a route of sim-c alone: sim-c's reservation beside sim-a's.
+  expect(await caps.reserve('s1', [attempt('sim-a')])).toMatchObject({ kind: 'reserved', index: 0 });
+  expect(await caps.reserve('s1', [attempt('sim-c')])).toMatchObject({ kind: 'reserved', index: 0 });
+  // Nothing to look for by candidate, and not asked to read: nothing read, nothing given back.
+  expect(await caps.releaseMarks('s1', 'EUR', [], { gateway: 'sim-c', index: 0 }, { strays: ['sim-c'] })).toEqual([]);
+  // sim-a is named by the route now: not a stray.
+  expect(await caps.releaseMarks('s1', 'EUR', [], { gateway: 'sim-c', index: 0 }, { strays: ['sim-c', 'sim-a'], read: true })).toEqual([]);
+  expect(await caps.releaseMarks('s1', 'EUR', [], { gateway: 'sim-c', index: 0 }, { strays: ['sim-c'], read: true })).toEqual(['sim-a']);
+  // sim-c's reservation stands, moved into the operation's mark.
+  expect(await caps.peek([attempt('sim-a'), attempt('sim-c')])).toEqual([null, expect.objectContaining({ current: 1 })]);
+  expect(await redis.get(`${prefix}{caps:EUR}:res:s1`)).toMatch(/=sim-c(,|$)/);
+  expect(await caps.releaseMarks('s1', 'EUR', [], undefined, { strays: ['sim-c'], read: true })).toEqual([]);
+  // A FAIL: whatever gateway it names.
+  expect(await caps.releaseMarks('s1', 'EUR', [{ gateway: 'sim-a', index: 0 }], undefined, { strays: 'any' })).toEqual(['sim-c']);
+  expect(await caps.peek([attempt('sim-a'), attempt('sim-c')])).toEqual([null, null]);
+});

@@ -24,12 +24,20 @@ function gateway(): Record<string, unknown> {
   return { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-rt-0123456789', timeout_ms: 30000 };
 }
 
-/** A new authorization's delivery, as the consumer delivers the record it just created, then a later delivery of it. */
-async function deliverTwice(stack: DeliveryStack, payment: Partial<Payment>, between: () => Promise<void> = async () => undefined): Promise<void> {
+/**
+ * A new authorization's delivery, as the consumer delivers the record it just created (`byId`: as a job delivers it, by
+ * id: a later pass than the one that created it), then a later delivery of it.
+ */
+async function deliverTwice(
+  stack: DeliveryStack,
+  payment: Partial<Payment>,
+  between: () => Promise<void> = async () => undefined,
+  byId = false,
+): Promise<void> {
   const command = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', amount: 1000, currency: 'USD', ...payment });
   const id = command.payment.operation_reference!;
   const { record } = await stack.ledger.create(id, command);
-  expect(await stack.service.deliver(record ?? id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  expect(await stack.service.deliver(byId ? id : (record ?? id))).toEqual({ kind: 'done', state: 'SUCCEEDED' });
   await between();
   await stack.service.deliver(id);
 }
@@ -41,18 +49,23 @@ async function deliverTwice(stack: DeliveryStack, payment: Partial<Payment>, bet
  * that Redis holds every script it runs (a server's first EVALSHA of a script is a NOSCRIPT and an EVAL, as on a fresh
  * server when this file runs before any other that loads them).
  */
-async function capsRoundTrips(stack: DeliveryStack, payment: Partial<Payment>): Promise<{ first: number; again: number }> {
-  await deliverTwice(stack, payment);
+async function capsRoundTrips(stack: DeliveryStack, payment: Partial<Payment>, byId = false): Promise<{ first: number; again: number }> {
+  await deliverTwice(stack, payment, undefined, byId);
   let seen = 0;
   const monitor = await monitorCommands(stack.redis, (args, source) => {
     if (!source.includes('lua') && args.some((a) => a.startsWith(`${stack.config.redis.keyPrefix}{caps:`))) seen++;
   });
   try {
     let first = 0;
-    await deliverTwice(stack, payment, async () => {
-      await monitor.settle();
-      first = seen;
-    });
+    await deliverTwice(
+      stack,
+      payment,
+      async () => {
+        await monitor.settle();
+        first = seen;
+      },
+      byId,
+    );
     await monitor.settle();
     return { first, again: seen - first };
   } finally {
@@ -81,6 +94,10 @@ test('caps cost a new authorization its reservation alone, FX configured or not,
     );
   // One gateway, one currency, no FX: the reservation, nothing else; a redelivery nothing.
   expect(await capsRoundTrips(single, { gateway: 'sima' })).toEqual({ first: 1, again: 0 });
+  // Planned by a later pass than the one that created it (a job, after a wait): another plan may have been decided
+  // before it (under the configuration before a reload), so once its attempt is on record the operation's mark is read:
+  // one MGET.
+  expect(await capsRoundTrips(single, { gateway: 'sima' }, true)).toEqual({ first: 2, again: 0 });
   // FX configured for another gateway: the consumer's pass that created it planned it first, so no reservation of
   // another plan can stand; a later delivery looks in EUR (a plan decided before a wait under another configuration,
   // a worker killed before its release): one MGET.

@@ -1,0 +1,327 @@
+import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
+import { CapReservations } from '../../../src/caps/cap-reservations';
+import { Config } from '../../../src/config/config';
+import { Payment } from '../../../src/contracts/payment-command';
+import { Logger } from '../../../src/logging/logger';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { captureLogger } from '../../support/capture-logger';
+import { DeliveryStack, useDeliveryStacks } from '../../support/delivery-stack';
+import { channelCommand } from '../../support/fixtures';
+import { testConfig } from '../../support/test-config';
+
+/**
+ * Transaction caps stay exact across workers and configuration reloads (docs/LIMITS.md, "Transaction caps"), on the real
+ * Redis: two delivery services on one key prefix stand in for two workers (each with its own circuit breakers), or for a
+ * worker before and after a configuration reload.
+ */
+const KEY_A = 'sim-capsrace-a-key-0123456789';
+const KEY_B = 'sim-capsrace-b-key-0123456789';
+
+let simA: PspSimulator;
+let simB: PspSimulator;
+const stacks = useDeliveryStacks();
+
+beforeAll(async () => {
+  simA = await startPspSimulator({ apiKey: KEY_A });
+  simB = await startPspSimulator({ apiKey: KEY_B });
+});
+
+afterAll(async () => {
+  await simA.stop();
+  await simB.stop();
+}, 60_000);
+
+/** One authorization a day in USD at each of `gateways`. */
+const capped = (...gateways: string[]) => gateways.map((name) => ({ scope: 'gateway', name, currency: 'USD', daily_count: 1 }));
+
+/**
+ * A configuration routing authorizations to `route`, one authorization a day at each gateway unless `caps` says
+ * otherwise, on `prefix` when given (another worker, or a reload, of one fleet).
+ */
+function config(route: string[], prefix?: string, caps = capped('sima', 'simb')): Config {
+  return testConfig({
+    'delivery.breaker_failure_threshold': 3,
+    'delivery.breaker_open_ms': 60_000,
+    'routing.rules': [{ name: 'route', when: { commands: ['authorize', 'sale'] }, gateways: route }],
+    'routing.failover.enabled': true,
+    'caps.rules': caps,
+    ...(prefix !== undefined ? { 'redis.key_prefix': prefix } : {}),
+    gateways: {
+      sima: { type: 'simulator', base_url: simA.url, api_key: KEY_A, webhook_secret: 'whsec-capsrace-a-0123456789', timeout_ms: 5000 },
+      simb: { type: 'simulator', base_url: simB.url, api_key: KEY_B, webhook_secret: 'whsec-capsrace-b-0123456789', timeout_ms: 5000 },
+    },
+  });
+}
+
+function worker(c: Config, logger?: Logger): DeliveryStack {
+  return stacks.build(c, { logger });
+}
+
+/** Opens `gateway`'s circuit breaker in this worker only. */
+function openBreaker(stack: DeliveryStack, gateway: string): void {
+  const breaker = stack.service.breaker(gateway);
+  for (let i = 0; i < 3; i++) breaker.failure();
+}
+
+async function created(stack: DeliveryStack, payment: Partial<Payment> = {}): Promise<string> {
+  const command = channelCommand('authorize', {}, { gateway: 'sima', gateway_key: 'pm_card_visa', currency: 'USD', amount: 1000, ...payment });
+  const id = command.payment.operation_reference!;
+  await stack.ledger.create(id, command);
+  return id;
+}
+
+/** What `gateway`'s counter of the day holds in USD (the authorizations its cap counts). */
+async function counted(stack: DeliveryStack, gateway: string): Promise<number> {
+  const caps = new CapReservations(stack.redis, stack.config.redis.keyPrefix, stack.config.limits.caps.rules);
+  const [refusal] = await caps.peek([{ gateway, account: 'default', amount: 100, currency: 'USD' }]);
+  return refusal?.current ?? 0;
+}
+
+const releases = async (gateway: string, why: string): Promise<number> => (await metricValue('pb_caps_releases_total', { gateway, why })) ?? 0;
+
+describe('two workers on one operation', () => {
+  it('one abandoning a failover on its own open breaker leaves the reservation the other sends on: the cap counts the authorization', async () => {
+    const logs = captureLogger('info');
+    // Only simb is capped: each worker's plan takes sima at once, its failover reserves (or finds the reservation) at simb.
+    const first = config(['sima', 'simb'], undefined, capped('simb'));
+    // Worker 1 finds both gateways' breakers open; worker 2 only sima's.
+    const one = worker(first, logs.logger);
+    const two = worker(first);
+    openBreaker(one, 'sima');
+    openBreaker(one, 'simb');
+    openBreaker(two, 'sima');
+    const id = await created(one);
+    const abandoned = await releases('simb', 'abandoned');
+    // Worker 2 delivers the operation while worker 1 is between its reservation at simb and finding simb's breaker open.
+    const append = one.ledger.appendInteraction.bind(one.ledger);
+    let raced = false;
+    const race = jest.spyOn(one.ledger, 'appendInteraction').mockImplementation(async (opId, interaction, now) => {
+      if (!raced && opId === id && interaction.event === 'failover') {
+        raced = true;
+        expect(await two.service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+      }
+      return append(opId, interaction, now);
+    });
+    try {
+      expect((await one.service.deliver(id)).kind).toBe('wait');
+    } finally {
+      race.mockRestore();
+    }
+    expect(raced).toBe(true);
+    expect(await one.ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', routing: { gateway: 'simb', index: 1 } });
+    expect(simB.counters().effects[`${id}.failover1`]).toBe(1);
+    // simb authorized it: its cap counts it, whatever worker 1 abandoned.
+    expect(await counted(one, 'simb')).toBe(1);
+    expect(await releases('simb', 'abandoned')).toBe(abandoned);
+    const kept = logs.lines.find((l) => l.includes('cap reservation kept') && l.includes(id));
+    expect(kept).toContain('"gateway":"simb"');
+  });
+
+  it('both abandoning: the reservation goes back once, with the last', async () => {
+    const first = config(['sima', 'simb'], undefined, capped('simb'));
+    const one = worker(first);
+    const two = worker(first);
+    for (const w of [one, two]) {
+      openBreaker(w, 'sima');
+      openBreaker(w, 'simb');
+    }
+    const id = await created(one);
+    const abandoned = await releases('simb', 'abandoned');
+    const append = one.ledger.appendInteraction.bind(one.ledger);
+    let raced = false;
+    const race = jest.spyOn(one.ledger, 'appendInteraction').mockImplementation(async (opId, interaction, now) => {
+      if (!raced && opId === id && interaction.event === 'failover') {
+        raced = true;
+        expect((await two.service.deliver(id)).kind).toBe('wait');
+        // Worker 1's claim stands: worker 2's abandon leaves the reservation.
+        expect(await counted(one, 'simb')).toBe(1);
+      }
+      return append(opId, interaction, now);
+    });
+    try {
+      expect((await one.service.deliver(id)).kind).toBe('wait');
+    } finally {
+      race.mockRestore();
+    }
+    expect(raced).toBe(true);
+    expect(await one.ledger.get(id)).toMatchObject({ state: 'RECEIVED', attempts: 0 });
+    expect(await counted(one, 'simb')).toBe(0);
+    expect(await releases('simb', 'abandoned')).toBe(abandoned + 1);
+  });
+});
+
+describe('two workers on one operation never send it at two gateways', () => {
+  it("a failover decided on a read from before the other worker's send does not go out: the move to SENT applies only to the record it was decided on", async () => {
+    const first = config(['sima', 'simb'], undefined, capped('simb'));
+    // Worker 1 finds sima up and sends there (its answer slow); worker 2 read the operation before that send and finds
+    // sima's breaker open in its own process: it fails over to simb.
+    const one = worker(first);
+    const two = worker(first);
+    openBreaker(two, 'sima');
+    const id = await created(one);
+    const abandoned = await releases('simb', 'abandoned');
+    simA.setFaults({ latencyMs: { min: 300, max: 300 } });
+    const append = two.ledger.appendInteraction.bind(two.ledger);
+    let sending: Promise<unknown> | undefined;
+    const race = jest.spyOn(two.ledger, 'appendInteraction').mockImplementation(async (opId, interaction, now) => {
+      if (sending === undefined && opId === id && interaction.event === 'failover') {
+        // Worker 2 decided its failover on the record as it read it (RECEIVED, no attempt): worker 1 sends meanwhile.
+        sending = one.service.deliver(id);
+        for (let i = 0; i < 200; i++) {
+          const now = await one.ledger.get(id);
+          if (now?.state === 'SENT' && now.attempts === 1) break;
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+      }
+      return append(opId, interaction, now);
+    });
+    try {
+      await two.service.deliver(id);
+      expect(sending).toBeDefined();
+      expect(await sending).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    } finally {
+      race.mockRestore();
+      simA.setFaults({});
+    }
+    // One gateway has the authorization: sima, where worker 1 sent it.
+    expect(simA.counters().effects[id]).toBe(1);
+    expect(simB.counters().effects[`${id}.failover1`]).toBeUndefined();
+    expect(await one.ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', attempts: 1, routing: { gateway: 'sima', index: 0 } });
+    // The failover's plan never went on record: what it reserved at simb is given back (abandoned), not counted all day.
+    expect(await counted(one, 'simb')).toBe(0);
+    expect(await releases('simb', 'abandoned')).toBe(abandoned + 1);
+  });
+});
+
+describe('two first passes of one operation', () => {
+  it('the one whose move to SENT loses leaves the reservation the other sent on: the cap counts the authorization once', async () => {
+    const first = config(['sima', 'simb'], undefined, capped('sima'));
+    const one = worker(first);
+    const two = worker(first);
+    const id = await created(one);
+    const abandoned = await releases('sima', 'abandoned');
+    const transition = two.ledger.transition.bind(two.ledger);
+    let raced = false;
+    const race = jest.spyOn(two.ledger, 'transition').mockImplementation(async (opId, to, interaction, fields, now) => {
+      if (!raced && opId === id && to === 'SENT') {
+        // Both planned sima (worker 2 found worker 1's reservation standing and claimed it); worker 1 sends first.
+        raced = true;
+        expect(await one.service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+      }
+      return transition(opId, to, interaction, fields, now);
+    });
+    try {
+      expect(await two.service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    } finally {
+      race.mockRestore();
+    }
+    expect(raced).toBe(true);
+    expect(simA.counters().effects[id]).toBe(1);
+    expect(await counted(one, 'sima')).toBe(1);
+    expect(await releases('sima', 'abandoned')).toBe(abandoned);
+  });
+});
+
+describe('a configuration reload that drops the gateway of a waiting plan', () => {
+  it("the plan decided again goes elsewhere: once its attempt is on record, the dropped gateway's reservation is given back (replanned), counted and logged", async () => {
+    const logs = captureLogger('info');
+    const before = worker(config(['sima']));
+    // Decided at sima, then held behind sima's open breaker: sima's reservation is made, nothing is on record.
+    openBreaker(before, 'sima');
+    const id = await created(before);
+    expect((await before.service.deliver(id)).kind).toBe('wait');
+    expect(await counted(before, 'sima')).toBe(1);
+    // Reloaded: authorizations go to simb only.
+    const after = worker(config(['simb'], before.config.redis.keyPrefix), logs.logger);
+    const replanned = await releases('sima', 'replanned');
+    expect(await after.service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await after.ledger.get(id)).toMatchObject({ routing: { gateway: 'simb', candidates: ['simb'] } });
+    expect([await counted(after, 'sima'), await counted(after, 'simb')]).toEqual([0, 1]);
+    expect(await releases('sima', 'replanned')).toBe(replanned + 1);
+    const line = logs.lines.find((l) => l.includes('cap reservation released') && l.includes(id));
+    expect(line).toContain('"gateway":"sima"');
+    expect(line).toContain('"why":"replanned"');
+    // Another delivery of it finds nothing more to give back: simb's reservation stands.
+    await after.service.deliver(id);
+    expect([await counted(after, 'sima'), await counted(after, 'simb')]).toEqual([0, 1]);
+  });
+
+  it("the plan decided again is refused (over the cap where it now goes): the FAIL gives back the dropped gateway's reservation too", async () => {
+    const before = worker(config(['sima']));
+    openBreaker(before, 'sima');
+    const id = await created(before);
+    expect((await before.service.deliver(id)).kind).toBe('wait');
+    const after = worker(config(['simb'], before.config.redis.keyPrefix));
+    // simb's one authorization of the day goes to another payment first.
+    const other = await created(after);
+    expect(await after.service.deliver(other)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    const refused = await releases('sima', 'refused');
+    expect(await after.service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(await after.ledger.get(id)).toMatchObject({ state: 'FAILED', reason: 'CAP_EXCEEDED' });
+    expect([await counted(after, 'sima'), await counted(after, 'simb')]).toEqual([0, 1]);
+    expect(await releases('sima', 'refused')).toBe(refused + 1);
+  });
+});
+
+describe('two workers resending one operation after a status inquiry that found nothing', () => {
+  let simC: PspSimulator;
+  const KEY_C = 'sim-capsrace-c-key-0123456789';
+  beforeAll(async () => {
+    simC = await startPspSimulator({ apiKey: KEY_C });
+  });
+  afterAll(async () => {
+    await simC.stop();
+  }, 60_000);
+
+  it("the one whose inquiry predates the other's resend sends nothing: never a third gateway beside the second", async () => {
+    const three = testConfig({
+      'delivery.breaker_failure_threshold': 3,
+      'delivery.breaker_open_ms': 60_000,
+      'routing.rules': [{ name: 'route', when: { commands: ['authorize', 'sale'] }, gateways: ['sima', 'simb', 'simc'] }],
+      'routing.failover.enabled': true,
+      gateways: {
+        sima: { type: 'simulator', base_url: simA.url, api_key: KEY_A, webhook_secret: 'whsec-capsrace-a-0123456789', timeout_ms: 5000 },
+        simb: { type: 'simulator', base_url: simB.url, api_key: KEY_B, webhook_secret: 'whsec-capsrace-b-0123456789', timeout_ms: 5000 },
+        simc: { type: 'simulator', base_url: simC.url, api_key: KEY_C, webhook_secret: 'whsec-capsrace-c-0123456789', timeout_ms: 5000 },
+      },
+    });
+    const one = worker(three);
+    const two = worker(three);
+    const id = await created(one);
+    // Its first attempt at sima: the connection reset, the outcome unknown (sima never had it).
+    simA.setDown('reset');
+    try {
+      await one.service.deliver(id);
+    } finally {
+      simA.setDown(false);
+    }
+    expect(await one.ledger.get(id)).toMatchObject({ state: 'UNKNOWN', attempts: 1 });
+    // Both workers ask sima, which has no trace; worker 1 fails over to simb and sends (its answer slow) between worker
+    // 2's inquiry and worker 2's move.
+    simB.setFaults({ latencyMs: { min: 300, max: 300 } });
+    const transition = two.ledger.transition.bind(two.ledger);
+    let sending: Promise<unknown> | undefined;
+    const race = jest.spyOn(two.ledger, 'transition').mockImplementation(async (opId, to, interaction, fields, now) => {
+      if (sending === undefined && opId === id && to === 'SENT' && interaction.event === 'inquiry') {
+        sending = one.service.deliver(id);
+        for (let i = 0; i < 200; i++) {
+          const read = await one.ledger.get(id);
+          if (read?.state === 'SENT' && read.attempts === 2) break;
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+      }
+      return transition(opId, to, interaction, fields, now);
+    });
+    try {
+      await two.service.deliver(id);
+      expect(sending).toBeDefined();
+      expect(await sending).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    } finally {
+      race.mockRestore();
+      simB.setFaults({});
+    }
+    expect(simB.counters().effects[`${id}.failover1`]).toBe(1);
+    expect(Object.keys(simC.counters().effects).filter((k) => k.startsWith(id))).toEqual([]);
+    expect(await one.ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', attempts: 2, routing: { gateway: 'simb', index: 1 } });
+  });
+});
