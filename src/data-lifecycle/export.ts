@@ -259,7 +259,9 @@ function memberSetAside(
   } catch {
     return json;
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return json;
+  // The scan reads the re-serialized text and a clean line is written as stored: a text its re-serialization changes
+  // (a number past 2^53 losing digits, a card number's among them; a file's own spacing) is scanned as it is.
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed) || JSON.stringify(parsed) !== json) return json;
   const holder = at(parsed as Record<string, unknown>);
   const id = holder?.[NETWORK_TRANSACTION_ID_FIELD];
   if (holder === undefined || !hasNetworkTransactionIdShape(id) || (only !== undefined && !only.has(id))) return json;
