@@ -61,7 +61,7 @@ const issuedTokensKept = counter(
 
 const networkIdsKept = counter(
   'pb_export_network_ids_kept_total',
-  "Card-like payment.recurring.network_transaction_id values (a recurring cycle quoting its first payment's id) that the issued-token index holds as a network transaction id the bridge reported: kept as they are, not card data; by path (export, archive)",
+  "Card-like payment.recurring.network_transaction_id values (a recurring cycle quoting its first payment's id) that the issued-token index holds as a network transaction id the bridge reported: kept as they are, not card data; by path (export, archive, import)",
   ['path'],
 );
 
@@ -73,6 +73,11 @@ export type CheckPath = 'export' | 'archive' | 'import';
 /** Counts `n` issued tokens kept on `path`. */
 export function countIssuedTokensKept(path: CheckPath, n: number): void {
   if (n > 0) issuedTokensKept.inc({ path }, n);
+}
+
+/** Counts `n` reported network transaction ids kept on `path` (`pb_export_network_ids_kept_total{path}`). */
+export function countNetworkIdsKept(path: CheckPath, n: number): void {
+  if (n > 0) networkIdsKept.inc({ path }, n);
 }
 
 /** Columns of the CSV export: the accounting view first, then the whole snapshot (what `import` reads). */
@@ -354,7 +359,7 @@ export function checkedSnapshot(
   reportedIds: readonly string[] = [],
 ): { snap: OperationSnapshot; cardData: boolean } {
   countIssuedTokensKept(path, issued.length);
-  if (reportedIds.length > 0) networkIdsKept.inc({ path }, reportedIds.length);
+  countNetworkIdsKept(path, reportedIds.length);
   const checked = maskedSnapshot(snap, issued, undefined, reportedIds.length === 0 ? NO_IDS : new Set(reportedIds));
   if (checked.paths.length === 0) return { snap, cardData: false };
   cardDataInExport.inc();

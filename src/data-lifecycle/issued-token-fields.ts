@@ -186,6 +186,11 @@ export interface ImportedTokens {
   distrusted: ReadonlySet<string>;
   /** How many of `kept` are values of its token fields, not the record's own tokens (`issued_tokens_kept`). */
   fieldsKept: number;
+  /**
+   * Card-like values of its `payment.recurring.network_transaction_id` the namespace's index holds as network ids the
+   * bridge reported (`LineTokens.networkIds`): kept whole in that field only. A line cannot vouch for one.
+   */
+  networkIds: string[];
 }
 
 /**
@@ -209,13 +214,15 @@ const GATEWAY_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
  * current or previous bus secret, which only an export by the bridge with that secret can name), the ones to note in
  * the index again (vouched for, not held: a restore after Redis lost the index), and the record's own card-like
  * tokens that are neither (a file edited to hold a card number as a token): those are no PSP identifier of the line.
- * Without an index (no secrets), nothing is kept and every card-like stored token of a record is distrusted.
+ * And the card-like `payment.recurring.network_transaction_id` values the namespace's index holds as ids the bridge
+ * reported (`LineTokens.networkIds`: the index's word only, never the file's). Without an index (no secrets), nothing is
+ * kept and every card-like stored token of a record is distrusted.
  */
 export async function importedTokensOf(index: LineTokenIndex | undefined, snaps: readonly OperationSnapshot[]): Promise<ImportedTokens[]> {
   const held = await issuedTokensOfLines(index, snaps);
   return snaps.map((snap, n) => {
     const own = snap.record ? issuedTokensOfRecord(snap.record).tokens : [];
-    if (index === undefined) return { kept: [], toIndex: [], distrusted: new Set(own), fieldsKept: 0 };
+    if (index === undefined) return { kept: [], toIndex: [], distrusted: new Set(own), fieldsKept: 0, networkIds: [] };
     const known = new Set(held[n].issued.map((t) => t.token));
     const vouchers = vouchersOf(snap);
     const candidates = [...new Set([...own, ...tokenFieldValues(snap).filter(readsAsCardNumber)])].filter((t) => !known.has(t));
@@ -230,6 +237,6 @@ export async function importedTokensOf(index: LineTokenIndex | undefined, snaps:
     const vouched = new Set(toIndex.map((t) => t.token));
     const kept = [...new Set([...held[n].kept, ...own.filter((t) => known.has(t)), ...vouched])];
     const distrusted = new Set(own.filter((t) => !known.has(t) && !vouched.has(t)));
-    return { kept, toIndex, distrusted, fieldsKept: kept.filter((t) => !own.includes(t)).length };
+    return { kept, toIndex, distrusted, fieldsKept: kept.filter((t) => !own.includes(t)).length, networkIds: held[n].networkIds };
   });
 }

@@ -1,6 +1,6 @@
 /**
  * A recurring cycle quoting its first payment's network transaction id in `payment.recurring.network_transaction_id`
- * through export and retention's archive, on the real Redis (namespaces of the file's own): a card-like id the bridge
+ * through export, retention's archive and import, on the real Redis (namespaces of the file's own): a card-like id the bridge
  * reported (its issued-token index holds it) is the bridge's own there, kept whole (as the record's own id is) and not
  * counted as card data, in the record and in its event; the same digits in any other field, an id the index does not
  * hold and a card number in that field are masked and counted as ever.
@@ -8,10 +8,11 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { Config } from '../../../src/config/config';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { exportOperations } from '../../../src/data-lifecycle/export';
+import { importOperations } from '../../../src/data-lifecycle/import';
 import { RetentionSweep } from '../../../src/data-lifecycle/retention-sweep';
 import { EventStore } from '../../../src/events/event-store';
 import { eventAnchor } from '../../../src/events/payment-event';
@@ -146,7 +147,7 @@ afterAll(async () => {
   redis.disconnect();
 });
 
-describe('a recurring cycle quoting a network transaction id the bridge reported, through export and archive', () => {
+describe('a recurring cycle quoting a network transaction id the bridge reported, through export, archive and import', () => {
   it('export keeps the reported id in payment.recurring.network_transaction_id uncounted, and masks and counts the rest', async () => {
     const s = setup();
     const c = charges();
@@ -183,6 +184,45 @@ describe('a recurring cycle quoting a network transaction id the bridge reported
     const out = new Writable({ write: (_chunk: Buffer, _e, done) => done() });
     const summary = await exportOperations(redis, s.config.redis.keyPrefix, out, { from: 0, to: now + 60_000 });
     expect(summary).toMatchObject({ operations: 4, cardDataFound: 4 });
+  });
+
+  it('import keeps the reported id the namespace’s index holds, uncounted; without it there, masked and counted', async () => {
+    const s = setup();
+    const c = charges();
+    const now = Date.now();
+    await seed(s, c, now);
+    const exportOf = async (t: ReturnType<typeof setup>) => {
+      const chunks: Buffer[] = [];
+      const out = new Writable({ write: (chunk: Buffer, _e, done) => (chunks.push(chunk), done()) });
+      await exportOperations(redis, t.config.redis.keyPrefix, out, {
+        from: 0,
+        to: now + 60_000,
+        issuedTokens: { secrets: t.config.serviceBus, gateways: t.config.gateways },
+      });
+      return Buffer.concat(chunks).toString('utf8');
+    };
+    const file = await exportOf(s);
+    expectKeptAndMasked(file, c);
+
+    // A namespace whose index holds the id (no ledger yet: a restore beside an index that survived).
+    const held = setup();
+    expect(await held.index.recordNetworkId(REPORTED, 'cybersource')).toBe(true);
+    const before = await counts('import');
+    const summary = await importOperations(redis, held.config.redis.keyPrefix, Readable.from([file]), {
+      issuedTokens: { secrets: held.config.serviceBus, gateways: held.config.gateways },
+    });
+    expect(summary).toMatchObject({ operations: 4, cardDataFound: 0 });
+    expect((await counts('import')).kept - before.kept).toBe(1);
+    expectKeptAndMasked(await exportOf(held), c);
+
+    // One whose index does not hold it (a restore after the index was lost): masked before Redis holds it, and counted.
+    const other = setup();
+    const elsewhere = await importOperations(redis, other.config.redis.keyPrefix, Readable.from([file]), {
+      issuedTokens: { secrets: other.config.serviceBus, gateways: other.config.gateways },
+    });
+    expect(elsewhere).toMatchObject({ operations: 4, cardDataFound: 1 });
+    const restored = await new Ledger(redis, other.config.redis.keyPrefix).get(idOf(c.reported));
+    expect(restored?.payment.recurring?.network_transaction_id).toBe(PAN_MASK);
   });
 
   it('retention’s archive keeps the reported id as the export does, and masks and counts the rest', async () => {
