@@ -176,6 +176,26 @@ describe('a recurring cycle quoting a network transaction id the bridge reported
     single.mockRestore();
   });
 
+  it('a value the index holds as a stored token the bridge issued, not as a reported id, is masked and counted in that field', async () => {
+    const s = setup();
+    const now = Date.now();
+    const cmd = cycle(UNREPORTED);
+    await s.ledger.create(idOf(cmd), cmd, now, { event: 'attempt' });
+    await s.ledger.transition(idOf(cmd), 'SUCCEEDED', { event: 'outcome' }, {}, now + 10);
+    expect(await s.index.record(UNREPORTED, 'cybersource')).toBe(true);
+    const before = await counts('export');
+    const chunks: Buffer[] = [];
+    const out = new Writable({ write: (chunk: Buffer, _e, done) => (chunks.push(chunk), done()) });
+    const summary = await exportOperations(redis, s.config.redis.keyPrefix, out, {
+      from: 0,
+      to: now + 60_000,
+      issuedTokens: { secrets: s.config.serviceBus, gateways: s.config.gateways },
+    });
+    expect(summary).toMatchObject({ operations: 1, cardDataFound: 1 });
+    expect(linesOf(Buffer.concat(chunks).toString('utf8')).get(idOf(cmd))).toMatchObject({ recurring: PAN_MASK });
+    expect((await counts('export')).kept - before.kept).toBe(0);
+  });
+
   it('without the index (no secrets), the quoted id is masked and counted as before', async () => {
     const s = setup();
     const c = charges();
