@@ -59,12 +59,25 @@ const issuedTokensKept = counter(
   ['path'],
 );
 
+const networkIdsKept = counter(
+  'pb_export_network_ids_kept_total',
+  "Card-like payment.recurring.network_transaction_id values (a recurring cycle quoting its first payment's id) that the issued-token index holds as a network transaction id the bridge reported: kept as they are, not card data; by path (export, archive, import)",
+  ['path'],
+);
+
+const NO_IDS: ReadonlySet<string> = new Set();
+
 /** Where a line passes the card-data check: `pb_export_issued_tokens_kept_total{path}`. */
 export type CheckPath = 'export' | 'archive' | 'import';
 
 /** Counts `n` issued tokens kept on `path`. */
 export function countIssuedTokensKept(path: CheckPath, n: number): void {
   if (n > 0) issuedTokensKept.inc({ path }, n);
+}
+
+/** Counts `n` reported network transaction ids kept on `path` (`pb_export_network_ids_kept_total{path}`). */
+export function countNetworkIdsKept(path: CheckPath, n: number): void {
+  if (n > 0) networkIdsKept.inc({ path }, n);
 }
 
 /** Columns of the CSV export: the accounting view first, then the whole snapshot (what `import` reads). */
@@ -236,11 +249,13 @@ function namedIdStandIn(i: number): string {
 /**
  * `json` (an object's JSON text) with the id-shaped string member `field` of the object `at` picks in it replaced by
  * `standIn(id)`, re-serialized; `json` itself when it holds none there (or is no JSON: the scan reads it as it is).
+ * @param only when given, an id is set aside only when it is one of these.
  */
 function memberSetAside(
   json: string | undefined,
   at: (parsed: Record<string, unknown>) => Record<string, unknown> | undefined,
   standIn: (id: string) => string,
+  only?: ReadonlySet<string>,
 ): string | undefined {
   if (json === undefined || !json.includes(NETWORK_TRANSACTION_ID_FIELD)) return json;
   let parsed: unknown;
@@ -249,17 +264,19 @@ function memberSetAside(
   } catch {
     return json;
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return json;
+  // The scan reads the re-serialized text and a clean line is written as stored: a text its re-serialization changes
+  // (a number past 2^53 losing digits, a card number's among them; a file's own spacing) is scanned as it is.
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed) || JSON.stringify(parsed) !== json) return json;
   const holder = at(parsed as Record<string, unknown>);
   const id = holder?.[NETWORK_TRANSACTION_ID_FIELD];
-  if (holder === undefined || !hasNetworkTransactionIdShape(id)) return json;
+  if (holder === undefined || !hasNetworkTransactionIdShape(id) || (only !== undefined && !only.has(id))) return json;
   holder[NETWORK_TRANSACTION_ID_FIELD] = standIn(id);
   return JSON.stringify(parsed);
 }
 
 /** `value[key]` when it is a plain object. */
-function objectAt(value: Record<string, unknown>, key: string): Record<string, unknown> | undefined {
-  const v = value[key];
+function objectAt(value: Record<string, unknown> | undefined, key: string): Record<string, unknown> | undefined {
+  const v = value?.[key];
   return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
 }
 
@@ -267,10 +284,13 @@ function objectAt(value: Record<string, unknown>, key: string): Record<string, u
  * `snap` with each network transaction id a PSP named replaced by a stand-in where the bridge writes it only (`named`
  * maps each id to its own): the record's own field, an `outcome` history entry's own member, an event's
  * `payment.network_transaction_id`. The scheme's id is no card data there, though a Visa one may pass the Luhn check;
- * the same name anywhere else (the stored command's `recurring` or `custom_attributes`, what a channel sent) and the
- * same digits in any other field are left for the scan. Copied only where something changed.
+ * the same name anywhere else (the stored command's `custom_attributes`, what a channel sent) and the same digits in
+ * any other field are left for the scan; so is the command's `payment.recurring.network_transaction_id` (in the
+ * record's payment and the events' params' payment), except an id of `reported`: one the bridge itself reported (its
+ * issued-token index holds it: `LineTokens.networkIds`), as a recurring cycle quotes it. Copied only where something
+ * changed.
  */
-function namedIdsSetAside(snap: OperationSnapshot, named: Map<string, string>): OperationSnapshot {
+function namedIdsSetAside(snap: OperationSnapshot, named: Map<string, string>, reported: ReadonlySet<string>): OperationSnapshot {
   const standIn = (id: string): string => {
     let s = named.get(id);
     if (s === undefined) named.set(id, (s = namedIdStandIn(named.size)));
@@ -279,10 +299,14 @@ function namedIdsSetAside(snap: OperationSnapshot, named: Map<string, string>): 
   let out = snap;
   const own = snap.record[NETWORK_TRANSACTION_ID_FIELD];
   if (hasNetworkTransactionIdShape(own)) out = { ...out, record: { ...snap.record, [NETWORK_TRANSACTION_ID_FIELD]: standIn(own) } };
+  const quoted = (p: Record<string, unknown> | undefined) => objectAt(p, 'recurring');
+  const payment = reported.size === 0 ? snap.record.payment : memberSetAside(snap.record.payment, quoted, standIn, reported);
+  if (payment !== snap.record.payment) out = { ...out, record: { ...out.record, payment: payment as string } };
   const history = snap.history.map((entry) => memberSetAside(entry, (e) => (e.event === 'outcome' ? e : undefined), standIn) as string);
   if (history.some((h, i) => h !== snap.history[i])) out = { ...out, history };
   const events = snap.events.map((event) => {
-    const params = memberSetAside(event.hash.params, (p) => objectAt(p, 'payment'), standIn);
+    const own = memberSetAside(event.hash.params, (p) => objectAt(p, 'payment'), standIn);
+    const params = reported.size === 0 ? own : memberSetAside(own, (p) => quoted(objectAt(p, 'payment')), standIn, reported);
     return params === event.hash.params ? event : { ...event, hash: { ...event.hash, params: params as string } };
   });
   if (events.some((e, i) => e !== snap.events[i])) out = { ...out, events };
@@ -297,18 +321,21 @@ function namedIdsSetAside(snap: OperationSnapshot, named: Map<string, string>): 
  * @param issued the card-like stored tokens of the line's token fields the issued-token index knows for its gateway
  *   (`issuedTokensOfLines`): set aside the same way, so kept whole and not counted.
  * @param distrusted the record's card-like stored tokens an import could not verify (`importedTokensOf`): not exempt.
+ * @param reportedIds card-like `payment.recurring.network_transaction_id` values the index holds as network ids the
+ *   bridge reported (`LineTokens.networkIds`): kept whole in that field only, as the record's own id.
  */
 export function maskedSnapshot(
   snap: OperationSnapshot,
   issued: readonly string[] = [],
   distrusted?: ReadonlySet<string>,
+  reportedIds: ReadonlySet<string> = NO_IDS,
 ): { snap: OperationSnapshot; paths: string[] } {
   // Longest first: a stored token holds its id, which must not be set aside inside it first.
   const identifiers = [...new Set([...issued, ...pspIdentifiersOf(snap, distrusted)])].sort((a, b) => b.length - a.length);
   const standIns = identifiers.map((_, i) => identifierStandIn(i));
   // A network transaction id is set aside where the bridge writes it only (never elsewhere in the line: `namedIdsSetAside`).
   const named = new Map<string, string>();
-  const setAside = namedIdsSetAside(snap, named);
+  const setAside = namedIdsSetAside(snap, named, reportedIds);
   const scanned = identifiers.length === 0 ? setAside : (replacedIn(setAside, identifiers, standIns) as OperationSnapshot);
   const paths = [...new Set([...findCardData(scanned), ...embeddedCardFieldPaths(scanned, '', [])])];
   if (paths.length === 0) return { snap, paths };
@@ -321,15 +348,19 @@ export function maskedSnapshot(
  * The redaction check every export line passes: a snapshot holding card data (which the bridge never stores:
  * intake refuses it) has it masked before it is written (only the card data: every other value, times and
  * scores included, stays as stored), counted and logged with the paths, never the values.
+ * @param reportedIds the line's card-like `payment.recurring.network_transaction_id` values the bridge reported
+ *   (`LineTokens.networkIds`): kept whole and not counted (`pb_export_network_ids_kept_total{path}`).
  */
 export function checkedSnapshot(
   snap: OperationSnapshot,
   logger?: Logger,
   issued: readonly string[] = [],
   path: CheckPath = 'export',
+  reportedIds: readonly string[] = [],
 ): { snap: OperationSnapshot; cardData: boolean } {
   countIssuedTokensKept(path, issued.length);
-  const checked = maskedSnapshot(snap, issued);
+  countNetworkIdsKept(path, reportedIds.length);
+  const checked = maskedSnapshot(snap, issued, undefined, reportedIds.length === 0 ? NO_IDS : new Set(reportedIds));
   if (checked.paths.length === 0) return { snap, cardData: false };
   cardDataInExport.inc();
   logger?.error('card data found in a stored operation: masked in the export', { operation_id: snap.id, paths: checked.paths.slice(0, 10) });
@@ -383,7 +414,7 @@ export async function exportOperations(redis: RedisClient, prefix: string, out: 
       const issued = await issuedTokensOfLines(index, page);
       for (const [n, raw] of page.entries()) {
         tokensKept += issued[n].kept.length;
-        const checked = checkedSnapshot(raw, options.logger, issued[n].kept, 'export');
+        const checked = checkedSnapshot(raw, options.logger, issued[n].kept, 'export', issued[n].networkIds);
         if (checked.cardData) cardDataFound += 1;
         const snap = withIssuedTokenVouchers(checked.snap, index, issued[n]);
         const json = canonicalJson(snap);

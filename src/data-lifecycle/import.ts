@@ -5,7 +5,7 @@ import { Ledger } from '../ledger/ledger';
 import { OPERATION_STATES } from '../ledger/operation-state';
 import { counter } from '../metrics/metrics-registry';
 import { CsvRows } from './csv';
-import { CSV_COLUMNS, countIssuedTokensKept, maskedSnapshot } from './export';
+import { CSV_COLUMNS, countIssuedTokensKept, countNetworkIdsKept, maskedSnapshot } from './export';
 import { IssuedTokenIndexOptions, importedTokensOf, lineTokenIndex } from './issued-token-fields';
 import { Logger } from '../logging/logger';
 import { shardKeysOf } from '../redis/key-layout';
@@ -204,9 +204,11 @@ export async function importOperations(redis: RedisClient, prefix: string, input
     for (const [token, gateway] of toIndex) if (index && (await index.tokens.record(token, gateway))) issuedTokensIndexed += 1;
     const checked = batch.map((line, n) => {
       // The file may come from elsewhere or have been edited: what export masks, import masks before Redis holds it.
-      const masked = maskedSnapshot(line, tokens[n].kept, tokens[n].distrusted);
+      const { networkIds } = tokens[n];
+      const masked = maskedSnapshot(line, tokens[n].kept, tokens[n].distrusted, networkIds.length === 0 ? undefined : new Set(networkIds));
       issuedTokensKept += tokens[n].fieldsKept;
       countIssuedTokensKept('import', tokens[n].fieldsKept);
+      countNetworkIdsKept('import', networkIds.length);
       if (masked.paths.length > 0) {
         cardDataFound += 1;
         cardDataInImport.inc();

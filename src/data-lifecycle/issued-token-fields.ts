@@ -1,6 +1,7 @@
 import type { GatewayConfig } from '../gateways/gateway-config';
 import { IssuedTokenSecrets, IssuedTokens, issuedTokensOfRecord, sameVault } from '../ledger/issued-tokens';
 import { Ledger } from '../ledger/ledger';
+import { NETWORK_TRANSACTION_ID_FIELD, hasNetworkTransactionIdShape } from '../logging/network-transaction-id-field';
 import { containsCardNumber } from '../logging/redact';
 import { RedisClient } from '../redis/redis-connection';
 import { OperationSnapshot } from './operation-snapshot';
@@ -17,7 +18,7 @@ export interface IssuedTokenIndexOptions {
 
 /** The issued-token index of one namespace, as the data lifecycle reads it (never writes it). */
 export interface LineTokenIndex {
-  readonly tokens: Pick<IssuedTokens, 'gatewaysOf' | 'digest' | 'vouchingDigest' | 'record'>;
+  readonly tokens: Pick<IssuedTokens, 'gatewaysOf' | 'networkIdGatewaysOf' | 'digest' | 'vouchingDigest' | 'record'>;
   readonly gateways?: Readonly<Record<string, GatewayConfig>>;
 }
 
@@ -79,6 +80,22 @@ function tokenFieldValues(snap: OperationSnapshot): string[] {
   return values.filter((v): v is string => typeof v === 'string');
 }
 
+/**
+ * The card-like values of a line's `payment.recurring.network_transaction_id` (a recurring cycle quoting its first
+ * payment's id): in its command's payment and in its events' params' payment. That one field only: the same digits
+ * anywhere else are never asked about.
+ */
+export function recurringNetworkIdsOf(snap: OperationSnapshot): string[] {
+  const payments = [paymentOf(snap.record?.payment, false), ...(snap.events ?? []).map((event) => paymentOf(event.hash?.params, true))];
+  const ids = payments.map((payment) => {
+    const recurring = payment?.recurring;
+    return recurring !== null && typeof recurring === 'object' && !Array.isArray(recurring)
+      ? (recurring as Record<string, unknown>)[NETWORK_TRANSACTION_ID_FIELD]
+      : undefined;
+  });
+  return [...new Set(ids.filter((id): id is string => hasNetworkTransactionIdShape(id) && readsAsCardNumber(id)))];
+}
+
 /** The gateway entries the line's operation names: its command's, and the one it was routed to. */
 function lineGateways(snap: OperationSnapshot): string[] {
   const gateways: string[] = [];
@@ -95,6 +112,12 @@ export interface LineTokens {
   kept: string[];
   /** Those and the record's own card-like tokens (`issuedTokensOfRecord`) held for the line's vault, with their entry's gateway. */
   issued: { token: string; gateway: string }[];
+  /**
+   * Card-like values of its `payment.recurring.network_transaction_id` (`recurringNetworkIdsOf`) the index holds as
+   * network transaction ids the bridge reported (at any gateway: a scheme's id is bound to no vault, as the intake
+   * accepts it): the bridge's own, kept whole there and not card data.
+   */
+  networkIds: string[];
 }
 
 /**
@@ -116,17 +139,20 @@ export interface IssuedTokenVoucher {
  */
 export async function issuedTokensOfLines(index: LineTokenIndex | undefined, snaps: readonly OperationSnapshot[]): Promise<LineTokens[]> {
   const asked = snaps.map((snap) => {
-    if (index === undefined) return { fields: [], own: [] };
+    if (index === undefined) return { fields: [], own: [], ids: [] };
     const identifiers = pspIdentifiersOf(snap);
     const left = (v: string) => identifiers.reduce((text, id) => text.split(id).join('~'), v);
     const fields = [...new Set(tokenFieldValues(snap).filter((v) => readsAsCardNumber(v) && readsAsCardNumber(left(v))))];
-    return { fields, own: snap.record ? issuedTokensOfRecord(snap.record).tokens : [] };
+    return { fields, own: snap.record ? issuedTokensOfRecord(snap.record).tokens : [], ids: recurringNetworkIdsOf(snap) };
   });
   const all = [...new Set(asked.flatMap((a) => [...a.fields, ...a.own]))];
-  if (index === undefined || all.length === 0) return asked.map(() => ({ kept: [], issued: [] }));
-  const found = await index.tokens.gatewaysOf(all);
+  const allIds = [...new Set(asked.flatMap((a) => a.ids))];
+  if (index === undefined || all.length + allIds.length === 0) return asked.map(() => ({ kept: [], issued: [], networkIds: [] }));
+  // Both batched reads of the page at once; a page without a card-like value of either kind asks Redis nothing.
+  const [found, foundIds] = await Promise.all([index.tokens.gatewaysOf(all), index.tokens.networkIdGatewaysOf(allIds)]);
   const gatewayOf = new Map(all.map((token, i) => [token, found[i]]));
-  return asked.map(({ fields, own }, n) => {
+  const reported = new Set(allIds.filter((_id, i) => foundIds[i] !== null));
+  return asked.map(({ fields, own, ids }, n) => {
     const gateways = lineGateways(snaps[n]);
     const issuedAt = (token: string) => {
       const at = gatewayOf.get(token);
@@ -137,7 +163,7 @@ export async function issuedTokensOfLines(index: LineTokenIndex | undefined, sna
       const gateway = issuedAt(token);
       return gateway === undefined ? [] : [{ token, gateway }];
     });
-    return { kept, issued };
+    return { kept, issued, networkIds: ids.filter((id) => reported.has(id)) };
   });
 }
 
@@ -160,6 +186,11 @@ export interface ImportedTokens {
   distrusted: ReadonlySet<string>;
   /** How many of `kept` are values of its token fields, not the record's own tokens (`issued_tokens_kept`). */
   fieldsKept: number;
+  /**
+   * Card-like values of its `payment.recurring.network_transaction_id` the namespace's index holds as network ids the
+   * bridge reported (`LineTokens.networkIds`): kept whole in that field only. A line cannot vouch for one.
+   */
+  networkIds: string[];
 }
 
 /**
@@ -183,13 +214,15 @@ const GATEWAY_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
  * current or previous bus secret, which only an export by the bridge with that secret can name), the ones to note in
  * the index again (vouched for, not held: a restore after Redis lost the index), and the record's own card-like
  * tokens that are neither (a file edited to hold a card number as a token): those are no PSP identifier of the line.
- * Without an index (no secrets), nothing is kept and every card-like stored token of a record is distrusted.
+ * And the card-like `payment.recurring.network_transaction_id` values the namespace's index holds as ids the bridge
+ * reported (`LineTokens.networkIds`: the index's word only, never the file's). Without an index (no secrets), nothing is
+ * kept and every card-like stored token of a record is distrusted.
  */
 export async function importedTokensOf(index: LineTokenIndex | undefined, snaps: readonly OperationSnapshot[]): Promise<ImportedTokens[]> {
   const held = await issuedTokensOfLines(index, snaps);
   return snaps.map((snap, n) => {
     const own = snap.record ? issuedTokensOfRecord(snap.record).tokens : [];
-    if (index === undefined) return { kept: [], toIndex: [], distrusted: new Set(own), fieldsKept: 0 };
+    if (index === undefined) return { kept: [], toIndex: [], distrusted: new Set(own), fieldsKept: 0, networkIds: [] };
     const known = new Set(held[n].issued.map((t) => t.token));
     const vouchers = vouchersOf(snap);
     const candidates = [...new Set([...own, ...tokenFieldValues(snap).filter(readsAsCardNumber)])].filter((t) => !known.has(t));
@@ -204,6 +237,6 @@ export async function importedTokensOf(index: LineTokenIndex | undefined, snaps:
     const vouched = new Set(toIndex.map((t) => t.token));
     const kept = [...new Set([...held[n].kept, ...own.filter((t) => known.has(t)), ...vouched])];
     const distrusted = new Set(own.filter((t) => !known.has(t) && !vouched.has(t)));
-    return { kept, toIndex, distrusted, fieldsKept: kept.filter((t) => !own.includes(t)).length };
+    return { kept, toIndex, distrusted, fieldsKept: kept.filter((t) => !own.includes(t)).length, networkIds: held[n].networkIds };
   });
 }

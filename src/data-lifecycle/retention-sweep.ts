@@ -300,7 +300,8 @@ export class RetentionSweep {
             reason = 'awaiting_reconciliation';
           }
           if (reason) keep(reason);
-          else if (due.length < room) due.push(withIssuedTokenVouchers(checkedSnapshot(raw, logger, issued[n].kept, 'archive').snap, this.index, issued[n]));
+          else if (due.length < room)
+            due.push(withIssuedTokenVouchers(checkedSnapshot(raw, logger, issued[n].kept, 'archive', issued[n].networkIds).snap, this.index, issued[n]));
         }
         if (ids.length < batch) break;
       }

@@ -144,11 +144,24 @@ export class IssuedTokens {
    * once. Reads only: an entry found under the previous secret is not written again (export and import read a page).
    */
   async gatewaysOf(tokens: readonly string[]): Promise<(string | null)[]> {
-    if (tokens.length === 0) return [];
-    const digests = this.keys.flatMap((_k, i) => tokens.map((token) => this.digest(token, i)));
+    return this.batchedLookUp(tokens, (token, i) => this.digest(token, i));
+  }
+
+  /**
+   * The gateway whose answer named each of `ids` when the bridge reported it as a network transaction id, else null, in
+   * the order asked: one batched read for all of them, as `gatewaysOf` (export and retention's archive read a page).
+   */
+  async networkIdGatewaysOf(ids: readonly string[]): Promise<(string | null)[]> {
+    return this.batchedLookUp(ids, (id, i) => this.networkIdDigest(id, i));
+  }
+
+  /** `values`' entries under `digestOf(value, i)` for every key i, in one batched read; reads only. */
+  private async batchedLookUp(values: readonly string[], digestOf: (value: string, i: number) => string): Promise<(string | null)[]> {
+    if (values.length === 0) return [];
+    const digests = this.keys.flatMap((_k, i) => values.map((value) => digestOf(value, i)));
     const batched = this.ledger.issuedTokenGateways?.bind(this.ledger);
     const found = batched ? await batched(digests) : await Promise.all(digests.map((d) => this.ledger.issuedTokenGateway(d)));
-    return tokens.map((_t, n) => this.keys.map((_k, i) => found[i * tokens.length + n]).find((g) => g !== null) ?? null);
+    return values.map((_v, n) => this.keys.map((_k, i) => found[i * values.length + n]).find((g) => g !== null) ?? null);
   }
 
   /**

@@ -73,7 +73,8 @@ export async function cycleNetworkId(
   if (definition.network_transaction_id) return { id: definition.network_transaction_id, source: 'schedule' };
   for (const id of earlier) {
     const op = await ledger.get(id);
-    // Only an id's shape: a card-like one is masked in an archive (docs/DATA.md), so one imported back is never quoted so.
+    // Only an id's shape: a card-like one the index does not hold as reported is masked in an archive (docs/DATA.md), so
+    // one imported back is never quoted so.
     const carried = op !== null && isCycleOf(op, definition.id) ? networkTransactionIdOf(op.payment.recurring?.network_transaction_id) : undefined;
     if (carried !== undefined) return { id: carried, source: 'first_payment' };
   }

@@ -165,4 +165,30 @@ describe("network transaction id: the exemption is the bridge's own fields', nev
     // The record's own field keeps the PSP's id whole beside it.
     expect(masked.record.network_transaction_id).toBe(NTI);
   });
+
+  it('a set-aside id never hides a card number its JSON re-serialized would lose (a number past 2^53): the text is scanned as stored', () => {
+    // 19 digits, Luhn-valid; as a JSON number it parses to 4532015112830366000, no longer Luhn-valid.
+    const PAN19 = '4532015112830366120';
+    const payment = `{"amount":500,"custom_attributes":{"n":${PAN19}},"recurring":{"network_transaction_id":"${NTI}"}}`;
+    const params = `{"payment":{"custom_attributes":{"n":${PAN19}},"network_transaction_id":"${NTI}","recurring":{"network_transaction_id":"${NTI}"}}}`;
+    const snap: OperationSnapshot = {
+      type: 'operation',
+      id: 'op-nti-19',
+      record: { payment, network_transaction_id: NTI },
+      history: [],
+      indexes: {},
+      dependents: [],
+      references: [],
+      adjustments: [],
+      events: [{ id: 'op-nti-19.SUCCEEDED', hash: { params } }],
+      payment: null,
+    };
+    // The quoted id as one the bridge reported (the export's and archive's `LineTokens.networkIds`), and without.
+    for (const reported of [new Set([NTI]), undefined]) {
+      const { snap: masked, paths } = maskedSnapshot(snap, [], undefined, reported);
+      expect(paths.sort()).toEqual(['events[0].hash.params', 'record.payment']);
+      expect(JSON.stringify(masked)).not.toContain(PAN19);
+      expect(masked.record.network_transaction_id).toBe(NTI);
+    }
+  });
 });
