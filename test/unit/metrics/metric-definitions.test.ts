@@ -18,6 +18,7 @@ const UNBOUNDED_LABEL = /(^|_)(id|ids|order|operation|reference|token|message|er
 const BOUNDED_DESPITE_NAME: Record<string, string> = {
   'pb_console_dead_letter_pages_total{order}': 'the list order: time or impact (console-route.ts refuses any other)',
   'pb_export_issued_tokens_kept_total{path}': 'export, archive or import',
+  'pb_export_network_ids_kept_total{path}': 'export, archive or import',
   'pb_rate_limit_take_errors_total{path}': 'held, lease, intake or single',
   'pb_webhook_outside_refund_payment_amounts_total{amount}': 'how the amount was read: stated, left, unknown or unbounded',
   'pb_signatures_verified_total{key}': 'which secret verified: current or previous, never the secret',
