@@ -247,7 +247,7 @@ export class SplitTenderStore {
   }
 
   /**
-   * Marks a tender's reversal as waiting for refunds of the OMS held for their PSP's retry (`reversal_waiting`,
+   * Marks a tender's reversal as waiting for refunds of the OMS held for their PSP's retry or in flight (`reversal_waiting`,
    * `card_reversal_waiting`: since when, epoch ms), once: true when this call marked it (its log line and metric are said once).
    */
   async markReversalWaiting(id: string, tender: TenderPart, now = Date.now()): Promise<boolean> {

@@ -21,6 +21,8 @@ import {
   parseReversal,
   rollbackCause,
   splitReason,
+  StepRefunds,
+  unsettledRefunds,
 } from './split-tender-decision';
 import { SplitTenderPlan, TenderPart, cardAmount, planDigest, refundReferences, stepCommand, stepReferences } from './split-tender-plan';
 import { SplitTenderStore, StoredRefund } from './split-tender-store';
@@ -102,11 +104,12 @@ export interface SplitTenderPorts {
    */
   captured?(operationId: string): Promise<number | null>;
   /**
-   * What refunds of step `operationId` recorded FAILED that its PSP retries itself may still give back
-   * (`held_for_psp_retry`, not done by the PSP yet, nor released by an operator), minor units of the order's currency:
-   * money the PSP has not confirmed given back, nor confirmed kept. Absent: 0.
+   * What the refunds of step `operationId` stand at, minor units of the order's currency, from one read of them: given
+   * back as the PSP confirmed; recorded FAILED that its PSP retries itself (`held_for_psp_retry`, not done by the PSP
+   * yet, nor released by an operator); with no final outcome yet (sent, `PENDING`, `UNKNOWN`…; not one held by the split
+   * itself, never sent). The last two are money the PSP has not confirmed given back, nor confirmed kept. Absent: all 0.
    */
-  heldByRefunds?(operationId: string): Promise<number>;
+  refundsOf?(operationId: string): Promise<StepRefunds>;
   /**
    * Whether the ledger holds operation `operationId` in any state (an OPEN outcome says "not final", not "never sent").
    * Absent: whether its outcome is final.
@@ -144,7 +147,7 @@ type Reversals = Partial<Record<TenderPart, Reversal | PendingReversal>>;
 function reversalsByRefund() {
   return counter(
     'pb_split_tender_reversals_by_refund_total',
-    "Split tender rollbacks that found a tender of an authorization split (tender: gift_card, card) captured already: refunded what was captured instead of voiding it (outcome refunded), or nothing sent, the OMS having refunded it all (outcome nothing_left); its reversal left to wait for refunds of the OMS held for their PSP's retry (outcome held_for_psp_retry, then one of the others once they settle)",
+    "Split tender rollbacks that found a tender of an authorization split (tender: gift_card, card) captured already: refunded what was captured instead of voiding it (outcome refunded), or nothing sent, the OMS having refunded it all (outcome nothing_left); its reversal left to wait for refunds of the OMS held for their PSP's retry (outcome held_for_psp_retry) or with no final outcome yet (outcome refund_in_flight), then one of the others once they settle",
     ['tender', 'outcome'] as const,
   );
 }
@@ -262,9 +265,11 @@ export class SplitTenderCoordinator {
    * left of it (a void of a captured authorization fails, leaving the tender charged for an order the OMS was told
    * failed); or nothing, when it was captured and refunds of the OMS gave all of it back (a void fails, a refund has
    * nothing to take). Undefined for a sale (always refunded at what its PSP confirmed).
-   * Not decided while refunds of the OMS of that captured step are held for their PSP's retry (`pending`): they are not
-   * confirmed given back, nor confirmed kept, so neither "refunded in full already" nor the amount of a refund of the
-   * rest would be the PSP's word; the rollback waits for their outcome, sending the other tender's reversal meanwhile.
+   * Not decided while refunds of the OMS of that captured step are held for their PSP's retry, or have no final outcome
+   * yet (sent, `PENDING`, `UNKNOWN`…) (`pending`): they are not confirmed given back, nor confirmed kept, so neither
+   * "refunded in full already" nor the amount of a refund of the rest would be the PSP's word (a refund of it all sent
+   * beside one that then succeeds is refused at delivery, the split REVERSAL_FAILED though the money is back); the
+   * rollback waits for their outcome, sending the other tender's reversal meanwhile.
    */
   private async reversalOf(plan: SplitTenderPlan, tender: TenderPart): Promise<Reversal | PendingReversal | undefined> {
     if (plan.capture === true) return undefined;
@@ -272,9 +277,9 @@ export class SplitTenderCoordinator {
     if (stored === null) {
       const refs = stepReferences(plan);
       const step = tender === 'gift_card' ? refs.giftCard : refs.card;
-      // Read before what was collected and again after it: a held refund released (or done) between two reads of the
-      // ledger would otherwise leave `collected` counting it given back, and the second read seeing no refund held.
-      const heldBefore = (await this.ports.heldByRefunds?.(step)) ?? 0;
+      // Read before what was collected and again after it (`unsettledRefunds`): a refund released, done, sent or
+      // created between two reads of the ledger would otherwise be counted by `collected` on a figure not the PSP's.
+      const before = await this.refundsOf(step);
       const left = (await this.ports.collected?.(step, plan.id)) ?? null;
       const captured = left !== null && left <= 0 ? ((await this.ports.captured?.(step)) ?? null) : null;
       const chosen = left !== null && left > 0 ? `refund:${left}` : captured !== null && captured > 0 ? `none:${captured - Math.max(left ?? 0, 0)}` : 'void';
@@ -282,10 +287,12 @@ export class SplitTenderCoordinator {
       // upgrade) is its reversal: a refund or nothing beside it would be a second reversal of one tender, or none at all.
       const voidId = tender === 'gift_card' ? refs.giftCardVoid : refs.cardVoid;
       const voidSent = chosen !== 'void' && (await this.recorded(voidId));
-      const held = chosen !== 'void' && !voidSent ? Math.max(heldBefore, (await this.ports.heldByRefunds?.(step)) ?? 0) : 0;
-      if (held > 0) {
-        if (await this.store.markReversalWaiting(plan.id, tender)) this.reversalWaits(plan, tender, step, held);
-        return { by: 'pending', held };
+      const pending = chosen !== 'void' && !voidSent ? unsettledRefunds(before, await this.refundsOf(step)) : null;
+      if (pending) {
+        // Refunds that only moved between the reads: nothing to wait for, the next pass reads them again.
+        const waits = pending.held > 0 || pending.inFlight > 0;
+        if (waits && (await this.store.markReversalWaiting(plan.id, tender))) this.reversalWaits(plan, tender, step, pending);
+        return pending;
       }
       const value = voidSent ? 'void' : chosen;
       const decision = await this.store.decideReversal(plan.id, value, tender);
@@ -294,6 +301,11 @@ export class SplitTenderCoordinator {
       else if (decision.decided && value !== 'void') this.reversalDecided(plan, tender, step, value, left ?? 0, captured ?? 0);
     }
     return parseReversal(stored);
+  }
+
+  /** What the refunds of step `operationId` stand at (`SplitTenderPorts.refundsOf`; absent: none). */
+  private async refundsOf(operationId: string): Promise<StepRefunds> {
+    return (await this.ports.refundsOf?.(operationId)) ?? { givenBack: 0, held: 0, inFlight: 0 };
   }
 
   /** Whether the ledger holds `operationId` (`SplitTenderPorts.recorded`). */
@@ -314,12 +326,25 @@ export class SplitTenderCoordinator {
     });
   }
 
-  /** Metric and log line of a tender's reversal left to wait for refunds of the OMS held for their PSP's retry (once: a set-if-absent). */
-  private reversalWaits(plan: SplitTenderPlan, tender: TenderPart, step: string, held: number): void {
-    reversalsByRefund().inc({ tender, outcome: 'held_for_psp_retry' });
+  /**
+   * Metric and log line of a tender's reversal left to wait for refunds of the OMS not confirmed (once: a set-if-absent):
+   * by the first cause seen, a refund held for its PSP's retry before one in flight (the hold may need an operator).
+   */
+  private reversalWaits(plan: SplitTenderPlan, tender: TenderPart, step: string, pending: PendingReversal): void {
+    const fields = { split: plan.id, order_id: plan.order_id, tender, operation_id: step, currency: plan.currency };
+    const inFlight = pending.inFlight > 0 ? { in_flight_refunds: pending.inFlight } : {};
+    if (pending.held > 0) {
+      reversalsByRefund().inc({ tender, outcome: 'held_for_psp_retry' });
+      this.ports.logger.warn(
+        "split tender: a tender captured before the rollback has refunds of the OMS held for their PSP's retry, not confirmed; its reversal waits for their outcome",
+        { ...fields, held_by_refunds: pending.held, ...inFlight },
+      );
+      return;
+    }
+    reversalsByRefund().inc({ tender, outcome: 'refund_in_flight' });
     this.ports.logger.warn(
-      "split tender: a tender captured before the rollback has refunds of the OMS held for their PSP's retry, not confirmed; its reversal waits for their outcome",
-      { split: plan.id, order_id: plan.order_id, tender, operation_id: step, held_by_refunds: held, currency: plan.currency },
+      'split tender: a tender captured before the rollback has refunds of the OMS still in flight, not confirmed; its reversal waits for their outcome',
+      { ...fields, ...inFlight },
     );
   }
 
