@@ -145,6 +145,7 @@ export class SplitTenderService implements SplitTenderIntake {
         return step?.state === 'SUCCEEDED' ? collectedForRefund(step, await deps.ledger.dependentsOf(id)) : null;
       },
       recorded: async (id) => (await deps.ledger.get(id)) !== null,
+      reversalWaitMaxMs: deps.config.delivery.voidWaitMaxMs,
       refundsOf: async (id) => {
         const dependents = await deps.ledger.dependentsOf(id);
         const sum = (refunds: Array<{ amount: number }>) => refunds.reduce((total, r) => total + r.amount, 0);

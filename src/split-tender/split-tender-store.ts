@@ -254,6 +254,12 @@ export class SplitTenderStore {
     return (await this.redis.hsetnx(this.key(id), `${reversalField(tender)}_waiting`, String(now))) === 1;
   }
 
+  /** Since when (epoch ms) a tender's reversal waits for refunds of the OMS ({@link markReversalWaiting}); null when it does not. */
+  async reversalWaitingSince(id: string, tender: TenderPart): Promise<number | null> {
+    const since = await this.redis.hget(this.key(id), `${reversalField(tender)}_waiting`);
+    return since === null ? null : Number(since);
+  }
+
   /** Whether the split's final outcome was reported (its event recorded). */
   async reported(id: string): Promise<boolean> {
     return (await this.redis.hget(this.key(id), 'reported')) === '1';

@@ -111,6 +111,13 @@ export interface SplitTenderPorts {
    */
   refundsOf?(operationId: string): Promise<StepRefunds>;
   /**
+   * How long a tender's reversal waits for refunds of the OMS in flight, none held for their PSP's retry, since it began to
+   * wait (`reversal_waiting`), ms (`delivery.void_wait_max_ms`): an `UNRESOLVED` refund may stay so for good (nothing
+   * asks the PSP again, or nothing answers), and the rollback with it. Past it the reversal is decided on what the PSP
+   * confirmed, those refunds counted as not given back. Absent: no bound.
+   */
+  reversalWaitMaxMs?: number;
+  /**
    * Whether the ledger holds operation `operationId` in any state (an OPEN outcome says "not final", not "never sent").
    * Absent: whether its outcome is final.
    */
@@ -147,7 +154,7 @@ type Reversals = Partial<Record<TenderPart, Reversal | PendingReversal>>;
 function reversalsByRefund() {
   return counter(
     'pb_split_tender_reversals_by_refund_total',
-    "Split tender rollbacks that found a tender of an authorization split (tender: gift_card, card) captured already: refunded what was captured instead of voiding it (outcome refunded), or nothing sent, the OMS having refunded it all (outcome nothing_left); its reversal left to wait for refunds of the OMS held for their PSP's retry (outcome held_for_psp_retry) or with no final outcome yet (outcome refund_in_flight), then one of the others once they settle",
+    "Split tender rollbacks that found a tender of an authorization split (tender: gift_card, card) captured already: refunded what was captured instead of voiding it (outcome refunded), or nothing sent, the OMS having refunded it all (outcome nothing_left); its reversal left to wait for refunds of the OMS held for their PSP's retry (outcome held_for_psp_retry) or with no final outcome yet (outcome refund_in_flight), then one of the others once they settle; a wait for refunds in flight past delivery.void_wait_max_ms decided on what the PSP confirmed (outcome refund_in_flight_expired, beside the decision's own)",
     ['tender', 'outcome'] as const,
   );
 }
@@ -287,20 +294,57 @@ export class SplitTenderCoordinator {
       // upgrade) is its reversal: a refund or nothing beside it would be a second reversal of one tender, or none at all.
       const voidId = tender === 'gift_card' ? refs.giftCardVoid : refs.cardVoid;
       const voidSent = chosen !== 'void' && (await this.recorded(voidId));
-      const pending = chosen !== 'void' && !voidSent ? unsettledRefunds(before, await this.refundsOf(step)) : null;
-      if (pending) {
+      const after = chosen !== 'void' && !voidSent ? await this.refundsOf(step) : null;
+      const pending = after ? unsettledRefunds(before, after) : null;
+      let waitedOut: number | null = null;
+      if (pending && after) {
         // Refunds that only moved between the reads: nothing to wait for, the next pass reads them again.
         const waits = pending.held > 0 || pending.inFlight > 0;
         if (waits && (await this.store.markReversalWaiting(plan.id, tender))) this.reversalWaits(plan, tender, step, pending);
-        return pending;
+        // Only refunds in flight, the reading otherwise standing: bounded (`reversalWaitMaxMs`); a held one waits for its
+        // PSP's retry or an operator's release.
+        const stands = pending.held === 0 && pending.inFlight > 0 && before.givenBack === after.givenBack;
+        waitedOut = stands ? await this.inFlightWaitedOut(plan.id, tender) : null;
+        if (waitedOut === null) return pending;
       }
       const value = voidSent ? 'void' : chosen;
       const decision = await this.store.decideReversal(plan.id, value, tender);
       stored = decision.value;
+      if (decision.decided && pending && waitedOut !== null) this.inFlightWaitExpired(plan, tender, step, pending, waitedOut, value);
       if (decision.decided && voidSent) this.voidKept(plan, tender, step, voidId, chosen);
       else if (decision.decided && value !== 'void') this.reversalDecided(plan, tender, step, value, left ?? 0, captured ?? 0);
     }
     return parseReversal(stored);
+  }
+
+  /**
+   * How long (ms) tender `tender` of split `id` has waited for refunds of the OMS in flight when that is past
+   * `reversalWaitMaxMs` (since `reversal_waiting`); null while within it, or with no bound.
+   */
+  private async inFlightWaitedOut(id: string, tender: TenderPart): Promise<number | null> {
+    const max = this.ports.reversalWaitMaxMs;
+    if (max === undefined) return null;
+    const since = await this.store.reversalWaitingSince(id, tender);
+    const waited = since === null ? 0 : Date.now() - since;
+    return waited > max ? waited : null;
+  }
+
+  /** Metric and warn line of a tender's reversal decided once its wait for refunds of the OMS in flight ran out (once: the decision is a set-if-absent). */
+  private inFlightWaitExpired(plan: SplitTenderPlan, tender: TenderPart, step: string, pending: PendingReversal, waited: number, value: string): void {
+    reversalsByRefund().inc({ tender, outcome: 'refund_in_flight_expired' });
+    this.ports.logger.warn(
+      'split tender: a tender captured before the rollback waited past delivery.void_wait_max_ms for refunds of the OMS still in flight; its reversal is decided on what the PSP confirmed, those refunds counted as not given back',
+      {
+        split: plan.id,
+        order_id: plan.order_id,
+        tender,
+        operation_id: step,
+        in_flight_refunds: pending.inFlight,
+        waited_ms: waited,
+        reversal: value,
+        currency: plan.currency,
+      },
+    );
   }
 
   /** What the refunds of step `operationId` stand at (`SplitTenderPorts.refundsOf`; absent: none). */

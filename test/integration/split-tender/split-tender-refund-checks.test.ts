@@ -666,6 +666,36 @@ describe("a rolling back authorize split's tender with a refund of the OMS still
     expect(await s.coordinator.store.reversal(p.id, 'gift_card')).toBe('refund:3000');
   });
 
+  it('an UNRESOLVED refund no PSP fact settles holds the reversal no longer than delivery.void_wait_max_ms: then it is decided on what the PSP confirmed (the refund not counted given back), said once', async () => {
+    const { service: s, p, refs, omsRefund, lines } = await inFlightRollback('rbu');
+    await ledger.transition(omsRefund, 'UNRESOLVED', { event: 'unresolved' });
+    const expired = (await metricValue('pb_split_tender_reversals_by_refund_total', { tender: 'gift_card', outcome: 'refund_in_flight_expired' })) ?? 0;
+    expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    expect(await s.coordinator.store.reversal(p.id, 'gift_card')).toBeNull();
+    // Within the bound it still waits.
+    const key = s.coordinator.store.key(p.id);
+    await redis.hset(key, 'reversal_waiting', String(Date.now() - config.delivery.voidWaitMaxMs + 60_000));
+    expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    expect(await s.coordinator.store.reversal(p.id, 'gift_card')).toBeNull();
+    // Past it: decided, the UNRESOLVED refund counted as not given back (what the PSP confirmed).
+    await redis.hset(key, 'reversal_waiting', String(Date.now() - config.delivery.voidWaitMaxMs - 1));
+    expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    expect(await s.coordinator.store.reversal(p.id, 'gift_card')).toBe('refund:3000');
+    expect(await ledger.get(refs.giftCardRefund)).toMatchObject({ command: 'refund', payment: { amount: 3000, gateway_key: refs.giftCard } });
+    expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    expect(lines.filter((l) => l.includes('waited past delivery.void_wait_max_ms') && l.includes('"in_flight_refunds":3000'))).toHaveLength(1);
+    expect(await metricValue('pb_split_tender_reversals_by_refund_total', { tender: 'gift_card', outcome: 'refund_in_flight_expired' })).toBe(expired + 1);
+  });
+
+  it("a refund held for its PSP's retry is still waited for past the bound (an operator releases it)", async () => {
+    const { service: s, p, omsRefund } = await inFlightRollback('rbh');
+    await ledger.transition(omsRefund, 'FAILED', { event: 'outcome' }, { reason: 'technical', heldForPspRetry: 'technical' });
+    expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    await redis.hset(s.coordinator.store.key(p.id), 'reversal_waiting', String(Date.now() - config.delivery.voidWaitMaxMs - 1));
+    expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    expect(await s.coordinator.store.reversal(p.id, 'gift_card')).toBeNull();
+  });
+
   it('a refund sent and confirmed between the reads of one pass is never refunded again: that reading is not decided on, the next one (the PSP having confirmed it all) sends nothing', async () => {
     const { service: s } = service();
     const q = plan(`rbn-${testNamespace()}`, false);
