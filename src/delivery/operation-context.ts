@@ -1963,6 +1963,16 @@ export function refundsHeldForRetry(dependents: readonly DependentSummary[]): Ar
 }
 
 /**
+ * The refunds among `dependents` with no final outcome yet (sent, queued after a send, `PENDING`, `UNKNOWN`,
+ * `UNRESOLVED`…: not SUCCEEDED or FAILED), each with what it asked in minor units of the order's currency: they may
+ * still give it back, or not. A refund of the OMS held by a split until the split settles (`heldBySplit`: recorded,
+ * never sent) is left out: it cannot go before the split, so a split waiting for it would wait for itself. Pure.
+ */
+export function refundsNotFinal(dependents: readonly DependentSummary[]): Array<{ id: string; amount: number }> {
+  return dependents.filter((d) => d.command === 'refund' && !isTerminal(d.state) && !heldBySplit(d)).map((d) => ({ id: d.id, amount: d.amount }));
+}
+
+/**
  * The `reason` of the `capture_failed` adjustment the webhook records for a sale its PSP cancelled-or-refunded itself
  * (`webhooks/psp-reversal.ts`, `reversalAsFailure`: the outcome's `gatewayStatus`, Adyen's event code). Of a sale
  * captured, Adyen's `CANCEL_OR_REFUND` is a refund at the PSP (of what was left to refund), not a capture that failed.

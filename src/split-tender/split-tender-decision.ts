@@ -190,13 +190,40 @@ export function splitReason(state: SplitTenderState, outcomes: SplitView['outcom
 export type Reversal = { by: 'void' } | { by: 'refund'; amount: number } | { by: 'none'; refunded: number };
 
 /**
- * A tender's reversal not decided yet (never stored): the tender was captured and refunds of the OMS the PSP retries
- * itself (`held_for_psp_retry`, not confirmed) hold `held` of it, so what is left to give back is not known until
- * their outcome arrives (the PSP's retry done, or an operator's release of the hold).
+ * A tender's reversal not decided yet (never stored): the tender was captured and refunds of the OMS not confirmed hold
+ * some of it, so what is left to give back is not known until their outcome arrives: `held`, those recorded FAILED that
+ * the PSP retries itself (`held_for_psp_retry`: the PSP's retry done, or an operator's release of the hold);
+ * `inFlight`, those with no final outcome yet (sent, `PENDING`, `UNKNOWN`…: the PSP's answer). Both 0: the refunds
+ * moved while they were read (`unsettledRefunds`), read again at the next pass.
  */
 export interface PendingReversal {
   by: 'pending';
   held: number;
+  inFlight: number;
+}
+
+/** What the refunds of the OMS of a split's step stand at, minor units of the order's currency (`SplitTenderPorts.refundsOf`). */
+export interface StepRefunds {
+  /** Given back, as the PSP confirmed it (`refundsGivenBack`). */
+  givenBack: number;
+  /** Recorded FAILED, held for the PSP's own retry (`refundsHeldForRetry`): not confirmed given back, nor kept. */
+  held: number;
+  /** No final outcome yet (`refundsNotFinal`): not confirmed given back, nor kept. */
+  inFlight: number;
+}
+
+/**
+ * What keeps a captured tender's reversal undecided, from the step's refunds read before and after what was collected
+ * of it: any refund held for its PSP's retry or in flight in either reading (one released, done, sent or created between
+ * two reads of the ledger would otherwise be counted as given back, or not, on a figure the PSP never confirmed); or,
+ * none being, refunds given back that differ between the two (one sent and confirmed between the reads: what was
+ * collected may have read it in flight). Null: the reading stands, the reversal is decided on it. Pure.
+ */
+export function unsettledRefunds(before: StepRefunds, after: StepRefunds): PendingReversal | null {
+  const held = Math.max(before.held, after.held);
+  const inFlight = Math.max(before.inFlight, after.inFlight);
+  if (held > 0 || inFlight > 0 || before.givenBack !== after.givenBack) return { by: 'pending', held, inFlight };
+  return null;
 }
 
 /** A stored reversal decision (`SplitTenderStore.reversal`): `void`, `refund:<amount>`, `none:<refunded>`. */

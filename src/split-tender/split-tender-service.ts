@@ -5,7 +5,14 @@ import { Config } from '../config/config';
 import { PaymentCommand } from '../contracts/payment-command';
 import { DeliveryJobData } from '../delivery/delivery-queue';
 import { authorizationRefusals } from '../delivery/authorization-metrics';
-import { AUTHORIZATION_REFUSALS, collectedForRefund, refundedOutsideBridgeOf, refundsGivenBack, refundsHeldForRetry } from '../delivery/operation-context';
+import {
+  AUTHORIZATION_REFUSALS,
+  collectedForRefund,
+  refundedOutsideBridgeOf,
+  refundsGivenBack,
+  refundsHeldForRetry,
+  refundsNotFinal,
+} from '../delivery/operation-context';
 import { PaymentEvent } from '../events/payment-event';
 import { errorClassOf, isDependencyOutage } from '../errors/dependency-outage';
 import { commandDigest } from '../ledger/command-digest';
@@ -138,7 +145,12 @@ export class SplitTenderService implements SplitTenderIntake {
         return step?.state === 'SUCCEEDED' ? collectedForRefund(step, await deps.ledger.dependentsOf(id)) : null;
       },
       recorded: async (id) => (await deps.ledger.get(id)) !== null,
-      heldByRefunds: async (id) => refundsHeldForRetry(await deps.ledger.dependentsOf(id)).reduce((sum, r) => sum + r.amount, 0),
+      reversalWaitMaxMs: deps.config.delivery.voidWaitMaxMs,
+      refundsOf: async (id) => {
+        const dependents = await deps.ledger.dependentsOf(id);
+        const sum = (refunds: Array<{ amount: number }>) => refunds.reduce((total, r) => total + r.amount, 0);
+        return { givenBack: sum(refundsGivenBack(dependents)), held: sum(refundsHeldForRetry(dependents)), inFlight: sum(refundsNotFinal(dependents)) };
+      },
     });
   }
 

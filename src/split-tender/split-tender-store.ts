@@ -247,11 +247,17 @@ export class SplitTenderStore {
   }
 
   /**
-   * Marks a tender's reversal as waiting for refunds of the OMS held for their PSP's retry (`reversal_waiting`,
+   * Marks a tender's reversal as waiting for refunds of the OMS held for their PSP's retry or in flight (`reversal_waiting`,
    * `card_reversal_waiting`: since when, epoch ms), once: true when this call marked it (its log line and metric are said once).
    */
   async markReversalWaiting(id: string, tender: TenderPart, now = Date.now()): Promise<boolean> {
     return (await this.redis.hsetnx(this.key(id), `${reversalField(tender)}_waiting`, String(now))) === 1;
+  }
+
+  /** Since when (epoch ms) a tender's reversal waits for refunds of the OMS ({@link markReversalWaiting}); null when it does not. */
+  async reversalWaitingSince(id: string, tender: TenderPart): Promise<number | null> {
+    const since = await this.redis.hget(this.key(id), `${reversalField(tender)}_waiting`);
+    return since === null ? null : Number(since);
   }
 
   /** Whether the split's final outcome was reported (its event recorded). */

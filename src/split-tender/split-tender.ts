@@ -21,6 +21,8 @@ import {
   parseReversal,
   rollbackCause,
   splitReason,
+  StepRefunds,
+  unsettledRefunds,
 } from './split-tender-decision';
 import { SplitTenderPlan, TenderPart, cardAmount, planDigest, refundReferences, stepCommand, stepReferences } from './split-tender-plan';
 import { SplitTenderStore, StoredRefund } from './split-tender-store';
@@ -102,11 +104,19 @@ export interface SplitTenderPorts {
    */
   captured?(operationId: string): Promise<number | null>;
   /**
-   * What refunds of step `operationId` recorded FAILED that its PSP retries itself may still give back
-   * (`held_for_psp_retry`, not done by the PSP yet, nor released by an operator), minor units of the order's currency:
-   * money the PSP has not confirmed given back, nor confirmed kept. Absent: 0.
+   * What the refunds of step `operationId` stand at, minor units of the order's currency, from one read of them: given
+   * back as the PSP confirmed; recorded FAILED that its PSP retries itself (`held_for_psp_retry`, not done by the PSP
+   * yet, nor released by an operator); with no final outcome yet (sent, `PENDING`, `UNKNOWN`…; not one held by the split
+   * itself, never sent). The last two are money the PSP has not confirmed given back, nor confirmed kept. Absent: all 0.
    */
-  heldByRefunds?(operationId: string): Promise<number>;
+  refundsOf?(operationId: string): Promise<StepRefunds>;
+  /**
+   * How long a tender's reversal waits for refunds of the OMS in flight, none held for their PSP's retry, since it began to
+   * wait (`reversal_waiting`), ms (`delivery.void_wait_max_ms`): an `UNRESOLVED` refund may stay so for good (nothing
+   * asks the PSP again, or nothing answers), and the rollback with it. Past it the reversal is decided on what the PSP
+   * confirmed, those refunds counted as not given back. Absent: no bound.
+   */
+  reversalWaitMaxMs?: number;
   /**
    * Whether the ledger holds operation `operationId` in any state (an OPEN outcome says "not final", not "never sent").
    * Absent: whether its outcome is final.
@@ -144,7 +154,7 @@ type Reversals = Partial<Record<TenderPart, Reversal | PendingReversal>>;
 function reversalsByRefund() {
   return counter(
     'pb_split_tender_reversals_by_refund_total',
-    "Split tender rollbacks that found a tender of an authorization split (tender: gift_card, card) captured already: refunded what was captured instead of voiding it (outcome refunded), or nothing sent, the OMS having refunded it all (outcome nothing_left); its reversal left to wait for refunds of the OMS held for their PSP's retry (outcome held_for_psp_retry, then one of the others once they settle)",
+    "Split tender rollbacks that found a tender of an authorization split (tender: gift_card, card) captured already: refunded what was captured instead of voiding it (outcome refunded), or nothing sent, the OMS having refunded it all (outcome nothing_left); its reversal left to wait for refunds of the OMS held for their PSP's retry (outcome held_for_psp_retry) or with no final outcome yet (outcome refund_in_flight), then one of the others once they settle; a wait for refunds in flight past delivery.void_wait_max_ms decided on what the PSP confirmed (outcome refund_in_flight_expired, beside the decision's own)",
     ['tender', 'outcome'] as const,
   );
 }
@@ -262,9 +272,11 @@ export class SplitTenderCoordinator {
    * left of it (a void of a captured authorization fails, leaving the tender charged for an order the OMS was told
    * failed); or nothing, when it was captured and refunds of the OMS gave all of it back (a void fails, a refund has
    * nothing to take). Undefined for a sale (always refunded at what its PSP confirmed).
-   * Not decided while refunds of the OMS of that captured step are held for their PSP's retry (`pending`): they are not
-   * confirmed given back, nor confirmed kept, so neither "refunded in full already" nor the amount of a refund of the
-   * rest would be the PSP's word; the rollback waits for their outcome, sending the other tender's reversal meanwhile.
+   * Not decided while refunds of the OMS of that captured step are held for their PSP's retry, or have no final outcome
+   * yet (sent, `PENDING`, `UNKNOWN`…) (`pending`): they are not confirmed given back, nor confirmed kept, so neither
+   * "refunded in full already" nor the amount of a refund of the rest would be the PSP's word (a refund of it all sent
+   * beside one that then succeeds is refused at delivery, the split REVERSAL_FAILED though the money is back); the
+   * rollback waits for their outcome, sending the other tender's reversal meanwhile.
    */
   private async reversalOf(plan: SplitTenderPlan, tender: TenderPart): Promise<Reversal | PendingReversal | undefined> {
     if (plan.capture === true) return undefined;
@@ -272,9 +284,9 @@ export class SplitTenderCoordinator {
     if (stored === null) {
       const refs = stepReferences(plan);
       const step = tender === 'gift_card' ? refs.giftCard : refs.card;
-      // Read before what was collected and again after it: a held refund released (or done) between two reads of the
-      // ledger would otherwise leave `collected` counting it given back, and the second read seeing no refund held.
-      const heldBefore = (await this.ports.heldByRefunds?.(step)) ?? 0;
+      // Read before what was collected and again after it (`unsettledRefunds`): a refund released, done, sent or
+      // created between two reads of the ledger would otherwise be counted by `collected` on a figure not the PSP's.
+      const before = await this.refundsOf(step);
       const left = (await this.ports.collected?.(step, plan.id)) ?? null;
       const captured = left !== null && left <= 0 ? ((await this.ports.captured?.(step)) ?? null) : null;
       const chosen = left !== null && left > 0 ? `refund:${left}` : captured !== null && captured > 0 ? `none:${captured - Math.max(left ?? 0, 0)}` : 'void';
@@ -282,18 +294,62 @@ export class SplitTenderCoordinator {
       // upgrade) is its reversal: a refund or nothing beside it would be a second reversal of one tender, or none at all.
       const voidId = tender === 'gift_card' ? refs.giftCardVoid : refs.cardVoid;
       const voidSent = chosen !== 'void' && (await this.recorded(voidId));
-      const held = chosen !== 'void' && !voidSent ? Math.max(heldBefore, (await this.ports.heldByRefunds?.(step)) ?? 0) : 0;
-      if (held > 0) {
-        if (await this.store.markReversalWaiting(plan.id, tender)) this.reversalWaits(plan, tender, step, held);
-        return { by: 'pending', held };
+      const after = chosen !== 'void' && !voidSent ? await this.refundsOf(step) : null;
+      const pending = after ? unsettledRefunds(before, after) : null;
+      let waitedOut: number | null = null;
+      if (pending && after) {
+        // Refunds that only moved between the reads: nothing to wait for, the next pass reads them again.
+        const waits = pending.held > 0 || pending.inFlight > 0;
+        if (waits && (await this.store.markReversalWaiting(plan.id, tender))) this.reversalWaits(plan, tender, step, pending);
+        // Only refunds in flight, the reading otherwise standing: bounded (`reversalWaitMaxMs`); a held one waits for its
+        // PSP's retry or an operator's release.
+        const stands = pending.held === 0 && pending.inFlight > 0 && before.givenBack === after.givenBack;
+        waitedOut = stands ? await this.inFlightWaitedOut(plan.id, tender) : null;
+        if (waitedOut === null) return pending;
       }
       const value = voidSent ? 'void' : chosen;
       const decision = await this.store.decideReversal(plan.id, value, tender);
       stored = decision.value;
+      if (decision.decided && pending && waitedOut !== null) this.inFlightWaitExpired(plan, tender, step, pending, waitedOut, value);
       if (decision.decided && voidSent) this.voidKept(plan, tender, step, voidId, chosen);
       else if (decision.decided && value !== 'void') this.reversalDecided(plan, tender, step, value, left ?? 0, captured ?? 0);
     }
     return parseReversal(stored);
+  }
+
+  /**
+   * How long (ms) tender `tender` of split `id` has waited for refunds of the OMS in flight when that is past
+   * `reversalWaitMaxMs` (since `reversal_waiting`); null while within it, or with no bound.
+   */
+  private async inFlightWaitedOut(id: string, tender: TenderPart): Promise<number | null> {
+    const max = this.ports.reversalWaitMaxMs;
+    if (max === undefined) return null;
+    const since = await this.store.reversalWaitingSince(id, tender);
+    const waited = since === null ? 0 : Date.now() - since;
+    return waited > max ? waited : null;
+  }
+
+  /** Metric and warn line of a tender's reversal decided once its wait for refunds of the OMS in flight ran out (once: the decision is a set-if-absent). */
+  private inFlightWaitExpired(plan: SplitTenderPlan, tender: TenderPart, step: string, pending: PendingReversal, waited: number, value: string): void {
+    reversalsByRefund().inc({ tender, outcome: 'refund_in_flight_expired' });
+    this.ports.logger.warn(
+      'split tender: a tender captured before the rollback waited past delivery.void_wait_max_ms for refunds of the OMS still in flight; its reversal is decided on what the PSP confirmed, those refunds counted as not given back',
+      {
+        split: plan.id,
+        order_id: plan.order_id,
+        tender,
+        operation_id: step,
+        in_flight_refunds: pending.inFlight,
+        waited_ms: waited,
+        reversal: value,
+        currency: plan.currency,
+      },
+    );
+  }
+
+  /** What the refunds of step `operationId` stand at (`SplitTenderPorts.refundsOf`; absent: none). */
+  private async refundsOf(operationId: string): Promise<StepRefunds> {
+    return (await this.ports.refundsOf?.(operationId)) ?? { givenBack: 0, held: 0, inFlight: 0 };
   }
 
   /** Whether the ledger holds `operationId` (`SplitTenderPorts.recorded`). */
@@ -314,12 +370,25 @@ export class SplitTenderCoordinator {
     });
   }
 
-  /** Metric and log line of a tender's reversal left to wait for refunds of the OMS held for their PSP's retry (once: a set-if-absent). */
-  private reversalWaits(plan: SplitTenderPlan, tender: TenderPart, step: string, held: number): void {
-    reversalsByRefund().inc({ tender, outcome: 'held_for_psp_retry' });
+  /**
+   * Metric and log line of a tender's reversal left to wait for refunds of the OMS not confirmed (once: a set-if-absent):
+   * by the first cause seen, a refund held for its PSP's retry before one in flight (the hold may need an operator).
+   */
+  private reversalWaits(plan: SplitTenderPlan, tender: TenderPart, step: string, pending: PendingReversal): void {
+    const fields = { split: plan.id, order_id: plan.order_id, tender, operation_id: step, currency: plan.currency };
+    const inFlight = pending.inFlight > 0 ? { in_flight_refunds: pending.inFlight } : {};
+    if (pending.held > 0) {
+      reversalsByRefund().inc({ tender, outcome: 'held_for_psp_retry' });
+      this.ports.logger.warn(
+        "split tender: a tender captured before the rollback has refunds of the OMS held for their PSP's retry, not confirmed; its reversal waits for their outcome",
+        { ...fields, held_by_refunds: pending.held, ...inFlight },
+      );
+      return;
+    }
+    reversalsByRefund().inc({ tender, outcome: 'refund_in_flight' });
     this.ports.logger.warn(
-      "split tender: a tender captured before the rollback has refunds of the OMS held for their PSP's retry, not confirmed; its reversal waits for their outcome",
-      { split: plan.id, order_id: plan.order_id, tender, operation_id: step, held_by_refunds: held, currency: plan.currency },
+      'split tender: a tender captured before the rollback has refunds of the OMS still in flight, not confirmed; its reversal waits for their outcome',
+      { ...fields, ...inFlight },
     );
   }
 

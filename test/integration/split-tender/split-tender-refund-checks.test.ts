@@ -3,6 +3,7 @@ import { AdjustmentStore } from '../../../src/adjustments/adjustment-store';
 import { Config } from '../../../src/config/config';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { DeliveryJobData, createDeliveryQueue } from '../../../src/delivery/delivery-queue';
+import { resolveOperationContext } from '../../../src/delivery/operation-context';
 import { AdjustmentRecorder } from '../../../src/delivery/adjustment-recorder';
 import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { EventStore } from '../../../src/events/event-store';
@@ -11,6 +12,7 @@ import { PaymentEvent } from '../../../src/events/payment-event';
 import { Ledger } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { RedisClient } from '../../../src/redis/redis-connection';
+import { SplitStepLookup } from '../../../src/split-tender/split-step-lookup';
 import { SplitTenderService } from '../../../src/split-tender/split-tender-service';
 import { memberOf } from '../../../src/split-tender/split-tender-store';
 import { SplitTenderPlan, cardAmount, refundReferences, stepCommand, stepReferences } from '../../../src/split-tender/split-tender-plan';
@@ -593,6 +595,163 @@ describe("a rolling back authorize split's tender whose held refund's outcome ar
     expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
     expect(await s.coordinator.store.reversal(p.id, 'gift_card')).toBe('refund:3000');
     expect(await ledger.get(refs.giftCardRefund)).toMatchObject({ command: 'refund', payment: { amount: 3000, gateway_key: refs.giftCard } });
+  });
+});
+
+describe("a rolling back authorize split's tender with a refund of the OMS still in flight", () => {
+  /** A rolling back split whose redemption the OMS captured in full, then refunded 3000 of: that refund sent (recorded with its attempt), no outcome yet. */
+  async function inFlightRollback(name: string) {
+    const ctx = service();
+    const p = plan(`${name}-${testNamespace()}`, false);
+    const refs = stepReferences(p);
+    await ctx.service.coordinator.begin(p);
+    await succeededStep(p, 'gift_card', 3000);
+    await captured(p, refs.giftCard, `${p.id}-gccap`, 3000);
+    const omsRefund = `${p.id}-gcref`;
+    await ledger.create(omsRefund, stepCommand(p, 'refund', omsRefund, 'gift_card', 3000, { key: refs.giftCard }), Date.now(), { event: 'attempt' });
+    await ledger.authorizationView(refs.giftCard, omsRefund);
+    expect(await ledger.get(omsRefund)).toMatchObject({ state: 'SENT' });
+    await succeededStep(p, 'card', 3500);
+    expect(await ctx.service.coordinator.store.move(p.id, 'REDEEMING', 'CHARGING_CARD')).toBe(true);
+    return { ...ctx, p, refs, omsRefund };
+  }
+
+  /** Operation `id` played to SUCCEEDED by its PSP (for `confirmed` when given: a refund confirmed for less than asked). */
+  async function succeeded(id: string, confirmed?: number): Promise<void> {
+    if ((await ledger.get(id))?.state === 'RECEIVED') await ledger.transition(id, 'SENT', { event: 'attempt' });
+    const amounts = confirmed === undefined ? {} : { confirmedAmount: confirmed, confirmedCurrency: 'EUR' };
+    await ledger.transition(id, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: `psp_${id}`, ...amounts });
+  }
+
+  it('waits for its outcome as for a held one (reversal_waiting, refund_in_flight, said once); the PSP confirming part of it, only the rest is refunded: ROLLED_BACK, never REVERSAL_FAILED', async () => {
+    const { service: s, p, refs, omsRefund, events, lines } = await inFlightRollback('rbf');
+    const waits = (await metricValue('pb_split_tender_reversals_by_refund_total', { tender: 'gift_card', outcome: 'refund_in_flight' })) ?? 0;
+    expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    // Not decided, nothing sent for the gift card; the card part's void goes.
+    expect(await s.coordinator.store.reversal(p.id, 'gift_card')).toBeNull();
+    expect(Number(await redis.hget(s.coordinator.store.key(p.id), 'reversal_waiting'))).toBeGreaterThan(0);
+    expect(await ledger.get(refs.giftCardRefund)).toBeNull();
+    expect(await ledger.get(refs.giftCardVoid)).toBeNull();
+    expect(await ledger.get(refs.cardVoid)).toMatchObject({ command: 'cancel', payment: { amount: 3500, gateway_key: refs.card } });
+    await succeeded(refs.cardVoid);
+    expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    expect(await s.coordinator.store.reversal(p.id, 'gift_card')).toBeNull();
+    expect(lines.filter((l) => l.includes('refunds of the OMS still in flight') && l.includes('"in_flight_refunds":3000'))).toHaveLength(1);
+    expect(await metricValue('pb_split_tender_reversals_by_refund_total', { tender: 'gift_card', outcome: 'refund_in_flight' })).toBe(waits + 1);
+    // The PSP confirms 2000 of the 3000 asked: the 1000 it did not give back is the rollback's to refund.
+    await succeeded(omsRefund, 2000);
+    expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    expect(await s.coordinator.store.reversal(p.id, 'gift_card')).toBe('refund:1000');
+    const rollbackRefund = await ledger.get(refs.giftCardRefund);
+    expect(rollbackRefund).toMatchObject({ command: 'refund', payment: { amount: 1000, gateway_key: refs.giftCard } });
+    // Delivery's check before its first attempt lets it go (3000 captured, 2000 refunded): not refused amount_exceeds_captured.
+    const checked = await resolveOperationContext(rollbackRefund!, ledger, { checkAmounts: true, splitTenders: new SplitStepLookup(s.coordinator.store) });
+    expect(checked).not.toHaveProperty('fail');
+    expect(checked).not.toHaveProperty('wait');
+    await succeeded(refs.giftCardRefund);
+    expect(await s.coordinator.advance(p)).toBe('ROLLED_BACK');
+    expect(events.some((e) => e.eventId === `${p.id}.split-tender.REVERSAL_FAILED`)).toBe(false);
+    const settled = events.find((e) => e.eventId === `${p.id}.split-tender.ROLLED_BACK`)?.params.payment as {
+      split_tender: { tenders: Array<Record<string, unknown>> };
+    };
+    expect(settled.split_tender.tenders.find((t) => t.role === 'reverse')).toMatchObject({ operation_reference: refs.giftCardRefund, status: 'SUCCESS' });
+  });
+
+  it('the refund failing instead: nothing was given back, the rollback refunds all that was captured', async () => {
+    const { service: s, p, omsRefund } = await inFlightRollback('rbx');
+    expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    expect(await s.coordinator.store.reversal(p.id, 'gift_card')).toBeNull();
+    await ledger.transition(omsRefund, 'FAILED', { event: 'outcome' }, { reason: 'declined' });
+    expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    expect(await s.coordinator.store.reversal(p.id, 'gift_card')).toBe('refund:3000');
+  });
+
+  it('an UNRESOLVED refund no PSP fact settles holds the reversal no longer than delivery.void_wait_max_ms: then it is decided on what the PSP confirmed (the refund not counted given back), said once', async () => {
+    const { service: s, p, refs, omsRefund, lines } = await inFlightRollback('rbu');
+    await ledger.transition(omsRefund, 'UNRESOLVED', { event: 'unresolved' });
+    const expired = (await metricValue('pb_split_tender_reversals_by_refund_total', { tender: 'gift_card', outcome: 'refund_in_flight_expired' })) ?? 0;
+    expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    expect(await s.coordinator.store.reversal(p.id, 'gift_card')).toBeNull();
+    // Within the bound it still waits.
+    const key = s.coordinator.store.key(p.id);
+    await redis.hset(key, 'reversal_waiting', String(Date.now() - config.delivery.voidWaitMaxMs + 60_000));
+    expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    expect(await s.coordinator.store.reversal(p.id, 'gift_card')).toBeNull();
+    // Past it: decided, the UNRESOLVED refund counted as not given back (what the PSP confirmed).
+    await redis.hset(key, 'reversal_waiting', String(Date.now() - config.delivery.voidWaitMaxMs - 1));
+    expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    expect(await s.coordinator.store.reversal(p.id, 'gift_card')).toBe('refund:3000');
+    expect(await ledger.get(refs.giftCardRefund)).toMatchObject({ command: 'refund', payment: { amount: 3000, gateway_key: refs.giftCard } });
+    expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    expect(lines.filter((l) => l.includes('waited past delivery.void_wait_max_ms') && l.includes('"in_flight_refunds":3000'))).toHaveLength(1);
+    expect(await metricValue('pb_split_tender_reversals_by_refund_total', { tender: 'gift_card', outcome: 'refund_in_flight_expired' })).toBe(expired + 1);
+  });
+
+  it("a refund held for its PSP's retry is still waited for past the bound (an operator releases it)", async () => {
+    const { service: s, p, omsRefund } = await inFlightRollback('rbh');
+    await ledger.transition(omsRefund, 'FAILED', { event: 'outcome' }, { reason: 'technical', heldForPspRetry: 'technical' });
+    expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    await redis.hset(s.coordinator.store.key(p.id), 'reversal_waiting', String(Date.now() - config.delivery.voidWaitMaxMs - 1));
+    expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    expect(await s.coordinator.store.reversal(p.id, 'gift_card')).toBeNull();
+  });
+
+  it('a refund sent and confirmed between the reads of one pass is never refunded again: that reading is not decided on, the next one (the PSP having confirmed it all) sends nothing', async () => {
+    const { service: s } = service();
+    const q = plan(`rbn-${testNamespace()}`, false);
+    const r = stepReferences(q);
+    await s.coordinator.begin(q);
+    await succeededStep(q, 'gift_card', 3000);
+    await captured(q, r.giftCard, `${q.id}-gccap`, 3000);
+    await succeededStep(q, 'card', 3500);
+    expect(await s.coordinator.store.move(q.id, 'REDEEMING', 'CHARGING_CARD')).toBe(true);
+    // Another process: the OMS refund (sent before refunds waited for their split) is recorded and sent right after the
+    // pass's first read of the redemption's refunds, and the PSP's success lands right after the second (what was
+    // collected: it saw the refund in flight, nothing given back), before the third.
+    const omsRefund = `${q.id}-gcref`;
+    const original = ledger.dependentsOf.bind(ledger);
+    const read = jest
+      .spyOn(ledger, 'dependentsOf')
+      .mockImplementationOnce(async (id) => {
+        const seen = await original(id);
+        await ledger.create(omsRefund, stepCommand(q, 'refund', omsRefund, 'gift_card', 3000, { key: r.giftCard }), Date.now(), { event: 'attempt' });
+        await ledger.authorizationView(r.giftCard, omsRefund);
+        return seen;
+      })
+      .mockImplementationOnce(async (id) => {
+        const seen = await original(id);
+        await ledger.transition(omsRefund, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: `psp_${omsRefund}` });
+        return seen;
+      });
+    try {
+      expect(await s.coordinator.advance(q)).toBe('ROLLING_BACK');
+    } finally {
+      read.mockRestore();
+    }
+    // The same pass read again after sending the card part's void: the refund given back in full, nothing to send.
+    expect(await s.coordinator.store.reversal(q.id, 'gift_card')).toBe('none:3000');
+    expect(await ledger.get(r.giftCardRefund)).toBeNull();
+    await ledger.transition(r.cardVoid, 'SENT', { event: 'attempt' });
+    await ledger.transition(r.cardVoid, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: `psp_${r.cardVoid}` });
+    expect(await s.coordinator.advance(q)).toBe('ROLLED_BACK');
+  });
+
+  it('a refund of the OMS waiting for the split (recorded, never sent) holds nothing: it cannot go before the split, so the reversal is decided at once', async () => {
+    const { service: s } = service();
+    const p = plan(`rbw-${testNamespace()}`, false);
+    const refs = stepReferences(p);
+    await s.coordinator.begin(p);
+    await succeededStep(p, 'gift_card', 3000);
+    await captured(p, refs.giftCard, `${p.id}-gccap`, 3000);
+    const omsRefund = `${p.id}-gcref`;
+    await ledger.create(omsRefund, stepCommand(p, 'refund', omsRefund, 'gift_card', 3000, { key: refs.giftCard }));
+    await ledger.authorizationView(refs.giftCard, omsRefund);
+    expect(await ledger.get(omsRefund)).toMatchObject({ state: 'RECEIVED' });
+    await succeededStep(p, 'card', 3500);
+    expect(await s.coordinator.store.move(p.id, 'REDEEMING', 'CHARGING_CARD')).toBe(true);
+    expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    expect(await s.coordinator.store.reversal(p.id, 'gift_card')).toBe('refund:3000');
+    expect(await redis.hget(s.coordinator.store.key(p.id), 'reversal_waiting')).toBeNull();
   });
 });
 

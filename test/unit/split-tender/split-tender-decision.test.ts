@@ -8,6 +8,7 @@ import {
   refundParts,
   rollbackSteps,
   splitReason,
+  unsettledRefunds,
 } from '../../../src/split-tender/split-tender-decision';
 
 describe('split tender decisions', () => {
@@ -137,6 +138,22 @@ describe('split tender decisions', () => {
     ).toEqual({
       kind: 'finish',
       to: 'REFUNDED',
+    });
+  });
+
+  describe("a captured tender's refunds read before and after what was collected of it (unsettledRefunds)", () => {
+    const none = { givenBack: 0, held: 0, inFlight: 0 };
+    it('a refund in flight or held in either reading keeps the reversal pending, by what each holds', () => {
+      expect(unsettledRefunds({ ...none, inFlight: 3000 }, none)).toEqual({ by: 'pending', held: 0, inFlight: 3000 });
+      expect(unsettledRefunds(none, { ...none, inFlight: 3000 })).toEqual({ by: 'pending', held: 0, inFlight: 3000 });
+      expect(unsettledRefunds({ ...none, held: 2000 }, { ...none, held: 2000, inFlight: 1000 })).toEqual({ by: 'pending', held: 2000, inFlight: 1000 });
+    });
+    it('refunds given back that differ between the readings (one sent and confirmed between them) keep it pending, waiting for nothing', () => {
+      expect(unsettledRefunds(none, { ...none, givenBack: 3000 })).toEqual({ by: 'pending', held: 0, inFlight: 0 });
+    });
+    it('two readings alike with nothing unconfirmed: decided on them', () => {
+      expect(unsettledRefunds(none, none)).toBeNull();
+      expect(unsettledRefunds({ ...none, givenBack: 2000 }, { ...none, givenBack: 2000 })).toBeNull();
     });
   });
 });
