@@ -1383,7 +1383,9 @@ export class DeliveryService {
    */
   private async unsent(op: OperationRecord, planned: PipelineResult): Promise<DeliveryStep | null> {
     if (planned.kind === 'send') return null;
-    const routing = routingRecordOf(op, planned.plan);
+    // The failovers made before it stay listed (those on record, and a chain's not yet on record: a refusal further
+    // along writes no failover history entry, so its record and FAIL event are where they are told).
+    const routing = routingRecordOf(op, planned.plan, op.routing?.failovers);
     if (planned.kind === 'wait') {
       const waiting: DeliveryStep = {
         kind: 'wait',

@@ -227,6 +227,21 @@ describe('routing and failover (authorize, sale)', () => {
     expect(await metricValue('pb_fx_decisions_total', { gateway: 'simb', result: 'refused', source: 'none' })).toBe(refused + 1);
   });
 
+  it("a failover chain ending in a stage's refusal: the FAIL record and its event list the failovers made before it", async () => {
+    // dead is provably not sent, simb's breaker is open, sima's cap refuses the amount: nothing went out anywhere.
+    const { service, ledger, events } = setup({
+      'routing.rules': [{ name: 'three', when: { currencies: ['USD'] }, gateways: ['dead', 'simb', 'sima'] }],
+      'caps.rules': [{ scope: 'gateway', name: 'sima', currency: 'USD', max_amount: 100 }],
+    });
+    const breaker = service.breaker('simb');
+    for (let i = 0; i < 3; i++) breaker.failure();
+    const id = await record(ledger, authorize({ currency: 'USD', amount: 12345 }));
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    const failovers = [{ from: 'dead', to: 'simb', trigger: 'not_sent' }];
+    expect(await ledger.get(id)).toMatchObject({ state: 'FAILED', reason: 'CAP_EXCEEDED', routing: { gateway: 'sima', failovers } });
+    expect((await events.load(`${id}.FAILED`))?.params.payment).toMatchObject({ status: 'FAIL', reason: 'CAP_EXCEEDED', routing: { failovers } });
+  });
+
   /** Whether `gateway`'s one authorization a day in `currency` is taken (its cap counts one), as a checkout would see it. */
   async function capTaken(stack: DeliveryStack, gateway: string, currency: string): Promise<boolean> {
     const caps = new CapReservations(stack.redis, stack.config.redis.keyPrefix, stack.config.limits.caps.rules);
