@@ -1383,8 +1383,8 @@ export class DeliveryService {
    */
   private async unsent(op: OperationRecord, planned: PipelineResult): Promise<DeliveryStep | null> {
     if (planned.kind === 'send') return null;
-    // The failovers made before it stay listed (those on record, and a chain's not yet on record: a refusal further
-    // along writes no failover history entry, so its record and FAIL event are where they are told).
+    // The failovers made before it stay listed on its record and FAIL event (this pass's and earlier ones): the
+    // late-webhook scope check reads routing.failovers to void a late success at a gateway left before.
     const routing = routingRecordOf(op, planned.plan, op.routing?.failovers);
     if (planned.kind === 'wait') {
       const waiting: DeliveryStep = {
