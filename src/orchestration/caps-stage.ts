@@ -29,6 +29,12 @@ const releases = () =>
     'Cap reservations given back, by gateway and why (failed, refused, failover once the move is on record, abandoned, replanned)',
     ['gateway', 'why'],
   );
+const kept = () =>
+  counter(
+    'pb_caps_reservations_kept_total',
+    'Cap reservations a plan abandoned but left standing because another delivery of the operation claims it (it may send on it), by gateway',
+    ['gateway'],
+  );
 
 /**
  * The caps stage: reserves room under every applicable cap (per gateway and per merchant account, per
@@ -101,7 +107,8 @@ export class CapsStage implements OrchestrationStage {
 
   /**
    * A failover's plan that never went on record gives back its reservation at its own candidate, in every currency it
-   * could be in, unless another plan still claims it: counted and logged as `abandoned`, or logged as kept.
+   * could be in, unless another plan still claims it: counted and logged as `abandoned`, or counted
+   * (`pb_caps_reservations_kept_total`) and logged as kept.
    */
   private async abandoned(op: OperationRecord, plan: OrchestrationPlan): Promise<void> {
     const candidate = { gateway: plan.candidates[plan.index], index: plan.index };
@@ -112,6 +119,7 @@ export class CapsStage implements OrchestrationStage {
         this.logger?.info('cap reservation released', { operation_id: op.id, gateway: candidate.gateway, currency, why: 'abandoned' });
       } else if (claimed) {
         // Another delivery of the operation (another worker) found this reservation and may be sending on it.
+        kept().inc({ gateway: candidate.gateway });
         this.logger?.info('cap reservation kept: another delivery of the operation claims it', {
           operation_id: op.id,
           gateway: candidate.gateway,

@@ -79,6 +79,8 @@ async function counted(stack: DeliveryStack, gateway: string): Promise<number> {
 
 const releases = async (gateway: string, why: string): Promise<number> => (await metricValue('pb_caps_releases_total', { gateway, why })) ?? 0;
 
+const reservationsKept = async (gateway: string): Promise<number> => (await metricValue('pb_caps_reservations_kept_total', { gateway })) ?? 0;
+
 describe('two workers on one operation', () => {
   it('one abandoning a failover on its own open breaker leaves the reservation the other sends on: the cap counts the authorization', async () => {
     const logs = captureLogger('info');
@@ -92,6 +94,7 @@ describe('two workers on one operation', () => {
     openBreaker(two, 'sima');
     const id = await created(one);
     const abandoned = await releases('simb', 'abandoned');
+    const keptBefore = await reservationsKept('simb');
     // Worker 2 delivers the operation while worker 1 is between its reservation at simb and finding simb's breaker open.
     const append = one.ledger.appendInteraction.bind(one.ledger);
     let raced = false;
@@ -115,6 +118,7 @@ describe('two workers on one operation', () => {
     expect(await releases('simb', 'abandoned')).toBe(abandoned);
     const kept = logs.lines.find((l) => l.includes('cap reservation kept') && l.includes(id));
     expect(kept).toContain('"gateway":"simb"');
+    expect(await reservationsKept('simb')).toBe(keptBefore + 1);
   });
 
   it('both abandoning: the reservation goes back once, with the last', async () => {
