@@ -1,11 +1,10 @@
 import { Config } from '../../../src/config/config';
-import { LeaseHolder } from '../../../src/leases/lease-holder';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { Poller, PollReport } from '../../../src/poller/poller';
 import { PASS_HOLD_LIMIT, PERIODIC_JOB_NAMES, PeriodicJob, PeriodicJobName, runPeriodicPass } from '../../../src/processes/periodic-jobs';
-import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
+import { RedisClient } from '../../../src/redis/redis-connection';
 import { captureLogger } from '../../support/capture-logger';
-import { testConfig } from '../../support/test-config';
+import { useLockProcesses } from '../../support/lock-processes';
 
 /**
  * The periodic pass lock (`<prefix>poller:lock`) is held for `lockMs` (a minute or more in production). It used to
@@ -16,37 +15,14 @@ import { testConfig } from '../../support/test-config';
 jest.setTimeout(30_000);
 
 const LOCK_MS = 200;
+const race = useLockProcesses('poller:lock');
 let config: Config;
 let redis: RedisClient;
 let lock: string;
-const holders: LeaseHolder[] = [];
-const opened: RedisClient[] = [];
-
-beforeAll(() => {
-  config = testConfig();
-  redis = createRedis(config.redis, 'commands');
-  lock = `${config.redis.keyPrefix}poller:lock`;
-});
-
-afterEach(async () => {
-  await Promise.all(holders.splice(0).map((h) => h.stop().catch(() => undefined)));
-  await redis.del(lock);
-});
-
-afterAll(() => {
-  for (const c of opened) c.disconnect();
-  redis.disconnect();
-});
+beforeAll(() => ({ config, redis, lock } = race));
 
 /** Another process: its own connection and its own live lease holder. */
-async function aProcess(): Promise<{ redis: RedisClient; holder: LeaseHolder }> {
-  const connection = createRedis(config.redis, 'commands');
-  opened.push(connection);
-  const holder = new LeaseHolder(connection, config.redis.keyPrefix, 2000);
-  holders.push(holder);
-  await holder.start();
-  return { redis: connection, holder };
-}
+const aProcess = race.aProcess;
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve: () => void = () => undefined;

@@ -1,14 +1,13 @@
 import { Config } from '../../../src/config/config';
-import { LeaseHolder } from '../../../src/leases/lease-holder';
 import { Ledger } from '../../../src/ledger/ledger';
 import { EventStore } from '../../../src/events/event-store';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { SWEEP_INTERVAL_MS, runSweepOnce } from '../../../src/processes/worker-process';
 import { sweepOnce } from '../../../src/delivery/recovery-sweep';
-import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
+import { RedisClient } from '../../../src/redis/redis-connection';
 import { captureLogger } from '../../support/capture-logger';
 import { monitorCommands } from '../../support/redis-monitor';
-import { testConfig } from '../../support/test-config';
+import { useLockProcesses } from '../../support/lock-processes';
 
 /**
  * The recovery sweep runs on one worker at a time, under `<prefix>sweep:lock`. The lock used to be taken for one
@@ -19,36 +18,13 @@ jest.setTimeout(30_000);
 
 type SweepDeps = Parameters<typeof sweepOnce>[0];
 
+const race = useLockProcesses('sweep:lock');
 let config: Config;
 let redis: RedisClient;
 let lock: string;
-const holders: LeaseHolder[] = [];
-const opened: RedisClient[] = [];
+beforeAll(() => ({ config, redis, lock } = race));
 
-beforeAll(() => {
-  config = testConfig();
-  redis = createRedis(config.redis, 'commands');
-  lock = `${config.redis.keyPrefix}sweep:lock`;
-});
-
-afterEach(async () => {
-  await Promise.all(holders.splice(0).map((h) => h.stop().catch(() => undefined)));
-  await redis.del(lock);
-});
-
-afterAll(() => {
-  for (const c of opened) c.disconnect();
-  redis.disconnect();
-});
-
-async function aWorker(): Promise<{ redis: RedisClient; holder: LeaseHolder }> {
-  const connection = createRedis(config.redis, 'commands');
-  opened.push(connection);
-  const holder = new LeaseHolder(connection, config.redis.keyPrefix, 2000);
-  holders.push(holder);
-  await holder.start();
-  return { redis: connection, holder };
-}
+const aWorker = race.aProcess;
 
 /** A sweep's dependencies with nothing to take over; `reads` counts its reads of the ledger, each awaiting `gate`. */
 function sweepDeps(gate: Promise<void> = Promise.resolve()): { deps: SweepDeps; reads: () => number } {
