@@ -82,25 +82,7 @@ export function createReconciliationHttp(
       }
     },
     lines(request) {
-      // An absolute URL is another host (Adyen's Customer Area): only the reader's own headers (the report
-      // user's Basic auth) go there, never the API credentials the transformer would add.
-      if (/^https?:\/\//i.test(request.path)) {
-        return streamLines(
-          request.path,
-          { ...(request.headers ?? {}) },
-          {
-            httpAgent,
-            httpsAgent,
-            timeoutMs: options.timeoutMs,
-            connectTimeoutMs,
-            downloadDeadlineMs: options.downloadDeadlineMs,
-            gateway: gateway.name,
-            logger,
-          },
-        );
-      }
-      const signed = sign({ method: 'GET', path: request.path, headers: {} }, request.headers);
-      return streamLines(`${gateway.baseUrl}${signed.path}`, signed.headers, {
+      const stream = {
         httpAgent,
         httpsAgent,
         timeoutMs: options.timeoutMs,
@@ -108,7 +90,12 @@ export function createReconciliationHttp(
         downloadDeadlineMs: options.downloadDeadlineMs,
         gateway: gateway.name,
         logger,
-      });
+      };
+      // An absolute URL is another host (Adyen's Customer Area): only the reader's own headers (the report
+      // user's Basic auth) go there, never the API credentials the transformer would add.
+      if (/^https?:\/\//i.test(request.path)) return streamLines(request.path, { ...(request.headers ?? {}) }, stream);
+      const signed = sign({ method: 'GET', path: request.path, headers: {} }, request.headers);
+      return streamLines(`${gateway.baseUrl}${signed.path}`, signed.headers, stream);
     },
     close() {
       client.close();
