@@ -25,28 +25,14 @@ import { RedisClient } from '../../../src/redis/redis-connection';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
 import { testRedis } from '../../support/test-redis';
+import { luhnComplete } from '../../support/luhn';
 
 const DAY = 86_400_000;
 
-/** `body` with the digit that makes it pass the Luhn check. */
-function luhn(body: string): string {
-  for (let d = 0; d <= 9; d += 1) {
-    const digits = `${body}${d}`;
-    let sum = 0;
-    for (let i = 0; i < digits.length; i += 1) {
-      let n = Number(digits[digits.length - 1 - i]);
-      if (i % 2 === 1) n = n * 2 > 9 ? n * 2 - 9 : n * 2;
-      sum += n;
-    }
-    if (sum % 10 === 0) return digits;
-  }
-  throw new Error('unreachable');
-}
-
 /** Adyen stored tokens (shopper reference, then a storedPaymentMethodId passing the Luhn check). */
-const KNOWN = `shopper-tokexport-a:${luhn('530091237465018')}`;
-const UNKNOWN = `shopper-tokexport-b:${luhn('530091237465029')}`;
-const ELSEWHERE = `shopper-tokexport-c:${luhn('530091237465037')}`;
+const KNOWN = `shopper-tokexport-a:${luhnComplete('530091237465018')}`;
+const UNKNOWN = `shopper-tokexport-b:${luhnComplete('530091237465029')}`;
+const ELSEWHERE = `shopper-tokexport-c:${luhnComplete('530091237465037')}`;
 const PAN = '4111111111111111';
 const PAN_MASK = '[PAN REDACTED]';
 

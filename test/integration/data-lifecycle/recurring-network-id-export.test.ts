@@ -25,27 +25,13 @@ import { RedisClient } from '../../../src/redis/redis-connection';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
 import { testRedis } from '../../support/test-redis';
+import { luhnComplete } from '../../support/luhn';
 
 const DAY = 86_400_000;
 
-/** `body` with the digit that makes it pass the Luhn check. */
-function luhn(body: string): string {
-  for (let d = 0; d <= 9; d += 1) {
-    const digits = `${body}${d}`;
-    let sum = 0;
-    for (let i = 0; i < digits.length; i += 1) {
-      let n = Number(digits[digits.length - 1 - i]);
-      if (i % 2 === 1) n = n * 2 > 9 ? n * 2 - 9 : n * 2;
-      sum += n;
-    }
-    if (sum % 10 === 0) return digits;
-  }
-  throw new Error('unreachable');
-}
-
 /** Visa transaction identifiers (15 digits) passing the Luhn check: one the bridge reported, one it never did. */
-const REPORTED = luhn('48301928374650');
-const UNREPORTED = luhn('48301928374661');
+const REPORTED = luhnComplete('48301928374650');
+const UNREPORTED = luhnComplete('48301928374661');
 const PAN = '4111111111111111';
 const PAN_MASK = '[PAN REDACTED]';
 

@@ -35,22 +35,9 @@ import { captureLogger } from '../../support/capture-logger';
 import { busCall, channelCommand, payment } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
 import { testConfig } from '../../support/test-config';
+import { luhnComplete } from '../../support/luhn';
 
 jest.setTimeout(120_000);
-
-/** `body` completed with its Luhn check digit. */
-function luhnComplete(body: string): string {
-  for (let d = 0; d < 10; d += 1) {
-    const s = `${body}${d}`;
-    let sum = 0;
-    for (let i = s.length - 1, double = false; i >= 0; i -= 1, double = !double) {
-      const v = Number(s[i]) * (double ? 2 : 1);
-      sum += v > 9 ? v - 9 : v;
-    }
-    if (sum % 10 === 0) return s;
-  }
-  throw new Error('unreachable');
-}
 
 /** Real-looking card numbers (no public test number, which a scan might special-case): Visa, Mastercard, Amex. */
 const PANS = [luhnComplete('453201938475612'), luhnComplete('510529738461205'), luhnComplete('34987612345678')];

@@ -16,6 +16,7 @@ import { amqpClient } from '../../support/amqp-helpers';
 import { channelCommand, payment } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
 import { pendingOperation, postAdyenBatch, signedAdyenItem } from '../../support/webhook-stack';
+import { luhnComplete } from '../../support/luhn';
 
 jest.setTimeout(60_000);
 
@@ -25,21 +26,6 @@ const SHOPPER = 'shopper-issued-0042';
 const PAN = '4111111111111111';
 
 const { stack, sent, logs } = useAdyenStandInStack(MERCHANT, ADYEN_HMAC);
-
-/** `prefix` (15 digits, or 14: a 15-digit id) with the check digit that makes it pass the Luhn check. */
-function luhnComplete(prefix: string): string {
-  for (let d = 0; d <= 9; d += 1) {
-    const digits = `${prefix}${d}`;
-    let sum = 0;
-    for (let i = 0; i < digits.length; i += 1) {
-      let v = Number(digits[digits.length - 1 - i]);
-      if (i % 2 === 1) v = v * 2 > 9 ? v * 2 - 9 : v * 2;
-      sum += v;
-    }
-    if (sum % 10 === 0) return digits;
-  }
-  throw new Error('unreachable');
-}
 
 let seq = 0;
 /** A fresh 16-digit storedPaymentMethodId starting with 5 that passes the Luhn check: a card number to every scan. */

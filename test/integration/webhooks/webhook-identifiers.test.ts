@@ -26,6 +26,7 @@ import {
   succeededOperation,
   useWebhookStack,
 } from '../../support/webhook-stack';
+import { luhnComplete } from '../../support/luhn';
 
 const ADYEN_HMAC = '44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056';
 const MERCHANT = 'IdentifiersMerchant';
@@ -50,21 +51,6 @@ const stack = useWebhookStack(
   },
 );
 const stripe = new Stripe('sk_test_unit_only');
-
-/** `prefix` (15 digits) with the check digit that makes it pass the Luhn check. */
-function luhnComplete(prefix: string): string {
-  for (let d = 0; d <= 9; d += 1) {
-    const digits = `${prefix}${d}`;
-    let sum = 0;
-    for (let i = 0; i < digits.length; i += 1) {
-      let v = Number(digits[digits.length - 1 - i]);
-      if (i % 2 === 1) v = v * 2 > 9 ? v * 2 - 9 : v * 2;
-      sum += v;
-    }
-    if (sum % 10 === 0) return digits;
-  }
-  throw new Error('unreachable');
-}
 
 let seq = 0;
 /** A fresh 16-digit pspReference starting with `first` (2 to 6) that passes the Luhn check: a card number to every scan. */
