@@ -3,13 +3,14 @@ import { DeliveryService } from '../../../src/delivery/delivery-service';
 import { GatewayRouter } from '../../../src/routing/gateway-router';
 import { Ledger } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
-import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
+import { PspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
 import { DeliveryStack, useDeliveryStacks } from '../../support/delivery-stack';
 import { CapReservations } from '../../../src/caps/cap-reservations';
+import { useSimulatorPair } from '../../support/simulator-pair';
 
 /**
  * Failover between two real PSP simulators (two gateways, two PSP accounts): the route's next candidate
@@ -20,20 +21,11 @@ import { CapReservations } from '../../../src/caps/cap-reservations';
 const KEY_A = 'sim-failover-a-key-0123456789';
 const KEY_B = 'sim-failover-b-key-0123456789';
 
+const sims = useSimulatorPair(KEY_A, KEY_B);
 let simA: PspSimulator;
 let simB: PspSimulator;
+beforeAll(() => ({ a: simA, b: simB } = sims));
 const stacks = useDeliveryStacks();
-
-beforeAll(async () => {
-  simA = await startPspSimulator({ apiKey: KEY_A });
-  simB = await startPspSimulator({ apiKey: KEY_B });
-});
-
-afterAll(async () => {
-  await simA.stop();
-  await simB.stop();
-  // A simulator holding answers (commit-then-timeout) takes a while to close on a loaded machine.
-}, 60_000);
 
 afterEach(() => {
   for (const sim of [simA, simB]) {

@@ -8,6 +8,7 @@ import { captureLogger } from '../../support/capture-logger';
 import { DeliveryStack, useDeliveryStacks } from '../../support/delivery-stack';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
+import { useSimulatorPair } from '../../support/simulator-pair';
 
 /**
  * Transaction caps stay exact across workers and configuration reloads (docs/LIMITS.md, "Transaction caps"), on the real
@@ -17,19 +18,11 @@ import { testConfig } from '../../support/test-config';
 const KEY_A = 'sim-capsrace-a-key-0123456789';
 const KEY_B = 'sim-capsrace-b-key-0123456789';
 
+const sims = useSimulatorPair(KEY_A, KEY_B);
 let simA: PspSimulator;
 let simB: PspSimulator;
+beforeAll(() => ({ a: simA, b: simB } = sims));
 const stacks = useDeliveryStacks();
-
-beforeAll(async () => {
-  simA = await startPspSimulator({ apiKey: KEY_A });
-  simB = await startPspSimulator({ apiKey: KEY_B });
-});
-
-afterAll(async () => {
-  await simA.stop();
-  await simB.stop();
-}, 60_000);
 
 /** One authorization a day in USD at each of `gateways`. */
 const capped = (...gateways: string[]) => gateways.map((name) => ({ scope: 'gateway', name, currency: 'USD', daily_count: 1 }));

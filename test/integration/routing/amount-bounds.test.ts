@@ -1,12 +1,13 @@
 import { DeliveryService } from '../../../src/delivery/delivery-service';
 import { Ledger } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
-import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
+import { PspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
 import { useDeliveryStacks } from '../../support/delivery-stack';
+import { useSimulatorPair } from '../../support/simulator-pair';
 
 /**
  * Per-currency amount bounds through delivery: one rule bounds EUR (2 decimals), JPY (0) and KWD (3), each in
@@ -17,19 +18,11 @@ import { useDeliveryStacks } from '../../support/delivery-stack';
 const KEY_A = 'sim-bounds-a-key-0123456789';
 const KEY_B = 'sim-bounds-b-key-0123456789';
 
+const sims = useSimulatorPair(KEY_A, KEY_B);
 let simA: PspSimulator;
 let simB: PspSimulator;
+beforeAll(() => ({ a: simA, b: simB } = sims));
 const stacks = useDeliveryStacks();
-
-beforeAll(async () => {
-  simA = await startPspSimulator({ apiKey: KEY_A });
-  simB = await startPspSimulator({ apiKey: KEY_B });
-});
-
-afterAll(async () => {
-  await simA.stop();
-  await simB.stop();
-}, 60_000);
 
 const { logger, lines } = captureLogger('debug');
 
