@@ -5,6 +5,7 @@ import { RedisClient } from '../redis/redis-connection';
 import { entriesAfter } from '../redis/sorted-set-cursor';
 import { Payment } from '../contracts/payment-command';
 import { HashDigest } from '../logging/hash-digest';
+import { IssuedTokens } from '../ledger/issued-tokens';
 import { Logger } from '../logging/logger';
 import { PAN_MASK, SECRET_MASK, containsCardNumber, findCardData, isCardFieldName, maskCardNumbers } from '../logging/redact';
 import { NETWORK_TRANSACTION_ID_FIELD, hasNetworkTransactionIdShape } from '../logging/network-transaction-id-field';
@@ -249,13 +250,13 @@ function namedIdStandIn(i: number): string {
 /**
  * `json` (an object's JSON text) with the id-shaped string member `field` of the object `at` picks in it replaced by
  * `standIn(id)`, re-serialized; `json` itself when it holds none there (or is no JSON: the scan reads it as it is).
- * @param only when given, an id is set aside only when it is one of these.
+ * @param keeps whether an id found there is set aside (default: every one).
  */
 function memberSetAside(
   json: string | undefined,
   at: (parsed: Record<string, unknown>) => Record<string, unknown> | undefined,
   standIn: (id: string) => string,
-  only?: ReadonlySet<string>,
+  keeps: (id: string) => boolean = () => true,
 ): string | undefined {
   if (json === undefined || !json.includes(NETWORK_TRANSACTION_ID_FIELD)) return json;
   let parsed: unknown;
@@ -269,7 +270,7 @@ function memberSetAside(
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed) || JSON.stringify(parsed) !== json) return json;
   const holder = at(parsed as Record<string, unknown>);
   const id = holder?.[NETWORK_TRANSACTION_ID_FIELD];
-  if (holder === undefined || !hasNetworkTransactionIdShape(id) || (only !== undefined && !only.has(id))) return json;
+  if (holder === undefined || !hasNetworkTransactionIdShape(id) || !keeps(id)) return json;
   holder[NETWORK_TRANSACTION_ID_FIELD] = standIn(id);
   return JSON.stringify(parsed);
 }
@@ -289,24 +290,29 @@ function objectAt(value: Record<string, unknown> | undefined, key: string): Reco
  * record's payment and the events' params' payment), except an id of `reported`: one the bridge itself reported (its
  * issued-token index holds it: `LineTokens.networkIds`), as a recurring cycle quotes it. Copied only where something
  * changed.
+ * @param ownIds when given (an import: the file may have been edited), an id in the bridge's own fields is set aside
+ *   only when it is no card number's (`IssuedTokens.cardLike`) or one of these (`ImportedTokens.ownNetworkIds`).
  */
-function namedIdsSetAside(snap: OperationSnapshot, named: Map<string, string>, reported: ReadonlySet<string>): OperationSnapshot {
+function namedIdsSetAside(snap: OperationSnapshot, named: Map<string, string>, reported: ReadonlySet<string>, ownIds?: ReadonlySet<string>): OperationSnapshot {
   const standIn = (id: string): string => {
     let s = named.get(id);
     if (s === undefined) named.set(id, (s = namedIdStandIn(named.size)));
     return s;
   };
+  // On import, a card-like id there the index does not hold as reported is an edited file's: scanned as any value.
+  const ownKept = (id: string) => ownIds === undefined || ownIds.has(id) || !IssuedTokens.cardLike(id);
   let out = snap;
   const own = snap.record[NETWORK_TRANSACTION_ID_FIELD];
-  if (hasNetworkTransactionIdShape(own)) out = { ...out, record: { ...snap.record, [NETWORK_TRANSACTION_ID_FIELD]: standIn(own) } };
+  if (hasNetworkTransactionIdShape(own) && ownKept(own)) out = { ...out, record: { ...snap.record, [NETWORK_TRANSACTION_ID_FIELD]: standIn(own) } };
   const quoted = (p: Record<string, unknown> | undefined) => objectAt(p, 'recurring');
-  const payment = reported.size === 0 ? snap.record.payment : memberSetAside(snap.record.payment, quoted, standIn, reported);
+  const isReported = (id: string) => reported.has(id);
+  const payment = reported.size === 0 ? snap.record.payment : memberSetAside(snap.record.payment, quoted, standIn, isReported);
   if (payment !== snap.record.payment) out = { ...out, record: { ...out.record, payment: payment as string } };
-  const history = snap.history.map((entry) => memberSetAside(entry, (e) => (e.event === 'outcome' ? e : undefined), standIn) as string);
+  const history = snap.history.map((entry) => memberSetAside(entry, (e) => (e.event === 'outcome' ? e : undefined), standIn, ownKept) as string);
   if (history.some((h, i) => h !== snap.history[i])) out = { ...out, history };
   const events = snap.events.map((event) => {
-    const own = memberSetAside(event.hash.params, (p) => objectAt(p, 'payment'), standIn);
-    const params = reported.size === 0 ? own : memberSetAside(own, (p) => quoted(objectAt(p, 'payment')), standIn, reported);
+    const own = memberSetAside(event.hash.params, (p) => objectAt(p, 'payment'), standIn, ownKept);
+    const params = reported.size === 0 ? own : memberSetAside(own, (p) => quoted(objectAt(p, 'payment')), standIn, isReported);
     return params === event.hash.params ? event : { ...event, hash: { ...event.hash, params: params as string } };
   });
   if (events.some((e, i) => e !== snap.events[i])) out = { ...out, events };
@@ -323,19 +329,23 @@ function namedIdsSetAside(snap: OperationSnapshot, named: Map<string, string>, r
  * @param distrusted the record's card-like stored tokens an import could not verify (`importedTokensOf`): not exempt.
  * @param reportedIds card-like `payment.recurring.network_transaction_id` values the index holds as network ids the
  *   bridge reported (`LineTokens.networkIds`): kept whole in that field only, as the record's own id.
+ * @param ownIds an import's: the card-like values of the line's own network transaction id fields the index holds as
+ *   reported (`ImportedTokens.ownNetworkIds`), the only card-like ones kept whole there. Default (export, archive: the
+ *   bridge wrote them): every id there.
  */
 export function maskedSnapshot(
   snap: OperationSnapshot,
   issued: readonly string[] = [],
   distrusted?: ReadonlySet<string>,
   reportedIds: ReadonlySet<string> = NO_IDS,
+  ownIds?: ReadonlySet<string>,
 ): { snap: OperationSnapshot; paths: string[] } {
   // Longest first: a stored token holds its id, which must not be set aside inside it first.
   const identifiers = [...new Set([...issued, ...pspIdentifiersOf(snap, distrusted)])].sort((a, b) => b.length - a.length);
   const standIns = identifiers.map((_, i) => identifierStandIn(i));
   // A network transaction id is set aside where the bridge writes it only (never elsewhere in the line: `namedIdsSetAside`).
   const named = new Map<string, string>();
-  const setAside = namedIdsSetAside(snap, named, reportedIds);
+  const setAside = namedIdsSetAside(snap, named, reportedIds, ownIds);
   const scanned = identifiers.length === 0 ? setAside : (replacedIn(setAside, identifiers, standIns) as OperationSnapshot);
   const paths = [...new Set([...findCardData(scanned), ...embeddedCardFieldPaths(scanned, '', [])])];
   if (paths.length === 0) return { snap, paths };
