@@ -40,8 +40,8 @@ function setup(): { config: Config; index: IssuedTokens } {
 const idOf = (cmd: PaymentCommand) => cmd.payment.operation_reference!;
 
 /** An operation line holding `networkId` where the bridge writes a PSP's id: its record, its outcome entry, its event. */
-function lineWith(networkId: string): { id: string; line: string } {
-  const cmd = channelCommand('sale', {}, { gateway: 'cybersource' });
+function lineWith(networkId: string, payment: Record<string, unknown> = {}): { id: string; line: string } {
+  const cmd = channelCommand('sale', {}, { gateway: 'cybersource', ...payment });
   const now = Date.now();
   const id = idOf(cmd);
   const record = {
@@ -136,6 +136,21 @@ describe('an import file’s network transaction ids in the fields the bridge wr
     expect((await ledger.get(plain.id))?.networkTransactionId).toBe(PLAIN);
     const stored = await namespaceText(config.redis.keyPrefix);
     expect(stored.split(REPORTED).length - 1).toBe(3);
+  });
+
+  it('a note holding the text the export once stood in for a kept id with comes back byte for byte beside a masked card number', async () => {
+    const { config, index } = setup();
+    expect(await index.recordNetworkId(REPORTED, 'cybersource')).toBe(true);
+    const note = '~pbntida~ ~pbntidb~';
+    const line = lineWith(REPORTED, { custom_attributes: { note, card: PAN } });
+    const summary = await importOperations(redis, config.redis.keyPrefix, Readable.from([`${line.line}\n`]), {
+      issuedTokens: { secrets: config.serviceBus, gateways: config.gateways },
+    });
+
+    expect(summary).toMatchObject({ operations: 1, cardDataFound: 1 });
+    const record = await new Ledger(redis, config.redis.keyPrefix).get(line.id);
+    expect(record?.payment.custom_attributes).toEqual({ note, card: PAN_MASK });
+    expect(record?.networkTransactionId).toBe(REPORTED);
   });
 
   it('without the index (no secrets), a card-like id there is masked and counted', async () => {
