@@ -276,9 +276,11 @@ export function maskedSnapshot(
   // Longest first: a stored token holds its id, which must not be set aside inside it first.
   const identifiers = [...new Set([...issued, ...pspIdentifiersOf(snap, distrusted)])].sort((a, b) => b.length - a.length);
   const standIns = identifiers.map((_, i) => identifierStandIn(i));
-  // Where the bridge wrote a network id (never elsewhere in the line): found on the line as stored, before any stand-in.
-  const kept = keptNetworkIds(snap, reportedIds, ownIds);
   const scanned = identifiers.length === 0 ? snap : (replacedIn(snap, identifiers, standIns) as OperationSnapshot);
+  // Where the bridge wrote a network id (never elsewhere in the line), found on the very text the scan reads: a stand-in
+  // may change a JSON text's members (an identifier spanning an id's end and the member after it), and an id read off
+  // the stored text would then have the scan skip what the stand-in folded into its member.
+  const kept = keptNetworkIds(scanned, reportedIds, ownIds);
   const paths = [...new Set([...findCardData(scanned, '', kept), ...embeddedCardFieldPaths(scanned, '', [])])];
   if (paths.length === 0) return { snap, paths };
   const masked = maskCardData(scanned, '', '', kept);

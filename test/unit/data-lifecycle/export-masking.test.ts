@@ -81,3 +81,18 @@ describe('maskedSnapshot and the network transaction ids the bridge wrote', () =
     expect(masked.history[0]).toBe(`{"event": "outcome", "network_transaction_id": "${PAN_MASK}"}`);
   });
 });
+
+describe('maskedSnapshot on import, where the file may have been edited', () => {
+  it('leaves no card number in an outcome entry a PSP identifier’s stand-in would fold into its kept id', () => {
+    // The record's gateway_reference (exempt, a PSP's) spans the end of the entry's id and the start of a member beside
+    // it: once it is set aside, that member's card number would read as part of the id the entry keeps.
+    const entry = JSON.stringify({ event: 'outcome', network_transaction_id: 'MCC01', note: `5555555555554444 ${PAN}` });
+    const reference = 'MCC01","note":"5555555555554444';
+    const base = snapshot({});
+    const snap = { ...base, record: { ...base.record, gateway_reference: reference }, history: [entry] };
+    const { snap: masked, paths } = maskedSnapshot(snap, [], new Set(), undefined, new Set());
+
+    expect(paths).toContain('history[0]');
+    expect(masked.history[0]).not.toContain(PAN);
+  });
+});
