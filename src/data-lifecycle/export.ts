@@ -280,8 +280,10 @@ export function maskedSnapshot(
   // Where the bridge wrote a network id (never elsewhere in the line), found on the very text the scan reads: a stand-in
   // may change a JSON text's members (an identifier spanning an id's end and the member after it), and an id read off
   // the stored text would then have the scan skip what the stand-in folded into its member.
-  const kept = keptNetworkIds(scanned, reportedIds, ownIds);
-  const paths = [...new Set([...findCardData(scanned, '', kept), ...embeddedCardFieldPaths(scanned, '', [])])];
+  const refused: string[] = [];
+  const kept = keptNetworkIds(scanned, reportedIds, ownIds, refused);
+  // An own field's card-like id an import refused is named down to its member, beside the text the scan found it in.
+  const paths = [...new Set([...findCardData(scanned, '', kept), ...embeddedCardFieldPaths(scanned, '', []), ...refused])];
   if (paths.length === 0) return { snap, paths };
   const masked = maskCardData(scanned, '', '', kept);
   return { snap: (identifiers.length === 0 ? masked : replacedIn(masked, standIns, identifiers)) as OperationSnapshot, paths };

@@ -39,22 +39,29 @@ function objectAt(value: Record<string, unknown> | undefined, key: string): Reco
  * as a recurring cycle quotes it. Only ids of an id's shape (`hasNetworkTransactionIdShape`). Empty for most lines.
  * @param ownIds when given (an import: the file may have been edited), an id in the bridge's own fields is kept only
  *   when it is no card number's (`IssuedTokens.cardLike`) or one of these (`ImportedTokens.ownNetworkIds`).
+ * @param refused when given, gets the path of each own field (down to its member: `history[1].network_transaction_id`)
+ *   whose card-like id `ownIds` does not hold, so the import's error names the field (never the value).
  */
-export function keptNetworkIds(snap: OperationSnapshot, reported: ReadonlySet<string>, ownIds?: ReadonlySet<string>): KeptNetworkIds {
+export function keptNetworkIds(snap: OperationSnapshot, reported: ReadonlySet<string>, ownIds?: ReadonlySet<string>, refused?: string[]): KeptNetworkIds {
   // On import, a card-like id there the index does not hold as reported is an edited file's: scanned as any value.
-  const ownKept = (id: unknown) => hasNetworkTransactionIdShape(id) && (ownIds === undefined || ownIds.has(id) || !IssuedTokens.cardLike(id));
+  const ownKept = (id: unknown, path: string) => {
+    if (!hasNetworkTransactionIdShape(id)) return false;
+    if (ownIds === undefined || ownIds.has(id) || !IssuedTokens.cardLike(id)) return true;
+    refused?.push(path);
+    return false;
+  };
   const isReported = (id: unknown) => hasNetworkTransactionIdShape(id) && reported.has(id);
   const kept = new Map<string, JsonMemberPath[]>();
-  if (ownKept(snap.record[FIELD])) kept.set(`record.${FIELD}`, [[]]);
+  if (ownKept(snap.record[FIELD], `record.${FIELD}`)) kept.set(`record.${FIELD}`, [[]]);
   if (reported.size > 0 && isReported(objectAt(objectNaming(snap.record.payment), 'recurring')?.[FIELD])) kept.set('record.payment', [['recurring', FIELD]]);
   snap.history.forEach((entry, i) => {
     const parsed = objectNaming(entry);
-    if (parsed?.event === 'outcome' && ownKept(parsed[FIELD])) kept.set(`history[${i}]`, [[FIELD]]);
+    if (parsed?.event === 'outcome' && ownKept(parsed[FIELD], `history[${i}].${FIELD}`)) kept.set(`history[${i}]`, [[FIELD]]);
   });
   snap.events.forEach((event, i) => {
     const payment = objectAt(objectNaming(event.hash?.params), 'payment');
     const members: JsonMemberPath[] = [];
-    if (ownKept(payment?.[FIELD])) members.push(['payment', FIELD]);
+    if (ownKept(payment?.[FIELD], `events[${i}].hash.params.payment.${FIELD}`)) members.push(['payment', FIELD]);
     if (reported.size > 0 && isReported(objectAt(payment, 'recurring')?.[FIELD])) members.push(['payment', 'recurring', FIELD]);
     if (members.length > 0) kept.set(`events[${i}].hash.params`, members);
   });

@@ -118,7 +118,9 @@ describe('an import file’s network transaction ids in the fields the bridge wr
     expect(lines).toHaveLength(1);
     const logged = JSON.parse(lines[0]) as { operation_id: string; paths: string[] };
     expect(logged.operation_id).toBe(forged.id);
-    expect(logged.paths).toEqual(expect.arrayContaining(['record.network_transaction_id']));
+    expect(logged.paths).toEqual(
+      expect.arrayContaining(['record.network_transaction_id', 'history[1].network_transaction_id', 'events[0].hash.params.payment.network_transaction_id']),
+    );
   });
 
   it('a card-like id the importing namespace’s index holds as reported, and an id of no card number’s shape, are kept whole and not counted', async () => {
