@@ -212,26 +212,30 @@ function maskedText(text: string): string {
  * @param path the path of `value`, as `findCardData` names it.
  * @param kept the network ids left alone (`keptNetworkIds`), as `findCardData` leaves them: the rest of their text is
  *   masked as any.
+ * @param exact whether `path` names `value` alone (no key on the way holds "." or "["), the only paths `kept` is asked
+ *   about, as `findCardData` asks it.
  */
-function maskCardData(value: unknown, key = '', path = '', kept: KeptNetworkIds = NO_KEPT_IDS): unknown {
+function maskCardData(value: unknown, key = '', path = '', kept: KeptNetworkIds = NO_KEPT_IDS, exact = false): unknown {
   if (key !== '' && cardFieldHolds(key, value)) return PAN_MASK;
   if (typeof value === 'string') {
-    const members = kept.get(path);
+    const members = exact ? kept.get(path) : undefined;
     const text = withoutEmbeddedCardFields(value);
     // Where the scan read the stored text whole (none kept, or a text its re-serialization would change), masked whole.
     if (members === undefined || jsonMemberSpans(value, members).length === 0) return maskedText(text);
     return changedOutside(text, jsonMemberSpans(text, members), maskedText);
   }
   if (typeof value === 'number') return String(value).length >= 12 && containsCardNumber(String(value)) ? PAN_MASK : value;
-  if (Array.isArray(value)) return value.map((v, i) => maskCardData(v, '', `${path}[${i}]`, kept));
+  if (Array.isArray(value)) return value.map((v, i) => maskCardData(v, '', `${path}[${i}]`, kept, exact));
   if (value === null || typeof value !== 'object') return value;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>))
-    out[containsCardNumber(k) ? maskCardNumbers(k, true) : k] = maskCardData(v, k, path ? `${path}.${k}` : k, kept);
+    out[containsCardNumber(k) ? maskCardNumbers(k, true) : k] = maskCardData(v, k, path ? `${path}.${k}` : k, kept, exact && !PATH_SYNTAX.test(k));
   return out;
 }
 
 const NO_KEPT_IDS: KeptNetworkIds = new Map();
+/** A character a path gives a meaning to (`findCardData`'s): a key holding one spells another field's path. */
+const PATH_SYNTAX = /[.[\]]/;
 
 /** `value` with every occurrence of each `from[i]` in its strings replaced by `to[i]`, nothing else changed. */
 function replacedIn(value: unknown, from: readonly string[], to: readonly string[]): unknown {
@@ -285,7 +289,7 @@ export function maskedSnapshot(
   // An own field's card-like id an import refused is named down to its member, beside the text the scan found it in.
   const paths = [...new Set([...findCardData(scanned, '', kept), ...embeddedCardFieldPaths(scanned, '', []), ...refused])];
   if (paths.length === 0) return { snap, paths };
-  const masked = maskCardData(scanned, '', '', kept);
+  const masked = maskCardData(scanned, '', '', kept, true);
   return { snap: (identifiers.length === 0 ? masked : replacedIn(masked, standIns, identifiers)) as OperationSnapshot, paths };
 }
 

@@ -747,6 +747,9 @@ function paymentMethodWithoutNumber(key: string, value: unknown): unknown {
   return pm.number === undefined || pm.number === null || pm.number === '' ? value : { ...pm, number: SECRET_MASK };
 }
 
+/** A character a path `findCardData` builds gives a meaning to: a key holding one spells another field's path. */
+const PATH_SYNTAX = /[.[\]]/;
+
 /** Whether `text` holds a card number outside `spans` (each part read on its own: a span ends a digit run). */
 function holdsCardNumberOutside(text: string, spans: readonly TextSpan[]): boolean {
   return textOutside(text, spans).some((part) => part.length >= 12 && containsCardNumber(part));
@@ -762,17 +765,19 @@ function holdsCardNumberOutside(text: string, spans: readonly TextSpan[]): boole
  */
 export function findCardData(value: unknown, path = '', kept?: ReadonlyMap<string, readonly JsonMemberPath[]>): string[] {
   const hits: string[] = [];
-  const walk = (v: unknown, p: string): void => {
+  // `exact`: `p` names `v` alone (no key on the way holds "." or "[": `{"a.b":…}` and `{"a":{"b":…}}` are both `a.b`), the
+  // only paths `kept` is asked about. Always false without `kept` (intake: nothing more is read).
+  const walk = (v: unknown, p: string, exact: boolean): void => {
     if (typeof v === 'string' || typeof v === 'number') {
       const s = String(v);
       if (s.length < 12) return;
-      const members = kept === undefined || typeof v !== 'string' ? undefined : kept.get(p);
+      const members = kept === undefined || !exact || typeof v !== 'string' ? undefined : kept.get(p);
       if (members === undefined ? containsCardNumber(s) : holdsCardNumberOutside(s, jsonMemberSpans(s, members))) hits.push(p || '(root)');
       return;
     }
     if (v === null || typeof v !== 'object') return;
     if (Array.isArray(v)) {
-      v.forEach((item, i) => walk(item, `${p}[${i}]`));
+      v.forEach((item, i) => walk(item, `${p}[${i}]`, exact));
       return;
     }
     for (const [k, item] of Object.entries(v as Record<string, unknown>)) {
@@ -788,9 +793,9 @@ export function findCardData(value: unknown, path = '', kept?: ReadonlyMap<strin
         hits.push(child);
         continue;
       }
-      walk(item, child);
+      walk(item, child, exact && !PATH_SYNTAX.test(k));
     }
   };
-  walk(value, path);
+  walk(value, path, kept !== undefined);
   return hits;
 }

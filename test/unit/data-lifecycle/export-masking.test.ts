@@ -96,3 +96,14 @@ describe('maskedSnapshot on import, where the file may have been edited', () => 
     expect(masked.history[0]).not.toContain(PAN);
   });
 });
+
+describe('maskedSnapshot and members whose names read as the path of a kept id', () => {
+  it('masks a card number under an extra member named as an outcome entry’s path', () => {
+    const base = snapshot({});
+    const snap = { ...base, 'history[1]': JSON.stringify({ network_transaction_id: PAN }) } as OperationSnapshot;
+    const { snap: masked, paths } = maskedSnapshot(snap, [], new Set(), undefined, new Set([NETWORK_ID]));
+
+    expect(paths).toEqual(['history[1]']);
+    expect(JSON.stringify(masked)).not.toContain(PAN);
+  });
+});

@@ -60,3 +60,11 @@ describe('findCardData with values kept', () => {
     expect(findCardData(withPan, '', new Map([['payment', [['recurring', 'id']]]]))).toEqual(['payment']);
   });
 });
+
+describe('findCardData with values kept, and keys whose names read as a path', () => {
+  it('scans a field whose path only a key holding "." or "[" spells as a kept one', () => {
+    const kept = new Map([['record.id', [[]]]]);
+    expect(findCardData({ 'record.id': PAN, record: { id: ID } }, '', kept)).toEqual(['record.id']);
+    expect(findCardData({ 'history[0]': { id: PAN } }, '', new Map([['history[0].id', [[]]]]))).toEqual(['history[0].id']);
+  });
+});
