@@ -7,10 +7,11 @@ import { Payment } from '../contracts/payment-command';
 import { HashDigest } from '../logging/hash-digest';
 import { Logger } from '../logging/logger';
 import { PAN_MASK, SECRET_MASK, containsCardNumber, findCardData, isCardFieldName, maskCardNumbers } from '../logging/redact';
-import { NETWORK_TRANSACTION_ID_FIELD, hasNetworkTransactionIdShape } from '../logging/network-transaction-id-field';
+import { changedOutside, jsonMemberSpans } from '../logging/json-member-spans';
 import { counter } from '../metrics/metrics-registry';
 import { csvField } from './csv';
 import { IssuedTokenIndexOptions, issuedTokensOfLines, lineTokenIndex, pspIdentifiersOf, withIssuedTokenVouchers } from './issued-token-fields';
+import { KeptNetworkIds, keptNetworkIds } from './kept-network-ids';
 import { operationKeysOf } from './key-families';
 import { ExportHeader, OperationSnapshot, canonicalJson, readSnapshots } from './operation-snapshot';
 
@@ -198,25 +199,43 @@ function embeddedCardFieldPaths(value: unknown, path: string, hits: string[]): s
   return hits;
 }
 
+/** `text` with its card numbers masked (strictly: only what intake would refuse). */
+function maskedText(text: string): string {
+  return text.length >= 12 && containsCardNumber(text) ? maskCardNumbers(text, true) : text;
+}
+
 /**
  * `value` with card data masked where `findCardData` finds it, and nowhere else: a string holding a card
  * number gets that number masked (strictly: only what intake would refuse, so a timestamp or a duration
  * next to it is left as it is), a number that is one becomes the mask, a card field's value the mask, also
  * inside a string holding JSON (a record's payment, a history entry).
+ * @param path the path of `value`, as `findCardData` names it.
+ * @param kept the network ids left alone (`keptNetworkIds`), as `findCardData` leaves them: the rest of their text is
+ *   masked as any.
+ * @param exact whether `path` names `value` alone (no key on the way holds "." or "["), the only paths `kept` is asked
+ *   about, as `findCardData` asks it.
  */
-function maskCardData(value: unknown, key = ''): unknown {
+function maskCardData(value: unknown, key = '', path = '', kept: KeptNetworkIds = NO_KEPT_IDS, exact = false): unknown {
   if (key !== '' && cardFieldHolds(key, value)) return PAN_MASK;
   if (typeof value === 'string') {
+    const members = exact ? kept.get(path) : undefined;
     const text = withoutEmbeddedCardFields(value);
-    return text.length >= 12 && containsCardNumber(text) ? maskCardNumbers(text, true) : text;
+    // Where the scan read the stored text whole (none kept, or a text its re-serialization would change), masked whole.
+    if (members === undefined || jsonMemberSpans(value, members).length === 0) return maskedText(text);
+    return changedOutside(text, jsonMemberSpans(text, members), maskedText);
   }
   if (typeof value === 'number') return String(value).length >= 12 && containsCardNumber(String(value)) ? PAN_MASK : value;
-  if (Array.isArray(value)) return value.map((v) => maskCardData(v));
+  if (Array.isArray(value)) return value.map((v, i) => maskCardData(v, '', `${path}[${i}]`, kept, exact));
   if (value === null || typeof value !== 'object') return value;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[containsCardNumber(k) ? maskCardNumbers(k, true) : k] = maskCardData(v, k);
+  for (const [k, v] of Object.entries(value as Record<string, unknown>))
+    out[containsCardNumber(k) ? maskCardNumbers(k, true) : k] = maskCardData(v, k, path ? `${path}.${k}` : k, kept, exact && !PATH_SYNTAX.test(k));
   return out;
 }
+
+const NO_KEPT_IDS: KeptNetworkIds = new Map();
+/** A character a path gives a meaning to (`findCardData`'s): a key holding one spells another field's path. */
+const PATH_SYNTAX = /[.[\]]/;
 
 /** `value` with every occurrence of each `from[i]` in its strings replaced by `to[i]`, nothing else changed. */
 function replacedIn(value: unknown, from: readonly string[], to: readonly string[]): unknown {
@@ -236,112 +255,42 @@ function identifierStandIn(i: number): string {
   return `~pbpspid${String.fromCharCode(0x61 + i)}~`;
 }
 
-/** A stand-in for the i-th network transaction id while a line is scanned: letters between `~`, as `identifierStandIn`. */
-function namedIdStandIn(i: number): string {
-  let letters = '';
-  for (let n = i; ; n = Math.floor(n / 26) - 1) {
-    letters = String.fromCharCode(0x61 + (n % 26)) + letters;
-    if (n < 26) break;
-  }
-  return `~pbntid${letters}~`;
-}
-
-/**
- * `json` (an object's JSON text) with the id-shaped string member `field` of the object `at` picks in it replaced by
- * `standIn(id)`, re-serialized; `json` itself when it holds none there (or is no JSON: the scan reads it as it is).
- * @param only when given, an id is set aside only when it is one of these.
- */
-function memberSetAside(
-  json: string | undefined,
-  at: (parsed: Record<string, unknown>) => Record<string, unknown> | undefined,
-  standIn: (id: string) => string,
-  only?: ReadonlySet<string>,
-): string | undefined {
-  if (json === undefined || !json.includes(NETWORK_TRANSACTION_ID_FIELD)) return json;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(json);
-  } catch {
-    return json;
-  }
-  // The scan reads the re-serialized text and a clean line is written as stored: a text its re-serialization changes
-  // (a number past 2^53 losing digits, a card number's among them; a file's own spacing) is scanned as it is.
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed) || JSON.stringify(parsed) !== json) return json;
-  const holder = at(parsed as Record<string, unknown>);
-  const id = holder?.[NETWORK_TRANSACTION_ID_FIELD];
-  if (holder === undefined || !hasNetworkTransactionIdShape(id) || (only !== undefined && !only.has(id))) return json;
-  holder[NETWORK_TRANSACTION_ID_FIELD] = standIn(id);
-  return JSON.stringify(parsed);
-}
-
-/** `value[key]` when it is a plain object. */
-function objectAt(value: Record<string, unknown> | undefined, key: string): Record<string, unknown> | undefined {
-  const v = value?.[key];
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-}
-
-/**
- * `snap` with each network transaction id a PSP named replaced by a stand-in where the bridge writes it only (`named`
- * maps each id to its own): the record's own field, an `outcome` history entry's own member, an event's
- * `payment.network_transaction_id`. The scheme's id is no card data there, though a Visa one may pass the Luhn check;
- * the same name anywhere else (the stored command's `custom_attributes`, what a channel sent) and the same digits in
- * any other field are left for the scan; so is the command's `payment.recurring.network_transaction_id` (in the
- * record's payment and the events' params' payment), except an id of `reported`: one the bridge itself reported (its
- * issued-token index holds it: `LineTokens.networkIds`), as a recurring cycle quotes it. Copied only where something
- * changed.
- */
-function namedIdsSetAside(snap: OperationSnapshot, named: Map<string, string>, reported: ReadonlySet<string>): OperationSnapshot {
-  const standIn = (id: string): string => {
-    let s = named.get(id);
-    if (s === undefined) named.set(id, (s = namedIdStandIn(named.size)));
-    return s;
-  };
-  let out = snap;
-  const own = snap.record[NETWORK_TRANSACTION_ID_FIELD];
-  if (hasNetworkTransactionIdShape(own)) out = { ...out, record: { ...snap.record, [NETWORK_TRANSACTION_ID_FIELD]: standIn(own) } };
-  const quoted = (p: Record<string, unknown> | undefined) => objectAt(p, 'recurring');
-  const payment = reported.size === 0 ? snap.record.payment : memberSetAside(snap.record.payment, quoted, standIn, reported);
-  if (payment !== snap.record.payment) out = { ...out, record: { ...out.record, payment: payment as string } };
-  const history = snap.history.map((entry) => memberSetAside(entry, (e) => (e.event === 'outcome' ? e : undefined), standIn) as string);
-  if (history.some((h, i) => h !== snap.history[i])) out = { ...out, history };
-  const events = snap.events.map((event) => {
-    const own = memberSetAside(event.hash.params, (p) => objectAt(p, 'payment'), standIn);
-    const params = reported.size === 0 ? own : memberSetAside(own, (p) => quoted(objectAt(p, 'payment')), standIn, reported);
-    return params === event.hash.params ? event : { ...event, hash: { ...event.hash, params: params as string } };
-  });
-  if (events.some((e, i) => e !== snap.events[i])) out = { ...out, events };
-  return out;
-}
-
 /**
  * A snapshot with its card data masked (see `maskCardData`), and where it was found (paths, never values);
  * the snapshot itself when it holds none. The record's PSP identifiers (`pspIdentifiersOf`) are no card data:
- * they are set aside while the line is scanned and masked, and put back as they were. Export, retention's archive
- * and import pass every line through it.
+ * they are set aside while the line is scanned and masked, and put back as they were. The network transaction ids the
+ * bridge wrote (`keptNetworkIds`) are no card data either: the scan and the mask leave those values alone, and read the
+ * rest of their text as any. Export, retention's archive and import pass every line through it.
  * @param issued the card-like stored tokens of the line's token fields the issued-token index knows for its gateway
  *   (`issuedTokensOfLines`): set aside the same way, so kept whole and not counted.
  * @param distrusted the record's card-like stored tokens an import could not verify (`importedTokensOf`): not exempt.
  * @param reportedIds card-like `payment.recurring.network_transaction_id` values the index holds as network ids the
  *   bridge reported (`LineTokens.networkIds`): kept whole in that field only, as the record's own id.
+ * @param ownIds an import's: the card-like values of the line's own network transaction id fields the index holds as
+ *   reported (`ImportedTokens.ownNetworkIds`), the only card-like ones kept whole there. Default (export, archive: the
+ *   bridge wrote them): every id there.
  */
 export function maskedSnapshot(
   snap: OperationSnapshot,
   issued: readonly string[] = [],
   distrusted?: ReadonlySet<string>,
   reportedIds: ReadonlySet<string> = NO_IDS,
+  ownIds?: ReadonlySet<string>,
 ): { snap: OperationSnapshot; paths: string[] } {
   // Longest first: a stored token holds its id, which must not be set aside inside it first.
   const identifiers = [...new Set([...issued, ...pspIdentifiersOf(snap, distrusted)])].sort((a, b) => b.length - a.length);
   const standIns = identifiers.map((_, i) => identifierStandIn(i));
-  // A network transaction id is set aside where the bridge writes it only (never elsewhere in the line: `namedIdsSetAside`).
-  const named = new Map<string, string>();
-  const setAside = namedIdsSetAside(snap, named, reportedIds);
-  const scanned = identifiers.length === 0 ? setAside : (replacedIn(setAside, identifiers, standIns) as OperationSnapshot);
-  const paths = [...new Set([...findCardData(scanned), ...embeddedCardFieldPaths(scanned, '', [])])];
+  const scanned = identifiers.length === 0 ? snap : (replacedIn(snap, identifiers, standIns) as OperationSnapshot);
+  // Where the bridge wrote a network id (never elsewhere in the line), found on the very text the scan reads: a stand-in
+  // may change a JSON text's members (an identifier spanning an id's end and the member after it), and an id read off
+  // the stored text would then have the scan skip what the stand-in folded into its member.
+  const refused: string[] = [];
+  const kept = keptNetworkIds(scanned, reportedIds, ownIds, refused);
+  // An own field's card-like id an import refused is named down to its member, beside the text the scan found it in.
+  const paths = [...new Set([...findCardData(scanned, '', kept), ...embeddedCardFieldPaths(scanned, '', []), ...refused])];
   if (paths.length === 0) return { snap, paths };
-  const masked = maskCardData(scanned);
-  const restored = identifiers.length === 0 ? masked : replacedIn(masked, standIns, identifiers);
-  return { snap: (named.size === 0 ? restored : replacedIn(restored, [...named.values()], [...named.keys()])) as OperationSnapshot, paths };
+  const masked = maskCardData(scanned, '', '', kept, true);
+  return { snap: (identifiers.length === 0 ? masked : replacedIn(masked, standIns, identifiers)) as OperationSnapshot, paths };
 }
 
 /**

@@ -204,8 +204,16 @@ export async function importOperations(redis: RedisClient, prefix: string, input
     for (const [token, gateway] of toIndex) if (index && (await index.tokens.record(token, gateway))) issuedTokensIndexed += 1;
     const checked = batch.map((line, n) => {
       // The file may come from elsewhere or have been edited: what export masks, import masks before Redis holds it.
-      const { networkIds } = tokens[n];
-      const masked = maskedSnapshot(line, tokens[n].kept, tokens[n].distrusted, networkIds.length === 0 ? undefined : new Set(networkIds));
+      const { networkIds, ownNetworkIds } = tokens[n];
+      // Its own network ids too: a card-like one is kept only when the index holds it as reported (masked and counted
+      // as any card data otherwise, as a stored token neither held nor vouched for is).
+      const masked = maskedSnapshot(
+        line,
+        tokens[n].kept,
+        tokens[n].distrusted,
+        networkIds.length === 0 ? undefined : new Set(networkIds),
+        new Set(ownNetworkIds),
+      );
       issuedTokensKept += tokens[n].fieldsKept;
       countIssuedTokensKept('import', tokens[n].fieldsKept);
       countNetworkIdsKept('import', networkIds.length);

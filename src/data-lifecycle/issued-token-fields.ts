@@ -96,6 +96,37 @@ export function recurringNetworkIdsOf(snap: OperationSnapshot): string[] {
   return [...new Set(ids.filter((id): id is string => hasNetworkTransactionIdShape(id) && readsAsCardNumber(id)))];
 }
 
+/** `text` parsed when it holds a JSON object (a history entry, an event's params), else undefined. */
+function objectOf(text: string | undefined): Record<string, unknown> | undefined {
+  if (typeof text !== 'string' || text.charCodeAt(0) !== 0x7b) return undefined;
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The card-like values (`IssuedTokens.cardLike`) of a line's network transaction ids where the bridge writes a PSP's
+ * own: the record's `network_transaction_id`, an `outcome` history entry's, its events' `payment.network_transaction_id`.
+ * Export keeps those whole (the bridge wrote them); an import asks the index about them (`importedTokensOf`).
+ */
+export function ownNetworkIdsOf(snap: OperationSnapshot): string[] {
+  const ids: unknown[] = [snap.record?.[NETWORK_TRANSACTION_ID_FIELD]];
+  // Only a text naming the field is parsed (an outcome entry or an event of a success with an id: few of a line's).
+  const names = (text: unknown): text is string => typeof text === 'string' && text.includes(NETWORK_TRANSACTION_ID_FIELD);
+  for (const entry of snap.history ?? []) {
+    const parsed = names(entry) ? objectOf(entry) : undefined;
+    if (parsed?.event === 'outcome') ids.push(parsed[NETWORK_TRANSACTION_ID_FIELD]);
+  }
+  for (const event of snap.events ?? []) {
+    const params = event.hash?.params;
+    if (names(params)) ids.push(paymentOf(params, true)?.[NETWORK_TRANSACTION_ID_FIELD]);
+  }
+  return [...new Set(ids.filter((id): id is string => hasNetworkTransactionIdShape(id) && IssuedTokens.cardLike(id)))];
+}
+
 /** The gateway entries the line's operation names: its command's, and the one it was routed to. */
 function lineGateways(snap: OperationSnapshot): string[] {
   const gateways: string[] = [];
@@ -191,6 +222,12 @@ export interface ImportedTokens {
    * bridge reported (`LineTokens.networkIds`): kept whole in that field only. A line cannot vouch for one.
    */
   networkIds: string[];
+  /**
+   * Card-like values of its own network transaction id fields (`ownNetworkIdsOf`) the namespace's index holds as ids the
+   * bridge reported: kept whole there. Any other card-like value there is masked and counted (a file may have been
+   * edited to carry a card number in them); one of no card number's shape is kept whatever the index holds.
+   */
+  ownNetworkIds: string[];
 }
 
 /**
@@ -215,14 +252,22 @@ const GATEWAY_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
  * the index again (vouched for, not held: a restore after Redis lost the index), and the record's own card-like
  * tokens that are neither (a file edited to hold a card number as a token): those are no PSP identifier of the line.
  * And the card-like `payment.recurring.network_transaction_id` values the namespace's index holds as ids the bridge
- * reported (`LineTokens.networkIds`: the index's word only, never the file's). Without an index (no secrets), nothing is
- * kept and every card-like stored token of a record is distrusted.
+ * reported (`LineTokens.networkIds`: the index's word only, never the file's), and so the card-like values of its own
+ * network transaction id fields (`ImportedTokens.ownNetworkIds`). Without an index (no secrets), nothing is kept and every
+ * card-like stored token of a record is distrusted.
  */
 export async function importedTokensOf(index: LineTokenIndex | undefined, snaps: readonly OperationSnapshot[]): Promise<ImportedTokens[]> {
-  const held = await issuedTokensOfLines(index, snaps);
+  const ownIds = index === undefined ? [] : snaps.map(ownNetworkIdsOf);
+  const askedIds = [...new Set(ownIds.flat())];
+  // The batch's own ids in one batched read beside the page's (almost every batch has none, and asks nothing for them).
+  const [held, foundIds] = await Promise.all([
+    issuedTokensOfLines(index, snaps),
+    index === undefined || askedIds.length === 0 ? Promise.resolve([]) : index.tokens.networkIdGatewaysOf(askedIds),
+  ]);
+  const reportedIds = new Set(askedIds.filter((_id, i) => foundIds[i] !== null));
   return snaps.map((snap, n) => {
     const own = snap.record ? issuedTokensOfRecord(snap.record).tokens : [];
-    if (index === undefined) return { kept: [], toIndex: [], distrusted: new Set(own), fieldsKept: 0, networkIds: [] };
+    if (index === undefined) return { kept: [], toIndex: [], distrusted: new Set(own), fieldsKept: 0, networkIds: [], ownNetworkIds: [] };
     const known = new Set(held[n].issued.map((t) => t.token));
     const vouchers = vouchersOf(snap);
     const candidates = [...new Set([...own, ...tokenFieldValues(snap).filter(readsAsCardNumber)])].filter((t) => !known.has(t));
@@ -237,6 +282,7 @@ export async function importedTokensOf(index: LineTokenIndex | undefined, snaps:
     const vouched = new Set(toIndex.map((t) => t.token));
     const kept = [...new Set([...held[n].kept, ...own.filter((t) => known.has(t)), ...vouched])];
     const distrusted = new Set(own.filter((t) => !known.has(t) && !vouched.has(t)));
-    return { kept, toIndex, distrusted, fieldsKept: kept.filter((t) => !own.includes(t)).length, networkIds: held[n].networkIds };
+    const ownNetworkIds = ownIds[n].filter((id) => reportedIds.has(id));
+    return { kept, toIndex, distrusted, fieldsKept: kept.filter((t) => !own.includes(t)).length, networkIds: held[n].networkIds, ownNetworkIds };
   });
 }

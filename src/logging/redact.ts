@@ -5,6 +5,7 @@
  */
 
 import { HashDigest } from './hash-digest';
+import { JsonMemberPath, TextSpan, jsonMemberSpans, textOutside } from './json-member-spans';
 import { PspNetworkTransactionId } from './network-transaction-id-field';
 
 /** Replacement for a card number found in free text. */
@@ -746,21 +747,37 @@ function paymentMethodWithoutNumber(key: string, value: unknown): unknown {
   return pm.number === undefined || pm.number === null || pm.number === '' ? value : { ...pm, number: SECRET_MASK };
 }
 
+/** A character a path `findCardData` builds gives a meaning to: a key holding one spells another field's path. */
+const PATH_SYNTAX = /[.[\]]/;
+
+/** Whether `text` holds a card number outside `spans` (each part read on its own: a span ends a digit run). */
+function holdsCardNumberOutside(text: string, spans: readonly TextSpan[]): boolean {
+  return textOutside(text, spans).some((part) => part.length >= 12 && containsCardNumber(part));
+}
+
 /**
  * Paths of every field that holds a card number (in any field, at any depth) or a card security code.
  * Intake and the consumer reject such commands: a PAN must never reach a queue, Redis or a log.
+ * @param kept string fields, by the path this names them with, whose JSON text holds values the caller vouches for at
+ *   these members (`[]`: the whole string): those values are left alone, the rest of the text is scanned as ever
+ *   (`jsonMemberSpans`: a text its re-serialization would change is scanned whole). The data lifecycle's, for the
+ *   network transaction ids the bridge wrote; none elsewhere.
  */
-export function findCardData(value: unknown, path = ''): string[] {
+export function findCardData(value: unknown, path = '', kept?: ReadonlyMap<string, readonly JsonMemberPath[]>): string[] {
   const hits: string[] = [];
-  const walk = (v: unknown, p: string): void => {
+  // `exact`: `p` names `v` alone (no key on the way holds "." or "[": `{"a.b":…}` and `{"a":{"b":…}}` are both `a.b`), the
+  // only paths `kept` is asked about. Always false without `kept` (intake: nothing more is read).
+  const walk = (v: unknown, p: string, exact: boolean): void => {
     if (typeof v === 'string' || typeof v === 'number') {
       const s = String(v);
-      if (s.length >= 12 && containsCardNumber(s)) hits.push(p || '(root)');
+      if (s.length < 12) return;
+      const members = kept === undefined || !exact || typeof v !== 'string' ? undefined : kept.get(p);
+      if (members === undefined ? containsCardNumber(s) : holdsCardNumberOutside(s, jsonMemberSpans(s, members))) hits.push(p || '(root)');
       return;
     }
     if (v === null || typeof v !== 'object') return;
     if (Array.isArray(v)) {
-      v.forEach((item, i) => walk(item, `${p}[${i}]`));
+      v.forEach((item, i) => walk(item, `${p}[${i}]`, exact));
       return;
     }
     for (const [k, item] of Object.entries(v as Record<string, unknown>)) {
@@ -776,9 +793,9 @@ export function findCardData(value: unknown, path = ''): string[] {
         hits.push(child);
         continue;
       }
-      walk(item, child);
+      walk(item, child, exact && !PATH_SYNTAX.test(k));
     }
   };
-  walk(value, path);
+  walk(value, path, kept !== undefined);
   return hits;
 }
