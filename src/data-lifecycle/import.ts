@@ -5,6 +5,7 @@ import { Ledger } from '../ledger/ledger';
 import { OPERATION_STATES } from '../ledger/operation-state';
 import { counter } from '../metrics/metrics-registry';
 import { CsvRows } from './csv';
+import { unescapedJsonTexts } from './escaped-json-texts';
 import { CSV_COLUMNS, countIssuedTokensKept, countNetworkIdsKept, maskedSnapshot } from './export';
 import { IssuedTokenIndexOptions, importedTokensOf, lineTokenIndex } from './issued-token-fields';
 import { Logger } from '../logging/logger';
@@ -245,7 +246,8 @@ export async function importOperations(redis: RedisClient, prefix: string, input
     if (line.type === 'header') header = line;
     else if (line.type === 'end') trailerCount = line.operations;
     else {
-      batch.push(line);
+      // Every JSON text of the line as the ledger will read it: a card number written in escapes is one the scan sees.
+      batch.push(unescapedJsonTexts(line));
       if (batch.length >= batchSize) await flush();
     }
   }
