@@ -430,7 +430,13 @@ export function parseStripeResponse(ctx: OperationContext, response: GatewayResp
     if (lapsed !== undefined) return lapsed;
     const reason = refusal ?? classifyStripeError(response, gateway).details.gatewayCode ?? 'declined';
     const status = isObject(pi) ? (str(pi.status) ?? 'declined') : 'declined';
-    return { status: 'FAIL', gatewayStatus: status, gatewayReference: isObject(pi) ? str(pi.id) : undefined, reason };
+    const outcome: GatewayOutcome = { status: 'FAIL', gatewayStatus: status, gatewayReference: isObject(pi) ? str(pi.id) : undefined, reason };
+    // What the PaymentIntent in the error states captured (a cancel of one `succeeded`: `voidRefusedAsCaptured`).
+    const received = isObject(pi) ? stripeConfirmedMoney(pi, 'amount_received') : undefined;
+    if (received?.amount !== undefined && received.amount > 0 && received.currency !== undefined) {
+      outcome.pspCaptured = { amount: received.amount, currency: received.currency };
+    }
+    return outcome;
   }
   const json = parseJson(response, gateway);
   // Stored value card commands are not carried here (`supports`); delivery refuses them before this.
