@@ -33,6 +33,18 @@ describe('Stripe: a cancel refused because the PaymentIntent is captured', () =>
     expect(voidRefusedAsCaptured('stripe', canceled)).toBeNull();
   });
 
+  it('the status inquiry of a cancel whose answer was lost reads the succeeded PaymentIntent the same way (captured: amount_received)', () => {
+    // Stripe retrieves the PaymentIntent as it stands: `succeeded` is the capture (a cancel of it is refused, above).
+    const pi = paymentIntent(auth, { status: 'succeeded', amount_capturable: 0, amount_received: 1500 });
+    const polled = t.parseStatusResponse(cancel, jsonResponse(200, pi), gw);
+    expect(polled).toMatchObject({ status: 'FAIL', gatewayStatus: 'succeeded', gatewayReference: PI_ID, pspCaptured: { amount: 1500, currency: 'EUR' } });
+    expect(voidRefusedAsCaptured('stripe', polled!)).toEqual({ captured: { amount: 1500, currency: 'EUR' } });
+    // One still held is no trace of the cancel (sent again), and one canceled is no capture.
+    expect(t.parseStatusResponse(cancel, jsonResponse(200, paymentIntent(auth)), gw)).toBeNull();
+    const canceled = paymentIntent(auth, { status: 'canceled', cancellation_reason: 'requested_by_customer', canceled_at: 1692700000 });
+    expect(voidRefusedAsCaptured('stripe', t.parseStatusResponse(cancel, jsonResponse(200, canceled), gw)!)).toBeNull();
+  });
+
   it('a succeeded PaymentIntent whose amount_received cannot be read is refused as captured with no amount: never a guess', () => {
     const outcome = t.parseResponse(cancel, refused(paymentIntent(auth, { status: 'succeeded', amount_received: 'lots' })), gw);
     expect(outcome.pspCaptured).toBeUndefined();
