@@ -163,7 +163,7 @@ function reversalsByRefund() {
 function voidsRefusedAsCaptured() {
   return counter(
     'pb_split_tender_voids_refused_captured_total',
-    "Split tender rollbacks whose void of a tender its PSP refused because the payment was captured at the PSP (an operator's capture in its dashboard, an automatic capture), by the tender's gateway: refunded what the PSP stated captured instead (outcome refunded), or left REVERSAL_FAILED, the PSP's refusal stating no captured amount (outcome amount_not_stated)",
+    "Split tender rollbacks whose void of a tender its PSP refused because the payment was captured at the PSP (an operator's capture in its dashboard, an automatic capture), by the tender's gateway: a refund decided of what the PSP stated captured less what was refunded of it already (outcome refunded), nothing sent, all of it refunded already (outcome nothing_left), or left REVERSAL_FAILED, the PSP's refusal stating no captured amount (outcome amount_not_stated)",
     ['gateway', 'outcome'] as const,
   );
 }
@@ -485,29 +485,62 @@ export class SplitTenderCoordinator {
       if (reversals[tender]?.by !== 'void') continue;
       const after = afterRefusedVoid(outcomes[step]);
       if (after?.by !== 'refund') continue;
-      if (await this.store.redecideReversal(plan.id, tender, 'void', `refund:${after.amount}`)) {
-        this.voidRefusedAsCaptured(plan, tender, after.amount);
+      const given = await this.givenBackOf(plan, tender);
+      const left = after.amount - given;
+      const value = left > 0 ? `refund:${left}` : `none:${after.amount}`;
+      if (await this.store.redecideReversal(plan.id, tender, 'void', value)) {
+        this.voidRefusedAsCaptured(plan, tender, after.amount, left, given);
         redecided = true;
-      } else if (((await this.store.reversal(plan.id, tender)) ?? 'void').startsWith('refund:')) redecided = true;
+      } else if (((await this.store.reversal(plan.id, tender)) ?? 'void') !== 'void') redecided = true;
     }
     return redecided;
   }
 
-  /** Metric and warn line of a tender's void refused because the payment was captured at the PSP, re-decided as a refund (once: a compare-and-set). */
-  private voidRefusedAsCaptured(plan: SplitTenderPlan, tender: TenderPart, amount: number): void {
+  /**
+   * What was given back already of `tender`'s step, minor units of the order's currency: refunds of it the PSP confirmed
+   * (the OMS's: `refundsOf`) and what the PSP refunded of it outside the bridge (`refundedOutside`). A PSP's figure of
+   * what it captured is gross (a refund leaves Stripe's `amount_received` as it was), so these come off it; refunds held
+   * for their PSP's retry or in flight do not (not confirmed given back: a refund beside them waits or is refused at delivery).
+   */
+  private async givenBackOf(plan: SplitTenderPlan, tender: TenderPart): Promise<number> {
+    const refs = stepReferences(plan);
+    const step = tender === 'gift_card' ? refs.giftCard : refs.card;
+    const refunds = await this.refundsOf(step);
+    const outside = (await this.ports.refundedOutside?.(step)) ?? 0;
+    return Math.max(0, refunds.givenBack) + Math.max(0, outside);
+  }
+
+  /**
+   * Metric and warn line of a tender's void refused because the payment was captured at the PSP, re-decided (once: a
+   * compare-and-set): a refund of what is left of what the PSP stated captured (`left`), or nothing, all of it given back.
+   */
+  private voidRefusedAsCaptured(plan: SplitTenderPlan, tender: TenderPart, captured: number, left: number, given: number): void {
     const refs = stepReferences(plan);
     const gateway = tender === 'gift_card' ? plan.gift_card.gateway : plan.card.gateway;
-    voidsRefusedAsCaptured().inc({ gateway, outcome: 'refunded' });
-    this.ports.logger.warn('split tender: the PSP refused the void of a tender because it was captured at the PSP; refunding what the PSP stated captured', {
+    const fields = {
       split: plan.id,
       order_id: plan.order_id,
       tender,
       gateway,
       operation_id: tender === 'gift_card' ? refs.giftCard : refs.card,
       void_operation_id: tender === 'gift_card' ? refs.giftCardVoid : refs.cardVoid,
-      refund_operation_id: tender === 'gift_card' ? refs.giftCardRefund : refs.cardRefund,
-      captured: amount,
+      captured,
+      ...(given > 0 ? { given_back: given } : {}),
       currency: plan.currency,
+    };
+    if (left <= 0) {
+      voidsRefusedAsCaptured().inc({ gateway, outcome: 'nothing_left' });
+      this.ports.logger.warn(
+        'split tender: the PSP refused the void of a tender because it was captured at the PSP; all of it was refunded already, nothing sent',
+        fields,
+      );
+      return;
+    }
+    voidsRefusedAsCaptured().inc({ gateway, outcome: 'refunded' });
+    this.ports.logger.warn('split tender: the PSP refused the void of a tender because it was captured at the PSP; refunding what the PSP stated captured', {
+      ...fields,
+      refund: left,
+      refund_operation_id: tender === 'gift_card' ? refs.giftCardRefund : refs.cardRefund,
     });
   }
 
