@@ -53,8 +53,10 @@ if (redis.call('HGET', KEYS[1], 'state') or 'REDEEMING') ~= ARGV[1] then return 
 redis.call('HSET', KEYS[1], 'state', ARGV[2], 'updated_at', ARGV[3])
 return 1`;
 
-// Replaces a tender's reversal decision ARGV[2] by ARGV[3] only while it is ARGV[2] (field ARGV[1]): one re-decision.
+// Replaces a tender's reversal decision ARGV[2] by ARGV[3] only while it is ARGV[2] (field ARGV[1]) and the split is
+// rolling back (one ended meanwhile sends nothing more): one re-decision.
 const REDECIDE_REVERSAL = `
+if redis.call('HGET', KEYS[1], 'state') ~= 'ROLLING_BACK' then return 0 end
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 return 1`;
@@ -253,9 +255,10 @@ export class SplitTenderStore {
   }
 
   /**
-   * Replaces a tender's reversal decision `from` by `to` (as {@link reversal}), only while it is `from`: a void its PSP
-   * refused because the payment is captured, re-decided as a refund of what the PSP stated captured. True when this call
-   * replaced it (its log line and metric are said once).
+   * Replaces a tender's reversal decision `from` by `to` (as {@link reversal}), only while it is `from` and the split is
+   * `ROLLING_BACK` (one a process moved to its end meanwhile keeps its decision: nothing more is sent for it): a void its
+   * PSP refused because the payment is captured, re-decided as a refund of what the PSP stated captured. True when this
+   * call replaced it (its log line and metric are said once).
    */
   async redecideReversal(id: string, tender: TenderPart, from: string, to: string): Promise<boolean> {
     return (await this.redis.eval(REDECIDE_REVERSAL, 1, this.key(id), reversalField(tender), from, to)) === 1;

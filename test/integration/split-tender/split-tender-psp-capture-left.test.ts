@@ -121,3 +121,31 @@ describe('a redemption captured at the PSP, refunded in part meanwhile: the roll
     });
   });
 });
+
+describe("a tender's reversal re-decided after its void was refused as captured (SplitTenderStore.redecideReversal)", () => {
+  it('only while the split is rolling back: one ended meanwhile (another process moved it, a worker of before this change) keeps its void, no refund decided', async () => {
+    const c = new SplitTenderCoordinator({
+      submit: async () => undefined,
+      outcome: async () => ({ state: 'OPEN' }),
+      redis,
+      keyPrefix: prefix,
+      logger: silentLogger(),
+    });
+    const open = plan(`redecide-open-${randomBytes(3).toString('hex')}`);
+    await c.begin(open);
+    expect(await c.store.move(open.id, 'REDEEMING', 'ROLLING_BACK')).toBe(true);
+    expect((await c.store.decideReversal(open.id, 'void', 'gift_card')).decided).toBe(true);
+    expect(await c.store.redecideReversal(open.id, 'gift_card', 'void', 'refund:3000')).toBe(true);
+    expect(await c.store.reversal(open.id, 'gift_card')).toBe('refund:3000');
+    // Once only: it is no void any more.
+    expect(await c.store.redecideReversal(open.id, 'gift_card', 'void', 'refund:2000')).toBe(false);
+
+    const ended = plan(`redecide-ended-${randomBytes(3).toString('hex')}`);
+    await c.begin(ended);
+    expect(await c.store.move(ended.id, 'REDEEMING', 'ROLLING_BACK')).toBe(true);
+    expect((await c.store.decideReversal(ended.id, 'void', 'gift_card')).decided).toBe(true);
+    expect(await c.store.move(ended.id, 'ROLLING_BACK', 'REVERSAL_FAILED')).toBe(true);
+    expect(await c.store.redecideReversal(ended.id, 'gift_card', 'void', 'refund:3000')).toBe(false);
+    expect(await c.store.reversal(ended.id, 'gift_card')).toBe('void');
+  });
+});
