@@ -2188,11 +2188,14 @@ function settled(d: DependentSummary, command: CommandType): boolean {
 /**
  * What a refund of `auth` may give back before the refunds already made, minor units of the order's currency: a
  * sale's amount, unless the PSP said its capture failed after it succeeded (`undoneBy`: nothing collected); else
- * what its succeeded captures collected, those the PSP undid left out (`settledSum`). Pure.
+ * what its succeeded captures collected, those the PSP undid left out (`settledSum`), or, when more, what the PSP
+ * stated captured of it when it refused a cancel of it for being captured (`capturedAtPsp`: a capture made at the PSP,
+ * an operator's or an automatic one, that no capture of ours holds). Pure.
  */
 function capturedToRefund(auth: OperationRecord, dependents: readonly DependentSummary[]): number {
   if (auth.command === 'sale') return auth.undoneBy === undefined ? authorizedInOrderCurrency(auth) : 0;
-  return settledSum(dependents, 'capture');
+  const stated = dependents.reduce((most, d) => (d.command === 'cancel' && d.capturedAtPsp !== undefined ? Math.max(most, d.capturedAtPsp) : most), 0);
+  return Math.max(settledSum(dependents, 'capture'), stated);
 }
 
 /**

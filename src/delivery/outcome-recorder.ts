@@ -52,7 +52,7 @@ import {
   supersededBeforeMove,
 } from './refunded-beyond-alarm';
 import { markOwnTransactionVoided, noteOwnTransactionVoidDeclined, ownTransactionVoidOf } from './own-transaction-void';
-import { gatewayDefinition } from '../gateways/gateway-registry';
+import { gatewayDefinition, voidRefusedAsCaptured } from '../gateways/gateway-registry';
 import { ReleaseHeld, releaseHeldFunds } from './held-funds-release';
 import { LapseRecorded, RecordLapse, failedOnRecordedLapse } from './authorization-lapse';
 import { HoldNote, ReleaseAfterVoid, isHoldReversal, noteHoldAfterVoid, noteHoldReversalSettled } from './hold-after-void';
@@ -251,6 +251,13 @@ export class OutcomeRecorder {
       confirmedCurrency: outcome.currency?.toUpperCase(),
     };
     if (to === 'FAILED') fields.decline = this.decline(op, declineOfOutcome(op, outcome, this.deps.config));
+    // A cancel the PSP refused because the payment is captured already (its gateway's rule): what it stated captured
+    // goes on the record with the failure, so a refund of that capture is sized on the PSP's word (a split's rollback).
+    if (to === 'FAILED' && op.command === 'cancel' && !isTerminal(op.state)) {
+      const type = this.deps.config.gateways[gateway]?.type;
+      const refused = type === undefined ? null : voidRefusedAsCaptured(type, outcome);
+      if (refused) fields.capturedAtPsp = refused.captured ? { amount: refused.captured.amount, currency: refused.captured.currency } : {};
+    }
     // The PSP refused a cancel's void of our capture or refund (settled already): it stands, counted and logged once.
     const declinedVoid =
       to === 'FAILED' && op.command === 'cancel' && !isTerminal(op.state) ? await ownTransactionVoidOf(op, this.deps.config, this.deps.ledger) : null;

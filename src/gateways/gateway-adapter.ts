@@ -166,6 +166,31 @@ export interface GatewayOutcome {
    * Absent on a webhook's reading: the lapse webhook carries the lapse as its own adjustment.
    */
   authorizationLapse?: AuthorizationLapse;
+  /**
+   * FAIL only: what the PSP's answer states is captured of the payment it names, read from the payment object the
+   * refusal carries (Stripe's `error.payment_intent.amount_received`, the simulator's `error.authorization.amount_captured`),
+   * never guessed. Whether the FAIL is a void refused because of that capture is the gateway's rule
+   * (`GatewayDefinition.voidRefusedAsCaptured`). Absent: the answer states no captured amount.
+   */
+  pspCaptured?: PspCaptured;
+}
+
+/** What a PSP's answer states is captured of a payment (see `GatewayOutcome.pspCaptured`). */
+export interface PspCaptured {
+  /** ISO 4217 minor units of `currency` (converted from the PSP's own unit by its currency table). */
+  amount: number;
+  /** Upper-case ISO 4217. */
+  currency: string;
+}
+
+/**
+ * A cancel (void) the PSP refused because the payment it names is captured already (an operator's capture in the PSP's
+ * dashboard, an account capturing automatically), as the gateway's rule reads the refusal
+ * (`GatewayDefinition.voidRefusedAsCaptured`): `captured`, what the PSP stated captured; absent when its answer states
+ * no amount (a refund of it cannot be sized on the PSP's word).
+ */
+export interface VoidRefusedAsCaptured {
+  captured?: PspCaptured;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { DeclineTable } from '../errors/decline';
 import type { PspCurrencyTable } from '../money/psp-currency-table';
-import type { GatewayOutcome, GatewayRequest, GatewayTransformer } from './gateway-adapter';
+import type { GatewayOutcome, GatewayRequest, GatewayTransformer, VoidRefusedAsCaptured } from './gateway-adapter';
 import type { GatewayBaseConfig, GatewayConfig, GatewayCredentialField, GatewayFlagField } from './gateway-config';
 import type { FactRow } from './gateway-facts';
 import type { ReconciliationSupport } from '../reconciliation/psp-record';
@@ -204,6 +204,14 @@ export interface GatewayDefinition<T extends string = string, S extends GatewayS
    * capture left, undid no capture).
    */
   readonly cancelVoided?: (outcome: GatewayOutcome) => boolean;
+  /**
+   * Whether a cancel's FAIL `outcome` is the PSP's documented refusal of a void BECAUSE the payment is captured already
+   * (an operator's capture in the PSP's dashboard, an account or a PaymentIntent capturing automatically), and what the
+   * PSP stated captured (`GatewayOutcome.pspCaptured`, never a guess): a split tender's rollback then refunds what was
+   * captured instead of ending REVERSAL_FAILED. Null for any other outcome, a refusal that does not say the payment is
+   * captured included. Pure. Absent: the PSP's answers never say so (docs/ADDING-A-GATEWAY.md).
+   */
+  readonly voidRefusedAsCaptured?: (outcome: GatewayOutcome) => VoidRefusedAsCaptured | null;
   /**
    * How long after a stored value transaction (a load, an issue, a status change, a merge: `isStoredValueCommand`, or a
    * refund to a gift card) the PSP still voids it, in milliseconds from when it was done. A cancel naming one done

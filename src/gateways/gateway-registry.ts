@@ -6,7 +6,7 @@ import { adyenGateway } from './adyen/adyen-gateway';
 import { adyenStoredValueGateway } from './adyen-stored-value/adyen-stored-value-gateway';
 import { cybersourceGateway } from './cybersource/cybersource-gateway';
 import { GatewayClient } from './gateway-client';
-import { GatewayTransformer } from './gateway-adapter';
+import { GatewayOutcome, GatewayTransformer, VoidRefusedAsCaptured } from './gateway-adapter';
 import { GatewayConfig, GatewayCredentialField, settingKey } from './gateway-config';
 import { GatewayDefinition } from './gateway-definition';
 import { GatewayRoute } from './gateway-route';
@@ -66,6 +66,15 @@ export function configuredVoidsOwnTransaction(config: Pick<Config, 'gateways'>, 
  */
 export function voidsOwnTransactionAt(gateway: Pick<GatewayConfig, 'name' | 'type'>): (name: string, command: 'capture' | 'refund') => boolean {
   return (name, command) => name === gateway.name && voidsOwnTransaction(gateway.type, command);
+}
+
+/**
+ * The gateway's reading of a cancel's FAIL `outcome` as a void refused because the payment is captured already
+ * (`GatewayDefinition.voidRefusedAsCaptured`); null when it is not one, or the gateway declares no such rule.
+ */
+export function voidRefusedAsCaptured(type: GatewayType, outcome: GatewayOutcome): VoidRefusedAsCaptured | null {
+  if (outcome.status !== 'FAIL') return null;
+  return gatewayDefinition(type).voidRefusedAsCaptured?.(outcome) ?? null;
 }
 
 /** The PSP statuses a gateway type declares (`GatewayDefinition.pspStatuses`), as one set built at load. */

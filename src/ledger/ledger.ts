@@ -47,6 +47,7 @@ import { CANCEL_EFFECT_FIELD, CancelEffect, UNDONE_BY_VOID_FIELD, parseCancelEff
 import { SUCCEEDED_AFTER_FAILURE_FIELD, SuccessAfterFailureMark, UNDONE_FIELD, parseSuccessAfterFailureMark } from '../adjustments/adjustment';
 import { REPLICA_PROBE_TTL_MS, replicaAcknowledgedKeys } from '../redis/replica-wait';
 import {
+  CAPTURED_AT_PSP_FIELD,
   HELD_FOR_PSP_RETRY_FIELD,
   HELD_FOR_PSP_RETRY_RELEASED_FIELD,
   OperationRecord,
@@ -59,6 +60,7 @@ import {
   encodeTransitionFields,
   hashFromPairs,
   hashNamesOf,
+  parseCapturedAtPsp,
 } from './record-fields';
 
 export type { OperationRecord, TransitionFields } from './record-fields';
@@ -168,6 +170,11 @@ export interface DependentSummary {
   /** The PSP's reference for it (`gateway_reference`), once an outcome named one: what a void of a capture names. */
   gatewayReference?: string;
   /**
+   * A cancel recorded FAILED because the PSP said the payment is captured already (`OperationRecord.capturedAtPsp`): what
+   * it stated captured, minor units of the command's currency (absent when it stated none, or in another currency).
+   */
+  capturedAtPsp?: number;
+  /**
    * A cancel's `payment.gateway_key`: what it names (the authorization's id or PSP reference, or, a cancel voiding one
    * of our captures by its own id, that capture's operation id). Absent for other commands.
    */
@@ -181,6 +188,21 @@ export interface DependentSummary {
  */
 export function doneAtPsp(d: { state: OperationState; succeededAfterFailure?: boolean }): boolean {
   return d.state === 'SUCCEEDED' || (d.state === 'FAILED' && d.succeededAfterFailure === true);
+}
+
+/**
+ * A FAILED cancel's `captured_at_psp` (`OperationRecord.capturedAtPsp`) as a dependent counts it: the amount the PSP stated
+ * captured, when in the cancel's own currency (`{}` otherwise: not comparable, none counted).
+ */
+function capturedAtPspOf(state: string, stored: string | null | undefined, currency: string): { capturedAtPsp?: number } {
+  if (state !== 'FAILED' || !stored) return {};
+  let read: ReturnType<typeof parseCapturedAtPsp>;
+  try {
+    read = parseCapturedAtPsp(JSON.parse(stored) as unknown);
+  } catch {
+    return {};
+  }
+  return read?.amount !== undefined && read.currency === currency.toUpperCase() ? { capturedAtPsp: read.amount } : {};
 }
 
 /** A stored success-after-failure mark, read; undefined when it does not read as one. */
@@ -1330,6 +1352,7 @@ export class Ledger {
         ...(d.doneByPspRetry ? { doneByPspRetry: true as const } : {}),
         ...(d.gatewayReference ? { gatewayReference: d.gatewayReference } : {}),
         ...(d.command === 'cancel' ? { names: d.moved.payment.gateway_key } : {}),
+        ...(d.capturedAtPsp !== undefined ? { capturedAtPsp: d.capturedAtPsp } : {}),
       };
     });
   }
@@ -1352,6 +1375,7 @@ export class Ledger {
       heldForPspRetry: boolean;
       doneByPspRetry: boolean;
       gatewayReference?: string;
+      capturedAtPsp?: number;
     }>
   > {
     if (ids.length === 0) return [];
@@ -1371,11 +1395,12 @@ export class Ledger {
           ...hashNamesOf(['gatewayReference']),
           HELD_FOR_PSP_RETRY_FIELD,
           HELD_FOR_PSP_RETRY_RELEASED_FIELD,
+          CAPTURED_AT_PSP_FIELD,
         ),
       ),
     );
     return replies.flatMap((reply, i) => {
-      const [state, command, confirmed, confirmedCurrency, paymentJson, routing, undoneBy, lateJson, reference, heldForRetry, released] = reply;
+      const [state, command, confirmed, confirmedCurrency, paymentJson, routing, undoneBy, lateJson, reference, heldForRetry, released, capturedJson] = reply;
       if (!state || !command || !paymentJson) return [];
       const late = state === 'FAILED' && lateJson !== null ? readMark(lateJson) : undefined;
       const moved: MovedAmountFields = {
@@ -1400,6 +1425,7 @@ export class Ledger {
           doneByPspRetry:
             state === 'FAILED' && late !== undefined && undoneBy === null && ((heldForRetry !== null && heldForRetry !== '') || released !== null),
           ...(reference ? { gatewayReference: reference } : {}),
+          ...capturedAtPspOf(state, capturedJson, moved.payment.currency),
         },
       ];
     });

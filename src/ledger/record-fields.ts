@@ -125,6 +125,14 @@ export interface OperationRecord {
    */
   heldForPspRetry?: string;
   /**
+   * A cancel recorded FAILED that its PSP refused BECAUSE the payment is captured already (the gateway's rule,
+   * `GatewayDefinition.voidRefusedAsCaptured`: an operator's capture at the PSP, an automatic capture): what the PSP stated
+   * captured (`CAPTURED_AT_PSP_FIELD`, JSON `{amount, currency}` in ISO minor units, `{}` when its answer stated no
+   * amount). A refund of the payment may give back up to that amount (`capturedToRefund`); a split tender's rollback
+   * refunds it instead of ending REVERSAL_FAILED. Absent otherwise.
+   */
+  capturedAtPsp?: CapturedAtPsp;
+  /**
    * A SUCCEEDED cancel whose void undid a capture or sale: what reading its payment, after the void's mark and before
    * its move, found (`REFUNDS_REREAD_AFTER_VOID_FIELD`: `fit`, `undecided`, or the refunded-beyond figures as JSON,
    * with `saidBy` when another fact or move says them), written with its success so its event says it
@@ -145,6 +153,24 @@ export interface OperationRecord {
    */
   routing?: RoutingRecord;
 }
+
+/** What a PSP stated captured when it refused a void (`OperationRecord.capturedAtPsp`); both absent: it stated no amount. */
+export interface CapturedAtPsp {
+  amount?: number;
+  currency?: string;
+}
+
+/** A stored {@link CapturedAtPsp}, read back checked (an imported record may hold anything): a whole amount with an ISO-shaped currency, else none. */
+export function parseCapturedAtPsp(value: unknown): CapturedAtPsp | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const { amount, currency } = value as Record<string, unknown>;
+  return Number.isSafeInteger(amount) && (amount as number) >= 0 && typeof currency === 'string' && /^[A-Z]{3}$/.test(currency)
+    ? { amount: amount as number, currency }
+    : {};
+}
+
+/** The hash field of a cancel its PSP refused because the payment is captured (`OperationRecord.capturedAtPsp`), read with the dependents. */
+export const CAPTURED_AT_PSP_FIELD = 'captured_at_psp';
 
 /** How one field is written to and read from the record's Redis hash. */
 interface Codec<T> {
@@ -241,6 +267,7 @@ const FIELDS: FieldTable = {
   pspSucceededAt: { hash: 'psp_succeeded_at', codec: int },
   pspResponseMs: { hash: 'psp_response_ms', codec: int },
   heldForPspRetry: { hash: HELD_FOR_PSP_RETRY_FIELD, codec: text },
+  capturedAtPsp: { hash: CAPTURED_AT_PSP_FIELD, codec: json(parseCapturedAtPsp) },
   refundsRereadAfterVoid: { hash: REFUNDS_REREAD_AFTER_VOID_FIELD, codec: text },
   voidReadingClaims: { hash: VOID_READING_CLAIMS_FIELD, codec: text },
 };
@@ -273,6 +300,7 @@ export const TRANSITION_SETTABLE = [
   'pspSucceededAt',
   'pspResponseMs',
   'heldForPspRetry',
+  'capturedAtPsp',
   'refundsRereadAfterVoid',
 ] as const satisfies readonly (keyof OperationRecord)[];
 
@@ -386,6 +414,7 @@ function blankRecord(): BlankRecord {
     pspSucceededAt: undefined,
     pspResponseMs: undefined,
     heldForPspRetry: undefined,
+    capturedAtPsp: undefined,
     refundsRereadAfterVoid: undefined,
     voidReadingClaims: undefined,
   };

@@ -26,7 +26,16 @@ export function stepOutcomeOf(op: OperationRecord | null | undefined): StepOutco
       ...(confirmedAmount !== undefined ? { confirmedAmount } : {}),
     };
   }
-  if (op.state === 'FAILED') return { state: 'FAILED', ...(op.reason ? { reason: op.reason } : {}) };
+  if (op.state === 'FAILED') {
+    // A void its PSP refused as captured: what it stated captured, when in the order's currency (else no amount).
+    const stated = op.capturedAtPsp;
+    const amount = stated?.amount !== undefined && stated.currency === op.payment.currency.toUpperCase() ? stated.amount : undefined;
+    return {
+      state: 'FAILED',
+      ...(op.reason ? { reason: op.reason } : {}),
+      ...(stated ? { capturedAtPsp: amount !== undefined ? { amount } : {} } : {}),
+    };
+  }
   return { state: 'OPEN' };
 }
 

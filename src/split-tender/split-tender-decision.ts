@@ -18,10 +18,14 @@ export const FINAL_SPLIT_STATES: ReadonlySet<SplitTenderState> = new Set(['DONE'
 /**
  * What a step's operation became, as the ledger says (SUCCEEDED or FAILED are final; anything else: not yet).
  * `confirmedAmount`: what the PSP confirmed of a SUCCEEDED step, minor units of the order's currency (absent
- * when it named no amount, or one that cannot be compared with the order's).
+ * when it named no amount, or one that cannot be compared with the order's). `capturedAtPsp`: a void (cancel) that
+ * FAILED because its PSP said the payment is captured already (the gateway's rule, `voidRefusedAsCaptured`), with what
+ * the PSP stated captured, minor units of the order's currency (`amount` absent: it stated none, or in another currency).
  */
 export type StepOutcome =
-  { state: 'SUCCEEDED'; gatewayReference?: string; confirmedAmount?: number } | { state: 'FAILED'; reason?: string } | { state: 'OPEN' };
+  | { state: 'SUCCEEDED'; gatewayReference?: string; confirmedAmount?: number }
+  | { state: 'FAILED'; reason?: string; capturedAtPsp?: { amount?: number } }
+  | { state: 'OPEN' };
 
 /**
  * A split's steps: `redeem` (the gift card part), `charge_card` (the card part), and the rollback's
@@ -224,6 +228,19 @@ export function unsettledRefunds(before: StepRefunds, after: StepRefunds): Pendi
   const inFlight = Math.max(before.inFlight, after.inFlight);
   if (held > 0 || inFlight > 0 || before.givenBack !== after.givenBack) return { by: 'pending', held, inFlight };
   return null;
+}
+
+/**
+ * What a tender's void that FAILED leads to: its PSP refused it because the payment is captured already (an operator's
+ * capture at the PSP, an account capturing automatically) and stated what was captured: a `refund` of that amount, under
+ * the tender's own refund id (`SplitTenderCoordinator` re-decides the reversal); stated no amount: `unstated`, the split
+ * ends REVERSAL_FAILED as for any failed void (no refund is sized on a guess); null for a void that failed otherwise, or
+ * any other outcome. Pure.
+ */
+export function afterRefusedVoid(outcome: StepOutcome | undefined): { by: 'refund'; amount: number } | { by: 'unstated' } | null {
+  if (outcome?.state !== 'FAILED' || outcome.capturedAtPsp === undefined) return null;
+  const amount = outcome.capturedAtPsp.amount;
+  return amount !== undefined && Number.isSafeInteger(amount) && amount > 0 ? { by: 'refund', amount } : { by: 'unstated' };
 }
 
 /** A stored reversal decision (`SplitTenderStore.reversal`): `void`, `refund:<amount>`, `none:<refunded>`. */

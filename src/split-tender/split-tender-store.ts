@@ -53,6 +53,14 @@ if (redis.call('HGET', KEYS[1], 'state') or 'REDEEMING') ~= ARGV[1] then return 
 redis.call('HSET', KEYS[1], 'state', ARGV[2], 'updated_at', ARGV[3])
 return 1`;
 
+// Replaces a tender's reversal decision ARGV[2] by ARGV[3] only while it is ARGV[2] (field ARGV[1]) and the split is
+// rolling back (one ended meanwhile sends nothing more): one re-decision.
+const REDECIDE_REVERSAL = `
+if redis.call('HGET', KEYS[1], 'state') ~= 'ROLLING_BACK' then return 0 end
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1`;
+
 // Reserves a refund's parts against what each tender has left, and records the refund, in one step: a
 // redelivered refund command finds its record and reserves nothing twice.
 const BEGIN_REFUND = `
@@ -244,6 +252,16 @@ export class SplitTenderStore {
   async decideReversal(id: string, value: string, tender: TenderPart = 'gift_card'): Promise<{ value: string; decided: boolean }> {
     const decided = (await this.redis.hsetnx(this.key(id), reversalField(tender), value)) === 1;
     return { value: decided ? value : ((await this.reversal(id, tender)) ?? value), decided };
+  }
+
+  /**
+   * Replaces a tender's reversal decision `from` by `to` (as {@link reversal}), only while it is `from` and the split is
+   * `ROLLING_BACK` (one a process moved to its end meanwhile keeps its decision: nothing more is sent for it): a void its
+   * PSP refused because the payment is captured, re-decided as a refund of what the PSP stated captured. True when this
+   * call replaced it (its log line and metric are said once).
+   */
+  async redecideReversal(id: string, tender: TenderPart, from: string, to: string): Promise<boolean> {
+    return (await this.redis.eval(REDECIDE_REVERSAL, 1, this.key(id), reversalField(tender), from, to)) === 1;
   }
 
   /**

@@ -9,6 +9,7 @@ import {
   RefundOrder,
   RollbackCause,
   SplitRefundState,
+  afterRefusedVoid,
   SplitStep,
   SplitTenderState,
   SplitView,
@@ -158,6 +159,20 @@ function reversalsByRefund() {
     ['tender', 'outcome'] as const,
   );
 }
+
+function voidsRefusedAsCaptured() {
+  return counter(
+    'pb_split_tender_voids_refused_captured_total',
+    "Split tender rollbacks whose void of a tender its PSP refused because the payment was captured at the PSP (an operator's capture in its dashboard, an automatic capture), by the tender's gateway: a refund decided of what the PSP stated captured less what was refunded of it already (outcome refunded), nothing sent, all of it refunded already (outcome nothing_left), or left REVERSAL_FAILED, the PSP's refusal stating no captured amount (outcome amount_not_stated)",
+    ['gateway', 'outcome'] as const,
+  );
+}
+
+/** Each tender's void step, in the order a rollback reads them. */
+const VOID_STEPS = [
+  ['gift_card', 'reverse'],
+  ['card', 'release_card'],
+] as const;
 
 /** The log line of a split ROLLED_BACK, by why it was rolled back. */
 const ROLLED_BACK_LINES: Record<RollbackCause, string> = {
@@ -439,6 +454,8 @@ export class SplitTenderCoordinator {
       }
       const reversals = state === 'ROLLING_BACK' ? await this.reversalsOf(plan) : {};
       const outcomes = await this.outcomesOf(plan, this.stepsToRead(state), reversals);
+      // A void refused because the payment is captured at the PSP: re-decided as a refund, read again before any move.
+      if (state === 'ROLLING_BACK' && (await this.refundRefusedVoids(plan, reversals, outcomes))) continue;
       const waiting = new Set<SplitStep>();
       if (reversals.gift_card?.by === 'pending') waiting.add('reverse');
       if (reversals.card?.by === 'pending') waiting.add('release_card');
@@ -453,6 +470,78 @@ export class SplitTenderCoordinator {
       submitted = new Set();
       if (await this.store.move(plan.id, state, action.to)) this.moved(plan, state, action.to, outcomes, action.cause);
     }
+  }
+
+  /**
+   * Re-decides, as a refund of what the PSP stated captured under the tender's own refund id, each tender of an
+   * `authorize` split whose void FAILED because its PSP said the payment is captured already (`afterRefusedVoid`: a
+   * capture made at the PSP, which the ledger did not hold when the void was decided). True when a tender's reversal is
+   * now a refund it was not at this pass's reading (this call's re-decision, or another process's): the pass reads again.
+   */
+  private async refundRefusedVoids(plan: SplitTenderPlan, reversals: Reversals, outcomes: SplitView['outcomes']): Promise<boolean> {
+    if (plan.capture === true) return false;
+    let redecided = false;
+    for (const [tender, step] of VOID_STEPS) {
+      if (reversals[tender]?.by !== 'void') continue;
+      const after = afterRefusedVoid(outcomes[step]);
+      if (after?.by !== 'refund') continue;
+      const given = await this.givenBackOf(plan, tender);
+      const left = after.amount - given;
+      const value = left > 0 ? `refund:${left}` : `none:${after.amount}`;
+      if (await this.store.redecideReversal(plan.id, tender, 'void', value)) {
+        this.voidRefusedAsCaptured(plan, tender, after.amount, left, given);
+        redecided = true;
+      } else if (((await this.store.reversal(plan.id, tender)) ?? 'void') !== 'void') redecided = true;
+    }
+    return redecided;
+  }
+
+  /**
+   * What was given back already of `tender`'s step, minor units of the order's currency: refunds of it the PSP confirmed
+   * (the OMS's: `refundsOf`) and what the PSP refunded of it outside the bridge (`refundedOutside`). A PSP's figure of
+   * what it captured is gross (a refund leaves Stripe's `amount_received` as it was), so these come off it; refunds held
+   * for their PSP's retry or in flight do not (not confirmed given back: a refund beside them waits or is refused at delivery).
+   */
+  private async givenBackOf(plan: SplitTenderPlan, tender: TenderPart): Promise<number> {
+    const refs = stepReferences(plan);
+    const step = tender === 'gift_card' ? refs.giftCard : refs.card;
+    const refunds = await this.refundsOf(step);
+    const outside = (await this.ports.refundedOutside?.(step)) ?? 0;
+    return Math.max(0, refunds.givenBack) + Math.max(0, outside);
+  }
+
+  /**
+   * Metric and warn line of a tender's void refused because the payment was captured at the PSP, re-decided (once: a
+   * compare-and-set): a refund of what is left of what the PSP stated captured (`left`), or nothing, all of it given back.
+   */
+  private voidRefusedAsCaptured(plan: SplitTenderPlan, tender: TenderPart, captured: number, left: number, given: number): void {
+    const refs = stepReferences(plan);
+    const gateway = tender === 'gift_card' ? plan.gift_card.gateway : plan.card.gateway;
+    const fields = {
+      split: plan.id,
+      order_id: plan.order_id,
+      tender,
+      gateway,
+      operation_id: tender === 'gift_card' ? refs.giftCard : refs.card,
+      void_operation_id: tender === 'gift_card' ? refs.giftCardVoid : refs.cardVoid,
+      captured,
+      ...(given > 0 ? { given_back: given } : {}),
+      currency: plan.currency,
+    };
+    if (left <= 0) {
+      voidsRefusedAsCaptured().inc({ gateway, outcome: 'nothing_left' });
+      this.ports.logger.warn(
+        'split tender: the PSP refused the void of a tender because it was captured at the PSP; all of it was refunded already, nothing sent',
+        fields,
+      );
+      return;
+    }
+    voidsRefusedAsCaptured().inc({ gateway, outcome: 'refunded' });
+    this.ports.logger.warn('split tender: the PSP refused the void of a tender because it was captured at the PSP; refunding what the PSP stated captured', {
+      ...fields,
+      refund: left,
+      refund_operation_id: tender === 'gift_card' ? refs.giftCardRefund : refs.cardRefund,
+    });
   }
 
   /** Metric and log line of a move (once: the move is a compare-and-set). */
@@ -478,11 +567,18 @@ export class SplitTenderCoordinator {
     if (!FINAL_SPLIT_STATES.has(to)) return;
     const finalReason = splitReason(to, outcomes);
     splitsTotal().inc({ state: to, reason: finalReason ?? 'none' });
-    const final = { ...fields, ...(finalReason ? { split_reason: finalReason } : {}) };
+    // A void refused because the payment was captured at the PSP whose refusal stated no amount: no refund sized on a guess.
+    const unstated = to === 'REVERSAL_FAILED' ? VOID_STEPS.filter(([, step]) => afterRefusedVoid(outcomes[step])?.by === 'unstated') : [];
+    for (const [tender] of unstated)
+      voidsRefusedAsCaptured().inc({ gateway: tender === 'gift_card' ? plan.gift_card.gateway : plan.card.gateway, outcome: 'amount_not_stated' });
+    const captured = unstated.length > 0 ? { captured_at_psp: 'amount_not_stated', captured_tenders: unstated.map(([tender]) => tender).join(',') } : {};
+    const final = { ...fields, ...(finalReason ? { split_reason: finalReason } : {}), ...captured };
     if (to === 'DONE') logger.info('split tender completed', final);
     else if (to === 'ROLLED_BACK') logger.warn(ROLLED_BACK_LINES[rollbackCause(outcomes)], final);
     else if (to === 'FAILED') logger.info('split tender failed: the gift card redemption was declined, no card was charged', final);
-    // Never left silently: the operator must release the hold by hand.
+    // Never left silently: the operator must release the hold by hand (refund it, captured at the PSP).
+    else if (unstated.length > 0)
+      logger.error('split tender: the PSP refused a void because the tender was captured at the PSP and stated no captured amount; refund it by hand', final);
     else if (finalReason === 'card_release_failed')
       logger.error('split tender: the card part approved for less could not be released; release it by hand', final);
     else logger.error('split tender: the gift card redemption could not be reversed; release it by hand', final);

@@ -28,7 +28,9 @@
  *   status:"captured", amount, currency, reference, authorization, created}`. Partial captures allowed;
  *   above authorized minus captured → 422 `amount_exceeds_authorized`.
  * - `POST /v1/authorizations/:id/cancel {reference}` → 201 `{id:"can_…", object:"cancellation",
- *   status:"cancelled", amount (released), …}`; after a capture → 422 `authorization_captured`.
+ *   status:"cancelled", amount (released), …}`; after a capture (ours, or one made at the PSP with another reference, as
+ *   an operator's in a dashboard) → 422 `authorization_captured` with the authorization in `error.authorization`
+ *   (`amount_captured`: what was captured), as Stripe's refusal carries the PaymentIntent.
  * - `POST /v1/authorizations/:id/refunds {amount, reference}` → 201 `{id:"re_…", object:"refund",
  *   status:"refunded", …}`; above captured minus refunded → 422 `amount_exceeds_captured`.
  * - `POST /v1/tokens {payment_method, reference}` → 201 `{id:"tok_…", object:"token", status:"active", reference,

@@ -131,7 +131,8 @@ export function cardOfPaymentMethod(paymentMethod: string): CardView {
 }
 
 export interface ErrorBody {
-  error: { code: string; message: string; param?: string };
+  /** `authorization`: a cancel refused `authorization_captured` names the authorization as it stands (its `amount_captured`). */
+  error: { code: string; message: string; param?: string; authorization?: AuthorizationView };
 }
 
 export type ResultBody = AuthorizationView | MovementView | TokenView | GiftCardView | ErrorBody;
@@ -353,6 +354,12 @@ export class SimulatorState {
     const reference = stringOf(body, 'reference');
     const auth = this.authorizations.get(id);
     if (!auth) return fail(404, 'not_found', 'no such authorization');
+    // Captured already (by us, an operator in the dashboard, an automatic capture): refused as Stripe refuses it, the payment
+    // in the error with what was captured of it (`error.payment_intent.amount_received` there), so a refund can be sized.
+    if (auth.status === 'captured' || auth.status === 'refunded') {
+      const refused = refuse('authorization_captured', 'the authorization is already captured');
+      return { ...refused, body: { error: { ...(refused.body as ErrorBody).error, authorization: view(auth) } } };
+    }
     // An authorization still waiting for its 3-D Secure challenge can be voided too (the challenge then fails).
     const refusal = auth.status === 'requires_action' ? undefined : this.refuseUnlessAuthorized(auth);
     if (refusal) return refusal;

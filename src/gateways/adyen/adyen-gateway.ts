@@ -130,6 +130,9 @@ export const adyenGateway: GatewayDefinition<'adyen', typeof ADYEN_SETTINGS> = {
   ],
   facts: adyenFacts,
   // `created`: a stored card's 201, which carries no status of Adyen's (adyen-responses.ts).
+  // No `voidRefusedAsCaptured`: a cancel is answered `received` and settled by its CANCELLATION webhook, whose
+  // `success: false` names no cause (a free-text `reason`) and no captured amount; a capture made in the Customer Area or
+  // by automatic capture is told by its own CAPTURE webhook, not by the cancel's failure.
   pspStatuses: [...ADYEN_RESULT_CODES, ...ADYEN_MODIFICATION_STATUSES, ...ADYEN_EVENT_CODES, ADYEN_STORED_STATUS],
   // "Which payment methods support separate authorisation and capture?" (https://www.adyen.help/hc/en-us/articles/115001179684):
   // Adyen expires an authorisation after 28 days for all major card networks except Cartes Bancaires (12 days);

@@ -140,6 +140,10 @@ export const cybersourceGateway: GatewayDefinition<'cybersource', typeof CYBERSO
   currencies: CYBERSOURCE_CURRENCIES,
   declines: CYBERSOURCE_DECLINES,
   facts: cybersourceFacts,
+  // An authorization reversal (our cancel) of an authorization captured and settled is refused 400
+  // `TRANSACTION_ALREADY_SETTLED` (the reversal's documented reasons); the answer states no captured amount, so no refund
+  // is sized on it. `TRANSACTION_ALREADY_REVERSED_OR_SETTLED` does not say which, and `AUTH_ALREADY_REVERSED` is no capture.
+  voidRefusedAsCaptured: (outcome) => (outcome.reason === 'TRANSACTION_ALREADY_SETTLED' ? {} : null),
   pspStatuses: [...CYBERSOURCE_STATUSES, ...CYBERSOURCE_TOKEN_STATES, ...CYBERSOURCE_WEBHOOK_EVENT_TYPES],
   // "Understanding authorizations" (https://developer.cybersource.com/docs/cybs/en-us/payments/developer/all/rest/payments/UnderstandAuth.html):
   // most authorizations expire between five and seven days, set by the issuing bank, which does not tell

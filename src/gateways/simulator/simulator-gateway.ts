@@ -11,6 +11,9 @@ import { SIMULATOR_STATUSES } from './simulator-status-map';
 import { simulatorTransformer } from './simulator-transformer';
 import { simulatorWebhookSignature } from './simulator-webhook';
 
+/** The simulator's refusal of a cancel because the authorization is captured already (`POST /v1/authorizations/:id/cancel`). */
+const SIMULATOR_VOID_REFUSED_CAPTURED = 'authorization_captured';
+
 const DAY_MS = 86_400_000;
 
 /**
@@ -84,6 +87,10 @@ export const simulatorGateway: GatewayDefinition<'simulator', typeof SIMULATOR_S
   declines: SIMULATOR_DECLINES,
   facts: simulatorFacts,
   pspStatuses: [...SIMULATOR_STATUSES, ...SIMULATOR_LATE_EVENT_TYPES, SIMULATOR_REFUND_FAILED_STATUS],
+  // A cancel of an authorization captured already is refused 422 `authorization_captured`, the authorization in the error
+  // with its `amount_captured` (psp-simulator.ts), as Stripe's refusal carries the PaymentIntent.
+  voidRefusedAsCaptured: (outcome) =>
+    outcome.reason === SIMULATOR_VOID_REFUSED_CAPTURED ? (outcome.pspCaptured ? { captured: outcome.pspCaptured } : {}) : null,
   // Like a card at Stripe.
   authorizationValidityMs: { default: 7 * DAY_MS },
   conformanceFixture: 'test/conformance/fixtures/simulator.ts',

@@ -173,9 +173,26 @@ function giftCardMoney(outcome: GatewayOutcome, result: SimulatorResult, command
   }
 }
 
-/** A 422 business refusal (amount above what is authorized or captured, cancel after capture…) as FAIL. */
-function refusalOutcome(code: string): GatewayOutcome {
-  return { status: 'FAIL', gatewayStatus: code, reason: code };
+/**
+ * A 422 business refusal (amount above what is authorized or captured, cancel after capture…) as FAIL; with what the
+ * simulator states captured of the authorization its refusal carries (`error.authorization.amount_captured`, as Stripe's
+ * refusal carries the PaymentIntent), when it does, in an ISO currency.
+ */
+function refusalOutcome(code: string, body: string): GatewayOutcome {
+  const outcome: GatewayOutcome = { status: 'FAIL', gatewayStatus: code, reason: code };
+  const captured = refusalCaptured(body);
+  if (captured !== undefined) outcome.pspCaptured = captured;
+  return outcome;
+}
+
+/** `error.authorization`'s `amount_captured` and `currency` of a refusal body; undefined when it states none readable. */
+function refusalCaptured(body: string): GatewayOutcome['pspCaptured'] {
+  const json = parseJson(body);
+  const auth = isRecord(json) && isRecord(json.error) && isRecord(json.error.authorization) ? json.error.authorization : undefined;
+  if (auth === undefined) return undefined;
+  const currency = resultCurrency(auth.currency);
+  const amount = currency ? simulatorAmount(auth.amount_captured) : undefined;
+  return currency && amount !== undefined ? { amount, currency } : undefined;
 }
 
 /** Outcome of the answer to `buildSimulatorRequest`; errors throw a classified `GatewayError`. */
@@ -184,7 +201,7 @@ export function parseSimulatorResponse(ctx: OperationContext, response: GatewayR
     return simulatorOutcome(toSimulatorResult(parseJson(response.body), gateway), ctx.command, gateway);
   }
   const refusal = simulatorRefusalCode(response);
-  if (refusal !== undefined) return refusalOutcome(refusal);
+  if (refusal !== undefined) return refusalOutcome(refusal, response.body);
   throw classifySimulatorError(response, gateway);
 }
 
@@ -199,7 +216,7 @@ export function parseSimulatorStatusResponse(ctx: OperationContext, response: Ga
   if (isRecord(json) && isRecord(json.error)) {
     // The operation landed and was refused: the simulator stores only 422 refusals, so this is one.
     const code = simulatorErrorCode(response.body);
-    if (isRefusalCode(code)) return refusalOutcome(code);
+    if (isRefusalCode(code)) return refusalOutcome(code, response.body);
     throw new GatewayError('outcome_unknown', gateway, 'stored simulator error without a code', { httpStatus: response.status });
   }
   return simulatorOutcome(toSimulatorResult(json, gateway), ctx.command, gateway);

@@ -94,6 +94,10 @@ export const stripeGateway: GatewayDefinition<'stripe', typeof STRIPE_SETTINGS> 
   currencies: STRIPE_CURRENCIES,
   declines: STRIPE_DECLINES,
   facts: stripeFacts,
+  // A cancel of a PaymentIntent `succeeded` (captured: in the Dashboard, or created with capture_method automatic) is
+  // refused 400 `payment_intent_unexpected_state`, the PaymentIntent in the error with its `amount_received`; the status
+  // inquiry of a cancel whose answer was lost reads the same PaymentIntent `succeeded` (a FAIL of the cancel).
+  voidRefusedAsCaptured: (outcome) => (outcome.gatewayStatus === 'succeeded' ? (outcome.pspCaptured ? { captured: outcome.pspCaptured } : {}) : null),
   pspStatuses: [...PAYMENT_INTENT_STATUSES, ...SETUP_INTENT_STATUSES, ...REFUND_STATUSES, ...STRIPE_DISPUTE_STATUSES.map(stripeDisputeGatewayStatus)],
   // "Place a hold on a payment method" (https://docs.stripe.com/payments/place-a-hold-on-a-payment-method) and
   // "Place an extended hold on an online card payment" (https://docs.stripe.com/payments/extended-authorization):

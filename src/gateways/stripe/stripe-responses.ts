@@ -282,6 +282,14 @@ export function stripeCaptureLapseOutcome(pi: Json): GatewayOutcome | undefined 
  */
 export const CANCELABLE_STATUSES: ReadonlySet<unknown> = new Set(['requires_payment_method', 'requires_confirmation', 'requires_action', 'requires_capture']);
 
+/** What PaymentIntent `pi` states it collected (`amount_received`, ISO minor units), when above 0 in a known currency. */
+function receivedOf(pi: Json): GatewayOutcome['pspCaptured'] {
+  const received = stripeConfirmedMoney(pi, 'amount_received');
+  return received.amount !== undefined && received.amount > 0 && received.currency !== undefined
+    ? { amount: received.amount, currency: received.currency }
+    : undefined;
+}
+
 /** A cancel's decline when the authorization lapsed: the table's, but nothing to do (the hold it asked to release is released). */
 function cancelLapseDecline(): GatewayOutcome['decline'] {
   return { ...describeDecline(STRIPE_DECLINES, AUTHORIZATION_EXPIRED_REASON), suggested_action: 'none' };
@@ -305,6 +313,10 @@ export function stripeCancelOutcome(pi: Json, gateway: string, withAction = true
   const byStripe = isCancelledByStripe(pi);
   if (pi.status === 'canceled' && !byStripe && !isCancelledOnRequest(pi)) return null;
   const outcome = paymentIntentToOutcome(pi, 'cancel', gateway, withAction);
+  // `succeeded`: captured (the Dashboard's, an automatic capture), so the cancel can only be refused, as its answer is
+  // (`parseStripeResponse`); a lost answer's inquiry states what was captured the same way (`voidRefusedAsCaptured`).
+  const received = outcome.status === 'FAIL' && pi.status === 'succeeded' ? receivedOf(pi) : undefined;
+  if (received !== undefined) outcome.pspCaptured = received;
   if (byStripe) {
     outcome.status = 'FAIL';
     outcome.reason = isStripeLapse(pi) ? AUTHORIZATION_EXPIRED_REASON : (str(pi.cancellation_reason) ?? 'canceled');
@@ -430,7 +442,11 @@ export function parseStripeResponse(ctx: OperationContext, response: GatewayResp
     if (lapsed !== undefined) return lapsed;
     const reason = refusal ?? classifyStripeError(response, gateway).details.gatewayCode ?? 'declined';
     const status = isObject(pi) ? (str(pi.status) ?? 'declined') : 'declined';
-    return { status: 'FAIL', gatewayStatus: status, gatewayReference: isObject(pi) ? str(pi.id) : undefined, reason };
+    const outcome: GatewayOutcome = { status: 'FAIL', gatewayStatus: status, gatewayReference: isObject(pi) ? str(pi.id) : undefined, reason };
+    // What the PaymentIntent in the error states captured (a cancel of one `succeeded`: `voidRefusedAsCaptured`).
+    const received = isObject(pi) ? receivedOf(pi) : undefined;
+    if (received !== undefined) outcome.pspCaptured = received;
+    return outcome;
   }
   const json = parseJson(response, gateway);
   // Stored value card commands are not carried here (`supports`); delivery refuses them before this.

@@ -29,6 +29,19 @@ describe('amountRefusal: a refund against what was captured', () => {
     expect(amountRefusal(op('refund', 3000), auth, captured)).toBeNull();
   });
 
+  it('lets a refund give back what the PSP stated captured when it refused a cancel of the authorization as captured (a capture made at the PSP), never more', () => {
+    const auth = op('authorize', 5000, { state: 'SUCCEEDED' });
+    const refusedVoid: DependentSummary[] = [{ id: 'can-1', command: 'cancel', state: 'FAILED', amount: 5000, registered: 1, capturedAtPsp: 3000 }];
+    expect(amountRefusal(op('refund', 3000), auth, refusedVoid)).toBeNull();
+    expect(amountRefusal(op('refund', 3001), auth, refusedVoid)).toMatchObject({
+      fail: 'amount_exceeds_captured',
+      detail: { captured: 3000, refundable: 3000 },
+    });
+    // Our own captures are part of what the PSP states captured: the larger figure counts, never their sum.
+    const both: DependentSummary[] = [...refusedVoid, { id: 'cap-1', command: 'capture', state: 'SUCCEEDED', amount: 2000, registered: 2 }];
+    expect(amountRefusal(op('refund', 3001), auth, both)).toMatchObject({ fail: 'amount_exceeds_captured', detail: { captured: 3000 } });
+  });
+
   it('does not count a refund the PSP undid after it succeeded (failed at the scheme, or reversed): its amount is refundable again', () => {
     const sale = op('sale', 5000, { state: 'SUCCEEDED' });
     const refunds: DependentSummary[] = [

@@ -96,6 +96,17 @@ describe('the one table of record fields', () => {
     expect(decodeRecord({ ...hash, succeeded_after_failure: '{"amount":800}' }).succeededAfterFailure).toBeUndefined();
   });
 
+  it("writes a refused void's captured_at_psp (what the PSP stated captured) with its failure and reads it back checked", () => {
+    const hash = hashFromPairs(encodeTransitionFields({ capturedAtPsp: { amount: 1200, currency: 'EUR' } }));
+    expect(hash).toEqual({ captured_at_psp: JSON.stringify({ amount: 1200, currency: 'EUR' }) });
+    const base = hashFromPairs(encodeRecord(full));
+    expect(decodeRecord({ ...base, ...hash }).capturedAtPsp).toEqual({ amount: 1200, currency: 'EUR' });
+    // Stated no amount, or an unreadable one: the refusal stands, with no amount to size a refund on.
+    expect(decodeRecord({ ...base, captured_at_psp: '{}' }).capturedAtPsp).toEqual({});
+    expect(decodeRecord({ ...base, captured_at_psp: JSON.stringify({ amount: 12.5, currency: 'EUR' }) }).capturedAtPsp).toEqual({});
+    expect(decodeRecord({ ...base, captured_at_psp: '{not json' }).capturedAtPsp).toBeUndefined();
+  });
+
   it('a transition writes only the fields it sets, plus the authorization a closing command names', () => {
     expect(hashFromPairs(encodeTransitionFields({ reason: 'r', pollStep: 0, countAttempt: true }))).toEqual({ reason: 'r', poll_step: '0' });
     expect(hashFromPairs(encodeTransitionFields({ closesAuthorization: { gateway: 'stripe', key: 'pi_1' } }))).toEqual({

@@ -1,5 +1,6 @@
 import {
   SplitStep,
+  afterRefusedVoid,
   SplitView,
   confirmedOrPlanned,
   isShort,
@@ -154,6 +155,24 @@ describe('split tender decisions', () => {
     it('two readings alike with nothing unconfirmed: decided on them', () => {
       expect(unsettledRefunds(none, none)).toBeNull();
       expect(unsettledRefunds({ ...none, givenBack: 2000 }, { ...none, givenBack: 2000 })).toBeNull();
+    });
+  });
+
+  describe('a void that FAILED because its PSP said the payment is captured (afterRefusedVoid)', () => {
+    it('is refunded for what the PSP stated captured', () => {
+      expect(afterRefusedVoid({ state: 'FAILED', reason: 'authorization_captured', capturedAtPsp: { amount: 1200 } })).toEqual({ by: 'refund', amount: 1200 });
+    });
+
+    it('stated no amount (or none above 0): unstated, never a refund sized on a guess', () => {
+      expect(afterRefusedVoid({ state: 'FAILED', capturedAtPsp: {} })).toEqual({ by: 'unstated' });
+      expect(afterRefusedVoid({ state: 'FAILED', capturedAtPsp: { amount: 0 } })).toEqual({ by: 'unstated' });
+    });
+
+    it('a void that failed otherwise, succeeded or is open leads to nothing', () => {
+      expect(afterRefusedVoid({ state: 'FAILED', reason: 'authorization_cancelled' })).toBeNull();
+      expect(afterRefusedVoid({ state: 'SUCCEEDED' })).toBeNull();
+      expect(afterRefusedVoid({ state: 'OPEN' })).toBeNull();
+      expect(afterRefusedVoid(undefined)).toBeNull();
     });
   });
 });

@@ -7,6 +7,7 @@ import { adyenTransformer, adyenWebhookAuthorization } from '../../../../src/gat
 import { SkippedWebhookItem } from '../../../../src/gateways/gateway-adapter';
 import { adyenEnvironment, adyenSigningString, adyenWebhookAuthWarnings, parseNotificationEntries } from '../../../../src/gateways/adyen/adyen-webhook';
 import { adyenGateway } from '../../../../src/gateways/adyen/adyen-gateway';
+import { voidRefusedAsCaptured } from '../../../../src/gateways/gateway-registry';
 import { specPath } from '../../../support/prism';
 import { testConfig } from '../../../support/test-config';
 import { gateway } from './adyen-test-support';
@@ -386,6 +387,18 @@ describe('Adyen webhook events', () => {
       odd.notificationItems[0].NotificationRequestItem.additionalData!.networkTxReference = value;
       expect(t.parseWebhook(raw(signedBySdk(odd)), gateway)[0].outcome.networkTransactionId).toBeUndefined();
     }
+  });
+
+  it('a CANCELLATION refused (success false) is never read as a void refused because the payment is captured: it states no cause nor captured amount', () => {
+    // Adyen answers a cancel `received` and settles it by this webhook; its `reason` is free text. A capture made in the
+    // Customer Area or by automatic capture is told by the payment's own CAPTURE webhook, not by the cancel's failure.
+    const refused = example('post-CANCELLATION-cancellation');
+    Object.assign(refused.notificationItems[0].NotificationRequestItem, { success: 'false', reason: 'Transaction already captured' });
+    const [event] = t.parseWebhook(raw(signedBySdk(refused)), gateway);
+    expect(event.outcome.status).toBe('FAIL');
+    expect(event.outcome.pspCaptured).toBeUndefined();
+    expect(voidRefusedAsCaptured('adyen', event.outcome)).toBeNull();
+    expect(adyenGateway.voidRefusedAsCaptured).toBeUndefined();
   });
 
   it("reads the card an authorisation stored from the notification's additionalData (cardSummary, expiryDate M/YYYY, paymentMethod), as a /payments answer's", () => {

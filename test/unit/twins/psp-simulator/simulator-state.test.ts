@@ -61,6 +61,17 @@ describe('SimulatorState', () => {
     expect(state.run((b) => state.capture(declined.id, b), { amount: 1, reference: 'x' }).body).toMatchObject({ error: { code: 'authorization_declined' } });
   });
 
+  it('refuses a cancel of an authorization captured at the PSP (another reference: an operator, an automatic capture) naming what was captured, as Stripe does', () => {
+    const state = new SimulatorState();
+    const auth = authorize(state, {}).body as AuthorizationView;
+    state.run((b) => state.capture(auth.id, b), { amount: 600, reference: 'dashboard-capture' });
+    expect(state.run((b) => state.cancel(auth.id, b), { reference: 'x' })).toMatchObject({
+      status: 422,
+      landed: true,
+      body: { error: { code: 'authorization_captured', authorization: { id: auth.id, status: 'captured', amount_captured: 600, currency: auth.currency } } },
+    });
+  });
+
   it('refuses a cancel after a capture and cancels an uncaptured authorization', () => {
     const state = new SimulatorState();
     const auth = authorize(state, {}).body as AuthorizationView;
