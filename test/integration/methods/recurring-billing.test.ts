@@ -1000,6 +1000,24 @@ describe('recurring billing: the OMS is told of skipped cycles (recurring_cycles
     expect(await settledNotices(d.id, 1)).toHaveLength(1);
   });
 
+  it('a bus that does not know the method (-32601): the notice is set aside at once, the charge of the cycle due now still reaches the OMS', async () => {
+    const unknown = await startBusTwin({ clientId: BUS_CLIENT_ID, clientSecret: BUS_CLIENT_SECRET, unknownMethods: [SKIPPED] });
+    closers.unshift(() => unknown.stop());
+    const s = setup(undefined, undefined, undefined, unknown);
+    const before = await metricValue('pb_recurring_skip_notices_set_aside_total', { reason: 'rpc_-32601' });
+    const d = definition('pm_card_visa', { start_at: monthsAgo(4, 10) });
+    await s.store.add(d);
+    expect(await s.pass(0)).toMatchObject({ started: 1 });
+    // The notice is next before the cycle's own outcome in the order's sequence: held for ever, it would hold that back.
+    const charged = `_${d.id}.c5.SUCCEEDED`;
+    await eventually(async () => unknown.notifications.some((n) => (n.params.payment as { event_id?: unknown } | undefined)?.event_id === charged), 10_000);
+    expect(unknown.refused.map((n) => (n.params.payment as { event_id?: unknown }).event_id)).toContain(`${d.id}.skipped.1-4`);
+    expect((await s.events.rejected()).find((e) => e.eventId === `${d.id}.skipped.1-4`)?.reason).toBe('rpc_-32601');
+    expect(await metricValue('pb_recurring_skip_notices_set_aside_total', { reason: 'rpc_-32601' })).toBe(before + 1);
+    // The schedule's own mark says recorded: the outbox holds it, set aside for an operator (resend or dismiss).
+    expect((await s.store.get(d.id))?.lastSkip?.notice).toBe('sent');
+  });
+
   it('a crash between a lapsed schedule completed and its notice: it stays due, the next pass sends the notice once and drops it', async () => {
     const crash = async (): Promise<unknown> => {
       throw new Error('Connection is closed.');

@@ -5,7 +5,7 @@
  */
 import { inBusUnits } from '../../../src/events/bus-units';
 import { ScheduleDefinition, Schedule, cycleCommand } from '../../../src/recurring/recurring-schedule';
-import { eventAnchor } from '../../../src/events/payment-event';
+import { eventAnchor, isSkipNoticeEventId } from '../../../src/events/payment-event';
 import { recurringCyclesSkippedEvent, skipNoticeId } from '../../../src/recurring/recurring-skip-notice';
 import { testConfig } from '../../support/test-config';
 
@@ -71,6 +71,14 @@ describe('the skipped-cycles notice', () => {
       },
     });
     expect(config.serviceBus.methods.notifications.recurring_cycles_skipped).toBe(event?.method);
+  });
+
+  it("is told apart by its event id from a cycle's own events (the events queue sets it aside at a bus's JSON-RPC error)", () => {
+    expect(isSkipNoticeEventId(skipNoticeId('sub-42', 1, 4))).toBe(true);
+    expect(isSkipNoticeEventId(skipNoticeId('sub.skipped.1-2', 10, 12))).toBe(true);
+    expect(isSkipNoticeEventId('_sub-42.c5.SUCCEEDED')).toBe(false);
+    expect(isSkipNoticeEventId('sub-42.c4.failed')).toBe(false);
+    expect(isSkipNoticeEventId('op.refund-pending')).toBe(false);
   });
 
   it('says completed only for a skip through the last cycle (a lapse)', () => {
