@@ -84,6 +84,7 @@ export const configSchema = {
     'service_bus.method.deactivated': { ...jsonRpcMethod, default: 'magento.payments.payments_management.deactivated' },
     'service_bus.method.balance_merged': { ...jsonRpcMethod, default: 'magento.payments.payments_management.balance_merged' },
     'service_bus.method.recurring_failed': { ...jsonRpcMethod, default: 'magento.payments.payments_management.recurring_failed' },
+    'service_bus.method.recurring_cycles_skipped': { ...jsonRpcMethod, default: 'magento.payments.payments_management.recurring_cycles_skipped' },
     // Split tender (gift card plus card): the order's overall result (docs/payment-methods/stored-value.md).
     'service_bus.method.split_tender_settled': { ...jsonRpcMethod, default: 'magento.payments.payments_management.split_tender_settled' },
 

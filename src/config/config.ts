@@ -47,6 +47,8 @@ export type BusNotificationName =
   | 'balance_merged'
   /** A recurring billing cycle that failed for good (a hard decline, or the last dunning retry). */
   | 'recurring_failed'
+  /** Recurring billing cycles skipped, never charged (missed, or a schedule whose whole term passed): src/recurring/recurring-skip-notice.ts. */
+  | 'recurring_cycles_skipped'
   /** A split tender order's overall result (gift card plus card): docs/payment-methods/stored-value.md. */
   | 'split_tender_settled';
 

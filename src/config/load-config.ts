@@ -181,6 +181,7 @@ const NOTIFICATIONS: readonly BusNotificationName[] = [
   'deactivated',
   'balance_merged',
   'recurring_failed',
+  'recurring_cycles_skipped',
   // Split tender.
   'split_tender_settled',
 ];

@@ -62,3 +62,14 @@ export function refundNoticeReasonLabel(rpcCode: number): string {
 export function countRefundNoticeSetAside(rpcCode: number): void {
   refundNoticesSetAside.inc({ reason: refundNoticeReasonLabel(rpcCode) });
 }
+
+const skipNoticesSetAside = counter(
+  'pb_recurring_skip_notices_set_aside_total',
+  "Recurring skipped-cycles notices (recurring_cycles_skipped) the bus answered with a JSON-RPC error, set aside at once so the order's later events (the charge of the cycle due now) go on, by reason (rpc_<code> for JSON-RPC 2.0's own codes; rpc_other for any other code)",
+  ['reason'],
+);
+
+/** Counts one skipped-cycles notice set aside on the bus's JSON-RPC error `rpcCode` (`pb_recurring_skip_notices_set_aside_total{reason}`). */
+export function countSkipNoticeSetAside(rpcCode: number): void {
+  skipNoticesSetAside.inc({ reason: refundNoticeReasonLabel(rpcCode) });
+}

@@ -313,6 +313,14 @@ export function isRefundPendingEventId(eventId: string): boolean {
   return eventId.endsWith(REFUND_PENDING_SUFFIX);
 }
 
+/**
+ * Whether `eventId` is a recurring skipped-cycles notice's (`<schedule id>.skipped.<first cycle>-<last cycle>`,
+ * src/recurring/recurring-skip-notice.ts `skipNoticeId`).
+ */
+export function isSkipNoticeEventId(eventId: string): boolean {
+  return /\.skipped\.\d+-\d+$/.test(eventId);
+}
+
 /** The refund pre-notice sent before the gateway refund: `PENDINGRELEASE` / `REQUESTED`. */
 export function refundPendingEvent(op: OperationRecord, config: Config): PaymentEvent {
   const eventId = `${op.id}${REFUND_PENDING_SUFFIX}`;

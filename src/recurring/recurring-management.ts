@@ -2,7 +2,7 @@ import { Config } from '../config/config';
 import { CommandValidationError } from '../errors/command-validation-error';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
-import { Schedule, ScheduleDefinition, ScheduleState, cycleCommandToValidate, cycleDueAt } from './recurring-schedule';
+import { Schedule, ScheduleDefinition, ScheduleState, SkipNotice, cycleCommandToValidate, cycleDueAt } from './recurring-schedule';
 import { validateCommandReport } from '../contracts/command-validator';
 import { IssuedTokenValues, SCHEDULE_TOKEN_FIELDS, applyCardDataPolicy } from '../contracts/card-data-policy';
 import { IssuedTokens, issuedTokenOf, reportIssuedToken } from '../ledger/issued-tokens';
@@ -32,8 +32,12 @@ export interface ScheduleView {
   ended_at?: string;
   /** Cycles missed and skipped (never charged) over the schedule's life; absent: none. */
   skipped_cycles?: number;
-  /** The last skip: its first and last cycle, when they were due (ISO 8601), and when they were skipped. */
-  last_skip?: { from_cycle: number; through_cycle: number; from_due_at: string; through_due_at: string; skipped_at: string };
+  /**
+   * The last skip: its first and last cycle, when they were due (ISO 8601), when they were skipped, and its notice to the
+   * OMS (`recurring_cycles_skipped`): `pending` (to record: the next pass does), `sent` (recorded); absent for a skip an
+   * earlier release made, which owes none.
+   */
+  last_skip?: { from_cycle: number; through_cycle: number; from_due_at: string; through_due_at: string; skipped_at: string; notice?: SkipNotice };
   /**
    * Only in answers to a bus configured with `service_bus.amount_units: major`: the unit of
    * `definition.amount` (`major`: decimal major units, 19.99; `minor` only for a currency whose exponent is
@@ -69,7 +73,14 @@ function skipView(d: ScheduleDefinition, skip: NonNullable<Schedule['lastSkip']>
   } catch {
     // An erased definition may not say its interval any more: the cycles stay, their times do not.
   }
-  return { from_cycle: skip.from, through_cycle: skip.through, from_due_at: iso(from), through_due_at: iso(through), skipped_at: iso(skip.at) };
+  return {
+    from_cycle: skip.from,
+    through_cycle: skip.through,
+    from_due_at: iso(from),
+    through_due_at: iso(through),
+    skipped_at: iso(skip.at),
+    ...(skip.notice ? { notice: skip.notice } : {}),
+  };
 }
 
 const STATES: readonly ScheduleState[] = ['active', 'cancelled', 'completed', 'failed'];

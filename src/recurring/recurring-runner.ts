@@ -13,6 +13,7 @@ import { Schedule, cycleCommand, cycleDueAt, cycleDueNow, cycleOperationId, earl
 import { RecurringStore } from './recurring-store';
 import { cycleNetworkId, noteCycleNetworkId } from './first-payment-network-id';
 import { withoutMethodToken } from '../contracts/payment-method';
+import { recurringCyclesSkippedEvent } from './recurring-skip-notice';
 
 /** The reason of the final failure event of a cycle whose retries ran out. */
 export const RETRIES_EXHAUSTED = 'RECURRING_RETRIES_EXHAUSTED';
@@ -31,6 +32,11 @@ export interface RecurringReport {
   superseded: number;
   /** Schedules whose whole term had passed at a start (the last cycle's period over): completed, nothing charged. */
   lapsed: number;
+  /**
+   * Skip notices (`recurring_cycles_skipped`) a crash or an outage left unrecorded after their skip, recorded by this
+   * pass (a skip's notice recorded by the pass that made it is counted with the `started` or `lapsed` step).
+   */
+  noticesCaughtUp: number;
   /** Ended schedules deleted past `recurring.ended_retention_days`. */
   expired: number;
   errors: number;
@@ -55,6 +61,12 @@ const skippedCycles = counter(
   ['gateway'],
 );
 
+const skipNotices = counter(
+  'pb_recurring_skip_notices_total',
+  'Recurring billing: skips the OMS was told of (recurring_cycles_skipped, one event per skip), by step: recorded by the pass that made the skip (skip), or by a later pass that found it unrecorded after a crash or an outage (catch_up)',
+  ['gateway', 'step'],
+);
+
 /** How long a charge in flight waits before the runner looks at it again, ms (the ledger settles it meanwhile). */
 const CHECK_AGAIN_MS = 30_000;
 
@@ -66,6 +78,11 @@ const CHECK_AGAIN_MS = 30_000;
  *   (`skippedCycles`, `lastSkip`), counted (`pb_recurring_cycles_skipped_total`) and logged (warn), so a pass
  *   charges a schedule at most once. A schedule whose whole term has passed (its last cycle's period, up to when a
  *   cycle after it would be due, is over) is charged nothing: completed with every cycle left skipped (`lapsed`).
+ *   The OMS is told of each skip (`service_bus.method.recurring_cycles_skipped`, `recurring-skip-notice.ts`): the skip
+ *   is written with its notice pending, the notice recorded in the outbox after, then marked sent. A crash or an
+ *   outage between leaves it pending: the next pass on the schedule records it before anything else (a lapsed or
+ *   cancelled schedule stays due for it). The outbox and the schedules live in different Redis Cluster slots, so the
+ *   two cannot be one script; the event id (`<schedule>.skipped.<first>-<last>`) makes a second recording a no-op.
  *   Its operation (`<schedule>.c<n>`, retries `<schedule>.c<n>.r<k>`) is written to
  *   the ledger, idempotently by that id, and handed to delivery (jobId = operation id) as any command,
  *   with the merchant-initiated flags (`payment.recurring`, see docs/PAYMENT-METHODS.md) and the first payment's
@@ -124,6 +141,7 @@ export class RecurringRunner {
       stopped: 0,
       superseded: 0,
       lapsed: 0,
+      noticesCaughtUp: 0,
       expired: 0,
       errors: 0,
     };
@@ -131,7 +149,18 @@ export class RecurringRunner {
       ids,
       (id) => id,
       async (id) => {
-        const schedule = await store.get(id);
+        let schedule = await store.get(id);
+        // A skip whose notice an earlier pass wrote but did not record (a crash, an outage): recorded before any step.
+        if (schedule?.lastSkip?.notice === 'pending') {
+          await this.noticeSkip(schedule, 'catch_up');
+          report.noticesCaughtUp += 1;
+          if (schedule.state === 'completed' || schedule.state === 'cancelled') {
+            // Kept due only for its notice (a lapse, a cancel meanwhile): nothing else to do for it.
+            await store.dropDue(id, this.now());
+            return;
+          }
+          schedule = await store.get(id);
+        }
         // A cycle failed for good whose final failure event a crash or an outage left unrecorded (see `declined`).
         const failedCycle = schedule?.state === 'failed' ? await this.failedCycle(schedule) : null;
         if (schedule && failedCycle) {
@@ -260,7 +289,7 @@ export class RecurringRunner {
             ...read,
             cycle: due,
             skippedCycles: (read.skippedCycles ?? 0) + skipped,
-            lastSkip: { from: read.cycle, through: due - 1, at: now },
+            lastSkip: { from: read.cycle, through: due - 1, at: now, notice: 'pending' },
           }
         : read;
     const id = await this.attemptId(schedule);
@@ -271,7 +300,11 @@ export class RecurringRunner {
     // of the cycle due) keeps its claim, and this one charges nothing.
     const dropped = await this.write(read, { ...schedule, phase: 'charging', operation: id, nextAt: now + CHECK_AGAIN_MS }, 'start');
     if (dropped) return dropped;
-    if (skipped > 0) this.logSkipped('recurring cycles missed; skipped, not charged (only the cycle due now is)', d, read.cycle, due - 1, { cycle: due });
+    if (skipped > 0) {
+      this.logSkipped('recurring cycles missed; skipped, not charged (only the cycle due now is)', d, read.cycle, due - 1, { cycle: due });
+      // Before the charge: the OMS hears of the cycles skipped, then of the one charged, in its order's sequence.
+      await this.noticeSkip(schedule, 'skip');
+    }
     // The first payment's network transaction id: the schedule's, else the one its earlier charge carried (this cycle's
     // first attempt, else the last cycle charged before this start: the one before those skipped), else the one
     // recorded for its order's first payment.
@@ -299,6 +332,7 @@ export class RecurringRunner {
   /**
    * A schedule whose whole term has passed at a start (cycles `read.cycle` to `last`, its `max_cycles`, all due, the
    * last one's period over): completed over the copy read, every cycle left skipped, recorded, counted and logged; no charge.
+   * It stays due until its notice is recorded (then leaves the due index): a crash in between leaves it to the next pass.
    */
   private async lapsed(read: Schedule, last: number, now: number): Promise<'lapsed' | 'stopped' | 'superseded'> {
     const d = read.definition;
@@ -309,13 +343,44 @@ export class RecurringRunner {
       nextAt: now,
       lastReason: undefined,
       skippedCycles: (read.skippedCycles ?? 0) + last - read.cycle + 1,
-      lastSkip: { from: read.cycle, through: last, at: now },
+      lastSkip: { from: read.cycle, through: last, at: now, notice: 'pending' },
     };
-    const dropped = await this.write(read, next, 'lapse');
+    const dropped = await this.write(read, next, 'lapse', true);
     if (dropped) return dropped;
     cycles.inc({ gateway: d.gateway, outcome: 'lapsed' });
     this.logSkipped('recurring schedule term passed; its cycles skipped, not charged; completed', d, read.cycle, last, { completed: true });
+    await this.noticeSkip(next, 'skip');
+    await this.deps.store.dropDue(d.id, this.now());
     return 'lapsed';
+  }
+
+  /**
+   * Records the notice of `schedule`'s last skip in the outbox (`recurring_cycles_skipped`; idempotent by its event id)
+   * and marks it sent on the schedule; counted and logged. `step`: `skip` (the pass that made it), `catch_up` (a later
+   * pass found it pending).
+   */
+  private async noticeSkip(schedule: Schedule, step: 'skip' | 'catch_up'): Promise<void> {
+    const { config, recorder, store, logger } = this.deps;
+    const d = schedule.definition;
+    const skip = schedule.lastSkip;
+    if (!skip) return;
+    const event = recurringCyclesSkippedEvent(schedule, config);
+    if (!event) {
+      // An erased definition no longer says whose payment it was: marked, never due for ever for a notice it cannot build.
+      await store.markSkipNoticed(d.id, skip.from, skip.through);
+      logger.warn('recurring skipped cycles: no notice sent, the schedule definition was erased', {
+        schedule_id: d.id,
+        from_cycle: skip.from,
+        through_cycle: skip.through,
+      });
+      return;
+    }
+    await recorder.emit(event);
+    await store.markSkipNoticed(d.id, skip.from, skip.through);
+    skipNotices.inc({ gateway: d.gateway, step });
+    const fields = { schedule_id: d.id, event_id: event.eventId, from_cycle: skip.from, through_cycle: skip.through, gateway: d.gateway, step };
+    if (step === 'skip') logger.info('recurring skipped cycles: the OMS is told (recurring_cycles_skipped)', fields);
+    else logger.warn('recurring skipped cycles: notice an earlier pass left unrecorded (a crash or an outage) recorded now', fields);
   }
 
   /** Counts and logs (warn) cycles `from` to `through` of `d`, skipped: never charged. */

@@ -45,6 +45,9 @@ export type ScheduleState = 'active' | 'cancelled' | 'completed' | 'failed';
 /** Where the current cycle is: `due` (its next charge is to start at `nextAt`), `charging` (its operation is out). */
 export type CyclePhase = 'due' | 'charging';
 
+/** Where a skip's notice to the OMS stands: `pending` (to record in the outbox), `sent` (recorded there). */
+export type SkipNotice = 'pending' | 'sent';
+
 /** A schedule as it stands. */
 export interface Schedule {
   definition: ScheduleDefinition;
@@ -64,8 +67,12 @@ export interface Schedule {
   endedAt?: number;
   /** Cycles skipped over the schedule's life: missed (due before the one due at a start), never charged. */
   skippedCycles?: number;
-  /** The last skip: its first and last cycle, and when it was made (epoch ms). */
-  lastSkip?: { from: number; through: number; at: number };
+  /**
+   * The last skip: its first and last cycle, when it was made (epoch ms), and whether its notice to the OMS
+   * (`recurring_cycles_skipped`) is still to be recorded (`pending`, written with the skip) or recorded (`sent`).
+   * Absent `notice`: a skip an earlier release made, which owes no notice.
+   */
+  lastSkip?: { from: number; through: number; at: number; notice?: SkipNotice };
 }
 
 /**

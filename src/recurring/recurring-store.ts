@@ -18,7 +18,8 @@ const STATES: readonly ScheduleState[] = ['active', 'cancelled', 'completed', 'f
  * A schedule written ended (not active, not staying due) is put in the ended index, by when it ended (retention).
  * `expect` '1': written only while the stored cycle, attempt, phase and operation are still those read (`exp_*`),
  * else nothing (2): a runner whose copy another runner moved on meanwhile (another process, another clock) never
- * claims a second charge over the first one's. 1: written.
+ * claims a second charge over the first one's. 1: written. `last_skip_notice` `pending` over the same skip stored
+ * `sent` stays `sent`: a copy read before the notice was recorded never asks for it again.
  */
 const UPDATE_ACTIVE_SCRIPT = new LuaScript(
   luaInputs(
@@ -37,6 +38,7 @@ const UPDATE_ACTIVE_SCRIPT = new LuaScript(
       'last_skip_from',
       'last_skip_through',
       'last_skip_at',
+      'last_skip_notice',
       'stay_due',
       'expect',
       'exp_cycle',
@@ -53,9 +55,15 @@ if A.expect == '1' then
   if f[3] == 'charging' then phase = 'charging' end
   if (f[1] or '1') ~= A.exp_cycle or (f[2] or '0') ~= A.exp_attempt or phase ~= A.exp_phase or (f[4] or '') ~= A.exp_operation then return 2 end
 end
+local notice = A.last_skip_notice
+if notice == 'pending' then
+  local s = redis.call('HMGET', K.schedule, 'last_skip_from', 'last_skip_through', 'last_skip_notice')
+  if s[1] == A.last_skip_from and s[2] == A.last_skip_through and s[3] == 'sent' then notice = 'sent' end
+end
 redis.call('HSET', K.schedule, 'state', A.state, 'cycle', A.cycle, 'attempt', A.attempt, 'phase', A.phase,
   'next_at', A.next_at, 'operation', A.operation, 'last_reason', A.last_reason, 'skipped_cycles', A.skipped_cycles,
-  'last_skip_from', A.last_skip_from, 'last_skip_through', A.last_skip_through, 'last_skip_at', A.last_skip_at)
+  'last_skip_from', A.last_skip_from, 'last_skip_through', A.last_skip_through, 'last_skip_at', A.last_skip_at,
+  'last_skip_notice', notice)
 if A.state == 'active' or A.stay_due == '1' then redis.call('ZADD', K.due, A.next_at, A.id) else
   redis.call('ZREM', K.due, A.id)
   redis.call('HSETNX', K.schedule, 'ended_at', A.now)
@@ -119,7 +127,8 @@ return 1
 /**
  * Stops an active schedule: its state becomes `cancelled`, it leaves the due index and enters the ended index (at
  * `now`, also its `ended_at`) (1); else nothing (0). A definition without a state (a creation cut short) is active,
- * as `RecurringStore.get` reads it.
+ * as `RecurringStore.get` reads it. One whose last skip's notice is still to record (`last_skip_notice` `pending`: a
+ * crash or an outage after the skip) stays due: the runner's next pass records it, then takes it off.
  */
 const CANCEL_SCRIPT = new LuaScript(
   luaInputs(['schedule', 'due', 'ended'], ['id', 'now']),
@@ -129,8 +138,22 @@ if not state and redis.call('HEXISTS', K.schedule, 'definition') == 1 then state
 if state ~= 'active' then return 0 end
 redis.call('HSET', K.schedule, 'state', 'cancelled')
 redis.call('HSETNX', K.schedule, 'ended_at', A.now)
-redis.call('ZREM', K.due, A.id)
+if redis.call('HGET', K.schedule, 'last_skip_notice') ~= 'pending' then redis.call('ZREM', K.due, A.id) end
 redis.call('ZADD', K.ended, 'NX', A.now, A.id)
+return 1
+`,
+);
+
+/**
+ * Marks the notice of the skip of cycles `from` to `through` recorded (`last_skip_notice` `sent`), only if that skip
+ * is still the schedule's last and its notice is pending (1); else nothing (0).
+ */
+const SKIP_NOTICED_SCRIPT = new LuaScript(
+  luaInputs(['schedule'], ['from', 'through']),
+  `
+local s = redis.call('HMGET', K.schedule, 'last_skip_from', 'last_skip_through', 'last_skip_notice')
+if s[1] ~= A.from or s[2] ~= A.through or s[3] ~= 'pending' then return 0 end
+redis.call('HSET', K.schedule, 'last_skip_notice', 'sent')
 return 1
 `,
 );
@@ -248,6 +271,7 @@ const ORDER_INDEX_OVERLAP_MS = 10 * 60_000;
  *   P {recurring}:schedule:<id>   hash: `definition` (JSON, fixed at creation), `state`, `cycle`, `attempt`,
  *                                 `phase`, `next_at`, `operation`, `last_reason`, `skipped_cycles`,
  *                                 `last_skip_from`, `last_skip_through`, `last_skip_at` (missed cycles skipped),
+ *                                 `last_skip_notice` (`pending`, `sent`: the skip's notice to the OMS),
  *                                 `ended_at` (epoch ms, once it ended)
  *   P {recurring}:due             sorted set of active schedule ids, score = `next_at` (epoch ms)
  *   P {recurring}:ended           sorted set of ended schedule ids, score = when they ended (retention: `expireEnded`)
@@ -331,7 +355,7 @@ export class RecurringStore {
       ...(h.last_reason ? { lastReason: h.last_reason } : {}),
       ...(h.ended_at ? { endedAt: Number(h.ended_at) } : {}),
       ...(h.skipped_cycles ? { skippedCycles: Number(h.skipped_cycles) } : {}),
-      ...(h.last_skip_from ? { lastSkip: { from: Number(h.last_skip_from), through: Number(h.last_skip_through), at: Number(h.last_skip_at) } } : {}),
+      ...(h.last_skip_from ? { lastSkip: skipOf(h) } : {}),
     };
   }
 
@@ -387,6 +411,15 @@ export class RecurringStore {
       },
     });
     return written === 1 ? 'written' : written === 2 ? 'moved' : 'not_active';
+  }
+
+  /**
+   * Marks the notice of schedule `id`'s skip of cycles `from` to `through` recorded in the outbox, only while that skip
+   * is still its last and its notice pending.
+   * @returns whether this call marked it.
+   */
+  async markSkipNoticed(id: string, from: number, through: number): Promise<boolean> {
+    return (await SKIP_NOTICED_SCRIPT.run(this.redis, { keys: { schedule: this.key(id) }, args: { from, through } })) === 1;
   }
 
   /** Active schedules whose next look is due at `now`, oldest first. */
@@ -605,14 +638,21 @@ function movingParts(schedule: Schedule): Record<'state' | 'cycle' | 'attempt' |
 }
 
 /** A schedule's record of its skipped cycles, as stored ('' when none). */
-function skipParts(schedule: Schedule): Record<'skipped_cycles' | 'last_skip_from' | 'last_skip_through' | 'last_skip_at', string> {
+function skipParts(schedule: Schedule): Record<'skipped_cycles' | 'last_skip_from' | 'last_skip_through' | 'last_skip_at' | 'last_skip_notice', string> {
   const skip = schedule.lastSkip;
   return {
     skipped_cycles: schedule.skippedCycles ? String(schedule.skippedCycles) : '',
     last_skip_from: skip ? String(skip.from) : '',
     last_skip_through: skip ? String(skip.through) : '',
     last_skip_at: skip ? String(skip.at) : '',
+    last_skip_notice: skip?.notice ?? '',
   };
+}
+
+/** The last skip of a stored schedule hash that holds one. */
+function skipOf(h: Record<string, string>): NonNullable<Schedule['lastSkip']> {
+  const notice = h.last_skip_notice === 'pending' || h.last_skip_notice === 'sent' ? h.last_skip_notice : undefined;
+  return { from: Number(h.last_skip_from), through: Number(h.last_skip_through), at: Number(h.last_skip_at), ...(notice ? { notice } : {}) };
 }
 
 /** Checks a definition by the command its first cycle would send (with a channel's rules). */

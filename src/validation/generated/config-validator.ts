@@ -4,7 +4,7 @@
 // @ts-nocheck
 "use strict";
 export const parameters = validate21;
-const schema6 = {"type":"object","additionalProperties":false,"required":["service_bus.url","service_bus.endpoint_name","service_bus.secret","service_bus.public_url","mom_client.client_id","mom_client.client_secret","mom_client.oauth_server_url","amqp.url","redis.url"],"properties":{"service_bus.url":{"$ref":"#/definitions/p0"},"service_bus.rpc_path":{"$ref":"#/definitions/p1","default":"/"},"service_bus.endpoint_name":{"$ref":"#/definitions/p2"},"service_bus.secret":{"$ref":"#/definitions/p3"},"service_bus.public_url":{"$ref":"#/definitions/p4"},"service_bus.delegate_path":{"$ref":"#/definitions/p5","default":"/delegate/oms"},"service_bus.subscribes":{"$ref":"#/definitions/p6","default":[]},"service_bus.amount_units":{"$ref":"#/definitions/p7","default":"minor"},"service_bus.refund_pending_notice":{"$ref":"#/definitions/p8","default":true},"service_bus.timeout_ms":{"$ref":"#/definitions/p9","default":10000},"service_bus.connect_timeout_ms":{"$ref":"#/definitions/p10","default":2000},"service_bus.method.register":{"$ref":"#/definitions/p11","default":"magento.service_bus.remote.register"},"service_bus.method.unregister":{"$ref":"#/definitions/p12","default":"magento.service_bus.remote.unregister"},"service_bus.method.validate":{"$ref":"#/definitions/p13","default":"magento.payments.payments_management.validate"},"service_bus.method.revalidate":{"$ref":"#/definitions/p14","default":"magento.payments.payments_management.revalidate"},"service_bus.method.capture":{"$ref":"#/definitions/p15","default":"magento.payments.payments_management.capture"},"service_bus.method.cancel":{"$ref":"#/definitions/p16","default":"magento.payments.payments_management.cancel"},"service_bus.method.refund":{"$ref":"#/definitions/p17","default":"magento.payments.payments_management.refund"},"service_bus.method.validated":{"$ref":"#/definitions/p18","default":"magento.payments.payments_management.validated"},"service_bus.method.revalidated":{"$ref":"#/definitions/p19","default":"magento.payments.payments_management.revalidated"},"service_bus.method.captured":{"$ref":"#/definitions/p20","default":"magento.payments.payments_management.captured"},"service_bus.method.cancelled":{"$ref":"#/definitions/p21","default":"magento.payments.payments_management.cancelled"},"service_bus.method.refunded":{"$ref":"#/definitions/p22","default":"magento.payments.payments_management.refunded"},"service_bus.method.authorized":{"$ref":"#/definitions/p23","default":"magento.payments.payments_management.authorized"},"service_bus.method.sold":{"$ref":"#/definitions/p24","default":"magento.payments.payments_management.sold"},"service_bus.method.tokenized":{"$ref":"#/definitions/p25","default":"magento.payments.payments_management.tokenized"},"service_bus.method.refund_updated":{"$ref":"#/definitions/p26","default":"magento.postsales.refund_management.updated"},"service_bus.method.authorization_expiring":{"$ref":"#/definitions/p27","default":"magento.payments.payments_management.authorization_expiring"},"service_bus.method.adjusted":{"$ref":"#/definitions/p28","default":"magento.payments.payments_management.adjusted"},"service_bus.method.balance_inquiry":{"$ref":"#/definitions/p29","default":"magento.payments.payments_management.balance_inquiry"},"service_bus.method.reload":{"$ref":"#/definitions/p30","default":"magento.payments.payments_management.reload"},"service_bus.method.issue":{"$ref":"#/definitions/p31","default":"magento.payments.payments_management.issue"},"service_bus.method.activate":{"$ref":"#/definitions/p32","default":"magento.payments.payments_management.activate"},"service_bus.method.deactivate":{"$ref":"#/definitions/p33","default":"magento.payments.payments_management.deactivate"},"service_bus.method.merge_balance":{"$ref":"#/definitions/p34","default":"magento.payments.payments_management.merge_balance"},"service_bus.method.balance_reported":{"$ref":"#/definitions/p35","default":"magento.payments.payments_management.balance_reported"},"service_bus.method.reloaded":{"$ref":"#/definitions/p36","default":"magento.payments.payments_management.reloaded"},"service_bus.method.issued":{"$ref":"#/definitions/p37","default":"magento.payments.payments_management.issued"},"service_bus.method.activated":{"$ref":"#/definitions/p38","default":"magento.payments.payments_management.activated"},"service_bus.method.deactivated":{"$ref":"#/definitions/p39","default":"magento.payments.payments_management.deactivated"},"service_bus.method.balance_merged":{"$ref":"#/definitions/p40","default":"magento.payments.payments_management.balance_merged"},"service_bus.method.recurring_failed":{"$ref":"#/definitions/p41","default":"magento.payments.payments_management.recurring_failed"},"service_bus.method.split_tender_settled":{"$ref":"#/definitions/p42","default":"magento.payments.payments_management.split_tender_settled"},"mom_client.client_id":{"$ref":"#/definitions/p43"},"mom_client.client_secret":{"$ref":"#/definitions/p44"},"mom_client.oauth_server_url":{"$ref":"#/definitions/p45"},"mom_client.token_path":{"$ref":"#/definitions/p46","default":"/oauth/token"},"mom_client.scope":{"$ref":"#/definitions/p47","default":""},"mom_client.client_auth":{"$ref":"#/definitions/p48","default":"header"},"mom_client.refresh_margin_s":{"$ref":"#/definitions/p49","default":60},"amqp.url":{"$ref":"#/definitions/p50"},"amqp.exchange.commands":{"$ref":"#/definitions/p51","default":"payment-bridge.commands"},"amqp.queue.commands":{"$ref":"#/definitions/p52","default":"worker:payment:command"},"amqp.queue.type":{"$ref":"#/definitions/p53","default":"quorum"},"amqp.exchange.dead_letter":{"$ref":"#/definitions/p54","default":"payment-bridge.dead-letter"},"amqp.queue.dead_letter":{"$ref":"#/definitions/p55","default":"worker:payment:dead-letter"},"amqp.prefetch":{"$ref":"#/definitions/p56","default":50},"amqp.publish_timeout_ms":{"$ref":"#/definitions/p57","default":5000},"amqp.reconnect_ms":{"$ref":"#/definitions/p58","default":1000},"amqp.urls":{"$ref":"#/definitions/p59","default":[]},"amqp.queue.dead_letter_strategy":{"$ref":"#/definitions/p60","default":"at-most-once"},"amqp.dead_letter_archive_interval_ms":{"$ref":"#/definitions/p61","default":10000},"redis.url":{"$ref":"#/definitions/p62"},"redis.key_prefix":{"$ref":"#/definitions/p63","default":"pb:"},"redis.cluster.nodes":{"$ref":"#/definitions/p64","default":[]},"redis.cluster.retry_delay_ms":{"$ref":"#/definitions/p65","default":400},"redis.cluster.retry_delay_on_moved_ms":{"$ref":"#/definitions/p66","default":100},"redis.cluster.max_redirections":{"$ref":"#/definitions/p67","default":16},"redis.cluster.slots_refresh_interval_ms":{"$ref":"#/definitions/p68","default":5000},"redis.replica_acks":{"$ref":"#/definitions/p69","default":0},"redis.replica_ack_timeout_ms":{"$ref":"#/definitions/p70","default":1000},"http.host":{"$ref":"#/definitions/p71","default":"127.0.0.1"},"http.port":{"$ref":"#/definitions/p72","default":8080},"http.intake_path":{"$ref":"#/definitions/p73","default":"/bus"},"http.body_limit_bytes":{"$ref":"#/definitions/p74","default":262144},"http.discard_limit_bytes":{"$ref":"#/definitions/p75","default":4194304},"http.discard_timeout_ms":{"$ref":"#/definitions/p76","default":5000},"proxy.host":{"$ref":"#/definitions/p77","default":""},"proxy.port":{"$ref":"#/definitions/p78","default":0},"delivery.concurrency":{"$ref":"#/definitions/p79","default":100},"delivery.backoff_base_ms":{"$ref":"#/definitions/p80","default":500},"delivery.backoff_max_ms":{"$ref":"#/definitions/p81","default":60000},"delivery.max_age_ms":{"$ref":"#/definitions/p82","default":0},"delivery.breaker_failure_threshold":{"$ref":"#/definitions/p83","default":20},"delivery.breaker_open_ms":{"$ref":"#/definitions/p84","default":1000},"delivery.config_grace_ms":{"$ref":"#/definitions/p85","default":1800000},"delivery.retry_after_max_ms":{"$ref":"#/definitions/p86","default":300000},"delivery.late_failure_confirm_ms":{"$ref":"#/definitions/p87","default":30000},"delivery.recapture_failure_wait_ms":{"$ref":"#/definitions/p88","default":86400000},"delivery.parked_outcome_ttl_ms":{"$ref":"#/definitions/p89","default":2592000000},"delivery.void_wait_max_ms":{"$ref":"#/definitions/p90","default":86400000},"delivery.authorization_wait_max_ms":{"$ref":"#/definitions/p91","default":5616000000},"events.concurrency":{"$ref":"#/definitions/p92","default":50},"events.backoff_base_ms":{"$ref":"#/definitions/p93","default":250},"events.backoff_max_ms":{"$ref":"#/definitions/p94","default":30000},"queues.watchdog_interval_ms":{"$ref":"#/definitions/p95","default":15000},"leases.holder_ttl_ms":{"$ref":"#/definitions/p96","default":2000},"poller.schedule_ms":{"$ref":"#/definitions/p97","default":[60000,300000,1800000,7200000,86400000]},"poller.in_process_interval_ms":{"$ref":"#/definitions/p98","default":0},"poller.unresolved_interval_ms":{"$ref":"#/definitions/p99","default":3600000},"poller.webhook_wait_alert_ms":{"$ref":"#/definitions/p100","default":86400000},"poller.action_expiry_inquiry_max_ms":{"$ref":"#/definitions/p101","default":3600000},"registration.attempts":{"$ref":"#/definitions/p102","default":5},"registration.backoff_base_ms":{"$ref":"#/definitions/p103","default":500},"authorizations.validity_ms":{"$ref":"#/definitions/p104","default":{}},"authorizations.expiry_warning_ms":{"$ref":"#/definitions/p105","default":86400000},"authorizations.orphan_reversal":{"$ref":"#/definitions/p106","default":"dry_run"},"authorizations.orphan_void_after_ms":{"$ref":"#/definitions/p107","default":345600000},"authorizations.orphan_void_after_ms_by_account":{"$ref":"#/definitions/p108","default":{}},"authorizations.sweep_limit":{"$ref":"#/definitions/p109","default":1000},"monitoring.host":{"$ref":"#/definitions/p110","default":"127.0.0.1"},"monitoring.worker_port":{"$ref":"#/definitions/p111","default":0},"monitoring.poller_port":{"$ref":"#/definitions/p112","default":0},"monitoring.ready_max_event_lag_ms":{"$ref":"#/definitions/p113","default":60000},"shutdown.deadline_ms":{"$ref":"#/definitions/p114","default":30000},"poller.interval_ms":{"$ref":"#/definitions/p115","default":30000},"log.level":{"$ref":"#/definitions/p116","default":"info"},"split_tender.refund_order":{"$ref":"#/definitions/p117","default":"card_first"},"split_tender.sweep_interval_ms":{"$ref":"#/definitions/p118","default":500},"security.allow_insecure_http":{"$ref":"#/definitions/p119","default":false},"edge.max_connections":{"$ref":"#/definitions/p120","default":4000},"edge.max_connections_per_ip":{"$ref":"#/definitions/p121","default":512},"edge.headers_timeout_ms":{"$ref":"#/definitions/p122","default":10000},"edge.request_timeout_ms":{"$ref":"#/definitions/p123","default":30000},"edge.keep_alive_timeout_ms":{"$ref":"#/definitions/p124","default":30000},"edge.trusted_proxies":{"$ref":"#/definitions/p125","default":[]},"edge.allow.intake":{"$ref":"#/definitions/p126","default":[]},"edge.allow.webhooks":{"$ref":"#/definitions/p127","default":{}},"edge.allow.admin":{"$ref":"#/definitions/p128","default":[]},"edge.tls.cert_file":{"$ref":"#/definitions/p129","default":""},"edge.tls.key_file":{"$ref":"#/definitions/p130","default":""},"edge.tls.ca_file":{"$ref":"#/definitions/p131","default":""},"service_bus.secret_previous":{"$ref":"#/definitions/p132","default":""},"service_bus.secret_next":{"$ref":"#/definitions/p133","default":""},"audit.stream_max_len":{"$ref":"#/definitions/p134","default":10000},"console.enabled":{"$ref":"#/definitions/p135","default":false},"console.bind":{"$ref":"#/definitions/p136","default":"127.0.0.1"},"console.port":{"$ref":"#/definitions/p137","default":8081},"console.path":{"$ref":"#/definitions/p138","default":"/console"},"console.username":{"$ref":"#/definitions/p139","default":"operator"},"console.password":{"$ref":"#/definitions/p140","default":""},"console.session_ttl_ms":{"$ref":"#/definitions/p141","default":28800000},"console.session_idle_ms":{"$ref":"#/definitions/p142","default":900000},"console.stuck_after_ms":{"$ref":"#/definitions/p143","default":300000},"console.secure_cookie":{"$ref":"#/definitions/p144","default":"auto"},"console.allowed_hosts":{"$ref":"#/definitions/p145","default":[]},"channels.credentials":{"$ref":"#/definitions/p146","default":{}},"channels.free_text_fields":{"$ref":"#/definitions/p147","default":["payment.custom_attributes","payment.note","payment.notes","payment.comment","payment.gift_message","payment.lines[].item_name"]},"channels.profiles":{"$ref":"#/definitions/p148","default":[]},"channels.triage.min_amount":{"$ref":"#/definitions/p149","default":100000},"channels.triage.min_amount_by_currency":{"$ref":"#/definitions/p150","default":{}},"channels.triage.commands":{"$ref":"#/definitions/p151","default":["capture","refund"]},"channels.triage.channels":{"$ref":"#/definitions/p152","default":[]},"channels.triage.index_size":{"$ref":"#/definitions/p153","default":10000},"channels.triage.retention_ms":{"$ref":"#/definitions/p154","default":2592000000},"routing.rules":{"$ref":"#/definitions/p155","default":[]},"routing.agreements":{"$ref":"#/definitions/p156","default":[]},"routing.require_agreement":{"$ref":"#/definitions/p157","default":false},"routing.country_attributes":{"$ref":"#/definitions/p158","default":["country","billing_country","country_code"]},"routing.failover.enabled":{"$ref":"#/definitions/p159","default":false},"routing.failover.decline_codes":{"$ref":"#/definitions/p160","default":[]},"routing.payment_methods.rpc_method":{"$ref":"#/definitions/p161","default":"magento.payments.payments_management.payment_methods"},"routing.payment_methods.cache_ms":{"$ref":"#/definitions/p162","default":30000},"routing.payment_methods.by_gateway":{"$ref":"#/definitions/p163","default":{}},"routing.payment_methods.gateway_timeout_ms":{"$ref":"#/definitions/p164","default":3000},"rate_limits.enabled":{"$ref":"#/definitions/p165","default":true},"rate_limits.channel_per_s":{"$ref":"#/definitions/p166","default":10000},"rate_limits.channel_burst":{"$ref":"#/definitions/p167","default":20000},"rate_limits.account_per_s":{"$ref":"#/definitions/p168","default":5000},"rate_limits.account_burst":{"$ref":"#/definitions/p169","default":10000},"rate_limits.by_channel":{"$ref":"#/definitions/p170","default":{}},"rate_limits.by_account":{"$ref":"#/definitions/p171","default":{}},"rate_limits.lease_tokens":{"$ref":"#/definitions/p172","default":8},"rate_limits.take_deadline_ms":{"$ref":"#/definitions/p173","default":500},"backpressure.max_backlog":{"$ref":"#/definitions/p174","default":20000},"backpressure.retry_after_s":{"$ref":"#/definitions/p175","default":5},"backpressure.depth_cache_ms":{"$ref":"#/definitions/p176","default":500},"backpressure.priority_lane":{"$ref":"#/definitions/p177","default":true},"inflight.adaptive":{"$ref":"#/definitions/p178","default":true},"inflight.min":{"$ref":"#/definitions/p179","default":16},"inflight.max":{"$ref":"#/definitions/p180","default":512},"inflight.initial":{"$ref":"#/definitions/p181","default":64},"inflight.memory_budget_mib":{"$ref":"#/definitions/p182","default":143},"inflight.lag_limit_ms":{"$ref":"#/definitions/p183","default":100},"inflight.interval_ms":{"$ref":"#/definitions/p184","default":500},"caps.rules":{"$ref":"#/definitions/p185","default":[]},"risk.rules":{"$ref":"#/definitions/p186","default":[]},"risk.amount_thresholds":{"$ref":"#/definitions/p187","default":{}},"risk.velocity":{"$ref":"#/definitions/p188","default":[]},"risk.new_token_amounts":{"$ref":"#/definitions/p189","default":{}},"risk.token_memory_ms":{"$ref":"#/definitions/p190","default":15552000000},"risk.review_window_ms":{"$ref":"#/definitions/p191","default":86400000},"risk.hash_key":{"$ref":"#/definitions/p192","default":""},"fx.settlement_currencies":{"$ref":"#/definitions/p193","default":{}},"fx.gateway_rates":{"$ref":"#/definitions/p194","default":true},"fx.rates":{"$ref":"#/definitions/p195","default":[]},"fx.max_rate_age_ms":{"$ref":"#/definitions/p196","default":3600000},"fx.cache_ms":{"$ref":"#/definitions/p197","default":60000},"reconciliation.schedule":{"$ref":"#/definitions/p198","default":"off"},"reconciliation.interval_ms":{"$ref":"#/definitions/p199","default":3600000},"reconciliation.window_ms":{"$ref":"#/definitions/p200","default":3600000},"reconciliation.lag_ms":{"$ref":"#/definitions/p201","default":7200000},"reconciliation.gateways":{"$ref":"#/definitions/p202","default":[]},"reconciliation.request_timeout_ms":{"$ref":"#/definitions/p203","default":30000},"reconciliation.download_deadline_ms":{"$ref":"#/definitions/p204","default":900000},"reconciliation.state_ttl_days":{"$ref":"#/definitions/p205","default":35},"reconciliation.lookups_per_run":{"$ref":"#/definitions/p206","default":500},"reconciliation.report_dir":{"$ref":"#/definitions/p207","default":""},"retention.enabled":{"$ref":"#/definitions/p208","default":true},"retention.expire_after_days":{"$ref":"#/definitions/p209","default":400},"retention.archive_dir":{"$ref":"#/definitions/p210","default":"var/archive"},"retention.batch":{"$ref":"#/definitions/p211","default":500},"retention.require_reconciliation":{"$ref":"#/definitions/p212","default":false},"authentication.action_timeout_ms":{"$ref":"#/definitions/p213","default":900000},"authentication.qr_code_timeout_ms":{"$ref":"#/definitions/p214","default":86400000},"authentication.voucher_timeout_ms":{"$ref":"#/definitions/p215","default":604800000},"authentication.bank_transfer_timeout_ms":{"$ref":"#/definitions/p216","default":1209600000},"authentication.action_deadline_grace_ms":{"$ref":"#/definitions/p217","default":259200000},"authentication.max_action_wait_ms":{"$ref":"#/definitions/p218","default":5356800000},"recurring.retry_schedule_ms":{"$ref":"#/definitions/p219","default":[86400000,259200000,432000000]},"recurring.run_limit":{"$ref":"#/definitions/p220","default":500},"recurring.ended_retention_days":{"$ref":"#/definitions/p221","default":400},"recurring.rpc_method.create":{"$ref":"#/definitions/p222","default":"magento.payments.recurring_management.create"},"recurring.rpc_method.list":{"$ref":"#/definitions/p223","default":"magento.payments.recurring_management.list"},"recurring.rpc_method.cancel":{"$ref":"#/definitions/p224","default":"magento.payments.recurring_management.cancel"},"gateways":{"$ref":"#/definitions/p225","default":{}}},"definitions":{"p0":{"type":"string","pattern":"^https?://[^\\s]+$"},"p1":{"type":"string","pattern":"^/"},"p2":{"type":"string","minLength":1},"p3":{"type":"string","minLength":16},"p4":{"type":"string","pattern":"^https?://[^\\s]+$"},"p5":{"type":"string","pattern":"^/"},"p6":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"}},"p7":{"enum":["minor","major"]},"p8":{"type":"boolean"},"p9":{"type":"integer","minimum":1},"p10":{"type":"integer","minimum":1},"p11":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p12":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p13":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p14":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p15":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p16":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p17":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p18":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p19":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p20":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p21":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p22":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p23":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p24":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p25":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p26":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p27":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p28":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p29":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p30":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p31":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p32":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p33":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p34":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p35":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p36":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p37":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p38":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p39":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p40":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p41":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p42":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p43":{"type":"string","minLength":1},"p44":{"type":"string","minLength":1},"p45":{"type":"string","pattern":"^https?://[^\\s]+$"},"p46":{"type":"string","pattern":"^/"},"p47":{"type":"string"},"p48":{"enum":["header","body"]},"p49":{"type":"integer","minimum":0},"p50":{"type":"string","pattern":"^amqps?://"},"p51":{"type":"string","minLength":1},"p52":{"type":"string","minLength":1},"p53":{"enum":["quorum","classic"]},"p54":{"type":"string","minLength":1},"p55":{"type":"string","minLength":1},"p56":{"type":"integer","minimum":1},"p57":{"type":"integer","minimum":1},"p58":{"type":"integer","minimum":1},"p59":{"type":"array","items":{"type":"string","pattern":"^amqps?://"}},"p60":{"enum":["at-most-once","at-least-once"]},"p61":{"type":"integer","minimum":0},"p62":{"type":"string","pattern":"^rediss?://"},"p63":{"type":"string","pattern":"^[A-Za-z0-9:_-]+$"},"p64":{"type":"array","items":{"type":"string","pattern":"^[^\\s:/]+:[0-9]{1,5}$"}},"p65":{"type":"integer","minimum":1},"p66":{"type":"integer","minimum":0},"p67":{"type":"integer","minimum":1},"p68":{"type":"integer","minimum":1},"p69":{"type":"integer","minimum":0},"p70":{"type":"integer","minimum":1},"p71":{"type":"string"},"p72":{"type":"integer","minimum":0,"maximum":65535},"p73":{"type":"string","pattern":"^/"},"p74":{"type":"integer","minimum":1},"p75":{"type":"integer","minimum":0},"p76":{"type":"integer","minimum":0},"p77":{"type":"string"},"p78":{"type":"integer","minimum":0,"maximum":65535},"p79":{"type":"integer","minimum":1},"p80":{"type":"integer","minimum":1},"p81":{"type":"integer","minimum":1},"p82":{"type":"integer","minimum":0},"p83":{"type":"integer","minimum":1},"p84":{"type":"integer","minimum":1},"p85":{"type":"integer","minimum":0},"p86":{"type":"integer","minimum":1},"p87":{"type":"integer","minimum":0},"p88":{"type":"integer","minimum":1},"p89":{"type":"integer","minimum":1},"p90":{"type":"integer","minimum":1},"p91":{"type":"integer","minimum":1,"maximum":31536000000},"p92":{"type":"integer","minimum":1},"p93":{"type":"integer","minimum":1},"p94":{"type":"integer","minimum":1},"p95":{"type":"integer","minimum":0},"p96":{"type":"integer","minimum":200},"p97":{"type":"array","items":{"type":"integer","minimum":1},"minItems":1},"p98":{"type":"integer","minimum":0},"p99":{"type":"integer","minimum":1},"p100":{"type":"integer","minimum":1},"p101":{"type":"integer","minimum":1},"p102":{"type":"integer","minimum":1},"p103":{"type":"integer","minimum":1},"p104":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(\\.[a-z0-9_-]+)?$"},"additionalProperties":{"type":"integer","minimum":1}},"p105":{"type":"integer","minimum":0},"p106":{"enum":["off","dry_run","on"]},"p107":{"type":"integer","minimum":0},"p108":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*:.+$"},"additionalProperties":{"type":"integer","minimum":0}},"p109":{"type":"integer","minimum":1},"p110":{"type":"string","minLength":1},"p111":{"type":"integer","minimum":0,"maximum":65535},"p112":{"type":"integer","minimum":0,"maximum":65535},"p113":{"type":"integer","minimum":1},"p114":{"type":"integer","minimum":1},"p115":{"type":"integer","minimum":1},"p116":{"enum":["error","warn","info","debug"]},"p117":{"enum":["card_first","gift_card_first"]},"p118":{"type":"integer","minimum":50,"maximum":600000},"p119":{"type":"boolean"},"p120":{"type":"integer","minimum":1},"p121":{"type":"integer","minimum":1},"p122":{"type":"integer","minimum":1},"p123":{"type":"integer","minimum":1},"p124":{"type":"integer","minimum":1},"p125":{"type":"array","items":{"type":"string","minLength":1}},"p126":{"type":"array","items":{"type":"string","minLength":1}},"p127":{"type":"object","propertyNames":{"pattern":"^([a-z][a-z0-9_-]*|\\*)$"},"additionalProperties":{"type":"array","items":{"type":"string","minLength":1}}},"p128":{"type":"array","items":{"type":"string","minLength":1}},"p129":{"type":"string"},"p130":{"type":"string"},"p131":{"type":"string"},"p132":{"type":"string"},"p133":{"type":"string"},"p134":{"type":"integer","minimum":1},"p135":{"type":"boolean"},"p136":{"type":"string","minLength":1},"p137":{"type":"integer","minimum":0,"maximum":65535},"p138":{"type":"string","pattern":"^/[A-Za-z0-9_-]+$"},"p139":{"type":"string","pattern":"^[A-Za-z0-9._@-]{1,64}$"},"p140":{"type":"string"},"p141":{"type":"integer","minimum":1},"p142":{"type":"integer","minimum":60000},"p143":{"type":"integer","minimum":1},"p144":{"enum":["auto","always"]},"p145":{"type":"array","items":{"type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)\\.?(:[0-9]{1,5})?$"}},"p146":{"type":"object","propertyNames":{"enum":["web","pos","marketplace"]},"additionalProperties":{"type":"array","minItems":1,"maxItems":3,"items":{"type":"object","additionalProperties":false,"required":["key_id","secret"],"properties":{"key_id":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"secret":{"type":"string","minLength":32}}}}},"p147":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"}},"p148":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["channel"],"properties":{"channel":{"enum":["bus","web","pos","marketplace"]},"account":{"type":"string","minLength":1,"default":"*"},"required_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]},"min_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"max_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"free_text_card_data":{"enum":["mask","refuse"],"default":"mask"},"free_text_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]}}}},"p149":{"type":"integer","minimum":0,"maximum":99999999999999},"p150":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p151":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]}},"p152":{"type":"array","items":{"enum":["bus","web","pos","marketplace"]}},"p153":{"type":"integer","minimum":1},"p154":{"type":"integer","minimum":1},"p155":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","gateways"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"when":{"type":"object","additionalProperties":false,"default":{},"properties":{"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"min_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"max_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"channels":{"type":"array","items":{"enum":["bus","web","pos","marketplace"]},"default":[]},"countries":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z]{2}$"},"default":[]},"methods":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64},"default":[]},"merchants":{"type":"array","items":{"type":"string","minLength":1},"default":[]},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"default":[]},"agreement_status":{"type":"array","items":{"enum":["active","suspended","expired","pending","none"]},"default":[]},"agreement_gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"}}},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"minItems":1,"maxItems":8}}}},"p156":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["merchant","gateway","status"],"properties":{"merchant":{"type":"string","minLength":1},"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"status":{"enum":["active","suspended","expired"]},"valid_from":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"},"valid_until":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"}}}},"p157":{"type":"boolean"},"p158":{"type":"array","items":{"type":"string","minLength":1}},"p159":{"type":"boolean"},"p160":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64}},"p161":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p162":{"type":"integer","minimum":0},"p163":{"type":"object","propertyNames":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"additionalProperties":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64}}},"p164":{"type":"integer","minimum":1},"p165":{"type":"boolean"},"p166":{"type":"integer","minimum":1},"p167":{"type":"integer","minimum":1},"p168":{"type":"integer","minimum":1},"p169":{"type":"integer","minimum":1},"p170":{"type":"object","propertyNames":{"enum":["bus","web","pos","marketplace"]},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}},"p171":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*:.+$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}},"p172":{"type":"integer","minimum":1,"maximum":100},"p173":{"type":"integer","minimum":50,"maximum":5000},"p174":{"type":"integer","minimum":0},"p175":{"type":"integer","minimum":1,"maximum":3600},"p176":{"type":"integer","minimum":1},"p177":{"type":"boolean"},"p178":{"type":"boolean"},"p179":{"type":"integer","minimum":1},"p180":{"type":"integer","minimum":1,"maximum":65535},"p181":{"type":"integer","minimum":1},"p182":{"type":"integer","minimum":1},"p183":{"type":"integer","minimum":1},"p184":{"type":"integer","minimum":100},"p185":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["scope","name","currency"],"properties":{"scope":{"enum":["gateway","merchant"]},"name":{"type":"string","minLength":1},"gateway":{"type":"string","minLength":1,"default":"*"},"currency":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"min_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"max_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_count":{"type":"integer","minimum":0},"monthly_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"monthly_count":{"type":"integer","minimum":0}}}},"p186":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","when","action"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,64}$"},"when":{"type":"array","minItems":1,"items":{"enum":["high_amount","velocity_customer","velocity_token","velocity_ip","velocity_email","country_mismatch","new_token_high_amount"]}},"action":{"enum":["allow","psp_review","hold","decline"]}}}},"p187":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p188":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["by","window_ms","max_count"],"properties":{"by":{"enum":["customer","token","ip","email"]},"window_ms":{"type":"integer","minimum":1000},"max_count":{"type":"integer","minimum":0}}}},"p189":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p190":{"type":"integer","minimum":1},"p191":{"type":"integer","minimum":1},"p192":{"type":"string"},"p193":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(:.+)?$"},"additionalProperties":{"type":"array","minItems":1,"items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]}}},"p194":{"type":"boolean"},"p195":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["from","to","rate","as_of"],"properties":{"from":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"to":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"rate":{"type":"string","pattern":"^(\\d+(\\.\\d+)?|\\d+/\\d+)$"},"as_of":{"type":"string","minLength":10}}}},"p196":{"type":"integer","minimum":1},"p197":{"type":"integer","minimum":0},"p198":{"enum":["off","dry_run","on"]},"p199":{"type":"integer","minimum":1},"p200":{"type":"integer","minimum":1},"p201":{"type":"integer","minimum":0},"p202":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true},"p203":{"type":"integer","minimum":1},"p204":{"type":"integer","minimum":1,"maximum":2147483647},"p205":{"type":"integer","minimum":1},"p206":{"type":"integer","minimum":0,"maximum":100000},"p207":{"type":"string"},"p208":{"type":"boolean"},"p209":{"type":"integer","minimum":30,"maximum":3650},"p210":{"type":"string"},"p211":{"type":"integer","minimum":1,"maximum":10000},"p212":{"type":"boolean"},"p213":{"type":"integer","minimum":1},"p214":{"type":"integer","minimum":1,"maximum":31536000000},"p215":{"type":"integer","minimum":1,"maximum":31536000000},"p216":{"type":"integer","minimum":1,"maximum":31536000000},"p217":{"type":"integer","minimum":0,"maximum":31536000000},"p218":{"type":"integer","minimum":1,"maximum":31536000000},"p219":{"type":"array","maxItems":10,"items":{"type":"integer","minimum":1}},"p220":{"type":"integer","minimum":1},"p221":{"type":"integer","minimum":30,"maximum":3650},"p222":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p223":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p224":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p225":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*$"},"additionalProperties":{"type":"object","required":["type"],"properties":{"type":{"enum":["stripe","adyen","adyen-stored-value","cybersource","simulator"]}},"allOf":[{"if":{"properties":{"type":{"const":"stripe"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key"],"properties":{"type":{"const":"stripe"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"report_username":{"type":"string","default":""},"report_password":{"type":"string","default":""},"authorisation_type":{"type":"string","default":""},"report_base_url":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen-stored-value"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen-stored-value"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"issue_svs":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"cybersource"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","merchant_id","key_id","shared_secret"],"properties":{"type":{"const":"cybersource"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"merchant_id":{"type":"string","minLength":1},"key_id":{"type":"string","minLength":1},"shared_secret":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"webhook_key_id":{"type":"string","default":""},"webhook_key_id_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""},"webhook_private_key":{"type":"string","default":""},"reverse_after_void":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"simulator"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url"],"properties":{"type":{"const":"simulator"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","default":""},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}}]}}}};
+const schema6 = {"type":"object","additionalProperties":false,"required":["service_bus.url","service_bus.endpoint_name","service_bus.secret","service_bus.public_url","mom_client.client_id","mom_client.client_secret","mom_client.oauth_server_url","amqp.url","redis.url"],"properties":{"service_bus.url":{"$ref":"#/definitions/p0"},"service_bus.rpc_path":{"$ref":"#/definitions/p1","default":"/"},"service_bus.endpoint_name":{"$ref":"#/definitions/p2"},"service_bus.secret":{"$ref":"#/definitions/p3"},"service_bus.public_url":{"$ref":"#/definitions/p4"},"service_bus.delegate_path":{"$ref":"#/definitions/p5","default":"/delegate/oms"},"service_bus.subscribes":{"$ref":"#/definitions/p6","default":[]},"service_bus.amount_units":{"$ref":"#/definitions/p7","default":"minor"},"service_bus.refund_pending_notice":{"$ref":"#/definitions/p8","default":true},"service_bus.timeout_ms":{"$ref":"#/definitions/p9","default":10000},"service_bus.connect_timeout_ms":{"$ref":"#/definitions/p10","default":2000},"service_bus.method.register":{"$ref":"#/definitions/p11","default":"magento.service_bus.remote.register"},"service_bus.method.unregister":{"$ref":"#/definitions/p12","default":"magento.service_bus.remote.unregister"},"service_bus.method.validate":{"$ref":"#/definitions/p13","default":"magento.payments.payments_management.validate"},"service_bus.method.revalidate":{"$ref":"#/definitions/p14","default":"magento.payments.payments_management.revalidate"},"service_bus.method.capture":{"$ref":"#/definitions/p15","default":"magento.payments.payments_management.capture"},"service_bus.method.cancel":{"$ref":"#/definitions/p16","default":"magento.payments.payments_management.cancel"},"service_bus.method.refund":{"$ref":"#/definitions/p17","default":"magento.payments.payments_management.refund"},"service_bus.method.validated":{"$ref":"#/definitions/p18","default":"magento.payments.payments_management.validated"},"service_bus.method.revalidated":{"$ref":"#/definitions/p19","default":"magento.payments.payments_management.revalidated"},"service_bus.method.captured":{"$ref":"#/definitions/p20","default":"magento.payments.payments_management.captured"},"service_bus.method.cancelled":{"$ref":"#/definitions/p21","default":"magento.payments.payments_management.cancelled"},"service_bus.method.refunded":{"$ref":"#/definitions/p22","default":"magento.payments.payments_management.refunded"},"service_bus.method.authorized":{"$ref":"#/definitions/p23","default":"magento.payments.payments_management.authorized"},"service_bus.method.sold":{"$ref":"#/definitions/p24","default":"magento.payments.payments_management.sold"},"service_bus.method.tokenized":{"$ref":"#/definitions/p25","default":"magento.payments.payments_management.tokenized"},"service_bus.method.refund_updated":{"$ref":"#/definitions/p26","default":"magento.postsales.refund_management.updated"},"service_bus.method.authorization_expiring":{"$ref":"#/definitions/p27","default":"magento.payments.payments_management.authorization_expiring"},"service_bus.method.adjusted":{"$ref":"#/definitions/p28","default":"magento.payments.payments_management.adjusted"},"service_bus.method.balance_inquiry":{"$ref":"#/definitions/p29","default":"magento.payments.payments_management.balance_inquiry"},"service_bus.method.reload":{"$ref":"#/definitions/p30","default":"magento.payments.payments_management.reload"},"service_bus.method.issue":{"$ref":"#/definitions/p31","default":"magento.payments.payments_management.issue"},"service_bus.method.activate":{"$ref":"#/definitions/p32","default":"magento.payments.payments_management.activate"},"service_bus.method.deactivate":{"$ref":"#/definitions/p33","default":"magento.payments.payments_management.deactivate"},"service_bus.method.merge_balance":{"$ref":"#/definitions/p34","default":"magento.payments.payments_management.merge_balance"},"service_bus.method.balance_reported":{"$ref":"#/definitions/p35","default":"magento.payments.payments_management.balance_reported"},"service_bus.method.reloaded":{"$ref":"#/definitions/p36","default":"magento.payments.payments_management.reloaded"},"service_bus.method.issued":{"$ref":"#/definitions/p37","default":"magento.payments.payments_management.issued"},"service_bus.method.activated":{"$ref":"#/definitions/p38","default":"magento.payments.payments_management.activated"},"service_bus.method.deactivated":{"$ref":"#/definitions/p39","default":"magento.payments.payments_management.deactivated"},"service_bus.method.balance_merged":{"$ref":"#/definitions/p40","default":"magento.payments.payments_management.balance_merged"},"service_bus.method.recurring_failed":{"$ref":"#/definitions/p41","default":"magento.payments.payments_management.recurring_failed"},"service_bus.method.recurring_cycles_skipped":{"$ref":"#/definitions/p42","default":"magento.payments.payments_management.recurring_cycles_skipped"},"service_bus.method.split_tender_settled":{"$ref":"#/definitions/p43","default":"magento.payments.payments_management.split_tender_settled"},"mom_client.client_id":{"$ref":"#/definitions/p44"},"mom_client.client_secret":{"$ref":"#/definitions/p45"},"mom_client.oauth_server_url":{"$ref":"#/definitions/p46"},"mom_client.token_path":{"$ref":"#/definitions/p47","default":"/oauth/token"},"mom_client.scope":{"$ref":"#/definitions/p48","default":""},"mom_client.client_auth":{"$ref":"#/definitions/p49","default":"header"},"mom_client.refresh_margin_s":{"$ref":"#/definitions/p50","default":60},"amqp.url":{"$ref":"#/definitions/p51"},"amqp.exchange.commands":{"$ref":"#/definitions/p52","default":"payment-bridge.commands"},"amqp.queue.commands":{"$ref":"#/definitions/p53","default":"worker:payment:command"},"amqp.queue.type":{"$ref":"#/definitions/p54","default":"quorum"},"amqp.exchange.dead_letter":{"$ref":"#/definitions/p55","default":"payment-bridge.dead-letter"},"amqp.queue.dead_letter":{"$ref":"#/definitions/p56","default":"worker:payment:dead-letter"},"amqp.prefetch":{"$ref":"#/definitions/p57","default":50},"amqp.publish_timeout_ms":{"$ref":"#/definitions/p58","default":5000},"amqp.reconnect_ms":{"$ref":"#/definitions/p59","default":1000},"amqp.urls":{"$ref":"#/definitions/p60","default":[]},"amqp.queue.dead_letter_strategy":{"$ref":"#/definitions/p61","default":"at-most-once"},"amqp.dead_letter_archive_interval_ms":{"$ref":"#/definitions/p62","default":10000},"redis.url":{"$ref":"#/definitions/p63"},"redis.key_prefix":{"$ref":"#/definitions/p64","default":"pb:"},"redis.cluster.nodes":{"$ref":"#/definitions/p65","default":[]},"redis.cluster.retry_delay_ms":{"$ref":"#/definitions/p66","default":400},"redis.cluster.retry_delay_on_moved_ms":{"$ref":"#/definitions/p67","default":100},"redis.cluster.max_redirections":{"$ref":"#/definitions/p68","default":16},"redis.cluster.slots_refresh_interval_ms":{"$ref":"#/definitions/p69","default":5000},"redis.replica_acks":{"$ref":"#/definitions/p70","default":0},"redis.replica_ack_timeout_ms":{"$ref":"#/definitions/p71","default":1000},"http.host":{"$ref":"#/definitions/p72","default":"127.0.0.1"},"http.port":{"$ref":"#/definitions/p73","default":8080},"http.intake_path":{"$ref":"#/definitions/p74","default":"/bus"},"http.body_limit_bytes":{"$ref":"#/definitions/p75","default":262144},"http.discard_limit_bytes":{"$ref":"#/definitions/p76","default":4194304},"http.discard_timeout_ms":{"$ref":"#/definitions/p77","default":5000},"proxy.host":{"$ref":"#/definitions/p78","default":""},"proxy.port":{"$ref":"#/definitions/p79","default":0},"delivery.concurrency":{"$ref":"#/definitions/p80","default":100},"delivery.backoff_base_ms":{"$ref":"#/definitions/p81","default":500},"delivery.backoff_max_ms":{"$ref":"#/definitions/p82","default":60000},"delivery.max_age_ms":{"$ref":"#/definitions/p83","default":0},"delivery.breaker_failure_threshold":{"$ref":"#/definitions/p84","default":20},"delivery.breaker_open_ms":{"$ref":"#/definitions/p85","default":1000},"delivery.config_grace_ms":{"$ref":"#/definitions/p86","default":1800000},"delivery.retry_after_max_ms":{"$ref":"#/definitions/p87","default":300000},"delivery.late_failure_confirm_ms":{"$ref":"#/definitions/p88","default":30000},"delivery.recapture_failure_wait_ms":{"$ref":"#/definitions/p89","default":86400000},"delivery.parked_outcome_ttl_ms":{"$ref":"#/definitions/p90","default":2592000000},"delivery.void_wait_max_ms":{"$ref":"#/definitions/p91","default":86400000},"delivery.authorization_wait_max_ms":{"$ref":"#/definitions/p92","default":5616000000},"events.concurrency":{"$ref":"#/definitions/p93","default":50},"events.backoff_base_ms":{"$ref":"#/definitions/p94","default":250},"events.backoff_max_ms":{"$ref":"#/definitions/p95","default":30000},"queues.watchdog_interval_ms":{"$ref":"#/definitions/p96","default":15000},"leases.holder_ttl_ms":{"$ref":"#/definitions/p97","default":2000},"poller.schedule_ms":{"$ref":"#/definitions/p98","default":[60000,300000,1800000,7200000,86400000]},"poller.in_process_interval_ms":{"$ref":"#/definitions/p99","default":0},"poller.unresolved_interval_ms":{"$ref":"#/definitions/p100","default":3600000},"poller.webhook_wait_alert_ms":{"$ref":"#/definitions/p101","default":86400000},"poller.action_expiry_inquiry_max_ms":{"$ref":"#/definitions/p102","default":3600000},"registration.attempts":{"$ref":"#/definitions/p103","default":5},"registration.backoff_base_ms":{"$ref":"#/definitions/p104","default":500},"authorizations.validity_ms":{"$ref":"#/definitions/p105","default":{}},"authorizations.expiry_warning_ms":{"$ref":"#/definitions/p106","default":86400000},"authorizations.orphan_reversal":{"$ref":"#/definitions/p107","default":"dry_run"},"authorizations.orphan_void_after_ms":{"$ref":"#/definitions/p108","default":345600000},"authorizations.orphan_void_after_ms_by_account":{"$ref":"#/definitions/p109","default":{}},"authorizations.sweep_limit":{"$ref":"#/definitions/p110","default":1000},"monitoring.host":{"$ref":"#/definitions/p111","default":"127.0.0.1"},"monitoring.worker_port":{"$ref":"#/definitions/p112","default":0},"monitoring.poller_port":{"$ref":"#/definitions/p113","default":0},"monitoring.ready_max_event_lag_ms":{"$ref":"#/definitions/p114","default":60000},"shutdown.deadline_ms":{"$ref":"#/definitions/p115","default":30000},"poller.interval_ms":{"$ref":"#/definitions/p116","default":30000},"log.level":{"$ref":"#/definitions/p117","default":"info"},"split_tender.refund_order":{"$ref":"#/definitions/p118","default":"card_first"},"split_tender.sweep_interval_ms":{"$ref":"#/definitions/p119","default":500},"security.allow_insecure_http":{"$ref":"#/definitions/p120","default":false},"edge.max_connections":{"$ref":"#/definitions/p121","default":4000},"edge.max_connections_per_ip":{"$ref":"#/definitions/p122","default":512},"edge.headers_timeout_ms":{"$ref":"#/definitions/p123","default":10000},"edge.request_timeout_ms":{"$ref":"#/definitions/p124","default":30000},"edge.keep_alive_timeout_ms":{"$ref":"#/definitions/p125","default":30000},"edge.trusted_proxies":{"$ref":"#/definitions/p126","default":[]},"edge.allow.intake":{"$ref":"#/definitions/p127","default":[]},"edge.allow.webhooks":{"$ref":"#/definitions/p128","default":{}},"edge.allow.admin":{"$ref":"#/definitions/p129","default":[]},"edge.tls.cert_file":{"$ref":"#/definitions/p130","default":""},"edge.tls.key_file":{"$ref":"#/definitions/p131","default":""},"edge.tls.ca_file":{"$ref":"#/definitions/p132","default":""},"service_bus.secret_previous":{"$ref":"#/definitions/p133","default":""},"service_bus.secret_next":{"$ref":"#/definitions/p134","default":""},"audit.stream_max_len":{"$ref":"#/definitions/p135","default":10000},"console.enabled":{"$ref":"#/definitions/p136","default":false},"console.bind":{"$ref":"#/definitions/p137","default":"127.0.0.1"},"console.port":{"$ref":"#/definitions/p138","default":8081},"console.path":{"$ref":"#/definitions/p139","default":"/console"},"console.username":{"$ref":"#/definitions/p140","default":"operator"},"console.password":{"$ref":"#/definitions/p141","default":""},"console.session_ttl_ms":{"$ref":"#/definitions/p142","default":28800000},"console.session_idle_ms":{"$ref":"#/definitions/p143","default":900000},"console.stuck_after_ms":{"$ref":"#/definitions/p144","default":300000},"console.secure_cookie":{"$ref":"#/definitions/p145","default":"auto"},"console.allowed_hosts":{"$ref":"#/definitions/p146","default":[]},"channels.credentials":{"$ref":"#/definitions/p147","default":{}},"channels.free_text_fields":{"$ref":"#/definitions/p148","default":["payment.custom_attributes","payment.note","payment.notes","payment.comment","payment.gift_message","payment.lines[].item_name"]},"channels.profiles":{"$ref":"#/definitions/p149","default":[]},"channels.triage.min_amount":{"$ref":"#/definitions/p150","default":100000},"channels.triage.min_amount_by_currency":{"$ref":"#/definitions/p151","default":{}},"channels.triage.commands":{"$ref":"#/definitions/p152","default":["capture","refund"]},"channels.triage.channels":{"$ref":"#/definitions/p153","default":[]},"channels.triage.index_size":{"$ref":"#/definitions/p154","default":10000},"channels.triage.retention_ms":{"$ref":"#/definitions/p155","default":2592000000},"routing.rules":{"$ref":"#/definitions/p156","default":[]},"routing.agreements":{"$ref":"#/definitions/p157","default":[]},"routing.require_agreement":{"$ref":"#/definitions/p158","default":false},"routing.country_attributes":{"$ref":"#/definitions/p159","default":["country","billing_country","country_code"]},"routing.failover.enabled":{"$ref":"#/definitions/p160","default":false},"routing.failover.decline_codes":{"$ref":"#/definitions/p161","default":[]},"routing.payment_methods.rpc_method":{"$ref":"#/definitions/p162","default":"magento.payments.payments_management.payment_methods"},"routing.payment_methods.cache_ms":{"$ref":"#/definitions/p163","default":30000},"routing.payment_methods.by_gateway":{"$ref":"#/definitions/p164","default":{}},"routing.payment_methods.gateway_timeout_ms":{"$ref":"#/definitions/p165","default":3000},"rate_limits.enabled":{"$ref":"#/definitions/p166","default":true},"rate_limits.channel_per_s":{"$ref":"#/definitions/p167","default":10000},"rate_limits.channel_burst":{"$ref":"#/definitions/p168","default":20000},"rate_limits.account_per_s":{"$ref":"#/definitions/p169","default":5000},"rate_limits.account_burst":{"$ref":"#/definitions/p170","default":10000},"rate_limits.by_channel":{"$ref":"#/definitions/p171","default":{}},"rate_limits.by_account":{"$ref":"#/definitions/p172","default":{}},"rate_limits.lease_tokens":{"$ref":"#/definitions/p173","default":8},"rate_limits.take_deadline_ms":{"$ref":"#/definitions/p174","default":500},"backpressure.max_backlog":{"$ref":"#/definitions/p175","default":20000},"backpressure.retry_after_s":{"$ref":"#/definitions/p176","default":5},"backpressure.depth_cache_ms":{"$ref":"#/definitions/p177","default":500},"backpressure.priority_lane":{"$ref":"#/definitions/p178","default":true},"inflight.adaptive":{"$ref":"#/definitions/p179","default":true},"inflight.min":{"$ref":"#/definitions/p180","default":16},"inflight.max":{"$ref":"#/definitions/p181","default":512},"inflight.initial":{"$ref":"#/definitions/p182","default":64},"inflight.memory_budget_mib":{"$ref":"#/definitions/p183","default":143},"inflight.lag_limit_ms":{"$ref":"#/definitions/p184","default":100},"inflight.interval_ms":{"$ref":"#/definitions/p185","default":500},"caps.rules":{"$ref":"#/definitions/p186","default":[]},"risk.rules":{"$ref":"#/definitions/p187","default":[]},"risk.amount_thresholds":{"$ref":"#/definitions/p188","default":{}},"risk.velocity":{"$ref":"#/definitions/p189","default":[]},"risk.new_token_amounts":{"$ref":"#/definitions/p190","default":{}},"risk.token_memory_ms":{"$ref":"#/definitions/p191","default":15552000000},"risk.review_window_ms":{"$ref":"#/definitions/p192","default":86400000},"risk.hash_key":{"$ref":"#/definitions/p193","default":""},"fx.settlement_currencies":{"$ref":"#/definitions/p194","default":{}},"fx.gateway_rates":{"$ref":"#/definitions/p195","default":true},"fx.rates":{"$ref":"#/definitions/p196","default":[]},"fx.max_rate_age_ms":{"$ref":"#/definitions/p197","default":3600000},"fx.cache_ms":{"$ref":"#/definitions/p198","default":60000},"reconciliation.schedule":{"$ref":"#/definitions/p199","default":"off"},"reconciliation.interval_ms":{"$ref":"#/definitions/p200","default":3600000},"reconciliation.window_ms":{"$ref":"#/definitions/p201","default":3600000},"reconciliation.lag_ms":{"$ref":"#/definitions/p202","default":7200000},"reconciliation.gateways":{"$ref":"#/definitions/p203","default":[]},"reconciliation.request_timeout_ms":{"$ref":"#/definitions/p204","default":30000},"reconciliation.download_deadline_ms":{"$ref":"#/definitions/p205","default":900000},"reconciliation.state_ttl_days":{"$ref":"#/definitions/p206","default":35},"reconciliation.lookups_per_run":{"$ref":"#/definitions/p207","default":500},"reconciliation.report_dir":{"$ref":"#/definitions/p208","default":""},"retention.enabled":{"$ref":"#/definitions/p209","default":true},"retention.expire_after_days":{"$ref":"#/definitions/p210","default":400},"retention.archive_dir":{"$ref":"#/definitions/p211","default":"var/archive"},"retention.batch":{"$ref":"#/definitions/p212","default":500},"retention.require_reconciliation":{"$ref":"#/definitions/p213","default":false},"authentication.action_timeout_ms":{"$ref":"#/definitions/p214","default":900000},"authentication.qr_code_timeout_ms":{"$ref":"#/definitions/p215","default":86400000},"authentication.voucher_timeout_ms":{"$ref":"#/definitions/p216","default":604800000},"authentication.bank_transfer_timeout_ms":{"$ref":"#/definitions/p217","default":1209600000},"authentication.action_deadline_grace_ms":{"$ref":"#/definitions/p218","default":259200000},"authentication.max_action_wait_ms":{"$ref":"#/definitions/p219","default":5356800000},"recurring.retry_schedule_ms":{"$ref":"#/definitions/p220","default":[86400000,259200000,432000000]},"recurring.run_limit":{"$ref":"#/definitions/p221","default":500},"recurring.ended_retention_days":{"$ref":"#/definitions/p222","default":400},"recurring.rpc_method.create":{"$ref":"#/definitions/p223","default":"magento.payments.recurring_management.create"},"recurring.rpc_method.list":{"$ref":"#/definitions/p224","default":"magento.payments.recurring_management.list"},"recurring.rpc_method.cancel":{"$ref":"#/definitions/p225","default":"magento.payments.recurring_management.cancel"},"gateways":{"$ref":"#/definitions/p226","default":{}}},"definitions":{"p0":{"type":"string","pattern":"^https?://[^\\s]+$"},"p1":{"type":"string","pattern":"^/"},"p2":{"type":"string","minLength":1},"p3":{"type":"string","minLength":16},"p4":{"type":"string","pattern":"^https?://[^\\s]+$"},"p5":{"type":"string","pattern":"^/"},"p6":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"}},"p7":{"enum":["minor","major"]},"p8":{"type":"boolean"},"p9":{"type":"integer","minimum":1},"p10":{"type":"integer","minimum":1},"p11":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p12":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p13":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p14":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p15":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p16":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p17":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p18":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p19":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p20":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p21":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p22":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p23":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p24":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p25":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p26":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p27":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p28":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p29":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p30":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p31":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p32":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p33":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p34":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p35":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p36":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p37":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p38":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p39":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p40":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p41":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p42":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p43":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p44":{"type":"string","minLength":1},"p45":{"type":"string","minLength":1},"p46":{"type":"string","pattern":"^https?://[^\\s]+$"},"p47":{"type":"string","pattern":"^/"},"p48":{"type":"string"},"p49":{"enum":["header","body"]},"p50":{"type":"integer","minimum":0},"p51":{"type":"string","pattern":"^amqps?://"},"p52":{"type":"string","minLength":1},"p53":{"type":"string","minLength":1},"p54":{"enum":["quorum","classic"]},"p55":{"type":"string","minLength":1},"p56":{"type":"string","minLength":1},"p57":{"type":"integer","minimum":1},"p58":{"type":"integer","minimum":1},"p59":{"type":"integer","minimum":1},"p60":{"type":"array","items":{"type":"string","pattern":"^amqps?://"}},"p61":{"enum":["at-most-once","at-least-once"]},"p62":{"type":"integer","minimum":0},"p63":{"type":"string","pattern":"^rediss?://"},"p64":{"type":"string","pattern":"^[A-Za-z0-9:_-]+$"},"p65":{"type":"array","items":{"type":"string","pattern":"^[^\\s:/]+:[0-9]{1,5}$"}},"p66":{"type":"integer","minimum":1},"p67":{"type":"integer","minimum":0},"p68":{"type":"integer","minimum":1},"p69":{"type":"integer","minimum":1},"p70":{"type":"integer","minimum":0},"p71":{"type":"integer","minimum":1},"p72":{"type":"string"},"p73":{"type":"integer","minimum":0,"maximum":65535},"p74":{"type":"string","pattern":"^/"},"p75":{"type":"integer","minimum":1},"p76":{"type":"integer","minimum":0},"p77":{"type":"integer","minimum":0},"p78":{"type":"string"},"p79":{"type":"integer","minimum":0,"maximum":65535},"p80":{"type":"integer","minimum":1},"p81":{"type":"integer","minimum":1},"p82":{"type":"integer","minimum":1},"p83":{"type":"integer","minimum":0},"p84":{"type":"integer","minimum":1},"p85":{"type":"integer","minimum":1},"p86":{"type":"integer","minimum":0},"p87":{"type":"integer","minimum":1},"p88":{"type":"integer","minimum":0},"p89":{"type":"integer","minimum":1},"p90":{"type":"integer","minimum":1},"p91":{"type":"integer","minimum":1},"p92":{"type":"integer","minimum":1,"maximum":31536000000},"p93":{"type":"integer","minimum":1},"p94":{"type":"integer","minimum":1},"p95":{"type":"integer","minimum":1},"p96":{"type":"integer","minimum":0},"p97":{"type":"integer","minimum":200},"p98":{"type":"array","items":{"type":"integer","minimum":1},"minItems":1},"p99":{"type":"integer","minimum":0},"p100":{"type":"integer","minimum":1},"p101":{"type":"integer","minimum":1},"p102":{"type":"integer","minimum":1},"p103":{"type":"integer","minimum":1},"p104":{"type":"integer","minimum":1},"p105":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(\\.[a-z0-9_-]+)?$"},"additionalProperties":{"type":"integer","minimum":1}},"p106":{"type":"integer","minimum":0},"p107":{"enum":["off","dry_run","on"]},"p108":{"type":"integer","minimum":0},"p109":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*:.+$"},"additionalProperties":{"type":"integer","minimum":0}},"p110":{"type":"integer","minimum":1},"p111":{"type":"string","minLength":1},"p112":{"type":"integer","minimum":0,"maximum":65535},"p113":{"type":"integer","minimum":0,"maximum":65535},"p114":{"type":"integer","minimum":1},"p115":{"type":"integer","minimum":1},"p116":{"type":"integer","minimum":1},"p117":{"enum":["error","warn","info","debug"]},"p118":{"enum":["card_first","gift_card_first"]},"p119":{"type":"integer","minimum":50,"maximum":600000},"p120":{"type":"boolean"},"p121":{"type":"integer","minimum":1},"p122":{"type":"integer","minimum":1},"p123":{"type":"integer","minimum":1},"p124":{"type":"integer","minimum":1},"p125":{"type":"integer","minimum":1},"p126":{"type":"array","items":{"type":"string","minLength":1}},"p127":{"type":"array","items":{"type":"string","minLength":1}},"p128":{"type":"object","propertyNames":{"pattern":"^([a-z][a-z0-9_-]*|\\*)$"},"additionalProperties":{"type":"array","items":{"type":"string","minLength":1}}},"p129":{"type":"array","items":{"type":"string","minLength":1}},"p130":{"type":"string"},"p131":{"type":"string"},"p132":{"type":"string"},"p133":{"type":"string"},"p134":{"type":"string"},"p135":{"type":"integer","minimum":1},"p136":{"type":"boolean"},"p137":{"type":"string","minLength":1},"p138":{"type":"integer","minimum":0,"maximum":65535},"p139":{"type":"string","pattern":"^/[A-Za-z0-9_-]+$"},"p140":{"type":"string","pattern":"^[A-Za-z0-9._@-]{1,64}$"},"p141":{"type":"string"},"p142":{"type":"integer","minimum":1},"p143":{"type":"integer","minimum":60000},"p144":{"type":"integer","minimum":1},"p145":{"enum":["auto","always"]},"p146":{"type":"array","items":{"type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)\\.?(:[0-9]{1,5})?$"}},"p147":{"type":"object","propertyNames":{"enum":["web","pos","marketplace"]},"additionalProperties":{"type":"array","minItems":1,"maxItems":3,"items":{"type":"object","additionalProperties":false,"required":["key_id","secret"],"properties":{"key_id":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"secret":{"type":"string","minLength":32}}}}},"p148":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"}},"p149":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["channel"],"properties":{"channel":{"enum":["bus","web","pos","marketplace"]},"account":{"type":"string","minLength":1,"default":"*"},"required_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]},"min_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"max_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"free_text_card_data":{"enum":["mask","refuse"],"default":"mask"},"free_text_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]}}}},"p150":{"type":"integer","minimum":0,"maximum":99999999999999},"p151":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p152":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]}},"p153":{"type":"array","items":{"enum":["bus","web","pos","marketplace"]}},"p154":{"type":"integer","minimum":1},"p155":{"type":"integer","minimum":1},"p156":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","gateways"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"when":{"type":"object","additionalProperties":false,"default":{},"properties":{"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"min_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"max_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"channels":{"type":"array","items":{"enum":["bus","web","pos","marketplace"]},"default":[]},"countries":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z]{2}$"},"default":[]},"methods":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64},"default":[]},"merchants":{"type":"array","items":{"type":"string","minLength":1},"default":[]},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"default":[]},"agreement_status":{"type":"array","items":{"enum":["active","suspended","expired","pending","none"]},"default":[]},"agreement_gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"}}},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"minItems":1,"maxItems":8}}}},"p157":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["merchant","gateway","status"],"properties":{"merchant":{"type":"string","minLength":1},"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"status":{"enum":["active","suspended","expired"]},"valid_from":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"},"valid_until":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"}}}},"p158":{"type":"boolean"},"p159":{"type":"array","items":{"type":"string","minLength":1}},"p160":{"type":"boolean"},"p161":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64}},"p162":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p163":{"type":"integer","minimum":0},"p164":{"type":"object","propertyNames":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"additionalProperties":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64}}},"p165":{"type":"integer","minimum":1},"p166":{"type":"boolean"},"p167":{"type":"integer","minimum":1},"p168":{"type":"integer","minimum":1},"p169":{"type":"integer","minimum":1},"p170":{"type":"integer","minimum":1},"p171":{"type":"object","propertyNames":{"enum":["bus","web","pos","marketplace"]},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}},"p172":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*:.+$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}},"p173":{"type":"integer","minimum":1,"maximum":100},"p174":{"type":"integer","minimum":50,"maximum":5000},"p175":{"type":"integer","minimum":0},"p176":{"type":"integer","minimum":1,"maximum":3600},"p177":{"type":"integer","minimum":1},"p178":{"type":"boolean"},"p179":{"type":"boolean"},"p180":{"type":"integer","minimum":1},"p181":{"type":"integer","minimum":1,"maximum":65535},"p182":{"type":"integer","minimum":1},"p183":{"type":"integer","minimum":1},"p184":{"type":"integer","minimum":1},"p185":{"type":"integer","minimum":100},"p186":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["scope","name","currency"],"properties":{"scope":{"enum":["gateway","merchant"]},"name":{"type":"string","minLength":1},"gateway":{"type":"string","minLength":1,"default":"*"},"currency":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"min_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"max_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_count":{"type":"integer","minimum":0},"monthly_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"monthly_count":{"type":"integer","minimum":0}}}},"p187":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","when","action"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,64}$"},"when":{"type":"array","minItems":1,"items":{"enum":["high_amount","velocity_customer","velocity_token","velocity_ip","velocity_email","country_mismatch","new_token_high_amount"]}},"action":{"enum":["allow","psp_review","hold","decline"]}}}},"p188":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p189":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["by","window_ms","max_count"],"properties":{"by":{"enum":["customer","token","ip","email"]},"window_ms":{"type":"integer","minimum":1000},"max_count":{"type":"integer","minimum":0}}}},"p190":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p191":{"type":"integer","minimum":1},"p192":{"type":"integer","minimum":1},"p193":{"type":"string"},"p194":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(:.+)?$"},"additionalProperties":{"type":"array","minItems":1,"items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]}}},"p195":{"type":"boolean"},"p196":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["from","to","rate","as_of"],"properties":{"from":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"to":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"rate":{"type":"string","pattern":"^(\\d+(\\.\\d+)?|\\d+/\\d+)$"},"as_of":{"type":"string","minLength":10}}}},"p197":{"type":"integer","minimum":1},"p198":{"type":"integer","minimum":0},"p199":{"enum":["off","dry_run","on"]},"p200":{"type":"integer","minimum":1},"p201":{"type":"integer","minimum":1},"p202":{"type":"integer","minimum":0},"p203":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true},"p204":{"type":"integer","minimum":1},"p205":{"type":"integer","minimum":1,"maximum":2147483647},"p206":{"type":"integer","minimum":1},"p207":{"type":"integer","minimum":0,"maximum":100000},"p208":{"type":"string"},"p209":{"type":"boolean"},"p210":{"type":"integer","minimum":30,"maximum":3650},"p211":{"type":"string"},"p212":{"type":"integer","minimum":1,"maximum":10000},"p213":{"type":"boolean"},"p214":{"type":"integer","minimum":1},"p215":{"type":"integer","minimum":1,"maximum":31536000000},"p216":{"type":"integer","minimum":1,"maximum":31536000000},"p217":{"type":"integer","minimum":1,"maximum":31536000000},"p218":{"type":"integer","minimum":0,"maximum":31536000000},"p219":{"type":"integer","minimum":1,"maximum":31536000000},"p220":{"type":"array","maxItems":10,"items":{"type":"integer","minimum":1}},"p221":{"type":"integer","minimum":1},"p222":{"type":"integer","minimum":30,"maximum":3650},"p223":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p224":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p225":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p226":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*$"},"additionalProperties":{"type":"object","required":["type"],"properties":{"type":{"enum":["stripe","adyen","adyen-stored-value","cybersource","simulator"]}},"allOf":[{"if":{"properties":{"type":{"const":"stripe"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key"],"properties":{"type":{"const":"stripe"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"report_username":{"type":"string","default":""},"report_password":{"type":"string","default":""},"authorisation_type":{"type":"string","default":""},"report_base_url":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen-stored-value"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen-stored-value"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"issue_svs":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"cybersource"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","merchant_id","key_id","shared_secret"],"properties":{"type":{"const":"cybersource"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"merchant_id":{"type":"string","minLength":1},"key_id":{"type":"string","minLength":1},"shared_secret":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"webhook_key_id":{"type":"string","default":""},"webhook_key_id_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""},"webhook_private_key":{"type":"string","default":""},"reverse_after_void":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"simulator"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url"],"properties":{"type":{"const":"simulator"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","default":""},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}}]}}}};
 const func2 = Object.prototype.hasOwnProperty;
 const schema7 = {"type":"string","pattern":"^https?://[^\\s]+$"};
 const pattern0 = new RegExp("^https?://[^\\s]+$", "u");
@@ -1335,14 +1335,14 @@ validate106.errors = vErrors;
 return errors === 0;
 }
 
-const schema50 = {"type":"string","minLength":1};
+const schema50 = {"type":"string","pattern":"^[A-Za-z0-9_.]+$"};
 
 function validate108(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data === "string"){
-if(func3(data) < 1){
-const err0 = {instancePath,schemaPath:"#/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(!pattern4.test(data)){
+const err0 = {instancePath,schemaPath:"#/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.]+$"},message:"must match pattern \""+"^[A-Za-z0-9_.]+$"+"\""};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -1397,9 +1397,40 @@ validate110.errors = vErrors;
 return errors === 0;
 }
 
-const schema52 = {"type":"string","pattern":"^https?://[^\\s]+$"};
+const schema52 = {"type":"string","minLength":1};
 
 function validate112(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(typeof data === "string"){
+if(func3(data) < 1){
+const err0 = {instancePath,schemaPath:"#/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+else {
+const err1 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+validate112.errors = vErrors;
+return errors === 0;
+}
+
+const schema53 = {"type":"string","pattern":"^https?://[^\\s]+$"};
+
+function validate114(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data === "string"){
@@ -1424,13 +1455,13 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate112.errors = vErrors;
+validate114.errors = vErrors;
 return errors === 0;
 }
 
-const schema53 = {"type":"string","pattern":"^/"};
+const schema54 = {"type":"string","pattern":"^/"};
 
-function validate114(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate116(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data === "string"){
@@ -1455,13 +1486,13 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate114.errors = vErrors;
+validate116.errors = vErrors;
 return errors === 0;
 }
 
-const schema54 = {"type":"string"};
+const schema55 = {"type":"string"};
 
-function validate116(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate118(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "string"){
@@ -1474,17 +1505,17 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate116.errors = vErrors;
+validate118.errors = vErrors;
 return errors === 0;
 }
 
-const schema55 = {"enum":["header","body"]};
+const schema56 = {"enum":["header","body"]};
 
-function validate118(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate120(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!((data === "header") || (data === "body"))){
-const err0 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema55.enum},message:"must be equal to one of the allowed values"};
+const err0 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema56.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -1493,13 +1524,13 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate118.errors = vErrors;
+validate120.errors = vErrors;
 return errors === 0;
 }
 
-const schema56 = {"type":"integer","minimum":0};
+const schema57 = {"type":"integer","minimum":0};
 
-function validate120(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate122(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -1524,50 +1555,19 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate120.errors = vErrors;
-return errors === 0;
-}
-
-const schema57 = {"type":"string","pattern":"^amqps?://"};
-const pattern39 = new RegExp("^amqps?://", "u");
-
-function validate122(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(typeof data === "string"){
-if(!pattern39.test(data)){
-const err0 = {instancePath,schemaPath:"#/pattern",keyword:"pattern",params:{pattern: "^amqps?://"},message:"must match pattern \""+"^amqps?://"+"\""};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-}
-else {
-const err1 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
 validate122.errors = vErrors;
 return errors === 0;
 }
 
-const schema58 = {"type":"string","minLength":1};
+const schema58 = {"type":"string","pattern":"^amqps?://"};
+const pattern40 = new RegExp("^amqps?://", "u");
 
 function validate124(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data === "string"){
-if(func3(data) < 1){
-const err0 = {instancePath,schemaPath:"#/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(!pattern40.test(data)){
+const err0 = {instancePath,schemaPath:"#/pattern",keyword:"pattern",params:{pattern: "^amqps?://"},message:"must match pattern \""+"^amqps?://"+"\""};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -1622,28 +1622,9 @@ validate126.errors = vErrors;
 return errors === 0;
 }
 
-const schema60 = {"enum":["quorum","classic"]};
+const schema60 = {"type":"string","minLength":1};
 
 function validate128(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!((data === "quorum") || (data === "classic"))){
-const err0 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema60.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-validate128.errors = vErrors;
-return errors === 0;
-}
-
-const schema61 = {"type":"string","minLength":1};
-
-function validate130(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data === "string"){
@@ -1665,6 +1646,25 @@ vErrors = [err1];
 }
 else {
 vErrors.push(err1);
+}
+errors++;
+}
+validate128.errors = vErrors;
+return errors === 0;
+}
+
+const schema61 = {"enum":["quorum","classic"]};
+
+function validate130(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!((data === "quorum") || (data === "classic"))){
+const err0 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema61.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
 }
 errors++;
 }
@@ -1703,13 +1703,14 @@ validate132.errors = vErrors;
 return errors === 0;
 }
 
-const schema63 = {"type":"integer","minimum":1};
+const schema63 = {"type":"string","minLength":1};
 
 function validate134(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(typeof data === "string"){
+if(func3(data) < 1){
+const err0 = {instancePath,schemaPath:"#/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -1718,9 +1719,9 @@ vErrors.push(err0);
 }
 errors++;
 }
-if((typeof data == "number") && (isFinite(data))){
-if(data < 1 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+else {
+const err1 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -1728,7 +1729,6 @@ else {
 vErrors.push(err1);
 }
 errors++;
-}
 }
 validate134.errors = vErrors;
 return errors === 0;
@@ -1796,9 +1796,40 @@ validate138.errors = vErrors;
 return errors === 0;
 }
 
-const schema66 = {"type":"array","items":{"type":"string","pattern":"^amqps?://"}};
+const schema66 = {"type":"integer","minimum":1};
 
 function validate140(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data < 1 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+validate140.errors = vErrors;
+return errors === 0;
+}
+
+const schema67 = {"type":"array","items":{"type":"string","pattern":"^amqps?://"}};
+
+function validate142(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -1806,7 +1837,7 @@ const len0 = data.length;
 for(let i0=0; i0<len0; i0++){
 let data0 = data[i0];
 if(typeof data0 === "string"){
-if(!pattern39.test(data0)){
+if(!pattern40.test(data0)){
 const err0 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/pattern",keyword:"pattern",params:{pattern: "^amqps?://"},message:"must match pattern \""+"^amqps?://"+"\""};
 if(vErrors === null){
 vErrors = [err0];
@@ -1839,17 +1870,17 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate140.errors = vErrors;
+validate142.errors = vErrors;
 return errors === 0;
 }
 
-const schema67 = {"enum":["at-most-once","at-least-once"]};
+const schema68 = {"enum":["at-most-once","at-least-once"]};
 
-function validate142(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate144(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!((data === "at-most-once") || (data === "at-least-once"))){
-const err0 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema67.enum},message:"must be equal to one of the allowed values"};
+const err0 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema68.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -1858,13 +1889,13 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate142.errors = vErrors;
+validate144.errors = vErrors;
 return errors === 0;
 }
 
-const schema68 = {"type":"integer","minimum":0};
+const schema69 = {"type":"integer","minimum":0};
 
-function validate144(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate146(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -1889,51 +1920,19 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate144.errors = vErrors;
-return errors === 0;
-}
-
-const schema69 = {"type":"string","pattern":"^rediss?://"};
-const pattern41 = new RegExp("^rediss?://", "u");
-
-function validate146(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(typeof data === "string"){
-if(!pattern41.test(data)){
-const err0 = {instancePath,schemaPath:"#/pattern",keyword:"pattern",params:{pattern: "^rediss?://"},message:"must match pattern \""+"^rediss?://"+"\""};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-}
-else {
-const err1 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
 validate146.errors = vErrors;
 return errors === 0;
 }
 
-const schema70 = {"type":"string","pattern":"^[A-Za-z0-9:_-]+$"};
-const pattern42 = new RegExp("^[A-Za-z0-9:_-]+$", "u");
+const schema70 = {"type":"string","pattern":"^rediss?://"};
+const pattern42 = new RegExp("^rediss?://", "u");
 
 function validate148(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data === "string"){
 if(!pattern42.test(data)){
-const err0 = {instancePath,schemaPath:"#/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9:_-]+$"},message:"must match pattern \""+"^[A-Za-z0-9:_-]+$"+"\""};
+const err0 = {instancePath,schemaPath:"#/pattern",keyword:"pattern",params:{pattern: "^rediss?://"},message:"must match pattern \""+"^rediss?://"+"\""};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -1957,10 +1956,42 @@ validate148.errors = vErrors;
 return errors === 0;
 }
 
-const schema71 = {"type":"array","items":{"type":"string","pattern":"^[^\\s:/]+:[0-9]{1,5}$"}};
-const pattern43 = new RegExp("^[^\\s:/]+:[0-9]{1,5}$", "u");
+const schema71 = {"type":"string","pattern":"^[A-Za-z0-9:_-]+$"};
+const pattern43 = new RegExp("^[A-Za-z0-9:_-]+$", "u");
 
 function validate150(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(typeof data === "string"){
+if(!pattern43.test(data)){
+const err0 = {instancePath,schemaPath:"#/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9:_-]+$"},message:"must match pattern \""+"^[A-Za-z0-9:_-]+$"+"\""};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+else {
+const err1 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+validate150.errors = vErrors;
+return errors === 0;
+}
+
+const schema72 = {"type":"array","items":{"type":"string","pattern":"^[^\\s:/]+:[0-9]{1,5}$"}};
+const pattern44 = new RegExp("^[^\\s:/]+:[0-9]{1,5}$", "u");
+
+function validate152(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -1968,7 +1999,7 @@ const len0 = data.length;
 for(let i0=0; i0<len0; i0++){
 let data0 = data[i0];
 if(typeof data0 === "string"){
-if(!pattern43.test(data0)){
+if(!pattern44.test(data0)){
 const err0 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/pattern",keyword:"pattern",params:{pattern: "^[^\\s:/]+:[0-9]{1,5}$"},message:"must match pattern \""+"^[^\\s:/]+:[0-9]{1,5}$"+"\""};
 if(vErrors === null){
 vErrors = [err0];
@@ -2001,42 +2032,11 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate150.errors = vErrors;
-return errors === 0;
-}
-
-const schema72 = {"type":"integer","minimum":1};
-
-function validate152(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if((typeof data == "number") && (isFinite(data))){
-if(data < 1 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
 validate152.errors = vErrors;
 return errors === 0;
 }
 
-const schema73 = {"type":"integer","minimum":0};
+const schema73 = {"type":"integer","minimum":1};
 
 function validate154(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -2052,8 +2052,8 @@ vErrors.push(err0);
 errors++;
 }
 if((typeof data == "number") && (isFinite(data))){
-if(data < 0 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data < 1 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -2067,7 +2067,7 @@ validate154.errors = vErrors;
 return errors === 0;
 }
 
-const schema74 = {"type":"integer","minimum":1};
+const schema74 = {"type":"integer","minimum":0};
 
 function validate156(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -2083,8 +2083,8 @@ vErrors.push(err0);
 errors++;
 }
 if((typeof data == "number") && (isFinite(data))){
-if(data < 1 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data < 0 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -2129,40 +2129,9 @@ validate158.errors = vErrors;
 return errors === 0;
 }
 
-const schema76 = {"type":"integer","minimum":0};
+const schema76 = {"type":"integer","minimum":1};
 
 function validate160(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if((typeof data == "number") && (isFinite(data))){
-if(data < 0 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
-validate160.errors = vErrors;
-return errors === 0;
-}
-
-const schema77 = {"type":"integer","minimum":1};
-
-function validate162(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -2187,13 +2156,75 @@ vErrors.push(err1);
 errors++;
 }
 }
+validate160.errors = vErrors;
+return errors === 0;
+}
+
+const schema77 = {"type":"integer","minimum":0};
+
+function validate162(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data < 0 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
 validate162.errors = vErrors;
 return errors === 0;
 }
 
-const schema78 = {"type":"string"};
+const schema78 = {"type":"integer","minimum":1};
 
 function validate164(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data < 1 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+validate164.errors = vErrors;
+return errors === 0;
+}
+
+const schema79 = {"type":"string"};
+
+function validate166(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "string"){
@@ -2206,13 +2237,13 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate164.errors = vErrors;
+validate166.errors = vErrors;
 return errors === 0;
 }
 
-const schema79 = {"type":"integer","minimum":0,"maximum":65535};
+const schema80 = {"type":"integer","minimum":0,"maximum":65535};
 
-function validate166(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate168(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -2247,13 +2278,13 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate166.errors = vErrors;
+validate168.errors = vErrors;
 return errors === 0;
 }
 
-const schema80 = {"type":"string","pattern":"^/"};
+const schema81 = {"type":"string","pattern":"^/"};
 
-function validate168(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate170(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data === "string"){
@@ -2278,42 +2309,11 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate168.errors = vErrors;
-return errors === 0;
-}
-
-const schema81 = {"type":"integer","minimum":1};
-
-function validate170(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if((typeof data == "number") && (isFinite(data))){
-if(data < 1 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
 validate170.errors = vErrors;
 return errors === 0;
 }
 
-const schema82 = {"type":"integer","minimum":0};
+const schema82 = {"type":"integer","minimum":1};
 
 function validate172(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -2329,8 +2329,8 @@ vErrors.push(err0);
 errors++;
 }
 if((typeof data == "number") && (isFinite(data))){
-if(data < 0 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data < 1 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -2375,9 +2375,40 @@ validate174.errors = vErrors;
 return errors === 0;
 }
 
-const schema84 = {"type":"string"};
+const schema84 = {"type":"integer","minimum":0};
 
 function validate176(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data < 0 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+validate176.errors = vErrors;
+return errors === 0;
+}
+
+const schema85 = {"type":"string"};
+
+function validate178(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "string"){
@@ -2390,13 +2421,13 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate176.errors = vErrors;
+validate178.errors = vErrors;
 return errors === 0;
 }
 
-const schema85 = {"type":"integer","minimum":0,"maximum":65535};
+const schema86 = {"type":"integer","minimum":0,"maximum":65535};
 
-function validate178(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate180(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -2427,37 +2458,6 @@ vErrors = [err2];
 }
 else {
 vErrors.push(err2);
-}
-errors++;
-}
-}
-validate178.errors = vErrors;
-return errors === 0;
-}
-
-const schema86 = {"type":"integer","minimum":1};
-
-function validate180(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if((typeof data == "number") && (isFinite(data))){
-if(data < 1 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
 }
 errors++;
 }
@@ -2528,7 +2528,7 @@ validate184.errors = vErrors;
 return errors === 0;
 }
 
-const schema89 = {"type":"integer","minimum":0};
+const schema89 = {"type":"integer","minimum":1};
 
 function validate186(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -2544,8 +2544,8 @@ vErrors.push(err0);
 errors++;
 }
 if((typeof data == "number") && (isFinite(data))){
-if(data < 0 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data < 1 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -2559,7 +2559,7 @@ validate186.errors = vErrors;
 return errors === 0;
 }
 
-const schema90 = {"type":"integer","minimum":1};
+const schema90 = {"type":"integer","minimum":0};
 
 function validate188(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -2575,8 +2575,8 @@ vErrors.push(err0);
 errors++;
 }
 if((typeof data == "number") && (isFinite(data))){
-if(data < 1 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data < 0 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -2621,7 +2621,7 @@ validate190.errors = vErrors;
 return errors === 0;
 }
 
-const schema92 = {"type":"integer","minimum":0};
+const schema92 = {"type":"integer","minimum":1};
 
 function validate192(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -2637,8 +2637,8 @@ vErrors.push(err0);
 errors++;
 }
 if((typeof data == "number") && (isFinite(data))){
-if(data < 0 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data < 1 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -2652,7 +2652,7 @@ validate192.errors = vErrors;
 return errors === 0;
 }
 
-const schema93 = {"type":"integer","minimum":1};
+const schema93 = {"type":"integer","minimum":0};
 
 function validate194(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -2668,8 +2668,8 @@ vErrors.push(err0);
 errors++;
 }
 if((typeof data == "number") && (isFinite(data))){
-if(data < 1 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data < 0 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -2683,7 +2683,7 @@ validate194.errors = vErrors;
 return errors === 0;
 }
 
-const schema94 = {"type":"integer","minimum":0};
+const schema94 = {"type":"integer","minimum":1};
 
 function validate196(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -2699,8 +2699,8 @@ vErrors.push(err0);
 errors++;
 }
 if((typeof data == "number") && (isFinite(data))){
-if(data < 0 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data < 1 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -2714,7 +2714,7 @@ validate196.errors = vErrors;
 return errors === 0;
 }
 
-const schema95 = {"type":"integer","minimum":1};
+const schema95 = {"type":"integer","minimum":0};
 
 function validate198(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -2730,8 +2730,8 @@ vErrors.push(err0);
 errors++;
 }
 if((typeof data == "number") && (isFinite(data))){
-if(data < 1 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data < 0 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -2807,9 +2807,40 @@ validate202.errors = vErrors;
 return errors === 0;
 }
 
-const schema98 = {"type":"integer","minimum":1,"maximum":31536000000};
+const schema98 = {"type":"integer","minimum":1};
 
 function validate204(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data < 1 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+validate204.errors = vErrors;
+return errors === 0;
+}
+
+const schema99 = {"type":"integer","minimum":1,"maximum":31536000000};
+
+function validate206(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -2840,37 +2871,6 @@ vErrors = [err2];
 }
 else {
 vErrors.push(err2);
-}
-errors++;
-}
-}
-validate204.errors = vErrors;
-return errors === 0;
-}
-
-const schema99 = {"type":"integer","minimum":1};
-
-function validate206(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if((typeof data == "number") && (isFinite(data))){
-if(data < 1 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
 }
 errors++;
 }
@@ -2941,9 +2941,40 @@ validate210.errors = vErrors;
 return errors === 0;
 }
 
-const schema102 = {"type":"integer","minimum":0};
+const schema102 = {"type":"integer","minimum":1};
 
 function validate212(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data < 1 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+validate212.errors = vErrors;
+return errors === 0;
+}
+
+const schema103 = {"type":"integer","minimum":0};
+
+function validate214(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -2968,13 +2999,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate212.errors = vErrors;
+validate214.errors = vErrors;
 return errors === 0;
 }
 
-const schema103 = {"type":"integer","minimum":200};
+const schema104 = {"type":"integer","minimum":200};
 
-function validate214(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate216(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -2999,13 +3030,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate214.errors = vErrors;
+validate216.errors = vErrors;
 return errors === 0;
 }
 
-const schema104 = {"type":"array","items":{"type":"integer","minimum":1},"minItems":1};
+const schema105 = {"type":"array","items":{"type":"integer","minimum":1},"minItems":1};
 
-function validate216(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate218(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -3056,42 +3087,11 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate216.errors = vErrors;
-return errors === 0;
-}
-
-const schema105 = {"type":"integer","minimum":0};
-
-function validate218(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if((typeof data == "number") && (isFinite(data))){
-if(data < 0 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
 validate218.errors = vErrors;
 return errors === 0;
 }
 
-const schema106 = {"type":"integer","minimum":1};
+const schema106 = {"type":"integer","minimum":0};
 
 function validate220(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -3107,8 +3107,8 @@ vErrors.push(err0);
 errors++;
 }
 if((typeof data == "number") && (isFinite(data))){
-if(data < 1 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data < 0 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -3246,17 +3246,48 @@ validate228.errors = vErrors;
 return errors === 0;
 }
 
-const schema111 = {"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(\\.[a-z0-9_-]+)?$"},"additionalProperties":{"type":"integer","minimum":1}};
-const pattern45 = new RegExp("^[a-z][a-z0-9_-]*(\\.[a-z0-9_-]+)?$", "u");
+const schema111 = {"type":"integer","minimum":1};
 
 function validate230(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data < 1 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+validate230.errors = vErrors;
+return errors === 0;
+}
+
+const schema112 = {"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(\\.[a-z0-9_-]+)?$"},"additionalProperties":{"type":"integer","minimum":1}};
+const pattern46 = new RegExp("^[a-z][a-z0-9_-]*(\\.[a-z0-9_-]+)?$", "u");
+
+function validate232(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
 const _errs1 = errors;
 if(typeof key0 === "string"){
-if(!pattern45.test(key0)){
+if(!pattern46.test(key0)){
 const err0 = {instancePath,schemaPath:"#/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]*(\\.[a-z0-9_-]+)?$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]*(\\.[a-z0-9_-]+)?$"+"\"",propertyName:key0};
 if(vErrors === null){
 vErrors = [err0];
@@ -3315,13 +3346,13 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate230.errors = vErrors;
+validate232.errors = vErrors;
 return errors === 0;
 }
 
-const schema112 = {"type":"integer","minimum":0};
+const schema113 = {"type":"integer","minimum":0};
 
-function validate232(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate234(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -3345,33 +3376,33 @@ vErrors.push(err1);
 }
 errors++;
 }
-}
-validate232.errors = vErrors;
-return errors === 0;
-}
-
-const schema113 = {"enum":["off","dry_run","on"]};
-
-function validate234(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((data === "off") || (data === "dry_run")) || (data === "on"))){
-const err0 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema113.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
 }
 validate234.errors = vErrors;
 return errors === 0;
 }
 
-const schema114 = {"type":"integer","minimum":0};
+const schema114 = {"enum":["off","dry_run","on"]};
 
 function validate236(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((data === "off") || (data === "dry_run")) || (data === "on"))){
+const err0 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema114.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+validate236.errors = vErrors;
+return errors === 0;
+}
+
+const schema115 = {"type":"integer","minimum":0};
+
+function validate238(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -3396,21 +3427,21 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate236.errors = vErrors;
+validate238.errors = vErrors;
 return errors === 0;
 }
 
-const schema115 = {"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*:.+$"},"additionalProperties":{"type":"integer","minimum":0}};
-const pattern46 = new RegExp("^[a-z][a-z0-9_-]*:.+$", "u");
+const schema116 = {"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*:.+$"},"additionalProperties":{"type":"integer","minimum":0}};
+const pattern47 = new RegExp("^[a-z][a-z0-9_-]*:.+$", "u");
 
-function validate238(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate240(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
 const _errs1 = errors;
 if(typeof key0 === "string"){
-if(!pattern46.test(key0)){
+if(!pattern47.test(key0)){
 const err0 = {instancePath,schemaPath:"#/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]*:.+$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]*:.+$"+"\"",propertyName:key0};
 if(vErrors === null){
 vErrors = [err0];
@@ -3469,13 +3500,13 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate238.errors = vErrors;
+validate240.errors = vErrors;
 return errors === 0;
 }
 
-const schema116 = {"type":"integer","minimum":1};
+const schema117 = {"type":"integer","minimum":1};
 
-function validate240(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate242(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -3500,13 +3531,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate240.errors = vErrors;
+validate242.errors = vErrors;
 return errors === 0;
 }
 
-const schema117 = {"type":"string","minLength":1};
+const schema118 = {"type":"string","minLength":1};
 
-function validate242(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate244(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data === "string"){
@@ -3530,47 +3561,6 @@ else {
 vErrors.push(err1);
 }
 errors++;
-}
-validate242.errors = vErrors;
-return errors === 0;
-}
-
-const schema118 = {"type":"integer","minimum":0,"maximum":65535};
-
-function validate244(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if((typeof data == "number") && (isFinite(data))){
-if(data > 65535 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-if(data < 0 || isNaN(data)){
-const err2 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
 }
 validate244.errors = vErrors;
 return errors === 0;
@@ -3617,7 +3607,7 @@ validate246.errors = vErrors;
 return errors === 0;
 }
 
-const schema120 = {"type":"integer","minimum":1};
+const schema120 = {"type":"integer","minimum":0,"maximum":65535};
 
 function validate248(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -3633,13 +3623,23 @@ vErrors.push(err0);
 errors++;
 }
 if((typeof data == "number") && (isFinite(data))){
-if(data < 1 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data > 65535 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
 if(vErrors === null){
 vErrors = [err1];
 }
 else {
 vErrors.push(err1);
+}
+errors++;
+}
+if(data < 0 || isNaN(data)){
+const err2 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
 }
 errors++;
 }
@@ -3710,13 +3710,13 @@ validate252.errors = vErrors;
 return errors === 0;
 }
 
-const schema123 = {"enum":["error","warn","info","debug"]};
+const schema123 = {"type":"integer","minimum":1};
 
 function validate254(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
-if(!((((data === "error") || (data === "warn")) || (data === "info")) || (data === "debug"))){
-const err0 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema123.enum},message:"must be equal to one of the allowed values"};
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -3725,16 +3725,28 @@ vErrors.push(err0);
 }
 errors++;
 }
+if((typeof data == "number") && (isFinite(data))){
+if(data < 1 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
 validate254.errors = vErrors;
 return errors === 0;
 }
 
-const schema124 = {"enum":["card_first","gift_card_first"]};
+const schema124 = {"enum":["error","warn","info","debug"]};
 
 function validate256(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
-if(!((data === "card_first") || (data === "gift_card_first"))){
+if(!((((data === "error") || (data === "warn")) || (data === "info")) || (data === "debug"))){
 const err0 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema124.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err0];
@@ -3748,9 +3760,28 @@ validate256.errors = vErrors;
 return errors === 0;
 }
 
-const schema125 = {"type":"integer","minimum":50,"maximum":600000};
+const schema125 = {"enum":["card_first","gift_card_first"]};
 
 function validate258(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!((data === "card_first") || (data === "gift_card_first"))){
+const err0 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema125.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+validate258.errors = vErrors;
+return errors === 0;
+}
+
+const schema126 = {"type":"integer","minimum":50,"maximum":600000};
+
+function validate260(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -3785,13 +3816,13 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate258.errors = vErrors;
+validate260.errors = vErrors;
 return errors === 0;
 }
 
-const schema126 = {"type":"boolean"};
+const schema127 = {"type":"boolean"};
 
-function validate260(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate262(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "boolean"){
@@ -3803,37 +3834,6 @@ else {
 vErrors.push(err0);
 }
 errors++;
-}
-validate260.errors = vErrors;
-return errors === 0;
-}
-
-const schema127 = {"type":"integer","minimum":1};
-
-function validate262(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if((typeof data == "number") && (isFinite(data))){
-if(data < 1 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
 }
 validate262.errors = vErrors;
 return errors === 0;
@@ -3963,18 +3963,13 @@ validate270.errors = vErrors;
 return errors === 0;
 }
 
-const schema132 = {"type":"array","items":{"type":"string","minLength":1}};
+const schema132 = {"type":"integer","minimum":1};
 
 function validate272(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
-if(Array.isArray(data)){
-const len0 = data.length;
-for(let i0=0; i0<len0; i0++){
-let data0 = data[i0];
-if(typeof data0 === "string"){
-if(func3(data0) < 1){
-const err0 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -3983,9 +3978,9 @@ vErrors.push(err0);
 }
 errors++;
 }
-}
-else {
-const err1 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data == "number") && (isFinite(data))){
+if(data < 1 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -3994,17 +3989,6 @@ vErrors.push(err1);
 }
 errors++;
 }
-}
-}
-else {
-const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
 }
 validate272.errors = vErrors;
 return errors === 0;
@@ -4057,17 +4041,64 @@ validate274.errors = vErrors;
 return errors === 0;
 }
 
-const schema134 = {"type":"object","propertyNames":{"pattern":"^([a-z][a-z0-9_-]*|\\*)$"},"additionalProperties":{"type":"array","items":{"type":"string","minLength":1}}};
-const pattern47 = new RegExp("^([a-z][a-z0-9_-]*|\\*)$", "u");
+const schema134 = {"type":"array","items":{"type":"string","minLength":1}};
 
 function validate276(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(Array.isArray(data)){
+const len0 = data.length;
+for(let i0=0; i0<len0; i0++){
+let data0 = data[i0];
+if(typeof data0 === "string"){
+if(func3(data0) < 1){
+const err0 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+else {
+const err1 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+}
+else {
+const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+validate276.errors = vErrors;
+return errors === 0;
+}
+
+const schema135 = {"type":"object","propertyNames":{"pattern":"^([a-z][a-z0-9_-]*|\\*)$"},"additionalProperties":{"type":"array","items":{"type":"string","minLength":1}}};
+const pattern48 = new RegExp("^([a-z][a-z0-9_-]*|\\*)$", "u");
+
+function validate278(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
 const _errs1 = errors;
 if(typeof key0 === "string"){
-if(!pattern47.test(key0)){
+if(!pattern48.test(key0)){
 const err0 = {instancePath,schemaPath:"#/propertyNames/pattern",keyword:"pattern",params:{pattern: "^([a-z][a-z0-9_-]*|\\*)$"},message:"must match pattern \""+"^([a-z][a-z0-9_-]*|\\*)$"+"\"",propertyName:key0};
 if(vErrors === null){
 vErrors = [err0];
@@ -4142,13 +4173,13 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate276.errors = vErrors;
+validate278.errors = vErrors;
 return errors === 0;
 }
 
-const schema135 = {"type":"array","items":{"type":"string","minLength":1}};
+const schema136 = {"type":"array","items":{"type":"string","minLength":1}};
 
-function validate278(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate280(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -4186,25 +4217,6 @@ vErrors = [err2];
 }
 else {
 vErrors.push(err2);
-}
-errors++;
-}
-validate278.errors = vErrors;
-return errors === 0;
-}
-
-const schema136 = {"type":"string"};
-
-function validate280(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(typeof data !== "string"){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
 }
 errors++;
 }
@@ -4288,9 +4300,28 @@ validate288.errors = vErrors;
 return errors === 0;
 }
 
-const schema141 = {"type":"integer","minimum":1};
+const schema141 = {"type":"string"};
 
 function validate290(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(typeof data !== "string"){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+validate290.errors = vErrors;
+return errors === 0;
+}
+
+const schema142 = {"type":"integer","minimum":1};
+
+function validate292(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -4315,13 +4346,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate290.errors = vErrors;
+validate292.errors = vErrors;
 return errors === 0;
 }
 
-const schema142 = {"type":"boolean"};
+const schema143 = {"type":"boolean"};
 
-function validate292(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate294(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "boolean"){
@@ -4334,13 +4365,13 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate292.errors = vErrors;
+validate294.errors = vErrors;
 return errors === 0;
 }
 
-const schema143 = {"type":"string","minLength":1};
+const schema144 = {"type":"string","minLength":1};
 
-function validate294(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate296(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data === "string"){
@@ -4365,13 +4396,13 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate294.errors = vErrors;
+validate296.errors = vErrors;
 return errors === 0;
 }
 
-const schema144 = {"type":"integer","minimum":0,"maximum":65535};
+const schema145 = {"type":"integer","minimum":0,"maximum":65535};
 
-function validate296(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate298(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -4406,51 +4437,19 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate296.errors = vErrors;
-return errors === 0;
-}
-
-const schema145 = {"type":"string","pattern":"^/[A-Za-z0-9_-]+$"};
-const pattern48 = new RegExp("^/[A-Za-z0-9_-]+$", "u");
-
-function validate298(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(typeof data === "string"){
-if(!pattern48.test(data)){
-const err0 = {instancePath,schemaPath:"#/pattern",keyword:"pattern",params:{pattern: "^/[A-Za-z0-9_-]+$"},message:"must match pattern \""+"^/[A-Za-z0-9_-]+$"+"\""};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-}
-else {
-const err1 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
 validate298.errors = vErrors;
 return errors === 0;
 }
 
-const schema146 = {"type":"string","pattern":"^[A-Za-z0-9._@-]{1,64}$"};
-const pattern49 = new RegExp("^[A-Za-z0-9._@-]{1,64}$", "u");
+const schema146 = {"type":"string","pattern":"^/[A-Za-z0-9_-]+$"};
+const pattern49 = new RegExp("^/[A-Za-z0-9_-]+$", "u");
 
 function validate300(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data === "string"){
 if(!pattern49.test(data)){
-const err0 = {instancePath,schemaPath:"#/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._@-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9._@-]{1,64}$"+"\""};
+const err0 = {instancePath,schemaPath:"#/pattern",keyword:"pattern",params:{pattern: "^/[A-Za-z0-9_-]+$"},message:"must match pattern \""+"^/[A-Za-z0-9_-]+$"+"\""};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -4474,9 +4473,41 @@ validate300.errors = vErrors;
 return errors === 0;
 }
 
-const schema147 = {"type":"string"};
+const schema147 = {"type":"string","pattern":"^[A-Za-z0-9._@-]{1,64}$"};
+const pattern50 = new RegExp("^[A-Za-z0-9._@-]{1,64}$", "u");
 
 function validate302(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(typeof data === "string"){
+if(!pattern50.test(data)){
+const err0 = {instancePath,schemaPath:"#/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._@-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9._@-]{1,64}$"+"\""};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+else {
+const err1 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+validate302.errors = vErrors;
+return errors === 0;
+}
+
+const schema148 = {"type":"string"};
+
+function validate304(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "string"){
@@ -4489,13 +4520,13 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate302.errors = vErrors;
+validate304.errors = vErrors;
 return errors === 0;
 }
 
-const schema148 = {"type":"integer","minimum":1};
+const schema149 = {"type":"integer","minimum":1};
 
-function validate304(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate306(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -4520,13 +4551,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate304.errors = vErrors;
+validate306.errors = vErrors;
 return errors === 0;
 }
 
-const schema149 = {"type":"integer","minimum":60000};
+const schema150 = {"type":"integer","minimum":60000};
 
-function validate306(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate308(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -4551,13 +4582,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate306.errors = vErrors;
+validate308.errors = vErrors;
 return errors === 0;
 }
 
-const schema150 = {"type":"integer","minimum":1};
+const schema151 = {"type":"integer","minimum":1};
 
-function validate308(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate310(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -4582,17 +4613,17 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate308.errors = vErrors;
+validate310.errors = vErrors;
 return errors === 0;
 }
 
-const schema151 = {"enum":["auto","always"]};
+const schema152 = {"enum":["auto","always"]};
 
-function validate310(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate312(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!((data === "auto") || (data === "always"))){
-const err0 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema151.enum},message:"must be equal to one of the allowed values"};
+const err0 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema152.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -4601,14 +4632,14 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate310.errors = vErrors;
+validate312.errors = vErrors;
 return errors === 0;
 }
 
-const schema152 = {"type":"array","items":{"type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)\\.?(:[0-9]{1,5})?$"}};
-const pattern50 = new RegExp("^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)\\.?(:[0-9]{1,5})?$", "u");
+const schema153 = {"type":"array","items":{"type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)\\.?(:[0-9]{1,5})?$"}};
+const pattern51 = new RegExp("^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)\\.?(:[0-9]{1,5})?$", "u");
 
-function validate312(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate314(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -4616,7 +4647,7 @@ const len0 = data.length;
 for(let i0=0; i0<len0; i0++){
 let data0 = data[i0];
 if(typeof data0 === "string"){
-if(!pattern50.test(data0)){
+if(!pattern51.test(data0)){
 const err0 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/pattern",keyword:"pattern",params:{pattern: "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)\\.?(:[0-9]{1,5})?$"},message:"must match pattern \""+"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)\\.?(:[0-9]{1,5})?$"+"\""};
 if(vErrors === null){
 vErrors = [err0];
@@ -4649,21 +4680,21 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate312.errors = vErrors;
+validate314.errors = vErrors;
 return errors === 0;
 }
 
-const schema153 = {"type":"object","propertyNames":{"enum":["web","pos","marketplace"]},"additionalProperties":{"type":"array","minItems":1,"maxItems":3,"items":{"type":"object","additionalProperties":false,"required":["key_id","secret"],"properties":{"key_id":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"secret":{"type":"string","minLength":32}}}}};
-const pattern51 = new RegExp("^[A-Za-z0-9._-]{1,64}$", "u");
+const schema154 = {"type":"object","propertyNames":{"enum":["web","pos","marketplace"]},"additionalProperties":{"type":"array","minItems":1,"maxItems":3,"items":{"type":"object","additionalProperties":false,"required":["key_id","secret"],"properties":{"key_id":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"secret":{"type":"string","minLength":32}}}}};
+const pattern52 = new RegExp("^[A-Za-z0-9._-]{1,64}$", "u");
 
-function validate314(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate316(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
 const _errs1 = errors;
 if(!(((key0 === "web") || (key0 === "pos")) || (key0 === "marketplace"))){
-const err0 = {instancePath,schemaPath:"#/propertyNames/enum",keyword:"enum",params:{allowedValues: schema153.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key0};
+const err0 = {instancePath,schemaPath:"#/propertyNames/enum",keyword:"enum",params:{allowedValues: schema154.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key0};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -4746,7 +4777,7 @@ errors++;
 if(data1.key_id !== undefined){
 let data2 = data1.key_id;
 if(typeof data2 === "string"){
-if(!pattern51.test(data2)){
+if(!pattern52.test(data2)){
 const err7 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i0+"/key_id",schemaPath:"#/additionalProperties/items/properties/key_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9._-]{1,64}$"+"\""};
 if(vErrors === null){
 vErrors = [err7];
@@ -4828,14 +4859,14 @@ vErrors.push(err13);
 }
 errors++;
 }
-validate314.errors = vErrors;
+validate316.errors = vErrors;
 return errors === 0;
 }
 
-const schema154 = {"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"}};
-const pattern52 = new RegExp("^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$", "u");
+const schema155 = {"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"}};
+const pattern53 = new RegExp("^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$", "u");
 
-function validate316(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate318(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -4843,7 +4874,7 @@ const len0 = data.length;
 for(let i0=0; i0<len0; i0++){
 let data0 = data[i0];
 if(typeof data0 === "string"){
-if(!pattern52.test(data0)){
+if(!pattern53.test(data0)){
 const err0 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/pattern",keyword:"pattern",params:{pattern: "^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},message:"must match pattern \""+"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err0];
@@ -4876,13 +4907,13 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate316.errors = vErrors;
+validate318.errors = vErrors;
 return errors === 0;
 }
 
-const schema155 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["channel"],"properties":{"channel":{"enum":["bus","web","pos","marketplace"]},"account":{"type":"string","minLength":1,"default":"*"},"required_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]},"min_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"max_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"free_text_card_data":{"enum":["mask","refuse"],"default":"mask"},"free_text_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]}}}};
+const schema156 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["channel"],"properties":{"channel":{"enum":["bus","web","pos","marketplace"]},"account":{"type":"string","minLength":1,"default":"*"},"required_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]},"min_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"max_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"free_text_card_data":{"enum":["mask","refuse"],"default":"mask"},"free_text_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]}}}};
 
-function validate318(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate320(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -4919,7 +4950,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data0){
-if(!(func2.call(schema155.items.properties, key0))){
+if(!(func2.call(schema156.items.properties, key0))){
 const err1 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
@@ -4933,7 +4964,7 @@ errors++;
 if(data0.channel !== undefined){
 let data1 = data0.channel;
 if(!((((data1 === "bus") || (data1 === "web")) || (data1 === "pos")) || (data1 === "marketplace"))){
-const err2 = {instancePath:instancePath+"/" + i0+"/channel",schemaPath:"#/items/properties/channel/enum",keyword:"enum",params:{allowedValues: schema155.items.properties.channel.enum},message:"must be equal to one of the allowed values"};
+const err2 = {instancePath:instancePath+"/" + i0+"/channel",schemaPath:"#/items/properties/channel/enum",keyword:"enum",params:{allowedValues: schema156.items.properties.channel.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -4972,7 +5003,7 @@ const len1 = data3.length;
 for(let i1=0; i1<len1; i1++){
 let data4 = data3[i1];
 if(typeof data4 === "string"){
-if(!pattern52.test(data4)){
+if(!pattern53.test(data4)){
 const err5 = {instancePath:instancePath+"/" + i0+"/required_fields/" + i1,schemaPath:"#/items/properties/required_fields/items/pattern",keyword:"pattern",params:{pattern: "^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},message:"must match pattern \""+"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -5008,7 +5039,7 @@ errors++;
 if(data0.min_amount !== undefined){
 let data5 = data0.min_amount;
 if((!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))) && (!(data5 && typeof data5 == "object" && !Array.isArray(data5)))){
-const err8 = {instancePath:instancePath+"/" + i0+"/min_amount",schemaPath:"#/items/properties/min_amount/type",keyword:"type",params:{type: schema155.items.properties.min_amount.type},message:"must be integer,object"};
+const err8 = {instancePath:instancePath+"/" + i0+"/min_amount",schemaPath:"#/items/properties/min_amount/type",keyword:"type",params:{type: schema156.items.properties.min_amount.type},message:"must be integer,object"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -5080,7 +5111,7 @@ errors++;
 if(data0.max_amount !== undefined){
 let data7 = data0.max_amount;
 if((!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))) && (!(data7 && typeof data7 == "object" && !Array.isArray(data7)))){
-const err14 = {instancePath:instancePath+"/" + i0+"/max_amount",schemaPath:"#/items/properties/max_amount/type",keyword:"type",params:{type: schema155.items.properties.max_amount.type},message:"must be integer,object"};
+const err14 = {instancePath:instancePath+"/" + i0+"/max_amount",schemaPath:"#/items/properties/max_amount/type",keyword:"type",params:{type: schema156.items.properties.max_amount.type},message:"must be integer,object"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -5155,7 +5186,7 @@ const len2 = data9.length;
 for(let i2=0; i2<len2; i2++){
 let data10 = data9[i2];
 if(!(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((data10 === "AED") || (data10 === "AFN")) || (data10 === "ALL")) || (data10 === "AMD")) || (data10 === "ANG")) || (data10 === "AOA")) || (data10 === "ARS")) || (data10 === "AUD")) || (data10 === "AWG")) || (data10 === "AZN")) || (data10 === "BAM")) || (data10 === "BBD")) || (data10 === "BDT")) || (data10 === "BGN")) || (data10 === "BHD")) || (data10 === "BIF")) || (data10 === "BMD")) || (data10 === "BND")) || (data10 === "BOB")) || (data10 === "BRL")) || (data10 === "BSD")) || (data10 === "BTN")) || (data10 === "BWP")) || (data10 === "BYN")) || (data10 === "BZD")) || (data10 === "CAD")) || (data10 === "CDF")) || (data10 === "CHF")) || (data10 === "CLF")) || (data10 === "CLP")) || (data10 === "CNY")) || (data10 === "COP")) || (data10 === "CRC")) || (data10 === "CUC")) || (data10 === "CUP")) || (data10 === "CVE")) || (data10 === "CZK")) || (data10 === "DJF")) || (data10 === "DKK")) || (data10 === "DOP")) || (data10 === "DZD")) || (data10 === "EGP")) || (data10 === "ERN")) || (data10 === "ETB")) || (data10 === "EUR")) || (data10 === "FJD")) || (data10 === "FKP")) || (data10 === "GBP")) || (data10 === "GEL")) || (data10 === "GHS")) || (data10 === "GIP")) || (data10 === "GMD")) || (data10 === "GNF")) || (data10 === "GTQ")) || (data10 === "GYD")) || (data10 === "HKD")) || (data10 === "HNL")) || (data10 === "HTG")) || (data10 === "HUF")) || (data10 === "IDR")) || (data10 === "ILS")) || (data10 === "INR")) || (data10 === "IQD")) || (data10 === "IRR")) || (data10 === "ISK")) || (data10 === "JMD")) || (data10 === "JOD")) || (data10 === "JPY")) || (data10 === "KES")) || (data10 === "KGS")) || (data10 === "KHR")) || (data10 === "KMF")) || (data10 === "KPW")) || (data10 === "KRW")) || (data10 === "KWD")) || (data10 === "KYD")) || (data10 === "KZT")) || (data10 === "LAK")) || (data10 === "LBP")) || (data10 === "LKR")) || (data10 === "LRD")) || (data10 === "LSL")) || (data10 === "LYD")) || (data10 === "MAD")) || (data10 === "MDL")) || (data10 === "MGA")) || (data10 === "MKD")) || (data10 === "MMK")) || (data10 === "MNT")) || (data10 === "MOP")) || (data10 === "MRU")) || (data10 === "MUR")) || (data10 === "MVR")) || (data10 === "MWK")) || (data10 === "MXN")) || (data10 === "MYR")) || (data10 === "MZN")) || (data10 === "NAD")) || (data10 === "NGN")) || (data10 === "NIO")) || (data10 === "NOK")) || (data10 === "NPR")) || (data10 === "NZD")) || (data10 === "OMR")) || (data10 === "PAB")) || (data10 === "PEN")) || (data10 === "PGK")) || (data10 === "PHP")) || (data10 === "PKR")) || (data10 === "PLN")) || (data10 === "PYG")) || (data10 === "QAR")) || (data10 === "RON")) || (data10 === "RSD")) || (data10 === "RUB")) || (data10 === "RWF")) || (data10 === "SAR")) || (data10 === "SBD")) || (data10 === "SCR")) || (data10 === "SDG")) || (data10 === "SEK")) || (data10 === "SGD")) || (data10 === "SHP")) || (data10 === "SLE")) || (data10 === "SOS")) || (data10 === "SRD")) || (data10 === "SSP")) || (data10 === "STN")) || (data10 === "SVC")) || (data10 === "SYP")) || (data10 === "SZL")) || (data10 === "THB")) || (data10 === "TJS")) || (data10 === "TMT")) || (data10 === "TND")) || (data10 === "TOP")) || (data10 === "TRY")) || (data10 === "TTD")) || (data10 === "TWD")) || (data10 === "TZS")) || (data10 === "UAH")) || (data10 === "UGX")) || (data10 === "USD")) || (data10 === "UYI")) || (data10 === "UYU")) || (data10 === "UYW")) || (data10 === "UZS")) || (data10 === "VED")) || (data10 === "VES")) || (data10 === "VND")) || (data10 === "VUV")) || (data10 === "WST")) || (data10 === "XAF")) || (data10 === "XCD")) || (data10 === "XCG")) || (data10 === "XOF")) || (data10 === "XPF")) || (data10 === "YER")) || (data10 === "ZAR")) || (data10 === "ZMW")) || (data10 === "ZWG"))){
-const err20 = {instancePath:instancePath+"/" + i0+"/currencies/" + i2,schemaPath:"#/items/properties/currencies/items/enum",keyword:"enum",params:{allowedValues: schema155.items.properties.currencies.items.enum},message:"must be equal to one of the allowed values"};
+const err20 = {instancePath:instancePath+"/" + i0+"/currencies/" + i2,schemaPath:"#/items/properties/currencies/items/enum",keyword:"enum",params:{allowedValues: schema156.items.properties.currencies.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -5182,7 +5213,7 @@ const len3 = data11.length;
 for(let i3=0; i3<len3; i3++){
 let data12 = data11[i3];
 if(!((((((((((((((data12 === "validate") || (data12 === "revalidate")) || (data12 === "capture")) || (data12 === "cancel")) || (data12 === "refund")) || (data12 === "authorize")) || (data12 === "sale")) || (data12 === "tokenize")) || (data12 === "balance_inquiry")) || (data12 === "reload")) || (data12 === "issue")) || (data12 === "activate")) || (data12 === "deactivate")) || (data12 === "merge_balance"))){
-const err22 = {instancePath:instancePath+"/" + i0+"/commands/" + i3,schemaPath:"#/items/properties/commands/items/enum",keyword:"enum",params:{allowedValues: schema155.items.properties.commands.items.enum},message:"must be equal to one of the allowed values"};
+const err22 = {instancePath:instancePath+"/" + i0+"/commands/" + i3,schemaPath:"#/items/properties/commands/items/enum",keyword:"enum",params:{allowedValues: schema156.items.properties.commands.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -5205,7 +5236,7 @@ errors++;
 }
 let data13 = data0.free_text_card_data;
 if(!((data13 === "mask") || (data13 === "refuse"))){
-const err24 = {instancePath:instancePath+"/" + i0+"/free_text_card_data",schemaPath:"#/items/properties/free_text_card_data/enum",keyword:"enum",params:{allowedValues: schema155.items.properties.free_text_card_data.enum},message:"must be equal to one of the allowed values"};
+const err24 = {instancePath:instancePath+"/" + i0+"/free_text_card_data",schemaPath:"#/items/properties/free_text_card_data/enum",keyword:"enum",params:{allowedValues: schema156.items.properties.free_text_card_data.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -5220,7 +5251,7 @@ const len4 = data14.length;
 for(let i4=0; i4<len4; i4++){
 let data15 = data14[i4];
 if(typeof data15 === "string"){
-if(!pattern52.test(data15)){
+if(!pattern53.test(data15)){
 const err25 = {instancePath:instancePath+"/" + i0+"/free_text_fields/" + i4,schemaPath:"#/items/properties/free_text_fields/items/pattern",keyword:"pattern",params:{pattern: "^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},message:"must match pattern \""+"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err25];
@@ -5276,13 +5307,13 @@ vErrors.push(err29);
 }
 errors++;
 }
-validate318.errors = vErrors;
+validate320.errors = vErrors;
 return errors === 0;
 }
 
-const schema156 = {"type":"integer","minimum":0,"maximum":99999999999999};
+const schema157 = {"type":"integer","minimum":0,"maximum":99999999999999};
 
-function validate320(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate322(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -5317,20 +5348,20 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate320.errors = vErrors;
+validate322.errors = vErrors;
 return errors === 0;
 }
 
-const schema157 = {"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}};
+const schema158 = {"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}};
 
-function validate322(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate324(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
 const _errs1 = errors;
 if(!(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((key0 === "AED") || (key0 === "AFN")) || (key0 === "ALL")) || (key0 === "AMD")) || (key0 === "ANG")) || (key0 === "AOA")) || (key0 === "ARS")) || (key0 === "AUD")) || (key0 === "AWG")) || (key0 === "AZN")) || (key0 === "BAM")) || (key0 === "BBD")) || (key0 === "BDT")) || (key0 === "BGN")) || (key0 === "BHD")) || (key0 === "BIF")) || (key0 === "BMD")) || (key0 === "BND")) || (key0 === "BOB")) || (key0 === "BRL")) || (key0 === "BSD")) || (key0 === "BTN")) || (key0 === "BWP")) || (key0 === "BYN")) || (key0 === "BZD")) || (key0 === "CAD")) || (key0 === "CDF")) || (key0 === "CHF")) || (key0 === "CLF")) || (key0 === "CLP")) || (key0 === "CNY")) || (key0 === "COP")) || (key0 === "CRC")) || (key0 === "CUC")) || (key0 === "CUP")) || (key0 === "CVE")) || (key0 === "CZK")) || (key0 === "DJF")) || (key0 === "DKK")) || (key0 === "DOP")) || (key0 === "DZD")) || (key0 === "EGP")) || (key0 === "ERN")) || (key0 === "ETB")) || (key0 === "EUR")) || (key0 === "FJD")) || (key0 === "FKP")) || (key0 === "GBP")) || (key0 === "GEL")) || (key0 === "GHS")) || (key0 === "GIP")) || (key0 === "GMD")) || (key0 === "GNF")) || (key0 === "GTQ")) || (key0 === "GYD")) || (key0 === "HKD")) || (key0 === "HNL")) || (key0 === "HTG")) || (key0 === "HUF")) || (key0 === "IDR")) || (key0 === "ILS")) || (key0 === "INR")) || (key0 === "IQD")) || (key0 === "IRR")) || (key0 === "ISK")) || (key0 === "JMD")) || (key0 === "JOD")) || (key0 === "JPY")) || (key0 === "KES")) || (key0 === "KGS")) || (key0 === "KHR")) || (key0 === "KMF")) || (key0 === "KPW")) || (key0 === "KRW")) || (key0 === "KWD")) || (key0 === "KYD")) || (key0 === "KZT")) || (key0 === "LAK")) || (key0 === "LBP")) || (key0 === "LKR")) || (key0 === "LRD")) || (key0 === "LSL")) || (key0 === "LYD")) || (key0 === "MAD")) || (key0 === "MDL")) || (key0 === "MGA")) || (key0 === "MKD")) || (key0 === "MMK")) || (key0 === "MNT")) || (key0 === "MOP")) || (key0 === "MRU")) || (key0 === "MUR")) || (key0 === "MVR")) || (key0 === "MWK")) || (key0 === "MXN")) || (key0 === "MYR")) || (key0 === "MZN")) || (key0 === "NAD")) || (key0 === "NGN")) || (key0 === "NIO")) || (key0 === "NOK")) || (key0 === "NPR")) || (key0 === "NZD")) || (key0 === "OMR")) || (key0 === "PAB")) || (key0 === "PEN")) || (key0 === "PGK")) || (key0 === "PHP")) || (key0 === "PKR")) || (key0 === "PLN")) || (key0 === "PYG")) || (key0 === "QAR")) || (key0 === "RON")) || (key0 === "RSD")) || (key0 === "RUB")) || (key0 === "RWF")) || (key0 === "SAR")) || (key0 === "SBD")) || (key0 === "SCR")) || (key0 === "SDG")) || (key0 === "SEK")) || (key0 === "SGD")) || (key0 === "SHP")) || (key0 === "SLE")) || (key0 === "SOS")) || (key0 === "SRD")) || (key0 === "SSP")) || (key0 === "STN")) || (key0 === "SVC")) || (key0 === "SYP")) || (key0 === "SZL")) || (key0 === "THB")) || (key0 === "TJS")) || (key0 === "TMT")) || (key0 === "TND")) || (key0 === "TOP")) || (key0 === "TRY")) || (key0 === "TTD")) || (key0 === "TWD")) || (key0 === "TZS")) || (key0 === "UAH")) || (key0 === "UGX")) || (key0 === "USD")) || (key0 === "UYI")) || (key0 === "UYU")) || (key0 === "UYW")) || (key0 === "UZS")) || (key0 === "VED")) || (key0 === "VES")) || (key0 === "VND")) || (key0 === "VUV")) || (key0 === "WST")) || (key0 === "XAF")) || (key0 === "XCD")) || (key0 === "XCG")) || (key0 === "XOF")) || (key0 === "XPF")) || (key0 === "YER")) || (key0 === "ZAR")) || (key0 === "ZMW")) || (key0 === "ZWG"))){
-const err0 = {instancePath,schemaPath:"#/propertyNames/enum",keyword:"enum",params:{allowedValues: schema157.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key0};
+const err0 = {instancePath,schemaPath:"#/propertyNames/enum",keyword:"enum",params:{allowedValues: schema158.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key0};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -5397,46 +5428,11 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate322.errors = vErrors;
-return errors === 0;
-}
-
-const schema158 = {"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]}};
-
-function validate324(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(Array.isArray(data)){
-const len0 = data.length;
-for(let i0=0; i0<len0; i0++){
-let data0 = data[i0];
-if(!((((((((((((((data0 === "validate") || (data0 === "revalidate")) || (data0 === "capture")) || (data0 === "cancel")) || (data0 === "refund")) || (data0 === "authorize")) || (data0 === "sale")) || (data0 === "tokenize")) || (data0 === "balance_inquiry")) || (data0 === "reload")) || (data0 === "issue")) || (data0 === "activate")) || (data0 === "deactivate")) || (data0 === "merge_balance"))){
-const err0 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/enum",keyword:"enum",params:{allowedValues: schema158.items.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-}
-}
-else {
-const err1 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
 validate324.errors = vErrors;
 return errors === 0;
 }
 
-const schema159 = {"type":"array","items":{"enum":["bus","web","pos","marketplace"]}};
+const schema159 = {"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]}};
 
 function validate326(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -5445,7 +5441,7 @@ if(Array.isArray(data)){
 const len0 = data.length;
 for(let i0=0; i0<len0; i0++){
 let data0 = data[i0];
-if(!((((data0 === "bus") || (data0 === "web")) || (data0 === "pos")) || (data0 === "marketplace"))){
+if(!((((((((((((((data0 === "validate") || (data0 === "revalidate")) || (data0 === "capture")) || (data0 === "cancel")) || (data0 === "refund")) || (data0 === "authorize")) || (data0 === "sale")) || (data0 === "tokenize")) || (data0 === "balance_inquiry")) || (data0 === "reload")) || (data0 === "issue")) || (data0 === "activate")) || (data0 === "deactivate")) || (data0 === "merge_balance"))){
 const err0 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/enum",keyword:"enum",params:{allowedValues: schema159.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err0];
@@ -5471,13 +5467,17 @@ validate326.errors = vErrors;
 return errors === 0;
 }
 
-const schema160 = {"type":"integer","minimum":1};
+const schema160 = {"type":"array","items":{"enum":["bus","web","pos","marketplace"]}};
 
 function validate328(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(Array.isArray(data)){
+const len0 = data.length;
+for(let i0=0; i0<len0; i0++){
+let data0 = data[i0];
+if(!((((data0 === "bus") || (data0 === "web")) || (data0 === "pos")) || (data0 === "marketplace"))){
+const err0 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/enum",keyword:"enum",params:{allowedValues: schema160.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -5486,9 +5486,10 @@ vErrors.push(err0);
 }
 errors++;
 }
-if((typeof data == "number") && (isFinite(data))){
-if(data < 1 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+}
+else {
+const err1 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -5496,7 +5497,6 @@ else {
 vErrors.push(err1);
 }
 errors++;
-}
 }
 validate328.errors = vErrors;
 return errors === 0;
@@ -5533,11 +5533,42 @@ validate330.errors = vErrors;
 return errors === 0;
 }
 
-const schema162 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","gateways"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"when":{"type":"object","additionalProperties":false,"default":{},"properties":{"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"min_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"max_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"channels":{"type":"array","items":{"enum":["bus","web","pos","marketplace"]},"default":[]},"countries":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z]{2}$"},"default":[]},"methods":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64},"default":[]},"merchants":{"type":"array","items":{"type":"string","minLength":1},"default":[]},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"default":[]},"agreement_status":{"type":"array","items":{"enum":["active","suspended","expired","pending","none"]},"default":[]},"agreement_gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"}}},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"minItems":1,"maxItems":8}}}};
-const pattern56 = new RegExp("^[A-Za-z]{2}$", "u");
-const pattern57 = new RegExp("^[a-z][a-z0-9_-]{0,31}$", "u");
+const schema162 = {"type":"integer","minimum":1};
 
 function validate332(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data < 1 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+validate332.errors = vErrors;
+return errors === 0;
+}
+
+const schema163 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","gateways"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"when":{"type":"object","additionalProperties":false,"default":{},"properties":{"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"min_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"max_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"channels":{"type":"array","items":{"enum":["bus","web","pos","marketplace"]},"default":[]},"countries":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z]{2}$"},"default":[]},"methods":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64},"default":[]},"merchants":{"type":"array","items":{"type":"string","minLength":1},"default":[]},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"default":[]},"agreement_status":{"type":"array","items":{"enum":["active","suspended","expired","pending","none"]},"default":[]},"agreement_gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"}}},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"minItems":1,"maxItems":8}}}};
+const pattern57 = new RegExp("^[A-Za-z]{2}$", "u");
+const pattern58 = new RegExp("^[a-z][a-z0-9_-]{0,31}$", "u");
+
+function validate334(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -5583,7 +5614,7 @@ errors++;
 if(data0.name !== undefined){
 let data1 = data0.name;
 if(typeof data1 === "string"){
-if(!pattern51.test(data1)){
+if(!pattern52.test(data1)){
 const err3 = {instancePath:instancePath+"/" + i0+"/name",schemaPath:"#/items/properties/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9._-]{1,64}$"+"\""};
 if(vErrors === null){
 vErrors = [err3];
@@ -5632,7 +5663,7 @@ if(data2.agreement_status === undefined){
 data2.agreement_status = [];
 }
 for(const key1 in data2){
-if(!(func2.call(schema162.items.properties.when.properties, key1))){
+if(!(func2.call(schema163.items.properties.when.properties, key1))){
 const err5 = {instancePath:instancePath+"/" + i0+"/when",schemaPath:"#/items/properties/when/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err5];
@@ -5649,7 +5680,7 @@ const len1 = data3.length;
 for(let i1=0; i1<len1; i1++){
 let data4 = data3[i1];
 if(!((((((((((((((data4 === "validate") || (data4 === "revalidate")) || (data4 === "capture")) || (data4 === "cancel")) || (data4 === "refund")) || (data4 === "authorize")) || (data4 === "sale")) || (data4 === "tokenize")) || (data4 === "balance_inquiry")) || (data4 === "reload")) || (data4 === "issue")) || (data4 === "activate")) || (data4 === "deactivate")) || (data4 === "merge_balance"))){
-const err6 = {instancePath:instancePath+"/" + i0+"/when/commands/" + i1,schemaPath:"#/items/properties/when/properties/commands/items/enum",keyword:"enum",params:{allowedValues: schema162.items.properties.when.properties.commands.items.enum},message:"must be equal to one of the allowed values"};
+const err6 = {instancePath:instancePath+"/" + i0+"/when/commands/" + i1,schemaPath:"#/items/properties/when/properties/commands/items/enum",keyword:"enum",params:{allowedValues: schema163.items.properties.when.properties.commands.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -5676,7 +5707,7 @@ const len2 = data5.length;
 for(let i2=0; i2<len2; i2++){
 let data6 = data5[i2];
 if(!(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((data6 === "AED") || (data6 === "AFN")) || (data6 === "ALL")) || (data6 === "AMD")) || (data6 === "ANG")) || (data6 === "AOA")) || (data6 === "ARS")) || (data6 === "AUD")) || (data6 === "AWG")) || (data6 === "AZN")) || (data6 === "BAM")) || (data6 === "BBD")) || (data6 === "BDT")) || (data6 === "BGN")) || (data6 === "BHD")) || (data6 === "BIF")) || (data6 === "BMD")) || (data6 === "BND")) || (data6 === "BOB")) || (data6 === "BRL")) || (data6 === "BSD")) || (data6 === "BTN")) || (data6 === "BWP")) || (data6 === "BYN")) || (data6 === "BZD")) || (data6 === "CAD")) || (data6 === "CDF")) || (data6 === "CHF")) || (data6 === "CLF")) || (data6 === "CLP")) || (data6 === "CNY")) || (data6 === "COP")) || (data6 === "CRC")) || (data6 === "CUC")) || (data6 === "CUP")) || (data6 === "CVE")) || (data6 === "CZK")) || (data6 === "DJF")) || (data6 === "DKK")) || (data6 === "DOP")) || (data6 === "DZD")) || (data6 === "EGP")) || (data6 === "ERN")) || (data6 === "ETB")) || (data6 === "EUR")) || (data6 === "FJD")) || (data6 === "FKP")) || (data6 === "GBP")) || (data6 === "GEL")) || (data6 === "GHS")) || (data6 === "GIP")) || (data6 === "GMD")) || (data6 === "GNF")) || (data6 === "GTQ")) || (data6 === "GYD")) || (data6 === "HKD")) || (data6 === "HNL")) || (data6 === "HTG")) || (data6 === "HUF")) || (data6 === "IDR")) || (data6 === "ILS")) || (data6 === "INR")) || (data6 === "IQD")) || (data6 === "IRR")) || (data6 === "ISK")) || (data6 === "JMD")) || (data6 === "JOD")) || (data6 === "JPY")) || (data6 === "KES")) || (data6 === "KGS")) || (data6 === "KHR")) || (data6 === "KMF")) || (data6 === "KPW")) || (data6 === "KRW")) || (data6 === "KWD")) || (data6 === "KYD")) || (data6 === "KZT")) || (data6 === "LAK")) || (data6 === "LBP")) || (data6 === "LKR")) || (data6 === "LRD")) || (data6 === "LSL")) || (data6 === "LYD")) || (data6 === "MAD")) || (data6 === "MDL")) || (data6 === "MGA")) || (data6 === "MKD")) || (data6 === "MMK")) || (data6 === "MNT")) || (data6 === "MOP")) || (data6 === "MRU")) || (data6 === "MUR")) || (data6 === "MVR")) || (data6 === "MWK")) || (data6 === "MXN")) || (data6 === "MYR")) || (data6 === "MZN")) || (data6 === "NAD")) || (data6 === "NGN")) || (data6 === "NIO")) || (data6 === "NOK")) || (data6 === "NPR")) || (data6 === "NZD")) || (data6 === "OMR")) || (data6 === "PAB")) || (data6 === "PEN")) || (data6 === "PGK")) || (data6 === "PHP")) || (data6 === "PKR")) || (data6 === "PLN")) || (data6 === "PYG")) || (data6 === "QAR")) || (data6 === "RON")) || (data6 === "RSD")) || (data6 === "RUB")) || (data6 === "RWF")) || (data6 === "SAR")) || (data6 === "SBD")) || (data6 === "SCR")) || (data6 === "SDG")) || (data6 === "SEK")) || (data6 === "SGD")) || (data6 === "SHP")) || (data6 === "SLE")) || (data6 === "SOS")) || (data6 === "SRD")) || (data6 === "SSP")) || (data6 === "STN")) || (data6 === "SVC")) || (data6 === "SYP")) || (data6 === "SZL")) || (data6 === "THB")) || (data6 === "TJS")) || (data6 === "TMT")) || (data6 === "TND")) || (data6 === "TOP")) || (data6 === "TRY")) || (data6 === "TTD")) || (data6 === "TWD")) || (data6 === "TZS")) || (data6 === "UAH")) || (data6 === "UGX")) || (data6 === "USD")) || (data6 === "UYI")) || (data6 === "UYU")) || (data6 === "UYW")) || (data6 === "UZS")) || (data6 === "VED")) || (data6 === "VES")) || (data6 === "VND")) || (data6 === "VUV")) || (data6 === "WST")) || (data6 === "XAF")) || (data6 === "XCD")) || (data6 === "XCG")) || (data6 === "XOF")) || (data6 === "XPF")) || (data6 === "YER")) || (data6 === "ZAR")) || (data6 === "ZMW")) || (data6 === "ZWG"))){
-const err8 = {instancePath:instancePath+"/" + i0+"/when/currencies/" + i2,schemaPath:"#/items/properties/when/properties/currencies/items/enum",keyword:"enum",params:{allowedValues: schema162.items.properties.when.properties.currencies.items.enum},message:"must be equal to one of the allowed values"};
+const err8 = {instancePath:instancePath+"/" + i0+"/when/currencies/" + i2,schemaPath:"#/items/properties/when/properties/currencies/items/enum",keyword:"enum",params:{allowedValues: schema163.items.properties.when.properties.currencies.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -5700,7 +5731,7 @@ errors++;
 if(data2.min_amount !== undefined){
 let data7 = data2.min_amount;
 if((!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))) && (!(data7 && typeof data7 == "object" && !Array.isArray(data7)))){
-const err10 = {instancePath:instancePath+"/" + i0+"/when/min_amount",schemaPath:"#/items/properties/when/properties/min_amount/type",keyword:"type",params:{type: schema162.items.properties.when.properties.min_amount.type},message:"must be integer,object"};
+const err10 = {instancePath:instancePath+"/" + i0+"/when/min_amount",schemaPath:"#/items/properties/when/properties/min_amount/type",keyword:"type",params:{type: schema163.items.properties.when.properties.min_amount.type},message:"must be integer,object"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -5772,7 +5803,7 @@ errors++;
 if(data2.max_amount !== undefined){
 let data9 = data2.max_amount;
 if((!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))) && (!(data9 && typeof data9 == "object" && !Array.isArray(data9)))){
-const err16 = {instancePath:instancePath+"/" + i0+"/when/max_amount",schemaPath:"#/items/properties/when/properties/max_amount/type",keyword:"type",params:{type: schema162.items.properties.when.properties.max_amount.type},message:"must be integer,object"};
+const err16 = {instancePath:instancePath+"/" + i0+"/when/max_amount",schemaPath:"#/items/properties/when/properties/max_amount/type",keyword:"type",params:{type: schema163.items.properties.when.properties.max_amount.type},message:"must be integer,object"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -5847,7 +5878,7 @@ const len3 = data11.length;
 for(let i3=0; i3<len3; i3++){
 let data12 = data11[i3];
 if(!((((data12 === "bus") || (data12 === "web")) || (data12 === "pos")) || (data12 === "marketplace"))){
-const err22 = {instancePath:instancePath+"/" + i0+"/when/channels/" + i3,schemaPath:"#/items/properties/when/properties/channels/items/enum",keyword:"enum",params:{allowedValues: schema162.items.properties.when.properties.channels.items.enum},message:"must be equal to one of the allowed values"};
+const err22 = {instancePath:instancePath+"/" + i0+"/when/channels/" + i3,schemaPath:"#/items/properties/when/properties/channels/items/enum",keyword:"enum",params:{allowedValues: schema163.items.properties.when.properties.channels.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -5874,7 +5905,7 @@ const len4 = data13.length;
 for(let i4=0; i4<len4; i4++){
 let data14 = data13[i4];
 if(typeof data14 === "string"){
-if(!pattern56.test(data14)){
+if(!pattern57.test(data14)){
 const err24 = {instancePath:instancePath+"/" + i0+"/when/countries/" + i4,schemaPath:"#/items/properties/when/properties/countries/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z]{2}$"},message:"must match pattern \""+"^[A-Za-z]{2}$"+"\""};
 if(vErrors === null){
 vErrors = [err24];
@@ -6001,7 +6032,7 @@ const len7 = data19.length;
 for(let i7=0; i7<len7; i7++){
 let data20 = data19[i7];
 if(typeof data20 === "string"){
-if(!pattern57.test(data20)){
+if(!pattern58.test(data20)){
 const err34 = {instancePath:instancePath+"/" + i0+"/when/gateways/" + i7,schemaPath:"#/items/properties/when/properties/gateways/items/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]{0,31}$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]{0,31}$"+"\""};
 if(vErrors === null){
 vErrors = [err34];
@@ -6040,7 +6071,7 @@ const len8 = data21.length;
 for(let i8=0; i8<len8; i8++){
 let data22 = data21[i8];
 if(!(((((data22 === "active") || (data22 === "suspended")) || (data22 === "expired")) || (data22 === "pending")) || (data22 === "none"))){
-const err37 = {instancePath:instancePath+"/" + i0+"/when/agreement_status/" + i8,schemaPath:"#/items/properties/when/properties/agreement_status/items/enum",keyword:"enum",params:{allowedValues: schema162.items.properties.when.properties.agreement_status.items.enum},message:"must be equal to one of the allowed values"};
+const err37 = {instancePath:instancePath+"/" + i0+"/when/agreement_status/" + i8,schemaPath:"#/items/properties/when/properties/agreement_status/items/enum",keyword:"enum",params:{allowedValues: schema163.items.properties.when.properties.agreement_status.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -6064,7 +6095,7 @@ errors++;
 if(data2.agreement_gateway !== undefined){
 let data23 = data2.agreement_gateway;
 if(typeof data23 === "string"){
-if(!pattern57.test(data23)){
+if(!pattern58.test(data23)){
 const err39 = {instancePath:instancePath+"/" + i0+"/when/agreement_gateway",schemaPath:"#/items/properties/when/properties/agreement_gateway/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]{0,31}$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]{0,31}$"+"\""};
 if(vErrors === null){
 vErrors = [err39];
@@ -6124,7 +6155,7 @@ const len9 = data24.length;
 for(let i9=0; i9<len9; i9++){
 let data25 = data24[i9];
 if(typeof data25 === "string"){
-if(!pattern57.test(data25)){
+if(!pattern58.test(data25)){
 const err44 = {instancePath:instancePath+"/" + i0+"/gateways/" + i9,schemaPath:"#/items/properties/gateways/items/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]{0,31}$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]{0,31}$"+"\""};
 if(vErrors === null){
 vErrors = [err44];
@@ -6181,14 +6212,14 @@ vErrors.push(err48);
 }
 errors++;
 }
-validate332.errors = vErrors;
+validate334.errors = vErrors;
 return errors === 0;
 }
 
-const schema163 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["merchant","gateway","status"],"properties":{"merchant":{"type":"string","minLength":1},"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"status":{"enum":["active","suspended","expired"]},"valid_from":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"},"valid_until":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"}}}};
-const pattern61 = new RegExp("^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$", "u");
+const schema164 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["merchant","gateway","status"],"properties":{"merchant":{"type":"string","minLength":1},"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"status":{"enum":["active","suspended","expired"]},"valid_from":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"},"valid_until":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"}}}};
+const pattern62 = new RegExp("^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$", "u");
 
-function validate334(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate336(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -6266,7 +6297,7 @@ errors++;
 if(data0.gateway !== undefined){
 let data2 = data0.gateway;
 if(typeof data2 === "string"){
-if(!pattern57.test(data2)){
+if(!pattern58.test(data2)){
 const err6 = {instancePath:instancePath+"/" + i0+"/gateway",schemaPath:"#/items/properties/gateway/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]{0,31}$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]{0,31}$"+"\""};
 if(vErrors === null){
 vErrors = [err6];
@@ -6291,7 +6322,7 @@ errors++;
 if(data0.status !== undefined){
 let data3 = data0.status;
 if(!(((data3 === "active") || (data3 === "suspended")) || (data3 === "expired"))){
-const err8 = {instancePath:instancePath+"/" + i0+"/status",schemaPath:"#/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema163.items.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err8 = {instancePath:instancePath+"/" + i0+"/status",schemaPath:"#/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema164.items.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -6304,7 +6335,7 @@ errors++;
 if(data0.valid_from !== undefined){
 let data4 = data0.valid_from;
 if(typeof data4 === "string"){
-if(!pattern61.test(data4)){
+if(!pattern62.test(data4)){
 const err9 = {instancePath:instancePath+"/" + i0+"/valid_from",schemaPath:"#/items/properties/valid_from/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"+"\""};
 if(vErrors === null){
 vErrors = [err9];
@@ -6329,7 +6360,7 @@ errors++;
 if(data0.valid_until !== undefined){
 let data5 = data0.valid_until;
 if(typeof data5 === "string"){
-if(!pattern61.test(data5)){
+if(!pattern62.test(data5)){
 const err11 = {instancePath:instancePath+"/" + i0+"/valid_until",schemaPath:"#/items/properties/valid_until/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"+"\""};
 if(vErrors === null){
 vErrors = [err11];
@@ -6374,13 +6405,13 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate334.errors = vErrors;
+validate336.errors = vErrors;
 return errors === 0;
 }
 
-const schema164 = {"type":"boolean"};
+const schema165 = {"type":"boolean"};
 
-function validate336(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate338(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "boolean"){
@@ -6393,13 +6424,13 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate336.errors = vErrors;
+validate338.errors = vErrors;
 return errors === 0;
 }
 
-const schema165 = {"type":"array","items":{"type":"string","minLength":1}};
+const schema166 = {"type":"array","items":{"type":"string","minLength":1}};
 
-function validate338(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate340(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -6440,13 +6471,13 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate338.errors = vErrors;
+validate340.errors = vErrors;
 return errors === 0;
 }
 
-const schema166 = {"type":"boolean"};
+const schema167 = {"type":"boolean"};
 
-function validate340(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate342(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "boolean"){
@@ -6459,13 +6490,13 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate340.errors = vErrors;
+validate342.errors = vErrors;
 return errors === 0;
 }
 
-const schema167 = {"type":"array","items":{"type":"string","minLength":1,"maxLength":64}};
+const schema168 = {"type":"array","items":{"type":"string","minLength":1,"maxLength":64}};
 
-function validate342(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate344(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -6516,13 +6547,13 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate342.errors = vErrors;
+validate344.errors = vErrors;
 return errors === 0;
 }
 
-const schema168 = {"type":"string","pattern":"^[A-Za-z0-9_.]+$"};
+const schema169 = {"type":"string","pattern":"^[A-Za-z0-9_.]+$"};
 
-function validate344(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate346(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data === "string"){
@@ -6547,13 +6578,13 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate344.errors = vErrors;
+validate346.errors = vErrors;
 return errors === 0;
 }
 
-const schema169 = {"type":"integer","minimum":0};
+const schema170 = {"type":"integer","minimum":0};
 
-function validate346(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate348(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -6578,20 +6609,20 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate346.errors = vErrors;
+validate348.errors = vErrors;
 return errors === 0;
 }
 
-const schema170 = {"type":"object","propertyNames":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"additionalProperties":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64}}};
+const schema171 = {"type":"object","propertyNames":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"additionalProperties":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64}}};
 
-function validate348(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate350(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
 const _errs1 = errors;
 if(typeof key0 === "string"){
-if(!pattern57.test(key0)){
+if(!pattern58.test(key0)){
 const err0 = {instancePath,schemaPath:"#/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]{0,31}$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]{0,31}$"+"\"",propertyName:key0};
 if(vErrors === null){
 vErrors = [err0];
@@ -6686,13 +6717,13 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate348.errors = vErrors;
+validate350.errors = vErrors;
 return errors === 0;
 }
 
-const schema171 = {"type":"integer","minimum":1};
+const schema172 = {"type":"integer","minimum":1};
 
-function validate350(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate352(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -6717,13 +6748,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate350.errors = vErrors;
+validate352.errors = vErrors;
 return errors === 0;
 }
 
-const schema172 = {"type":"boolean"};
+const schema173 = {"type":"boolean"};
 
-function validate352(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate354(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "boolean"){
@@ -6735,37 +6766,6 @@ else {
 vErrors.push(err0);
 }
 errors++;
-}
-validate352.errors = vErrors;
-return errors === 0;
-}
-
-const schema173 = {"type":"integer","minimum":1};
-
-function validate354(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if((typeof data == "number") && (isFinite(data))){
-if(data < 1 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
 }
 validate354.errors = vErrors;
 return errors === 0;
@@ -6864,16 +6864,47 @@ validate360.errors = vErrors;
 return errors === 0;
 }
 
-const schema177 = {"type":"object","propertyNames":{"enum":["bus","web","pos","marketplace"]},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}};
+const schema177 = {"type":"integer","minimum":1};
 
 function validate362(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data < 1 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+validate362.errors = vErrors;
+return errors === 0;
+}
+
+const schema178 = {"type":"object","propertyNames":{"enum":["bus","web","pos","marketplace"]},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}};
+
+function validate364(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
 const _errs1 = errors;
 if(!((((key0 === "bus") || (key0 === "web")) || (key0 === "pos")) || (key0 === "marketplace"))){
-const err0 = {instancePath,schemaPath:"#/propertyNames/enum",keyword:"enum",params:{allowedValues: schema177.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key0};
+const err0 = {instancePath,schemaPath:"#/propertyNames/enum",keyword:"enum",params:{allowedValues: schema178.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key0};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -7002,20 +7033,20 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate362.errors = vErrors;
+validate364.errors = vErrors;
 return errors === 0;
 }
 
-const schema178 = {"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*:.+$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}};
+const schema179 = {"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*:.+$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}};
 
-function validate364(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate366(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
 const _errs1 = errors;
 if(typeof key0 === "string"){
-if(!pattern46.test(key0)){
+if(!pattern47.test(key0)){
 const err0 = {instancePath,schemaPath:"#/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]*:.+$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]*:.+$"+"\"",propertyName:key0};
 if(vErrors === null){
 vErrors = [err0];
@@ -7146,13 +7177,13 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate364.errors = vErrors;
+validate366.errors = vErrors;
 return errors === 0;
 }
 
-const schema179 = {"type":"integer","minimum":1,"maximum":100};
+const schema180 = {"type":"integer","minimum":1,"maximum":100};
 
-function validate366(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate368(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7187,13 +7218,13 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate366.errors = vErrors;
+validate368.errors = vErrors;
 return errors === 0;
 }
 
-const schema180 = {"type":"integer","minimum":50,"maximum":5000};
+const schema181 = {"type":"integer","minimum":50,"maximum":5000};
 
-function validate368(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate370(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7228,13 +7259,13 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate368.errors = vErrors;
+validate370.errors = vErrors;
 return errors === 0;
 }
 
-const schema181 = {"type":"integer","minimum":0};
+const schema182 = {"type":"integer","minimum":0};
 
-function validate370(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate372(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7259,13 +7290,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate370.errors = vErrors;
+validate372.errors = vErrors;
 return errors === 0;
 }
 
-const schema182 = {"type":"integer","minimum":1,"maximum":3600};
+const schema183 = {"type":"integer","minimum":1,"maximum":3600};
 
-function validate372(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate374(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7300,13 +7331,13 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate372.errors = vErrors;
+validate374.errors = vErrors;
 return errors === 0;
 }
 
-const schema183 = {"type":"integer","minimum":1};
+const schema184 = {"type":"integer","minimum":1};
 
-function validate374(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate376(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7330,25 +7361,6 @@ vErrors.push(err1);
 }
 errors++;
 }
-}
-validate374.errors = vErrors;
-return errors === 0;
-}
-
-const schema184 = {"type":"boolean"};
-
-function validate376(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(typeof data !== "boolean"){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
 }
 validate376.errors = vErrors;
 return errors === 0;
@@ -7373,9 +7385,28 @@ validate378.errors = vErrors;
 return errors === 0;
 }
 
-const schema186 = {"type":"integer","minimum":1};
+const schema186 = {"type":"boolean"};
 
 function validate380(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(typeof data !== "boolean"){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+validate380.errors = vErrors;
+return errors === 0;
+}
+
+const schema187 = {"type":"integer","minimum":1};
+
+function validate382(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7400,13 +7431,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate380.errors = vErrors;
+validate382.errors = vErrors;
 return errors === 0;
 }
 
-const schema187 = {"type":"integer","minimum":1,"maximum":65535};
+const schema188 = {"type":"integer","minimum":1,"maximum":65535};
 
-function validate382(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate384(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7437,37 +7468,6 @@ vErrors = [err2];
 }
 else {
 vErrors.push(err2);
-}
-errors++;
-}
-}
-validate382.errors = vErrors;
-return errors === 0;
-}
-
-const schema188 = {"type":"integer","minimum":1};
-
-function validate384(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if((typeof data == "number") && (isFinite(data))){
-if(data < 1 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
 }
 errors++;
 }
@@ -7538,9 +7538,40 @@ validate388.errors = vErrors;
 return errors === 0;
 }
 
-const schema191 = {"type":"integer","minimum":100};
+const schema191 = {"type":"integer","minimum":1};
 
 function validate390(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data < 1 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+validate390.errors = vErrors;
+return errors === 0;
+}
+
+const schema192 = {"type":"integer","minimum":100};
+
+function validate392(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7565,13 +7596,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate390.errors = vErrors;
+validate392.errors = vErrors;
 return errors === 0;
 }
 
-const schema192 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["scope","name","currency"],"properties":{"scope":{"enum":["gateway","merchant"]},"name":{"type":"string","minLength":1},"gateway":{"type":"string","minLength":1,"default":"*"},"currency":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"min_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"max_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_count":{"type":"integer","minimum":0},"monthly_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"monthly_count":{"type":"integer","minimum":0}}}};
+const schema193 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["scope","name","currency"],"properties":{"scope":{"enum":["gateway","merchant"]},"name":{"type":"string","minLength":1},"gateway":{"type":"string","minLength":1,"default":"*"},"currency":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"min_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"max_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_count":{"type":"integer","minimum":0},"monthly_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"monthly_count":{"type":"integer","minimum":0}}}};
 
-function validate392(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate394(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -7613,7 +7644,7 @@ vErrors.push(err2);
 errors++;
 }
 for(const key0 in data0){
-if(!(func2.call(schema192.items.properties, key0))){
+if(!(func2.call(schema193.items.properties, key0))){
 const err3 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err3];
@@ -7627,7 +7658,7 @@ errors++;
 if(data0.scope !== undefined){
 let data1 = data0.scope;
 if(!((data1 === "gateway") || (data1 === "merchant"))){
-const err4 = {instancePath:instancePath+"/" + i0+"/scope",schemaPath:"#/items/properties/scope/enum",keyword:"enum",params:{allowedValues: schema192.items.properties.scope.enum},message:"must be equal to one of the allowed values"};
+const err4 = {instancePath:instancePath+"/" + i0+"/scope",schemaPath:"#/items/properties/scope/enum",keyword:"enum",params:{allowedValues: schema193.items.properties.scope.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -7688,7 +7719,7 @@ errors++;
 if(data0.currency !== undefined){
 let data4 = data0.currency;
 if(!(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((data4 === "AED") || (data4 === "AFN")) || (data4 === "ALL")) || (data4 === "AMD")) || (data4 === "ANG")) || (data4 === "AOA")) || (data4 === "ARS")) || (data4 === "AUD")) || (data4 === "AWG")) || (data4 === "AZN")) || (data4 === "BAM")) || (data4 === "BBD")) || (data4 === "BDT")) || (data4 === "BGN")) || (data4 === "BHD")) || (data4 === "BIF")) || (data4 === "BMD")) || (data4 === "BND")) || (data4 === "BOB")) || (data4 === "BRL")) || (data4 === "BSD")) || (data4 === "BTN")) || (data4 === "BWP")) || (data4 === "BYN")) || (data4 === "BZD")) || (data4 === "CAD")) || (data4 === "CDF")) || (data4 === "CHF")) || (data4 === "CLF")) || (data4 === "CLP")) || (data4 === "CNY")) || (data4 === "COP")) || (data4 === "CRC")) || (data4 === "CUC")) || (data4 === "CUP")) || (data4 === "CVE")) || (data4 === "CZK")) || (data4 === "DJF")) || (data4 === "DKK")) || (data4 === "DOP")) || (data4 === "DZD")) || (data4 === "EGP")) || (data4 === "ERN")) || (data4 === "ETB")) || (data4 === "EUR")) || (data4 === "FJD")) || (data4 === "FKP")) || (data4 === "GBP")) || (data4 === "GEL")) || (data4 === "GHS")) || (data4 === "GIP")) || (data4 === "GMD")) || (data4 === "GNF")) || (data4 === "GTQ")) || (data4 === "GYD")) || (data4 === "HKD")) || (data4 === "HNL")) || (data4 === "HTG")) || (data4 === "HUF")) || (data4 === "IDR")) || (data4 === "ILS")) || (data4 === "INR")) || (data4 === "IQD")) || (data4 === "IRR")) || (data4 === "ISK")) || (data4 === "JMD")) || (data4 === "JOD")) || (data4 === "JPY")) || (data4 === "KES")) || (data4 === "KGS")) || (data4 === "KHR")) || (data4 === "KMF")) || (data4 === "KPW")) || (data4 === "KRW")) || (data4 === "KWD")) || (data4 === "KYD")) || (data4 === "KZT")) || (data4 === "LAK")) || (data4 === "LBP")) || (data4 === "LKR")) || (data4 === "LRD")) || (data4 === "LSL")) || (data4 === "LYD")) || (data4 === "MAD")) || (data4 === "MDL")) || (data4 === "MGA")) || (data4 === "MKD")) || (data4 === "MMK")) || (data4 === "MNT")) || (data4 === "MOP")) || (data4 === "MRU")) || (data4 === "MUR")) || (data4 === "MVR")) || (data4 === "MWK")) || (data4 === "MXN")) || (data4 === "MYR")) || (data4 === "MZN")) || (data4 === "NAD")) || (data4 === "NGN")) || (data4 === "NIO")) || (data4 === "NOK")) || (data4 === "NPR")) || (data4 === "NZD")) || (data4 === "OMR")) || (data4 === "PAB")) || (data4 === "PEN")) || (data4 === "PGK")) || (data4 === "PHP")) || (data4 === "PKR")) || (data4 === "PLN")) || (data4 === "PYG")) || (data4 === "QAR")) || (data4 === "RON")) || (data4 === "RSD")) || (data4 === "RUB")) || (data4 === "RWF")) || (data4 === "SAR")) || (data4 === "SBD")) || (data4 === "SCR")) || (data4 === "SDG")) || (data4 === "SEK")) || (data4 === "SGD")) || (data4 === "SHP")) || (data4 === "SLE")) || (data4 === "SOS")) || (data4 === "SRD")) || (data4 === "SSP")) || (data4 === "STN")) || (data4 === "SVC")) || (data4 === "SYP")) || (data4 === "SZL")) || (data4 === "THB")) || (data4 === "TJS")) || (data4 === "TMT")) || (data4 === "TND")) || (data4 === "TOP")) || (data4 === "TRY")) || (data4 === "TTD")) || (data4 === "TWD")) || (data4 === "TZS")) || (data4 === "UAH")) || (data4 === "UGX")) || (data4 === "USD")) || (data4 === "UYI")) || (data4 === "UYU")) || (data4 === "UYW")) || (data4 === "UZS")) || (data4 === "VED")) || (data4 === "VES")) || (data4 === "VND")) || (data4 === "VUV")) || (data4 === "WST")) || (data4 === "XAF")) || (data4 === "XCD")) || (data4 === "XCG")) || (data4 === "XOF")) || (data4 === "XPF")) || (data4 === "YER")) || (data4 === "ZAR")) || (data4 === "ZMW")) || (data4 === "ZWG"))){
-const err9 = {instancePath:instancePath+"/" + i0+"/currency",schemaPath:"#/items/properties/currency/enum",keyword:"enum",params:{allowedValues: schema192.items.properties.currency.enum},message:"must be equal to one of the allowed values"};
+const err9 = {instancePath:instancePath+"/" + i0+"/currency",schemaPath:"#/items/properties/currency/enum",keyword:"enum",params:{allowedValues: schema193.items.properties.currency.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -7911,14 +7942,14 @@ vErrors.push(err27);
 }
 errors++;
 }
-validate392.errors = vErrors;
+validate394.errors = vErrors;
 return errors === 0;
 }
 
-const schema193 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","when","action"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,64}$"},"when":{"type":"array","minItems":1,"items":{"enum":["high_amount","velocity_customer","velocity_token","velocity_ip","velocity_email","country_mismatch","new_token_high_amount"]}},"action":{"enum":["allow","psp_review","hold","decline"]}}}};
-const pattern66 = new RegExp("^[A-Za-z0-9_.-]{1,64}$", "u");
+const schema194 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","when","action"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,64}$"},"when":{"type":"array","minItems":1,"items":{"enum":["high_amount","velocity_customer","velocity_token","velocity_ip","velocity_email","country_mismatch","new_token_high_amount"]}},"action":{"enum":["allow","psp_review","hold","decline"]}}}};
+const pattern67 = new RegExp("^[A-Za-z0-9_.-]{1,64}$", "u");
 
-function validate394(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate396(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -7971,7 +8002,7 @@ errors++;
 if(data0.name !== undefined){
 let data1 = data0.name;
 if(typeof data1 === "string"){
-if(!pattern66.test(data1)){
+if(!pattern67.test(data1)){
 const err4 = {instancePath:instancePath+"/" + i0+"/name",schemaPath:"#/items/properties/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,64}$"+"\""};
 if(vErrors === null){
 vErrors = [err4];
@@ -8010,7 +8041,7 @@ const len1 = data2.length;
 for(let i1=0; i1<len1; i1++){
 let data3 = data2[i1];
 if(!(((((((data3 === "high_amount") || (data3 === "velocity_customer")) || (data3 === "velocity_token")) || (data3 === "velocity_ip")) || (data3 === "velocity_email")) || (data3 === "country_mismatch")) || (data3 === "new_token_high_amount"))){
-const err7 = {instancePath:instancePath+"/" + i0+"/when/" + i1,schemaPath:"#/items/properties/when/items/enum",keyword:"enum",params:{allowedValues: schema193.items.properties.when.items.enum},message:"must be equal to one of the allowed values"};
+const err7 = {instancePath:instancePath+"/" + i0+"/when/" + i1,schemaPath:"#/items/properties/when/items/enum",keyword:"enum",params:{allowedValues: schema194.items.properties.when.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -8035,7 +8066,7 @@ errors++;
 if(data0.action !== undefined){
 let data4 = data0.action;
 if(!((((data4 === "allow") || (data4 === "psp_review")) || (data4 === "hold")) || (data4 === "decline"))){
-const err9 = {instancePath:instancePath+"/" + i0+"/action",schemaPath:"#/items/properties/action/enum",keyword:"enum",params:{allowedValues: schema193.items.properties.action.enum},message:"must be equal to one of the allowed values"};
+const err9 = {instancePath:instancePath+"/" + i0+"/action",schemaPath:"#/items/properties/action/enum",keyword:"enum",params:{allowedValues: schema194.items.properties.action.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -8068,20 +8099,20 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate394.errors = vErrors;
+validate396.errors = vErrors;
 return errors === 0;
 }
 
-const schema194 = {"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}};
+const schema195 = {"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}};
 
-function validate396(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate398(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
 const _errs1 = errors;
 if(!(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((key0 === "AED") || (key0 === "AFN")) || (key0 === "ALL")) || (key0 === "AMD")) || (key0 === "ANG")) || (key0 === "AOA")) || (key0 === "ARS")) || (key0 === "AUD")) || (key0 === "AWG")) || (key0 === "AZN")) || (key0 === "BAM")) || (key0 === "BBD")) || (key0 === "BDT")) || (key0 === "BGN")) || (key0 === "BHD")) || (key0 === "BIF")) || (key0 === "BMD")) || (key0 === "BND")) || (key0 === "BOB")) || (key0 === "BRL")) || (key0 === "BSD")) || (key0 === "BTN")) || (key0 === "BWP")) || (key0 === "BYN")) || (key0 === "BZD")) || (key0 === "CAD")) || (key0 === "CDF")) || (key0 === "CHF")) || (key0 === "CLF")) || (key0 === "CLP")) || (key0 === "CNY")) || (key0 === "COP")) || (key0 === "CRC")) || (key0 === "CUC")) || (key0 === "CUP")) || (key0 === "CVE")) || (key0 === "CZK")) || (key0 === "DJF")) || (key0 === "DKK")) || (key0 === "DOP")) || (key0 === "DZD")) || (key0 === "EGP")) || (key0 === "ERN")) || (key0 === "ETB")) || (key0 === "EUR")) || (key0 === "FJD")) || (key0 === "FKP")) || (key0 === "GBP")) || (key0 === "GEL")) || (key0 === "GHS")) || (key0 === "GIP")) || (key0 === "GMD")) || (key0 === "GNF")) || (key0 === "GTQ")) || (key0 === "GYD")) || (key0 === "HKD")) || (key0 === "HNL")) || (key0 === "HTG")) || (key0 === "HUF")) || (key0 === "IDR")) || (key0 === "ILS")) || (key0 === "INR")) || (key0 === "IQD")) || (key0 === "IRR")) || (key0 === "ISK")) || (key0 === "JMD")) || (key0 === "JOD")) || (key0 === "JPY")) || (key0 === "KES")) || (key0 === "KGS")) || (key0 === "KHR")) || (key0 === "KMF")) || (key0 === "KPW")) || (key0 === "KRW")) || (key0 === "KWD")) || (key0 === "KYD")) || (key0 === "KZT")) || (key0 === "LAK")) || (key0 === "LBP")) || (key0 === "LKR")) || (key0 === "LRD")) || (key0 === "LSL")) || (key0 === "LYD")) || (key0 === "MAD")) || (key0 === "MDL")) || (key0 === "MGA")) || (key0 === "MKD")) || (key0 === "MMK")) || (key0 === "MNT")) || (key0 === "MOP")) || (key0 === "MRU")) || (key0 === "MUR")) || (key0 === "MVR")) || (key0 === "MWK")) || (key0 === "MXN")) || (key0 === "MYR")) || (key0 === "MZN")) || (key0 === "NAD")) || (key0 === "NGN")) || (key0 === "NIO")) || (key0 === "NOK")) || (key0 === "NPR")) || (key0 === "NZD")) || (key0 === "OMR")) || (key0 === "PAB")) || (key0 === "PEN")) || (key0 === "PGK")) || (key0 === "PHP")) || (key0 === "PKR")) || (key0 === "PLN")) || (key0 === "PYG")) || (key0 === "QAR")) || (key0 === "RON")) || (key0 === "RSD")) || (key0 === "RUB")) || (key0 === "RWF")) || (key0 === "SAR")) || (key0 === "SBD")) || (key0 === "SCR")) || (key0 === "SDG")) || (key0 === "SEK")) || (key0 === "SGD")) || (key0 === "SHP")) || (key0 === "SLE")) || (key0 === "SOS")) || (key0 === "SRD")) || (key0 === "SSP")) || (key0 === "STN")) || (key0 === "SVC")) || (key0 === "SYP")) || (key0 === "SZL")) || (key0 === "THB")) || (key0 === "TJS")) || (key0 === "TMT")) || (key0 === "TND")) || (key0 === "TOP")) || (key0 === "TRY")) || (key0 === "TTD")) || (key0 === "TWD")) || (key0 === "TZS")) || (key0 === "UAH")) || (key0 === "UGX")) || (key0 === "USD")) || (key0 === "UYI")) || (key0 === "UYU")) || (key0 === "UYW")) || (key0 === "UZS")) || (key0 === "VED")) || (key0 === "VES")) || (key0 === "VND")) || (key0 === "VUV")) || (key0 === "WST")) || (key0 === "XAF")) || (key0 === "XCD")) || (key0 === "XCG")) || (key0 === "XOF")) || (key0 === "XPF")) || (key0 === "YER")) || (key0 === "ZAR")) || (key0 === "ZMW")) || (key0 === "ZWG"))){
-const err0 = {instancePath,schemaPath:"#/propertyNames/enum",keyword:"enum",params:{allowedValues: schema194.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key0};
+const err0 = {instancePath,schemaPath:"#/propertyNames/enum",keyword:"enum",params:{allowedValues: schema195.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key0};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -8148,13 +8179,13 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate396.errors = vErrors;
+validate398.errors = vErrors;
 return errors === 0;
 }
 
-const schema195 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["by","window_ms","max_count"],"properties":{"by":{"enum":["customer","token","ip","email"]},"window_ms":{"type":"integer","minimum":1000},"max_count":{"type":"integer","minimum":0}}}};
+const schema196 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["by","window_ms","max_count"],"properties":{"by":{"enum":["customer","token","ip","email"]},"window_ms":{"type":"integer","minimum":1000},"max_count":{"type":"integer","minimum":0}}}};
 
-function validate398(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate400(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -8207,7 +8238,7 @@ errors++;
 if(data0.by !== undefined){
 let data1 = data0.by;
 if(!((((data1 === "customer") || (data1 === "token")) || (data1 === "ip")) || (data1 === "email"))){
-const err4 = {instancePath:instancePath+"/" + i0+"/by",schemaPath:"#/items/properties/by/enum",keyword:"enum",params:{allowedValues: schema195.items.properties.by.enum},message:"must be equal to one of the allowed values"};
+const err4 = {instancePath:instancePath+"/" + i0+"/by",schemaPath:"#/items/properties/by/enum",keyword:"enum",params:{allowedValues: schema196.items.properties.by.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -8290,20 +8321,20 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate398.errors = vErrors;
+validate400.errors = vErrors;
 return errors === 0;
 }
 
-const schema196 = {"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}};
+const schema197 = {"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}};
 
-function validate400(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate402(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
 const _errs1 = errors;
 if(!(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((key0 === "AED") || (key0 === "AFN")) || (key0 === "ALL")) || (key0 === "AMD")) || (key0 === "ANG")) || (key0 === "AOA")) || (key0 === "ARS")) || (key0 === "AUD")) || (key0 === "AWG")) || (key0 === "AZN")) || (key0 === "BAM")) || (key0 === "BBD")) || (key0 === "BDT")) || (key0 === "BGN")) || (key0 === "BHD")) || (key0 === "BIF")) || (key0 === "BMD")) || (key0 === "BND")) || (key0 === "BOB")) || (key0 === "BRL")) || (key0 === "BSD")) || (key0 === "BTN")) || (key0 === "BWP")) || (key0 === "BYN")) || (key0 === "BZD")) || (key0 === "CAD")) || (key0 === "CDF")) || (key0 === "CHF")) || (key0 === "CLF")) || (key0 === "CLP")) || (key0 === "CNY")) || (key0 === "COP")) || (key0 === "CRC")) || (key0 === "CUC")) || (key0 === "CUP")) || (key0 === "CVE")) || (key0 === "CZK")) || (key0 === "DJF")) || (key0 === "DKK")) || (key0 === "DOP")) || (key0 === "DZD")) || (key0 === "EGP")) || (key0 === "ERN")) || (key0 === "ETB")) || (key0 === "EUR")) || (key0 === "FJD")) || (key0 === "FKP")) || (key0 === "GBP")) || (key0 === "GEL")) || (key0 === "GHS")) || (key0 === "GIP")) || (key0 === "GMD")) || (key0 === "GNF")) || (key0 === "GTQ")) || (key0 === "GYD")) || (key0 === "HKD")) || (key0 === "HNL")) || (key0 === "HTG")) || (key0 === "HUF")) || (key0 === "IDR")) || (key0 === "ILS")) || (key0 === "INR")) || (key0 === "IQD")) || (key0 === "IRR")) || (key0 === "ISK")) || (key0 === "JMD")) || (key0 === "JOD")) || (key0 === "JPY")) || (key0 === "KES")) || (key0 === "KGS")) || (key0 === "KHR")) || (key0 === "KMF")) || (key0 === "KPW")) || (key0 === "KRW")) || (key0 === "KWD")) || (key0 === "KYD")) || (key0 === "KZT")) || (key0 === "LAK")) || (key0 === "LBP")) || (key0 === "LKR")) || (key0 === "LRD")) || (key0 === "LSL")) || (key0 === "LYD")) || (key0 === "MAD")) || (key0 === "MDL")) || (key0 === "MGA")) || (key0 === "MKD")) || (key0 === "MMK")) || (key0 === "MNT")) || (key0 === "MOP")) || (key0 === "MRU")) || (key0 === "MUR")) || (key0 === "MVR")) || (key0 === "MWK")) || (key0 === "MXN")) || (key0 === "MYR")) || (key0 === "MZN")) || (key0 === "NAD")) || (key0 === "NGN")) || (key0 === "NIO")) || (key0 === "NOK")) || (key0 === "NPR")) || (key0 === "NZD")) || (key0 === "OMR")) || (key0 === "PAB")) || (key0 === "PEN")) || (key0 === "PGK")) || (key0 === "PHP")) || (key0 === "PKR")) || (key0 === "PLN")) || (key0 === "PYG")) || (key0 === "QAR")) || (key0 === "RON")) || (key0 === "RSD")) || (key0 === "RUB")) || (key0 === "RWF")) || (key0 === "SAR")) || (key0 === "SBD")) || (key0 === "SCR")) || (key0 === "SDG")) || (key0 === "SEK")) || (key0 === "SGD")) || (key0 === "SHP")) || (key0 === "SLE")) || (key0 === "SOS")) || (key0 === "SRD")) || (key0 === "SSP")) || (key0 === "STN")) || (key0 === "SVC")) || (key0 === "SYP")) || (key0 === "SZL")) || (key0 === "THB")) || (key0 === "TJS")) || (key0 === "TMT")) || (key0 === "TND")) || (key0 === "TOP")) || (key0 === "TRY")) || (key0 === "TTD")) || (key0 === "TWD")) || (key0 === "TZS")) || (key0 === "UAH")) || (key0 === "UGX")) || (key0 === "USD")) || (key0 === "UYI")) || (key0 === "UYU")) || (key0 === "UYW")) || (key0 === "UZS")) || (key0 === "VED")) || (key0 === "VES")) || (key0 === "VND")) || (key0 === "VUV")) || (key0 === "WST")) || (key0 === "XAF")) || (key0 === "XCD")) || (key0 === "XCG")) || (key0 === "XOF")) || (key0 === "XPF")) || (key0 === "YER")) || (key0 === "ZAR")) || (key0 === "ZMW")) || (key0 === "ZWG"))){
-const err0 = {instancePath,schemaPath:"#/propertyNames/enum",keyword:"enum",params:{allowedValues: schema196.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key0};
+const err0 = {instancePath,schemaPath:"#/propertyNames/enum",keyword:"enum",params:{allowedValues: schema197.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key0};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -8370,37 +8401,6 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate400.errors = vErrors;
-return errors === 0;
-}
-
-const schema197 = {"type":"integer","minimum":1};
-
-function validate402(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if((typeof data == "number") && (isFinite(data))){
-if(data < 1 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
 validate402.errors = vErrors;
 return errors === 0;
 }
@@ -8436,9 +8436,40 @@ validate404.errors = vErrors;
 return errors === 0;
 }
 
-const schema199 = {"type":"string"};
+const schema199 = {"type":"integer","minimum":1};
 
 function validate406(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data < 1 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+validate406.errors = vErrors;
+return errors === 0;
+}
+
+const schema200 = {"type":"string"};
+
+function validate408(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "string"){
@@ -8451,21 +8482,21 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate406.errors = vErrors;
+validate408.errors = vErrors;
 return errors === 0;
 }
 
-const schema200 = {"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(:.+)?$"},"additionalProperties":{"type":"array","minItems":1,"items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]}}};
-const pattern67 = new RegExp("^[a-z][a-z0-9_-]*(:.+)?$", "u");
+const schema201 = {"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(:.+)?$"},"additionalProperties":{"type":"array","minItems":1,"items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]}}};
+const pattern68 = new RegExp("^[a-z][a-z0-9_-]*(:.+)?$", "u");
 
-function validate408(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate410(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
 const _errs1 = errors;
 if(typeof key0 === "string"){
-if(!pattern67.test(key0)){
+if(!pattern68.test(key0)){
 const err0 = {instancePath,schemaPath:"#/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]*(:.+)?$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]*(:.+)?$"+"\"",propertyName:key0};
 if(vErrors === null){
 vErrors = [err0];
@@ -8505,7 +8536,7 @@ const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
 let data1 = data0[i0];
 if(!(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((data1 === "AED") || (data1 === "AFN")) || (data1 === "ALL")) || (data1 === "AMD")) || (data1 === "ANG")) || (data1 === "AOA")) || (data1 === "ARS")) || (data1 === "AUD")) || (data1 === "AWG")) || (data1 === "AZN")) || (data1 === "BAM")) || (data1 === "BBD")) || (data1 === "BDT")) || (data1 === "BGN")) || (data1 === "BHD")) || (data1 === "BIF")) || (data1 === "BMD")) || (data1 === "BND")) || (data1 === "BOB")) || (data1 === "BRL")) || (data1 === "BSD")) || (data1 === "BTN")) || (data1 === "BWP")) || (data1 === "BYN")) || (data1 === "BZD")) || (data1 === "CAD")) || (data1 === "CDF")) || (data1 === "CHF")) || (data1 === "CLF")) || (data1 === "CLP")) || (data1 === "CNY")) || (data1 === "COP")) || (data1 === "CRC")) || (data1 === "CUC")) || (data1 === "CUP")) || (data1 === "CVE")) || (data1 === "CZK")) || (data1 === "DJF")) || (data1 === "DKK")) || (data1 === "DOP")) || (data1 === "DZD")) || (data1 === "EGP")) || (data1 === "ERN")) || (data1 === "ETB")) || (data1 === "EUR")) || (data1 === "FJD")) || (data1 === "FKP")) || (data1 === "GBP")) || (data1 === "GEL")) || (data1 === "GHS")) || (data1 === "GIP")) || (data1 === "GMD")) || (data1 === "GNF")) || (data1 === "GTQ")) || (data1 === "GYD")) || (data1 === "HKD")) || (data1 === "HNL")) || (data1 === "HTG")) || (data1 === "HUF")) || (data1 === "IDR")) || (data1 === "ILS")) || (data1 === "INR")) || (data1 === "IQD")) || (data1 === "IRR")) || (data1 === "ISK")) || (data1 === "JMD")) || (data1 === "JOD")) || (data1 === "JPY")) || (data1 === "KES")) || (data1 === "KGS")) || (data1 === "KHR")) || (data1 === "KMF")) || (data1 === "KPW")) || (data1 === "KRW")) || (data1 === "KWD")) || (data1 === "KYD")) || (data1 === "KZT")) || (data1 === "LAK")) || (data1 === "LBP")) || (data1 === "LKR")) || (data1 === "LRD")) || (data1 === "LSL")) || (data1 === "LYD")) || (data1 === "MAD")) || (data1 === "MDL")) || (data1 === "MGA")) || (data1 === "MKD")) || (data1 === "MMK")) || (data1 === "MNT")) || (data1 === "MOP")) || (data1 === "MRU")) || (data1 === "MUR")) || (data1 === "MVR")) || (data1 === "MWK")) || (data1 === "MXN")) || (data1 === "MYR")) || (data1 === "MZN")) || (data1 === "NAD")) || (data1 === "NGN")) || (data1 === "NIO")) || (data1 === "NOK")) || (data1 === "NPR")) || (data1 === "NZD")) || (data1 === "OMR")) || (data1 === "PAB")) || (data1 === "PEN")) || (data1 === "PGK")) || (data1 === "PHP")) || (data1 === "PKR")) || (data1 === "PLN")) || (data1 === "PYG")) || (data1 === "QAR")) || (data1 === "RON")) || (data1 === "RSD")) || (data1 === "RUB")) || (data1 === "RWF")) || (data1 === "SAR")) || (data1 === "SBD")) || (data1 === "SCR")) || (data1 === "SDG")) || (data1 === "SEK")) || (data1 === "SGD")) || (data1 === "SHP")) || (data1 === "SLE")) || (data1 === "SOS")) || (data1 === "SRD")) || (data1 === "SSP")) || (data1 === "STN")) || (data1 === "SVC")) || (data1 === "SYP")) || (data1 === "SZL")) || (data1 === "THB")) || (data1 === "TJS")) || (data1 === "TMT")) || (data1 === "TND")) || (data1 === "TOP")) || (data1 === "TRY")) || (data1 === "TTD")) || (data1 === "TWD")) || (data1 === "TZS")) || (data1 === "UAH")) || (data1 === "UGX")) || (data1 === "USD")) || (data1 === "UYI")) || (data1 === "UYU")) || (data1 === "UYW")) || (data1 === "UZS")) || (data1 === "VED")) || (data1 === "VES")) || (data1 === "VND")) || (data1 === "VUV")) || (data1 === "WST")) || (data1 === "XAF")) || (data1 === "XCD")) || (data1 === "XCG")) || (data1 === "XOF")) || (data1 === "XPF")) || (data1 === "YER")) || (data1 === "ZAR")) || (data1 === "ZMW")) || (data1 === "ZWG"))){
-const err3 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i0,schemaPath:"#/additionalProperties/items/enum",keyword:"enum",params:{allowedValues: schema200.additionalProperties.items.enum},message:"must be equal to one of the allowed values"};
+const err3 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i0,schemaPath:"#/additionalProperties/items/enum",keyword:"enum",params:{allowedValues: schema201.additionalProperties.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -8538,13 +8569,13 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate408.errors = vErrors;
+validate410.errors = vErrors;
 return errors === 0;
 }
 
-const schema201 = {"type":"boolean"};
+const schema202 = {"type":"boolean"};
 
-function validate410(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate412(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "boolean"){
@@ -8557,14 +8588,14 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate410.errors = vErrors;
+validate412.errors = vErrors;
 return errors === 0;
 }
 
-const schema202 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["from","to","rate","as_of"],"properties":{"from":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"to":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"rate":{"type":"string","pattern":"^(\\d+(\\.\\d+)?|\\d+/\\d+)$"},"as_of":{"type":"string","minLength":10}}}};
-const pattern68 = new RegExp("^(\\d+(\\.\\d+)?|\\d+/\\d+)$", "u");
+const schema203 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["from","to","rate","as_of"],"properties":{"from":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"to":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"rate":{"type":"string","pattern":"^(\\d+(\\.\\d+)?|\\d+/\\d+)$"},"as_of":{"type":"string","minLength":10}}}};
+const pattern69 = new RegExp("^(\\d+(\\.\\d+)?|\\d+/\\d+)$", "u");
 
-function validate412(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate414(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -8627,7 +8658,7 @@ errors++;
 if(data0.from !== undefined){
 let data1 = data0.from;
 if(!(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((data1 === "AED") || (data1 === "AFN")) || (data1 === "ALL")) || (data1 === "AMD")) || (data1 === "ANG")) || (data1 === "AOA")) || (data1 === "ARS")) || (data1 === "AUD")) || (data1 === "AWG")) || (data1 === "AZN")) || (data1 === "BAM")) || (data1 === "BBD")) || (data1 === "BDT")) || (data1 === "BGN")) || (data1 === "BHD")) || (data1 === "BIF")) || (data1 === "BMD")) || (data1 === "BND")) || (data1 === "BOB")) || (data1 === "BRL")) || (data1 === "BSD")) || (data1 === "BTN")) || (data1 === "BWP")) || (data1 === "BYN")) || (data1 === "BZD")) || (data1 === "CAD")) || (data1 === "CDF")) || (data1 === "CHF")) || (data1 === "CLF")) || (data1 === "CLP")) || (data1 === "CNY")) || (data1 === "COP")) || (data1 === "CRC")) || (data1 === "CUC")) || (data1 === "CUP")) || (data1 === "CVE")) || (data1 === "CZK")) || (data1 === "DJF")) || (data1 === "DKK")) || (data1 === "DOP")) || (data1 === "DZD")) || (data1 === "EGP")) || (data1 === "ERN")) || (data1 === "ETB")) || (data1 === "EUR")) || (data1 === "FJD")) || (data1 === "FKP")) || (data1 === "GBP")) || (data1 === "GEL")) || (data1 === "GHS")) || (data1 === "GIP")) || (data1 === "GMD")) || (data1 === "GNF")) || (data1 === "GTQ")) || (data1 === "GYD")) || (data1 === "HKD")) || (data1 === "HNL")) || (data1 === "HTG")) || (data1 === "HUF")) || (data1 === "IDR")) || (data1 === "ILS")) || (data1 === "INR")) || (data1 === "IQD")) || (data1 === "IRR")) || (data1 === "ISK")) || (data1 === "JMD")) || (data1 === "JOD")) || (data1 === "JPY")) || (data1 === "KES")) || (data1 === "KGS")) || (data1 === "KHR")) || (data1 === "KMF")) || (data1 === "KPW")) || (data1 === "KRW")) || (data1 === "KWD")) || (data1 === "KYD")) || (data1 === "KZT")) || (data1 === "LAK")) || (data1 === "LBP")) || (data1 === "LKR")) || (data1 === "LRD")) || (data1 === "LSL")) || (data1 === "LYD")) || (data1 === "MAD")) || (data1 === "MDL")) || (data1 === "MGA")) || (data1 === "MKD")) || (data1 === "MMK")) || (data1 === "MNT")) || (data1 === "MOP")) || (data1 === "MRU")) || (data1 === "MUR")) || (data1 === "MVR")) || (data1 === "MWK")) || (data1 === "MXN")) || (data1 === "MYR")) || (data1 === "MZN")) || (data1 === "NAD")) || (data1 === "NGN")) || (data1 === "NIO")) || (data1 === "NOK")) || (data1 === "NPR")) || (data1 === "NZD")) || (data1 === "OMR")) || (data1 === "PAB")) || (data1 === "PEN")) || (data1 === "PGK")) || (data1 === "PHP")) || (data1 === "PKR")) || (data1 === "PLN")) || (data1 === "PYG")) || (data1 === "QAR")) || (data1 === "RON")) || (data1 === "RSD")) || (data1 === "RUB")) || (data1 === "RWF")) || (data1 === "SAR")) || (data1 === "SBD")) || (data1 === "SCR")) || (data1 === "SDG")) || (data1 === "SEK")) || (data1 === "SGD")) || (data1 === "SHP")) || (data1 === "SLE")) || (data1 === "SOS")) || (data1 === "SRD")) || (data1 === "SSP")) || (data1 === "STN")) || (data1 === "SVC")) || (data1 === "SYP")) || (data1 === "SZL")) || (data1 === "THB")) || (data1 === "TJS")) || (data1 === "TMT")) || (data1 === "TND")) || (data1 === "TOP")) || (data1 === "TRY")) || (data1 === "TTD")) || (data1 === "TWD")) || (data1 === "TZS")) || (data1 === "UAH")) || (data1 === "UGX")) || (data1 === "USD")) || (data1 === "UYI")) || (data1 === "UYU")) || (data1 === "UYW")) || (data1 === "UZS")) || (data1 === "VED")) || (data1 === "VES")) || (data1 === "VND")) || (data1 === "VUV")) || (data1 === "WST")) || (data1 === "XAF")) || (data1 === "XCD")) || (data1 === "XCG")) || (data1 === "XOF")) || (data1 === "XPF")) || (data1 === "YER")) || (data1 === "ZAR")) || (data1 === "ZMW")) || (data1 === "ZWG"))){
-const err5 = {instancePath:instancePath+"/" + i0+"/from",schemaPath:"#/items/properties/from/enum",keyword:"enum",params:{allowedValues: schema202.items.properties.from.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/" + i0+"/from",schemaPath:"#/items/properties/from/enum",keyword:"enum",params:{allowedValues: schema203.items.properties.from.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -8640,7 +8671,7 @@ errors++;
 if(data0.to !== undefined){
 let data2 = data0.to;
 if(!(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((data2 === "AED") || (data2 === "AFN")) || (data2 === "ALL")) || (data2 === "AMD")) || (data2 === "ANG")) || (data2 === "AOA")) || (data2 === "ARS")) || (data2 === "AUD")) || (data2 === "AWG")) || (data2 === "AZN")) || (data2 === "BAM")) || (data2 === "BBD")) || (data2 === "BDT")) || (data2 === "BGN")) || (data2 === "BHD")) || (data2 === "BIF")) || (data2 === "BMD")) || (data2 === "BND")) || (data2 === "BOB")) || (data2 === "BRL")) || (data2 === "BSD")) || (data2 === "BTN")) || (data2 === "BWP")) || (data2 === "BYN")) || (data2 === "BZD")) || (data2 === "CAD")) || (data2 === "CDF")) || (data2 === "CHF")) || (data2 === "CLF")) || (data2 === "CLP")) || (data2 === "CNY")) || (data2 === "COP")) || (data2 === "CRC")) || (data2 === "CUC")) || (data2 === "CUP")) || (data2 === "CVE")) || (data2 === "CZK")) || (data2 === "DJF")) || (data2 === "DKK")) || (data2 === "DOP")) || (data2 === "DZD")) || (data2 === "EGP")) || (data2 === "ERN")) || (data2 === "ETB")) || (data2 === "EUR")) || (data2 === "FJD")) || (data2 === "FKP")) || (data2 === "GBP")) || (data2 === "GEL")) || (data2 === "GHS")) || (data2 === "GIP")) || (data2 === "GMD")) || (data2 === "GNF")) || (data2 === "GTQ")) || (data2 === "GYD")) || (data2 === "HKD")) || (data2 === "HNL")) || (data2 === "HTG")) || (data2 === "HUF")) || (data2 === "IDR")) || (data2 === "ILS")) || (data2 === "INR")) || (data2 === "IQD")) || (data2 === "IRR")) || (data2 === "ISK")) || (data2 === "JMD")) || (data2 === "JOD")) || (data2 === "JPY")) || (data2 === "KES")) || (data2 === "KGS")) || (data2 === "KHR")) || (data2 === "KMF")) || (data2 === "KPW")) || (data2 === "KRW")) || (data2 === "KWD")) || (data2 === "KYD")) || (data2 === "KZT")) || (data2 === "LAK")) || (data2 === "LBP")) || (data2 === "LKR")) || (data2 === "LRD")) || (data2 === "LSL")) || (data2 === "LYD")) || (data2 === "MAD")) || (data2 === "MDL")) || (data2 === "MGA")) || (data2 === "MKD")) || (data2 === "MMK")) || (data2 === "MNT")) || (data2 === "MOP")) || (data2 === "MRU")) || (data2 === "MUR")) || (data2 === "MVR")) || (data2 === "MWK")) || (data2 === "MXN")) || (data2 === "MYR")) || (data2 === "MZN")) || (data2 === "NAD")) || (data2 === "NGN")) || (data2 === "NIO")) || (data2 === "NOK")) || (data2 === "NPR")) || (data2 === "NZD")) || (data2 === "OMR")) || (data2 === "PAB")) || (data2 === "PEN")) || (data2 === "PGK")) || (data2 === "PHP")) || (data2 === "PKR")) || (data2 === "PLN")) || (data2 === "PYG")) || (data2 === "QAR")) || (data2 === "RON")) || (data2 === "RSD")) || (data2 === "RUB")) || (data2 === "RWF")) || (data2 === "SAR")) || (data2 === "SBD")) || (data2 === "SCR")) || (data2 === "SDG")) || (data2 === "SEK")) || (data2 === "SGD")) || (data2 === "SHP")) || (data2 === "SLE")) || (data2 === "SOS")) || (data2 === "SRD")) || (data2 === "SSP")) || (data2 === "STN")) || (data2 === "SVC")) || (data2 === "SYP")) || (data2 === "SZL")) || (data2 === "THB")) || (data2 === "TJS")) || (data2 === "TMT")) || (data2 === "TND")) || (data2 === "TOP")) || (data2 === "TRY")) || (data2 === "TTD")) || (data2 === "TWD")) || (data2 === "TZS")) || (data2 === "UAH")) || (data2 === "UGX")) || (data2 === "USD")) || (data2 === "UYI")) || (data2 === "UYU")) || (data2 === "UYW")) || (data2 === "UZS")) || (data2 === "VED")) || (data2 === "VES")) || (data2 === "VND")) || (data2 === "VUV")) || (data2 === "WST")) || (data2 === "XAF")) || (data2 === "XCD")) || (data2 === "XCG")) || (data2 === "XOF")) || (data2 === "XPF")) || (data2 === "YER")) || (data2 === "ZAR")) || (data2 === "ZMW")) || (data2 === "ZWG"))){
-const err6 = {instancePath:instancePath+"/" + i0+"/to",schemaPath:"#/items/properties/to/enum",keyword:"enum",params:{allowedValues: schema202.items.properties.to.enum},message:"must be equal to one of the allowed values"};
+const err6 = {instancePath:instancePath+"/" + i0+"/to",schemaPath:"#/items/properties/to/enum",keyword:"enum",params:{allowedValues: schema203.items.properties.to.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -8653,7 +8684,7 @@ errors++;
 if(data0.rate !== undefined){
 let data3 = data0.rate;
 if(typeof data3 === "string"){
-if(!pattern68.test(data3)){
+if(!pattern69.test(data3)){
 const err7 = {instancePath:instancePath+"/" + i0+"/rate",schemaPath:"#/items/properties/rate/pattern",keyword:"pattern",params:{pattern: "^(\\d+(\\.\\d+)?|\\d+/\\d+)$"},message:"must match pattern \""+"^(\\d+(\\.\\d+)?|\\d+/\\d+)$"+"\""};
 if(vErrors === null){
 vErrors = [err7];
@@ -8723,13 +8754,13 @@ vErrors.push(err12);
 }
 errors++;
 }
-validate412.errors = vErrors;
+validate414.errors = vErrors;
 return errors === 0;
 }
 
-const schema203 = {"type":"integer","minimum":1};
+const schema204 = {"type":"integer","minimum":1};
 
-function validate414(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate416(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -8754,13 +8785,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate414.errors = vErrors;
+validate416.errors = vErrors;
 return errors === 0;
 }
 
-const schema204 = {"type":"integer","minimum":0};
+const schema205 = {"type":"integer","minimum":0};
 
-function validate416(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate418(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -8785,36 +8816,17 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate416.errors = vErrors;
-return errors === 0;
-}
-
-const schema205 = {"enum":["off","dry_run","on"]};
-
-function validate418(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((data === "off") || (data === "dry_run")) || (data === "on"))){
-const err0 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema205.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
 validate418.errors = vErrors;
 return errors === 0;
 }
 
-const schema206 = {"type":"integer","minimum":1};
+const schema206 = {"enum":["off","dry_run","on"]};
 
 function validate420(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(!(((data === "off") || (data === "dry_run")) || (data === "on"))){
+const err0 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema206.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -8822,18 +8834,6 @@ else {
 vErrors.push(err0);
 }
 errors++;
-}
-if((typeof data == "number") && (isFinite(data))){
-if(data < 1 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
 }
 validate420.errors = vErrors;
 return errors === 0;
@@ -8870,9 +8870,40 @@ validate422.errors = vErrors;
 return errors === 0;
 }
 
-const schema208 = {"type":"integer","minimum":0};
+const schema208 = {"type":"integer","minimum":1};
 
 function validate424(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data < 1 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+validate424.errors = vErrors;
+return errors === 0;
+}
+
+const schema209 = {"type":"integer","minimum":0};
+
+function validate426(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -8897,13 +8928,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate424.errors = vErrors;
+validate426.errors = vErrors;
 return errors === 0;
 }
 
-const schema209 = {"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true};
+const schema210 = {"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true};
 
-function validate426(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate428(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -8968,13 +8999,13 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate426.errors = vErrors;
+validate428.errors = vErrors;
 return errors === 0;
 }
 
-const schema210 = {"type":"integer","minimum":1};
+const schema211 = {"type":"integer","minimum":1};
 
-function validate428(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate430(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -8999,13 +9030,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate428.errors = vErrors;
+validate430.errors = vErrors;
 return errors === 0;
 }
 
-const schema211 = {"type":"integer","minimum":1,"maximum":2147483647};
+const schema212 = {"type":"integer","minimum":1,"maximum":2147483647};
 
-function validate430(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate432(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -9040,13 +9071,13 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate430.errors = vErrors;
+validate432.errors = vErrors;
 return errors === 0;
 }
 
-const schema212 = {"type":"integer","minimum":1};
+const schema213 = {"type":"integer","minimum":1};
 
-function validate432(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate434(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -9071,13 +9102,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate432.errors = vErrors;
+validate434.errors = vErrors;
 return errors === 0;
 }
 
-const schema213 = {"type":"integer","minimum":0,"maximum":100000};
+const schema214 = {"type":"integer","minimum":0,"maximum":100000};
 
-function validate434(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate436(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -9112,13 +9143,13 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate434.errors = vErrors;
+validate436.errors = vErrors;
 return errors === 0;
 }
 
-const schema214 = {"type":"string"};
+const schema215 = {"type":"string"};
 
-function validate436(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate438(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "string"){
@@ -9131,13 +9162,13 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate436.errors = vErrors;
+validate438.errors = vErrors;
 return errors === 0;
 }
 
-const schema215 = {"type":"boolean"};
+const schema216 = {"type":"boolean"};
 
-function validate438(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate440(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "boolean"){
@@ -9150,13 +9181,13 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate438.errors = vErrors;
+validate440.errors = vErrors;
 return errors === 0;
 }
 
-const schema216 = {"type":"integer","minimum":30,"maximum":3650};
+const schema217 = {"type":"integer","minimum":30,"maximum":3650};
 
-function validate440(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate442(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -9191,13 +9222,13 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate440.errors = vErrors;
+validate442.errors = vErrors;
 return errors === 0;
 }
 
-const schema217 = {"type":"string"};
+const schema218 = {"type":"string"};
 
-function validate442(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate444(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "string"){
@@ -9210,13 +9241,13 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate442.errors = vErrors;
+validate444.errors = vErrors;
 return errors === 0;
 }
 
-const schema218 = {"type":"integer","minimum":1,"maximum":10000};
+const schema219 = {"type":"integer","minimum":1,"maximum":10000};
 
-function validate444(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate446(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -9251,13 +9282,13 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate444.errors = vErrors;
+validate446.errors = vErrors;
 return errors === 0;
 }
 
-const schema219 = {"type":"boolean"};
+const schema220 = {"type":"boolean"};
 
-function validate446(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate448(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "boolean"){
@@ -9270,13 +9301,13 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate446.errors = vErrors;
+validate448.errors = vErrors;
 return errors === 0;
 }
 
-const schema220 = {"type":"integer","minimum":1};
+const schema221 = {"type":"integer","minimum":1};
 
-function validate448(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate450(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -9297,47 +9328,6 @@ vErrors = [err1];
 }
 else {
 vErrors.push(err1);
-}
-errors++;
-}
-}
-validate448.errors = vErrors;
-return errors === 0;
-}
-
-const schema221 = {"type":"integer","minimum":1,"maximum":31536000000};
-
-function validate450(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if((typeof data == "number") && (isFinite(data))){
-if(data > 31536000000 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/maximum",keyword:"maximum",params:{comparison: "<=", limit: 31536000000},message:"must be <= 31536000000"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-if(data < 1 || isNaN(data)){
-const err2 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
 }
 errors++;
 }
@@ -9428,50 +9418,9 @@ validate454.errors = vErrors;
 return errors === 0;
 }
 
-const schema224 = {"type":"integer","minimum":0,"maximum":31536000000};
+const schema224 = {"type":"integer","minimum":1,"maximum":31536000000};
 
 function validate456(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if((typeof data == "number") && (isFinite(data))){
-if(data > 31536000000 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/maximum",keyword:"maximum",params:{comparison: "<=", limit: 31536000000},message:"must be <= 31536000000"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-if(data < 0 || isNaN(data)){
-const err2 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-}
-validate456.errors = vErrors;
-return errors === 0;
-}
-
-const schema225 = {"type":"integer","minimum":1,"maximum":31536000000};
-
-function validate458(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -9506,13 +9455,95 @@ vErrors.push(err2);
 errors++;
 }
 }
+validate456.errors = vErrors;
+return errors === 0;
+}
+
+const schema225 = {"type":"integer","minimum":0,"maximum":31536000000};
+
+function validate458(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data > 31536000000 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/maximum",keyword:"maximum",params:{comparison: "<=", limit: 31536000000},message:"must be <= 31536000000"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data < 0 || isNaN(data)){
+const err2 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
 validate458.errors = vErrors;
 return errors === 0;
 }
 
-const schema226 = {"type":"array","maxItems":10,"items":{"type":"integer","minimum":1}};
+const schema226 = {"type":"integer","minimum":1,"maximum":31536000000};
 
 function validate460(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data > 31536000000 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/maximum",keyword:"maximum",params:{comparison: "<=", limit: 31536000000},message:"must be <= 31536000000"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data < 1 || isNaN(data)){
+const err2 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+validate460.errors = vErrors;
+return errors === 0;
+}
+
+const schema227 = {"type":"array","maxItems":10,"items":{"type":"integer","minimum":1}};
+
+function validate462(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -9563,13 +9594,13 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate460.errors = vErrors;
+validate462.errors = vErrors;
 return errors === 0;
 }
 
-const schema227 = {"type":"integer","minimum":1};
+const schema228 = {"type":"integer","minimum":1};
 
-function validate462(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate464(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -9594,13 +9625,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate462.errors = vErrors;
+validate464.errors = vErrors;
 return errors === 0;
 }
 
-const schema228 = {"type":"integer","minimum":30,"maximum":3650};
+const schema229 = {"type":"integer","minimum":30,"maximum":3650};
 
-function validate464(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate466(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -9634,37 +9665,6 @@ vErrors.push(err2);
 }
 errors++;
 }
-}
-validate464.errors = vErrors;
-return errors === 0;
-}
-
-const schema229 = {"type":"string","pattern":"^[A-Za-z0-9_.]+$"};
-
-function validate466(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(typeof data === "string"){
-if(!pattern4.test(data)){
-const err0 = {instancePath,schemaPath:"#/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.]+$"},message:"must match pattern \""+"^[A-Za-z0-9_.]+$"+"\""};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-}
-else {
-const err1 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
 }
 validate466.errors = vErrors;
 return errors === 0;
@@ -9732,18 +9732,49 @@ validate470.errors = vErrors;
 return errors === 0;
 }
 
-const schema232 = {"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*$"},"additionalProperties":{"type":"object","required":["type"],"properties":{"type":{"enum":["stripe","adyen","adyen-stored-value","cybersource","simulator"]}},"allOf":[{"if":{"properties":{"type":{"const":"stripe"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key"],"properties":{"type":{"const":"stripe"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"report_username":{"type":"string","default":""},"report_password":{"type":"string","default":""},"authorisation_type":{"type":"string","default":""},"report_base_url":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen-stored-value"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen-stored-value"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"issue_svs":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"cybersource"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","merchant_id","key_id","shared_secret"],"properties":{"type":{"const":"cybersource"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"merchant_id":{"type":"string","minLength":1},"key_id":{"type":"string","minLength":1},"shared_secret":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"webhook_key_id":{"type":"string","default":""},"webhook_key_id_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""},"webhook_private_key":{"type":"string","default":""},"reverse_after_void":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"simulator"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url"],"properties":{"type":{"const":"simulator"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","default":""},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}}]}};
-const pattern72 = new RegExp("^[a-z][a-z0-9_-]*$", "u");
-const pattern74 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$", "u");
+const schema232 = {"type":"string","pattern":"^[A-Za-z0-9_.]+$"};
 
 function validate472(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(typeof data === "string"){
+if(!pattern4.test(data)){
+const err0 = {instancePath,schemaPath:"#/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.]+$"},message:"must match pattern \""+"^[A-Za-z0-9_.]+$"+"\""};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+else {
+const err1 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+validate472.errors = vErrors;
+return errors === 0;
+}
+
+const schema233 = {"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*$"},"additionalProperties":{"type":"object","required":["type"],"properties":{"type":{"enum":["stripe","adyen","adyen-stored-value","cybersource","simulator"]}},"allOf":[{"if":{"properties":{"type":{"const":"stripe"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key"],"properties":{"type":{"const":"stripe"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"report_username":{"type":"string","default":""},"report_password":{"type":"string","default":""},"authorisation_type":{"type":"string","default":""},"report_base_url":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen-stored-value"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen-stored-value"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"issue_svs":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"cybersource"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","merchant_id","key_id","shared_secret"],"properties":{"type":{"const":"cybersource"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"merchant_id":{"type":"string","minLength":1},"key_id":{"type":"string","minLength":1},"shared_secret":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"webhook_key_id":{"type":"string","default":""},"webhook_key_id_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""},"webhook_private_key":{"type":"string","default":""},"reverse_after_void":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"simulator"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url"],"properties":{"type":{"const":"simulator"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","default":""},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}}]}};
+const pattern73 = new RegExp("^[a-z][a-z0-9_-]*$", "u");
+const pattern75 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$", "u");
+
+function validate474(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
 const _errs1 = errors;
 if(typeof key0 === "string"){
-if(!pattern72.test(key0)){
+if(!pattern73.test(key0)){
 const err0 = {instancePath,schemaPath:"#/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]*$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]*$"+"\"",propertyName:key0};
 if(vErrors === null){
 vErrors = [err0];
@@ -9872,7 +9903,7 @@ vErrors.push(err6);
 errors++;
 }
 for(const key2 in data0){
-if(!(func2.call(schema232.additionalProperties.allOf[0].then.properties, key2))){
+if(!(func2.call(schema233.additionalProperties.allOf[0].then.properties, key2))){
 const err7 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/0/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err7];
@@ -10058,7 +10089,7 @@ errors++;
 if(data0.vault !== undefined){
 let data11 = data0.vault;
 if(typeof data11 === "string"){
-if(!pattern74.test(data11)){
+if(!pattern75.test(data11)){
 const err23 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/vault",schemaPath:"#/additionalProperties/allOf/0/then/properties/vault/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"+"\""};
 if(vErrors === null){
 vErrors = [err23];
@@ -10288,7 +10319,7 @@ vErrors.push(err37);
 errors++;
 }
 for(const key3 in data0){
-if(!(func2.call(schema232.additionalProperties.allOf[1].then.properties, key3))){
+if(!(func2.call(schema233.additionalProperties.allOf[1].then.properties, key3))){
 const err38 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/1/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err38];
@@ -10474,7 +10505,7 @@ errors++;
 if(data0.vault !== undefined){
 let data26 = data0.vault;
 if(typeof data26 === "string"){
-if(!pattern74.test(data26)){
+if(!pattern75.test(data26)){
 const err54 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/vault",schemaPath:"#/additionalProperties/allOf/1/then/properties/vault/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"+"\""};
 if(vErrors === null){
 vErrors = [err54];
@@ -10770,7 +10801,7 @@ vErrors.push(err75);
 errors++;
 }
 for(const key4 in data0){
-if(!(func2.call(schema232.additionalProperties.allOf[2].then.properties, key4))){
+if(!(func2.call(schema233.additionalProperties.allOf[2].then.properties, key4))){
 const err76 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/2/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err76];
@@ -10956,7 +10987,7 @@ errors++;
 if(data0.vault !== undefined){
 let data47 = data0.vault;
 if(typeof data47 === "string"){
-if(!pattern74.test(data47)){
+if(!pattern75.test(data47)){
 const err92 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/vault",schemaPath:"#/additionalProperties/allOf/2/then/properties/vault/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"+"\""};
 if(vErrors === null){
 vErrors = [err92];
@@ -11238,7 +11269,7 @@ vErrors.push(err111);
 errors++;
 }
 for(const key5 in data0){
-if(!(func2.call(schema232.additionalProperties.allOf[3].then.properties, key5))){
+if(!(func2.call(schema233.additionalProperties.allOf[3].then.properties, key5))){
 const err112 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/3/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err112];
@@ -11424,7 +11455,7 @@ errors++;
 if(data0.vault !== undefined){
 let data65 = data0.vault;
 if(typeof data65 === "string"){
-if(!pattern74.test(data65)){
+if(!pattern75.test(data65)){
 const err128 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/vault",schemaPath:"#/additionalProperties/allOf/3/then/properties/vault/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"+"\""};
 if(vErrors === null){
 vErrors = [err128];
@@ -11712,7 +11743,7 @@ vErrors.push(err148);
 errors++;
 }
 for(const key6 in data0){
-if(!(func2.call(schema232.additionalProperties.allOf[4].then.properties, key6))){
+if(!(func2.call(schema233.additionalProperties.allOf[4].then.properties, key6))){
 const err149 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/4/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err149];
@@ -11898,7 +11929,7 @@ errors++;
 if(data0.vault !== undefined){
 let data86 = data0.vault;
 if(typeof data86 === "string"){
-if(!pattern74.test(data86)){
+if(!pattern75.test(data86)){
 const err165 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/vault",schemaPath:"#/additionalProperties/allOf/4/then/properties/vault/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"+"\""};
 if(vErrors === null){
 vErrors = [err165];
@@ -11998,7 +12029,7 @@ errors++;
 if(data0.type !== undefined){
 let data91 = data0.type;
 if(!(((((data91 === "stripe") || (data91 === "adyen")) || (data91 === "adyen-stored-value")) || (data91 === "cybersource")) || (data91 === "simulator"))){
-const err174 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/type",schemaPath:"#/additionalProperties/properties/type/enum",keyword:"enum",params:{allowedValues: schema232.additionalProperties.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err174 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/type",schemaPath:"#/additionalProperties/properties/type/enum",keyword:"enum",params:{allowedValues: schema233.additionalProperties.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -12031,7 +12062,7 @@ vErrors.push(err176);
 }
 errors++;
 }
-validate472.errors = vErrors;
+validate474.errors = vErrors;
 return errors === 0;
 }
 
@@ -12153,6 +12184,9 @@ data["service_bus.method.balance_merged"] = "magento.payments.payments_managemen
 }
 if(data["service_bus.method.recurring_failed"] === undefined){
 data["service_bus.method.recurring_failed"] = "magento.payments.payments_management.recurring_failed";
+}
+if(data["service_bus.method.recurring_cycles_skipped"] === undefined){
+data["service_bus.method.recurring_cycles_skipped"] = "magento.payments.payments_management.recurring_cycles_skipped";
 }
 if(data["service_bus.method.split_tender_settled"] === undefined){
 data["service_bus.method.split_tender_settled"] = "magento.payments.payments_management.split_tender_settled";
@@ -12969,750 +13003,754 @@ if(!(validate104(data["service_bus.method.recurring_failed"], {instancePath:inst
 vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
 errors = vErrors.length;
 }
-if(!(validate106(data["service_bus.method.split_tender_settled"], {instancePath:instancePath+"/service_bus.method.split_tender_settled",parentData:data,parentDataProperty:"service_bus.method.split_tender_settled",rootData}))){
+if(!(validate106(data["service_bus.method.recurring_cycles_skipped"], {instancePath:instancePath+"/service_bus.method.recurring_cycles_skipped",parentData:data,parentDataProperty:"service_bus.method.recurring_cycles_skipped",rootData}))){
 vErrors = vErrors === null ? validate106.errors : vErrors.concat(validate106.errors);
 errors = vErrors.length;
 }
-if(data["mom_client.client_id"] !== undefined){
-if(!(validate108(data["mom_client.client_id"], {instancePath:instancePath+"/mom_client.client_id",parentData:data,parentDataProperty:"mom_client.client_id",rootData}))){
+if(!(validate108(data["service_bus.method.split_tender_settled"], {instancePath:instancePath+"/service_bus.method.split_tender_settled",parentData:data,parentDataProperty:"service_bus.method.split_tender_settled",rootData}))){
 vErrors = vErrors === null ? validate108.errors : vErrors.concat(validate108.errors);
 errors = vErrors.length;
 }
-}
-if(data["mom_client.client_secret"] !== undefined){
-if(!(validate110(data["mom_client.client_secret"], {instancePath:instancePath+"/mom_client.client_secret",parentData:data,parentDataProperty:"mom_client.client_secret",rootData}))){
+if(data["mom_client.client_id"] !== undefined){
+if(!(validate110(data["mom_client.client_id"], {instancePath:instancePath+"/mom_client.client_id",parentData:data,parentDataProperty:"mom_client.client_id",rootData}))){
 vErrors = vErrors === null ? validate110.errors : vErrors.concat(validate110.errors);
 errors = vErrors.length;
 }
 }
-if(data["mom_client.oauth_server_url"] !== undefined){
-if(!(validate112(data["mom_client.oauth_server_url"], {instancePath:instancePath+"/mom_client.oauth_server_url",parentData:data,parentDataProperty:"mom_client.oauth_server_url",rootData}))){
+if(data["mom_client.client_secret"] !== undefined){
+if(!(validate112(data["mom_client.client_secret"], {instancePath:instancePath+"/mom_client.client_secret",parentData:data,parentDataProperty:"mom_client.client_secret",rootData}))){
 vErrors = vErrors === null ? validate112.errors : vErrors.concat(validate112.errors);
 errors = vErrors.length;
 }
 }
-if(!(validate114(data["mom_client.token_path"], {instancePath:instancePath+"/mom_client.token_path",parentData:data,parentDataProperty:"mom_client.token_path",rootData}))){
+if(data["mom_client.oauth_server_url"] !== undefined){
+if(!(validate114(data["mom_client.oauth_server_url"], {instancePath:instancePath+"/mom_client.oauth_server_url",parentData:data,parentDataProperty:"mom_client.oauth_server_url",rootData}))){
 vErrors = vErrors === null ? validate114.errors : vErrors.concat(validate114.errors);
 errors = vErrors.length;
 }
-if(!(validate116(data["mom_client.scope"], {instancePath:instancePath+"/mom_client.scope",parentData:data,parentDataProperty:"mom_client.scope",rootData}))){
+}
+if(!(validate116(data["mom_client.token_path"], {instancePath:instancePath+"/mom_client.token_path",parentData:data,parentDataProperty:"mom_client.token_path",rootData}))){
 vErrors = vErrors === null ? validate116.errors : vErrors.concat(validate116.errors);
 errors = vErrors.length;
 }
-if(!(validate118(data["mom_client.client_auth"], {instancePath:instancePath+"/mom_client.client_auth",parentData:data,parentDataProperty:"mom_client.client_auth",rootData}))){
+if(!(validate118(data["mom_client.scope"], {instancePath:instancePath+"/mom_client.scope",parentData:data,parentDataProperty:"mom_client.scope",rootData}))){
 vErrors = vErrors === null ? validate118.errors : vErrors.concat(validate118.errors);
 errors = vErrors.length;
 }
-if(!(validate120(data["mom_client.refresh_margin_s"], {instancePath:instancePath+"/mom_client.refresh_margin_s",parentData:data,parentDataProperty:"mom_client.refresh_margin_s",rootData}))){
+if(!(validate120(data["mom_client.client_auth"], {instancePath:instancePath+"/mom_client.client_auth",parentData:data,parentDataProperty:"mom_client.client_auth",rootData}))){
 vErrors = vErrors === null ? validate120.errors : vErrors.concat(validate120.errors);
 errors = vErrors.length;
 }
-if(data["amqp.url"] !== undefined){
-if(!(validate122(data["amqp.url"], {instancePath:instancePath+"/amqp.url",parentData:data,parentDataProperty:"amqp.url",rootData}))){
+if(!(validate122(data["mom_client.refresh_margin_s"], {instancePath:instancePath+"/mom_client.refresh_margin_s",parentData:data,parentDataProperty:"mom_client.refresh_margin_s",rootData}))){
 vErrors = vErrors === null ? validate122.errors : vErrors.concat(validate122.errors);
 errors = vErrors.length;
 }
-}
-if(!(validate124(data["amqp.exchange.commands"], {instancePath:instancePath+"/amqp.exchange.commands",parentData:data,parentDataProperty:"amqp.exchange.commands",rootData}))){
+if(data["amqp.url"] !== undefined){
+if(!(validate124(data["amqp.url"], {instancePath:instancePath+"/amqp.url",parentData:data,parentDataProperty:"amqp.url",rootData}))){
 vErrors = vErrors === null ? validate124.errors : vErrors.concat(validate124.errors);
 errors = vErrors.length;
 }
-if(!(validate126(data["amqp.queue.commands"], {instancePath:instancePath+"/amqp.queue.commands",parentData:data,parentDataProperty:"amqp.queue.commands",rootData}))){
+}
+if(!(validate126(data["amqp.exchange.commands"], {instancePath:instancePath+"/amqp.exchange.commands",parentData:data,parentDataProperty:"amqp.exchange.commands",rootData}))){
 vErrors = vErrors === null ? validate126.errors : vErrors.concat(validate126.errors);
 errors = vErrors.length;
 }
-if(!(validate128(data["amqp.queue.type"], {instancePath:instancePath+"/amqp.queue.type",parentData:data,parentDataProperty:"amqp.queue.type",rootData}))){
+if(!(validate128(data["amqp.queue.commands"], {instancePath:instancePath+"/amqp.queue.commands",parentData:data,parentDataProperty:"amqp.queue.commands",rootData}))){
 vErrors = vErrors === null ? validate128.errors : vErrors.concat(validate128.errors);
 errors = vErrors.length;
 }
-if(!(validate130(data["amqp.exchange.dead_letter"], {instancePath:instancePath+"/amqp.exchange.dead_letter",parentData:data,parentDataProperty:"amqp.exchange.dead_letter",rootData}))){
+if(!(validate130(data["amqp.queue.type"], {instancePath:instancePath+"/amqp.queue.type",parentData:data,parentDataProperty:"amqp.queue.type",rootData}))){
 vErrors = vErrors === null ? validate130.errors : vErrors.concat(validate130.errors);
 errors = vErrors.length;
 }
-if(!(validate132(data["amqp.queue.dead_letter"], {instancePath:instancePath+"/amqp.queue.dead_letter",parentData:data,parentDataProperty:"amqp.queue.dead_letter",rootData}))){
+if(!(validate132(data["amqp.exchange.dead_letter"], {instancePath:instancePath+"/amqp.exchange.dead_letter",parentData:data,parentDataProperty:"amqp.exchange.dead_letter",rootData}))){
 vErrors = vErrors === null ? validate132.errors : vErrors.concat(validate132.errors);
 errors = vErrors.length;
 }
-if(!(validate134(data["amqp.prefetch"], {instancePath:instancePath+"/amqp.prefetch",parentData:data,parentDataProperty:"amqp.prefetch",rootData}))){
+if(!(validate134(data["amqp.queue.dead_letter"], {instancePath:instancePath+"/amqp.queue.dead_letter",parentData:data,parentDataProperty:"amqp.queue.dead_letter",rootData}))){
 vErrors = vErrors === null ? validate134.errors : vErrors.concat(validate134.errors);
 errors = vErrors.length;
 }
-if(!(validate136(data["amqp.publish_timeout_ms"], {instancePath:instancePath+"/amqp.publish_timeout_ms",parentData:data,parentDataProperty:"amqp.publish_timeout_ms",rootData}))){
+if(!(validate136(data["amqp.prefetch"], {instancePath:instancePath+"/amqp.prefetch",parentData:data,parentDataProperty:"amqp.prefetch",rootData}))){
 vErrors = vErrors === null ? validate136.errors : vErrors.concat(validate136.errors);
 errors = vErrors.length;
 }
-if(!(validate138(data["amqp.reconnect_ms"], {instancePath:instancePath+"/amqp.reconnect_ms",parentData:data,parentDataProperty:"amqp.reconnect_ms",rootData}))){
+if(!(validate138(data["amqp.publish_timeout_ms"], {instancePath:instancePath+"/amqp.publish_timeout_ms",parentData:data,parentDataProperty:"amqp.publish_timeout_ms",rootData}))){
 vErrors = vErrors === null ? validate138.errors : vErrors.concat(validate138.errors);
 errors = vErrors.length;
 }
-if(!(validate140(data["amqp.urls"], {instancePath:instancePath+"/amqp.urls",parentData:data,parentDataProperty:"amqp.urls",rootData}))){
+if(!(validate140(data["amqp.reconnect_ms"], {instancePath:instancePath+"/amqp.reconnect_ms",parentData:data,parentDataProperty:"amqp.reconnect_ms",rootData}))){
 vErrors = vErrors === null ? validate140.errors : vErrors.concat(validate140.errors);
 errors = vErrors.length;
 }
-if(!(validate142(data["amqp.queue.dead_letter_strategy"], {instancePath:instancePath+"/amqp.queue.dead_letter_strategy",parentData:data,parentDataProperty:"amqp.queue.dead_letter_strategy",rootData}))){
+if(!(validate142(data["amqp.urls"], {instancePath:instancePath+"/amqp.urls",parentData:data,parentDataProperty:"amqp.urls",rootData}))){
 vErrors = vErrors === null ? validate142.errors : vErrors.concat(validate142.errors);
 errors = vErrors.length;
 }
-if(!(validate144(data["amqp.dead_letter_archive_interval_ms"], {instancePath:instancePath+"/amqp.dead_letter_archive_interval_ms",parentData:data,parentDataProperty:"amqp.dead_letter_archive_interval_ms",rootData}))){
+if(!(validate144(data["amqp.queue.dead_letter_strategy"], {instancePath:instancePath+"/amqp.queue.dead_letter_strategy",parentData:data,parentDataProperty:"amqp.queue.dead_letter_strategy",rootData}))){
 vErrors = vErrors === null ? validate144.errors : vErrors.concat(validate144.errors);
 errors = vErrors.length;
 }
-if(data["redis.url"] !== undefined){
-if(!(validate146(data["redis.url"], {instancePath:instancePath+"/redis.url",parentData:data,parentDataProperty:"redis.url",rootData}))){
+if(!(validate146(data["amqp.dead_letter_archive_interval_ms"], {instancePath:instancePath+"/amqp.dead_letter_archive_interval_ms",parentData:data,parentDataProperty:"amqp.dead_letter_archive_interval_ms",rootData}))){
 vErrors = vErrors === null ? validate146.errors : vErrors.concat(validate146.errors);
 errors = vErrors.length;
 }
-}
-if(!(validate148(data["redis.key_prefix"], {instancePath:instancePath+"/redis.key_prefix",parentData:data,parentDataProperty:"redis.key_prefix",rootData}))){
+if(data["redis.url"] !== undefined){
+if(!(validate148(data["redis.url"], {instancePath:instancePath+"/redis.url",parentData:data,parentDataProperty:"redis.url",rootData}))){
 vErrors = vErrors === null ? validate148.errors : vErrors.concat(validate148.errors);
 errors = vErrors.length;
 }
-if(!(validate150(data["redis.cluster.nodes"], {instancePath:instancePath+"/redis.cluster.nodes",parentData:data,parentDataProperty:"redis.cluster.nodes",rootData}))){
+}
+if(!(validate150(data["redis.key_prefix"], {instancePath:instancePath+"/redis.key_prefix",parentData:data,parentDataProperty:"redis.key_prefix",rootData}))){
 vErrors = vErrors === null ? validate150.errors : vErrors.concat(validate150.errors);
 errors = vErrors.length;
 }
-if(!(validate152(data["redis.cluster.retry_delay_ms"], {instancePath:instancePath+"/redis.cluster.retry_delay_ms",parentData:data,parentDataProperty:"redis.cluster.retry_delay_ms",rootData}))){
+if(!(validate152(data["redis.cluster.nodes"], {instancePath:instancePath+"/redis.cluster.nodes",parentData:data,parentDataProperty:"redis.cluster.nodes",rootData}))){
 vErrors = vErrors === null ? validate152.errors : vErrors.concat(validate152.errors);
 errors = vErrors.length;
 }
-if(!(validate154(data["redis.cluster.retry_delay_on_moved_ms"], {instancePath:instancePath+"/redis.cluster.retry_delay_on_moved_ms",parentData:data,parentDataProperty:"redis.cluster.retry_delay_on_moved_ms",rootData}))){
+if(!(validate154(data["redis.cluster.retry_delay_ms"], {instancePath:instancePath+"/redis.cluster.retry_delay_ms",parentData:data,parentDataProperty:"redis.cluster.retry_delay_ms",rootData}))){
 vErrors = vErrors === null ? validate154.errors : vErrors.concat(validate154.errors);
 errors = vErrors.length;
 }
-if(!(validate156(data["redis.cluster.max_redirections"], {instancePath:instancePath+"/redis.cluster.max_redirections",parentData:data,parentDataProperty:"redis.cluster.max_redirections",rootData}))){
+if(!(validate156(data["redis.cluster.retry_delay_on_moved_ms"], {instancePath:instancePath+"/redis.cluster.retry_delay_on_moved_ms",parentData:data,parentDataProperty:"redis.cluster.retry_delay_on_moved_ms",rootData}))){
 vErrors = vErrors === null ? validate156.errors : vErrors.concat(validate156.errors);
 errors = vErrors.length;
 }
-if(!(validate158(data["redis.cluster.slots_refresh_interval_ms"], {instancePath:instancePath+"/redis.cluster.slots_refresh_interval_ms",parentData:data,parentDataProperty:"redis.cluster.slots_refresh_interval_ms",rootData}))){
+if(!(validate158(data["redis.cluster.max_redirections"], {instancePath:instancePath+"/redis.cluster.max_redirections",parentData:data,parentDataProperty:"redis.cluster.max_redirections",rootData}))){
 vErrors = vErrors === null ? validate158.errors : vErrors.concat(validate158.errors);
 errors = vErrors.length;
 }
-if(!(validate160(data["redis.replica_acks"], {instancePath:instancePath+"/redis.replica_acks",parentData:data,parentDataProperty:"redis.replica_acks",rootData}))){
+if(!(validate160(data["redis.cluster.slots_refresh_interval_ms"], {instancePath:instancePath+"/redis.cluster.slots_refresh_interval_ms",parentData:data,parentDataProperty:"redis.cluster.slots_refresh_interval_ms",rootData}))){
 vErrors = vErrors === null ? validate160.errors : vErrors.concat(validate160.errors);
 errors = vErrors.length;
 }
-if(!(validate162(data["redis.replica_ack_timeout_ms"], {instancePath:instancePath+"/redis.replica_ack_timeout_ms",parentData:data,parentDataProperty:"redis.replica_ack_timeout_ms",rootData}))){
+if(!(validate162(data["redis.replica_acks"], {instancePath:instancePath+"/redis.replica_acks",parentData:data,parentDataProperty:"redis.replica_acks",rootData}))){
 vErrors = vErrors === null ? validate162.errors : vErrors.concat(validate162.errors);
 errors = vErrors.length;
 }
-if(!(validate164(data["http.host"], {instancePath:instancePath+"/http.host",parentData:data,parentDataProperty:"http.host",rootData}))){
+if(!(validate164(data["redis.replica_ack_timeout_ms"], {instancePath:instancePath+"/redis.replica_ack_timeout_ms",parentData:data,parentDataProperty:"redis.replica_ack_timeout_ms",rootData}))){
 vErrors = vErrors === null ? validate164.errors : vErrors.concat(validate164.errors);
 errors = vErrors.length;
 }
-if(!(validate166(data["http.port"], {instancePath:instancePath+"/http.port",parentData:data,parentDataProperty:"http.port",rootData}))){
+if(!(validate166(data["http.host"], {instancePath:instancePath+"/http.host",parentData:data,parentDataProperty:"http.host",rootData}))){
 vErrors = vErrors === null ? validate166.errors : vErrors.concat(validate166.errors);
 errors = vErrors.length;
 }
-if(!(validate168(data["http.intake_path"], {instancePath:instancePath+"/http.intake_path",parentData:data,parentDataProperty:"http.intake_path",rootData}))){
+if(!(validate168(data["http.port"], {instancePath:instancePath+"/http.port",parentData:data,parentDataProperty:"http.port",rootData}))){
 vErrors = vErrors === null ? validate168.errors : vErrors.concat(validate168.errors);
 errors = vErrors.length;
 }
-if(!(validate170(data["http.body_limit_bytes"], {instancePath:instancePath+"/http.body_limit_bytes",parentData:data,parentDataProperty:"http.body_limit_bytes",rootData}))){
+if(!(validate170(data["http.intake_path"], {instancePath:instancePath+"/http.intake_path",parentData:data,parentDataProperty:"http.intake_path",rootData}))){
 vErrors = vErrors === null ? validate170.errors : vErrors.concat(validate170.errors);
 errors = vErrors.length;
 }
-if(!(validate172(data["http.discard_limit_bytes"], {instancePath:instancePath+"/http.discard_limit_bytes",parentData:data,parentDataProperty:"http.discard_limit_bytes",rootData}))){
+if(!(validate172(data["http.body_limit_bytes"], {instancePath:instancePath+"/http.body_limit_bytes",parentData:data,parentDataProperty:"http.body_limit_bytes",rootData}))){
 vErrors = vErrors === null ? validate172.errors : vErrors.concat(validate172.errors);
 errors = vErrors.length;
 }
-if(!(validate174(data["http.discard_timeout_ms"], {instancePath:instancePath+"/http.discard_timeout_ms",parentData:data,parentDataProperty:"http.discard_timeout_ms",rootData}))){
+if(!(validate174(data["http.discard_limit_bytes"], {instancePath:instancePath+"/http.discard_limit_bytes",parentData:data,parentDataProperty:"http.discard_limit_bytes",rootData}))){
 vErrors = vErrors === null ? validate174.errors : vErrors.concat(validate174.errors);
 errors = vErrors.length;
 }
-if(!(validate176(data["proxy.host"], {instancePath:instancePath+"/proxy.host",parentData:data,parentDataProperty:"proxy.host",rootData}))){
+if(!(validate176(data["http.discard_timeout_ms"], {instancePath:instancePath+"/http.discard_timeout_ms",parentData:data,parentDataProperty:"http.discard_timeout_ms",rootData}))){
 vErrors = vErrors === null ? validate176.errors : vErrors.concat(validate176.errors);
 errors = vErrors.length;
 }
-if(!(validate178(data["proxy.port"], {instancePath:instancePath+"/proxy.port",parentData:data,parentDataProperty:"proxy.port",rootData}))){
+if(!(validate178(data["proxy.host"], {instancePath:instancePath+"/proxy.host",parentData:data,parentDataProperty:"proxy.host",rootData}))){
 vErrors = vErrors === null ? validate178.errors : vErrors.concat(validate178.errors);
 errors = vErrors.length;
 }
-if(!(validate180(data["delivery.concurrency"], {instancePath:instancePath+"/delivery.concurrency",parentData:data,parentDataProperty:"delivery.concurrency",rootData}))){
+if(!(validate180(data["proxy.port"], {instancePath:instancePath+"/proxy.port",parentData:data,parentDataProperty:"proxy.port",rootData}))){
 vErrors = vErrors === null ? validate180.errors : vErrors.concat(validate180.errors);
 errors = vErrors.length;
 }
-if(!(validate182(data["delivery.backoff_base_ms"], {instancePath:instancePath+"/delivery.backoff_base_ms",parentData:data,parentDataProperty:"delivery.backoff_base_ms",rootData}))){
+if(!(validate182(data["delivery.concurrency"], {instancePath:instancePath+"/delivery.concurrency",parentData:data,parentDataProperty:"delivery.concurrency",rootData}))){
 vErrors = vErrors === null ? validate182.errors : vErrors.concat(validate182.errors);
 errors = vErrors.length;
 }
-if(!(validate184(data["delivery.backoff_max_ms"], {instancePath:instancePath+"/delivery.backoff_max_ms",parentData:data,parentDataProperty:"delivery.backoff_max_ms",rootData}))){
+if(!(validate184(data["delivery.backoff_base_ms"], {instancePath:instancePath+"/delivery.backoff_base_ms",parentData:data,parentDataProperty:"delivery.backoff_base_ms",rootData}))){
 vErrors = vErrors === null ? validate184.errors : vErrors.concat(validate184.errors);
 errors = vErrors.length;
 }
-if(!(validate186(data["delivery.max_age_ms"], {instancePath:instancePath+"/delivery.max_age_ms",parentData:data,parentDataProperty:"delivery.max_age_ms",rootData}))){
+if(!(validate186(data["delivery.backoff_max_ms"], {instancePath:instancePath+"/delivery.backoff_max_ms",parentData:data,parentDataProperty:"delivery.backoff_max_ms",rootData}))){
 vErrors = vErrors === null ? validate186.errors : vErrors.concat(validate186.errors);
 errors = vErrors.length;
 }
-if(!(validate188(data["delivery.breaker_failure_threshold"], {instancePath:instancePath+"/delivery.breaker_failure_threshold",parentData:data,parentDataProperty:"delivery.breaker_failure_threshold",rootData}))){
+if(!(validate188(data["delivery.max_age_ms"], {instancePath:instancePath+"/delivery.max_age_ms",parentData:data,parentDataProperty:"delivery.max_age_ms",rootData}))){
 vErrors = vErrors === null ? validate188.errors : vErrors.concat(validate188.errors);
 errors = vErrors.length;
 }
-if(!(validate190(data["delivery.breaker_open_ms"], {instancePath:instancePath+"/delivery.breaker_open_ms",parentData:data,parentDataProperty:"delivery.breaker_open_ms",rootData}))){
+if(!(validate190(data["delivery.breaker_failure_threshold"], {instancePath:instancePath+"/delivery.breaker_failure_threshold",parentData:data,parentDataProperty:"delivery.breaker_failure_threshold",rootData}))){
 vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
 errors = vErrors.length;
 }
-if(!(validate192(data["delivery.config_grace_ms"], {instancePath:instancePath+"/delivery.config_grace_ms",parentData:data,parentDataProperty:"delivery.config_grace_ms",rootData}))){
+if(!(validate192(data["delivery.breaker_open_ms"], {instancePath:instancePath+"/delivery.breaker_open_ms",parentData:data,parentDataProperty:"delivery.breaker_open_ms",rootData}))){
 vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
 errors = vErrors.length;
 }
-if(!(validate194(data["delivery.retry_after_max_ms"], {instancePath:instancePath+"/delivery.retry_after_max_ms",parentData:data,parentDataProperty:"delivery.retry_after_max_ms",rootData}))){
+if(!(validate194(data["delivery.config_grace_ms"], {instancePath:instancePath+"/delivery.config_grace_ms",parentData:data,parentDataProperty:"delivery.config_grace_ms",rootData}))){
 vErrors = vErrors === null ? validate194.errors : vErrors.concat(validate194.errors);
 errors = vErrors.length;
 }
-if(!(validate196(data["delivery.late_failure_confirm_ms"], {instancePath:instancePath+"/delivery.late_failure_confirm_ms",parentData:data,parentDataProperty:"delivery.late_failure_confirm_ms",rootData}))){
+if(!(validate196(data["delivery.retry_after_max_ms"], {instancePath:instancePath+"/delivery.retry_after_max_ms",parentData:data,parentDataProperty:"delivery.retry_after_max_ms",rootData}))){
 vErrors = vErrors === null ? validate196.errors : vErrors.concat(validate196.errors);
 errors = vErrors.length;
 }
-if(!(validate198(data["delivery.recapture_failure_wait_ms"], {instancePath:instancePath+"/delivery.recapture_failure_wait_ms",parentData:data,parentDataProperty:"delivery.recapture_failure_wait_ms",rootData}))){
+if(!(validate198(data["delivery.late_failure_confirm_ms"], {instancePath:instancePath+"/delivery.late_failure_confirm_ms",parentData:data,parentDataProperty:"delivery.late_failure_confirm_ms",rootData}))){
 vErrors = vErrors === null ? validate198.errors : vErrors.concat(validate198.errors);
 errors = vErrors.length;
 }
-if(!(validate200(data["delivery.parked_outcome_ttl_ms"], {instancePath:instancePath+"/delivery.parked_outcome_ttl_ms",parentData:data,parentDataProperty:"delivery.parked_outcome_ttl_ms",rootData}))){
+if(!(validate200(data["delivery.recapture_failure_wait_ms"], {instancePath:instancePath+"/delivery.recapture_failure_wait_ms",parentData:data,parentDataProperty:"delivery.recapture_failure_wait_ms",rootData}))){
 vErrors = vErrors === null ? validate200.errors : vErrors.concat(validate200.errors);
 errors = vErrors.length;
 }
-if(!(validate202(data["delivery.void_wait_max_ms"], {instancePath:instancePath+"/delivery.void_wait_max_ms",parentData:data,parentDataProperty:"delivery.void_wait_max_ms",rootData}))){
+if(!(validate202(data["delivery.parked_outcome_ttl_ms"], {instancePath:instancePath+"/delivery.parked_outcome_ttl_ms",parentData:data,parentDataProperty:"delivery.parked_outcome_ttl_ms",rootData}))){
 vErrors = vErrors === null ? validate202.errors : vErrors.concat(validate202.errors);
 errors = vErrors.length;
 }
-if(!(validate204(data["delivery.authorization_wait_max_ms"], {instancePath:instancePath+"/delivery.authorization_wait_max_ms",parentData:data,parentDataProperty:"delivery.authorization_wait_max_ms",rootData}))){
+if(!(validate204(data["delivery.void_wait_max_ms"], {instancePath:instancePath+"/delivery.void_wait_max_ms",parentData:data,parentDataProperty:"delivery.void_wait_max_ms",rootData}))){
 vErrors = vErrors === null ? validate204.errors : vErrors.concat(validate204.errors);
 errors = vErrors.length;
 }
-if(!(validate206(data["events.concurrency"], {instancePath:instancePath+"/events.concurrency",parentData:data,parentDataProperty:"events.concurrency",rootData}))){
+if(!(validate206(data["delivery.authorization_wait_max_ms"], {instancePath:instancePath+"/delivery.authorization_wait_max_ms",parentData:data,parentDataProperty:"delivery.authorization_wait_max_ms",rootData}))){
 vErrors = vErrors === null ? validate206.errors : vErrors.concat(validate206.errors);
 errors = vErrors.length;
 }
-if(!(validate208(data["events.backoff_base_ms"], {instancePath:instancePath+"/events.backoff_base_ms",parentData:data,parentDataProperty:"events.backoff_base_ms",rootData}))){
+if(!(validate208(data["events.concurrency"], {instancePath:instancePath+"/events.concurrency",parentData:data,parentDataProperty:"events.concurrency",rootData}))){
 vErrors = vErrors === null ? validate208.errors : vErrors.concat(validate208.errors);
 errors = vErrors.length;
 }
-if(!(validate210(data["events.backoff_max_ms"], {instancePath:instancePath+"/events.backoff_max_ms",parentData:data,parentDataProperty:"events.backoff_max_ms",rootData}))){
+if(!(validate210(data["events.backoff_base_ms"], {instancePath:instancePath+"/events.backoff_base_ms",parentData:data,parentDataProperty:"events.backoff_base_ms",rootData}))){
 vErrors = vErrors === null ? validate210.errors : vErrors.concat(validate210.errors);
 errors = vErrors.length;
 }
-if(!(validate212(data["queues.watchdog_interval_ms"], {instancePath:instancePath+"/queues.watchdog_interval_ms",parentData:data,parentDataProperty:"queues.watchdog_interval_ms",rootData}))){
+if(!(validate212(data["events.backoff_max_ms"], {instancePath:instancePath+"/events.backoff_max_ms",parentData:data,parentDataProperty:"events.backoff_max_ms",rootData}))){
 vErrors = vErrors === null ? validate212.errors : vErrors.concat(validate212.errors);
 errors = vErrors.length;
 }
-if(!(validate214(data["leases.holder_ttl_ms"], {instancePath:instancePath+"/leases.holder_ttl_ms",parentData:data,parentDataProperty:"leases.holder_ttl_ms",rootData}))){
+if(!(validate214(data["queues.watchdog_interval_ms"], {instancePath:instancePath+"/queues.watchdog_interval_ms",parentData:data,parentDataProperty:"queues.watchdog_interval_ms",rootData}))){
 vErrors = vErrors === null ? validate214.errors : vErrors.concat(validate214.errors);
 errors = vErrors.length;
 }
-if(!(validate216(data["poller.schedule_ms"], {instancePath:instancePath+"/poller.schedule_ms",parentData:data,parentDataProperty:"poller.schedule_ms",rootData}))){
+if(!(validate216(data["leases.holder_ttl_ms"], {instancePath:instancePath+"/leases.holder_ttl_ms",parentData:data,parentDataProperty:"leases.holder_ttl_ms",rootData}))){
 vErrors = vErrors === null ? validate216.errors : vErrors.concat(validate216.errors);
 errors = vErrors.length;
 }
-if(!(validate218(data["poller.in_process_interval_ms"], {instancePath:instancePath+"/poller.in_process_interval_ms",parentData:data,parentDataProperty:"poller.in_process_interval_ms",rootData}))){
+if(!(validate218(data["poller.schedule_ms"], {instancePath:instancePath+"/poller.schedule_ms",parentData:data,parentDataProperty:"poller.schedule_ms",rootData}))){
 vErrors = vErrors === null ? validate218.errors : vErrors.concat(validate218.errors);
 errors = vErrors.length;
 }
-if(!(validate220(data["poller.unresolved_interval_ms"], {instancePath:instancePath+"/poller.unresolved_interval_ms",parentData:data,parentDataProperty:"poller.unresolved_interval_ms",rootData}))){
+if(!(validate220(data["poller.in_process_interval_ms"], {instancePath:instancePath+"/poller.in_process_interval_ms",parentData:data,parentDataProperty:"poller.in_process_interval_ms",rootData}))){
 vErrors = vErrors === null ? validate220.errors : vErrors.concat(validate220.errors);
 errors = vErrors.length;
 }
-if(!(validate222(data["poller.webhook_wait_alert_ms"], {instancePath:instancePath+"/poller.webhook_wait_alert_ms",parentData:data,parentDataProperty:"poller.webhook_wait_alert_ms",rootData}))){
+if(!(validate222(data["poller.unresolved_interval_ms"], {instancePath:instancePath+"/poller.unresolved_interval_ms",parentData:data,parentDataProperty:"poller.unresolved_interval_ms",rootData}))){
 vErrors = vErrors === null ? validate222.errors : vErrors.concat(validate222.errors);
 errors = vErrors.length;
 }
-if(!(validate224(data["poller.action_expiry_inquiry_max_ms"], {instancePath:instancePath+"/poller.action_expiry_inquiry_max_ms",parentData:data,parentDataProperty:"poller.action_expiry_inquiry_max_ms",rootData}))){
+if(!(validate224(data["poller.webhook_wait_alert_ms"], {instancePath:instancePath+"/poller.webhook_wait_alert_ms",parentData:data,parentDataProperty:"poller.webhook_wait_alert_ms",rootData}))){
 vErrors = vErrors === null ? validate224.errors : vErrors.concat(validate224.errors);
 errors = vErrors.length;
 }
-if(!(validate226(data["registration.attempts"], {instancePath:instancePath+"/registration.attempts",parentData:data,parentDataProperty:"registration.attempts",rootData}))){
+if(!(validate226(data["poller.action_expiry_inquiry_max_ms"], {instancePath:instancePath+"/poller.action_expiry_inquiry_max_ms",parentData:data,parentDataProperty:"poller.action_expiry_inquiry_max_ms",rootData}))){
 vErrors = vErrors === null ? validate226.errors : vErrors.concat(validate226.errors);
 errors = vErrors.length;
 }
-if(!(validate228(data["registration.backoff_base_ms"], {instancePath:instancePath+"/registration.backoff_base_ms",parentData:data,parentDataProperty:"registration.backoff_base_ms",rootData}))){
+if(!(validate228(data["registration.attempts"], {instancePath:instancePath+"/registration.attempts",parentData:data,parentDataProperty:"registration.attempts",rootData}))){
 vErrors = vErrors === null ? validate228.errors : vErrors.concat(validate228.errors);
 errors = vErrors.length;
 }
-if(!(validate230(data["authorizations.validity_ms"], {instancePath:instancePath+"/authorizations.validity_ms",parentData:data,parentDataProperty:"authorizations.validity_ms",rootData}))){
+if(!(validate230(data["registration.backoff_base_ms"], {instancePath:instancePath+"/registration.backoff_base_ms",parentData:data,parentDataProperty:"registration.backoff_base_ms",rootData}))){
 vErrors = vErrors === null ? validate230.errors : vErrors.concat(validate230.errors);
 errors = vErrors.length;
 }
-if(!(validate232(data["authorizations.expiry_warning_ms"], {instancePath:instancePath+"/authorizations.expiry_warning_ms",parentData:data,parentDataProperty:"authorizations.expiry_warning_ms",rootData}))){
+if(!(validate232(data["authorizations.validity_ms"], {instancePath:instancePath+"/authorizations.validity_ms",parentData:data,parentDataProperty:"authorizations.validity_ms",rootData}))){
 vErrors = vErrors === null ? validate232.errors : vErrors.concat(validate232.errors);
 errors = vErrors.length;
 }
-if(!(validate234(data["authorizations.orphan_reversal"], {instancePath:instancePath+"/authorizations.orphan_reversal",parentData:data,parentDataProperty:"authorizations.orphan_reversal",rootData}))){
+if(!(validate234(data["authorizations.expiry_warning_ms"], {instancePath:instancePath+"/authorizations.expiry_warning_ms",parentData:data,parentDataProperty:"authorizations.expiry_warning_ms",rootData}))){
 vErrors = vErrors === null ? validate234.errors : vErrors.concat(validate234.errors);
 errors = vErrors.length;
 }
-if(!(validate236(data["authorizations.orphan_void_after_ms"], {instancePath:instancePath+"/authorizations.orphan_void_after_ms",parentData:data,parentDataProperty:"authorizations.orphan_void_after_ms",rootData}))){
+if(!(validate236(data["authorizations.orphan_reversal"], {instancePath:instancePath+"/authorizations.orphan_reversal",parentData:data,parentDataProperty:"authorizations.orphan_reversal",rootData}))){
 vErrors = vErrors === null ? validate236.errors : vErrors.concat(validate236.errors);
 errors = vErrors.length;
 }
-if(!(validate238(data["authorizations.orphan_void_after_ms_by_account"], {instancePath:instancePath+"/authorizations.orphan_void_after_ms_by_account",parentData:data,parentDataProperty:"authorizations.orphan_void_after_ms_by_account",rootData}))){
+if(!(validate238(data["authorizations.orphan_void_after_ms"], {instancePath:instancePath+"/authorizations.orphan_void_after_ms",parentData:data,parentDataProperty:"authorizations.orphan_void_after_ms",rootData}))){
 vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
 errors = vErrors.length;
 }
-if(!(validate240(data["authorizations.sweep_limit"], {instancePath:instancePath+"/authorizations.sweep_limit",parentData:data,parentDataProperty:"authorizations.sweep_limit",rootData}))){
+if(!(validate240(data["authorizations.orphan_void_after_ms_by_account"], {instancePath:instancePath+"/authorizations.orphan_void_after_ms_by_account",parentData:data,parentDataProperty:"authorizations.orphan_void_after_ms_by_account",rootData}))){
 vErrors = vErrors === null ? validate240.errors : vErrors.concat(validate240.errors);
 errors = vErrors.length;
 }
-if(!(validate242(data["monitoring.host"], {instancePath:instancePath+"/monitoring.host",parentData:data,parentDataProperty:"monitoring.host",rootData}))){
+if(!(validate242(data["authorizations.sweep_limit"], {instancePath:instancePath+"/authorizations.sweep_limit",parentData:data,parentDataProperty:"authorizations.sweep_limit",rootData}))){
 vErrors = vErrors === null ? validate242.errors : vErrors.concat(validate242.errors);
 errors = vErrors.length;
 }
-if(!(validate244(data["monitoring.worker_port"], {instancePath:instancePath+"/monitoring.worker_port",parentData:data,parentDataProperty:"monitoring.worker_port",rootData}))){
+if(!(validate244(data["monitoring.host"], {instancePath:instancePath+"/monitoring.host",parentData:data,parentDataProperty:"monitoring.host",rootData}))){
 vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
 errors = vErrors.length;
 }
-if(!(validate246(data["monitoring.poller_port"], {instancePath:instancePath+"/monitoring.poller_port",parentData:data,parentDataProperty:"monitoring.poller_port",rootData}))){
+if(!(validate246(data["monitoring.worker_port"], {instancePath:instancePath+"/monitoring.worker_port",parentData:data,parentDataProperty:"monitoring.worker_port",rootData}))){
 vErrors = vErrors === null ? validate246.errors : vErrors.concat(validate246.errors);
 errors = vErrors.length;
 }
-if(!(validate248(data["monitoring.ready_max_event_lag_ms"], {instancePath:instancePath+"/monitoring.ready_max_event_lag_ms",parentData:data,parentDataProperty:"monitoring.ready_max_event_lag_ms",rootData}))){
+if(!(validate248(data["monitoring.poller_port"], {instancePath:instancePath+"/monitoring.poller_port",parentData:data,parentDataProperty:"monitoring.poller_port",rootData}))){
 vErrors = vErrors === null ? validate248.errors : vErrors.concat(validate248.errors);
 errors = vErrors.length;
 }
-if(!(validate250(data["shutdown.deadline_ms"], {instancePath:instancePath+"/shutdown.deadline_ms",parentData:data,parentDataProperty:"shutdown.deadline_ms",rootData}))){
+if(!(validate250(data["monitoring.ready_max_event_lag_ms"], {instancePath:instancePath+"/monitoring.ready_max_event_lag_ms",parentData:data,parentDataProperty:"monitoring.ready_max_event_lag_ms",rootData}))){
 vErrors = vErrors === null ? validate250.errors : vErrors.concat(validate250.errors);
 errors = vErrors.length;
 }
-if(!(validate252(data["poller.interval_ms"], {instancePath:instancePath+"/poller.interval_ms",parentData:data,parentDataProperty:"poller.interval_ms",rootData}))){
+if(!(validate252(data["shutdown.deadline_ms"], {instancePath:instancePath+"/shutdown.deadline_ms",parentData:data,parentDataProperty:"shutdown.deadline_ms",rootData}))){
 vErrors = vErrors === null ? validate252.errors : vErrors.concat(validate252.errors);
 errors = vErrors.length;
 }
-if(!(validate254(data["log.level"], {instancePath:instancePath+"/log.level",parentData:data,parentDataProperty:"log.level",rootData}))){
+if(!(validate254(data["poller.interval_ms"], {instancePath:instancePath+"/poller.interval_ms",parentData:data,parentDataProperty:"poller.interval_ms",rootData}))){
 vErrors = vErrors === null ? validate254.errors : vErrors.concat(validate254.errors);
 errors = vErrors.length;
 }
-if(!(validate256(data["split_tender.refund_order"], {instancePath:instancePath+"/split_tender.refund_order",parentData:data,parentDataProperty:"split_tender.refund_order",rootData}))){
+if(!(validate256(data["log.level"], {instancePath:instancePath+"/log.level",parentData:data,parentDataProperty:"log.level",rootData}))){
 vErrors = vErrors === null ? validate256.errors : vErrors.concat(validate256.errors);
 errors = vErrors.length;
 }
-if(!(validate258(data["split_tender.sweep_interval_ms"], {instancePath:instancePath+"/split_tender.sweep_interval_ms",parentData:data,parentDataProperty:"split_tender.sweep_interval_ms",rootData}))){
+if(!(validate258(data["split_tender.refund_order"], {instancePath:instancePath+"/split_tender.refund_order",parentData:data,parentDataProperty:"split_tender.refund_order",rootData}))){
 vErrors = vErrors === null ? validate258.errors : vErrors.concat(validate258.errors);
 errors = vErrors.length;
 }
-if(!(validate260(data["security.allow_insecure_http"], {instancePath:instancePath+"/security.allow_insecure_http",parentData:data,parentDataProperty:"security.allow_insecure_http",rootData}))){
+if(!(validate260(data["split_tender.sweep_interval_ms"], {instancePath:instancePath+"/split_tender.sweep_interval_ms",parentData:data,parentDataProperty:"split_tender.sweep_interval_ms",rootData}))){
 vErrors = vErrors === null ? validate260.errors : vErrors.concat(validate260.errors);
 errors = vErrors.length;
 }
-if(!(validate262(data["edge.max_connections"], {instancePath:instancePath+"/edge.max_connections",parentData:data,parentDataProperty:"edge.max_connections",rootData}))){
+if(!(validate262(data["security.allow_insecure_http"], {instancePath:instancePath+"/security.allow_insecure_http",parentData:data,parentDataProperty:"security.allow_insecure_http",rootData}))){
 vErrors = vErrors === null ? validate262.errors : vErrors.concat(validate262.errors);
 errors = vErrors.length;
 }
-if(!(validate264(data["edge.max_connections_per_ip"], {instancePath:instancePath+"/edge.max_connections_per_ip",parentData:data,parentDataProperty:"edge.max_connections_per_ip",rootData}))){
+if(!(validate264(data["edge.max_connections"], {instancePath:instancePath+"/edge.max_connections",parentData:data,parentDataProperty:"edge.max_connections",rootData}))){
 vErrors = vErrors === null ? validate264.errors : vErrors.concat(validate264.errors);
 errors = vErrors.length;
 }
-if(!(validate266(data["edge.headers_timeout_ms"], {instancePath:instancePath+"/edge.headers_timeout_ms",parentData:data,parentDataProperty:"edge.headers_timeout_ms",rootData}))){
+if(!(validate266(data["edge.max_connections_per_ip"], {instancePath:instancePath+"/edge.max_connections_per_ip",parentData:data,parentDataProperty:"edge.max_connections_per_ip",rootData}))){
 vErrors = vErrors === null ? validate266.errors : vErrors.concat(validate266.errors);
 errors = vErrors.length;
 }
-if(!(validate268(data["edge.request_timeout_ms"], {instancePath:instancePath+"/edge.request_timeout_ms",parentData:data,parentDataProperty:"edge.request_timeout_ms",rootData}))){
+if(!(validate268(data["edge.headers_timeout_ms"], {instancePath:instancePath+"/edge.headers_timeout_ms",parentData:data,parentDataProperty:"edge.headers_timeout_ms",rootData}))){
 vErrors = vErrors === null ? validate268.errors : vErrors.concat(validate268.errors);
 errors = vErrors.length;
 }
-if(!(validate270(data["edge.keep_alive_timeout_ms"], {instancePath:instancePath+"/edge.keep_alive_timeout_ms",parentData:data,parentDataProperty:"edge.keep_alive_timeout_ms",rootData}))){
+if(!(validate270(data["edge.request_timeout_ms"], {instancePath:instancePath+"/edge.request_timeout_ms",parentData:data,parentDataProperty:"edge.request_timeout_ms",rootData}))){
 vErrors = vErrors === null ? validate270.errors : vErrors.concat(validate270.errors);
 errors = vErrors.length;
 }
-if(!(validate272(data["edge.trusted_proxies"], {instancePath:instancePath+"/edge.trusted_proxies",parentData:data,parentDataProperty:"edge.trusted_proxies",rootData}))){
+if(!(validate272(data["edge.keep_alive_timeout_ms"], {instancePath:instancePath+"/edge.keep_alive_timeout_ms",parentData:data,parentDataProperty:"edge.keep_alive_timeout_ms",rootData}))){
 vErrors = vErrors === null ? validate272.errors : vErrors.concat(validate272.errors);
 errors = vErrors.length;
 }
-if(!(validate274(data["edge.allow.intake"], {instancePath:instancePath+"/edge.allow.intake",parentData:data,parentDataProperty:"edge.allow.intake",rootData}))){
+if(!(validate274(data["edge.trusted_proxies"], {instancePath:instancePath+"/edge.trusted_proxies",parentData:data,parentDataProperty:"edge.trusted_proxies",rootData}))){
 vErrors = vErrors === null ? validate274.errors : vErrors.concat(validate274.errors);
 errors = vErrors.length;
 }
-if(!(validate276(data["edge.allow.webhooks"], {instancePath:instancePath+"/edge.allow.webhooks",parentData:data,parentDataProperty:"edge.allow.webhooks",rootData}))){
+if(!(validate276(data["edge.allow.intake"], {instancePath:instancePath+"/edge.allow.intake",parentData:data,parentDataProperty:"edge.allow.intake",rootData}))){
 vErrors = vErrors === null ? validate276.errors : vErrors.concat(validate276.errors);
 errors = vErrors.length;
 }
-if(!(validate278(data["edge.allow.admin"], {instancePath:instancePath+"/edge.allow.admin",parentData:data,parentDataProperty:"edge.allow.admin",rootData}))){
+if(!(validate278(data["edge.allow.webhooks"], {instancePath:instancePath+"/edge.allow.webhooks",parentData:data,parentDataProperty:"edge.allow.webhooks",rootData}))){
 vErrors = vErrors === null ? validate278.errors : vErrors.concat(validate278.errors);
 errors = vErrors.length;
 }
-if(!(validate280(data["edge.tls.cert_file"], {instancePath:instancePath+"/edge.tls.cert_file",parentData:data,parentDataProperty:"edge.tls.cert_file",rootData}))){
+if(!(validate280(data["edge.allow.admin"], {instancePath:instancePath+"/edge.allow.admin",parentData:data,parentDataProperty:"edge.allow.admin",rootData}))){
 vErrors = vErrors === null ? validate280.errors : vErrors.concat(validate280.errors);
 errors = vErrors.length;
 }
-if(!(validate282(data["edge.tls.key_file"], {instancePath:instancePath+"/edge.tls.key_file",parentData:data,parentDataProperty:"edge.tls.key_file",rootData}))){
+if(!(validate282(data["edge.tls.cert_file"], {instancePath:instancePath+"/edge.tls.cert_file",parentData:data,parentDataProperty:"edge.tls.cert_file",rootData}))){
 vErrors = vErrors === null ? validate282.errors : vErrors.concat(validate282.errors);
 errors = vErrors.length;
 }
-if(!(validate284(data["edge.tls.ca_file"], {instancePath:instancePath+"/edge.tls.ca_file",parentData:data,parentDataProperty:"edge.tls.ca_file",rootData}))){
+if(!(validate284(data["edge.tls.key_file"], {instancePath:instancePath+"/edge.tls.key_file",parentData:data,parentDataProperty:"edge.tls.key_file",rootData}))){
 vErrors = vErrors === null ? validate284.errors : vErrors.concat(validate284.errors);
 errors = vErrors.length;
 }
-if(!(validate286(data["service_bus.secret_previous"], {instancePath:instancePath+"/service_bus.secret_previous",parentData:data,parentDataProperty:"service_bus.secret_previous",rootData}))){
+if(!(validate286(data["edge.tls.ca_file"], {instancePath:instancePath+"/edge.tls.ca_file",parentData:data,parentDataProperty:"edge.tls.ca_file",rootData}))){
 vErrors = vErrors === null ? validate286.errors : vErrors.concat(validate286.errors);
 errors = vErrors.length;
 }
-if(!(validate288(data["service_bus.secret_next"], {instancePath:instancePath+"/service_bus.secret_next",parentData:data,parentDataProperty:"service_bus.secret_next",rootData}))){
+if(!(validate288(data["service_bus.secret_previous"], {instancePath:instancePath+"/service_bus.secret_previous",parentData:data,parentDataProperty:"service_bus.secret_previous",rootData}))){
 vErrors = vErrors === null ? validate288.errors : vErrors.concat(validate288.errors);
 errors = vErrors.length;
 }
-if(!(validate290(data["audit.stream_max_len"], {instancePath:instancePath+"/audit.stream_max_len",parentData:data,parentDataProperty:"audit.stream_max_len",rootData}))){
+if(!(validate290(data["service_bus.secret_next"], {instancePath:instancePath+"/service_bus.secret_next",parentData:data,parentDataProperty:"service_bus.secret_next",rootData}))){
 vErrors = vErrors === null ? validate290.errors : vErrors.concat(validate290.errors);
 errors = vErrors.length;
 }
-if(!(validate292(data["console.enabled"], {instancePath:instancePath+"/console.enabled",parentData:data,parentDataProperty:"console.enabled",rootData}))){
+if(!(validate292(data["audit.stream_max_len"], {instancePath:instancePath+"/audit.stream_max_len",parentData:data,parentDataProperty:"audit.stream_max_len",rootData}))){
 vErrors = vErrors === null ? validate292.errors : vErrors.concat(validate292.errors);
 errors = vErrors.length;
 }
-if(!(validate294(data["console.bind"], {instancePath:instancePath+"/console.bind",parentData:data,parentDataProperty:"console.bind",rootData}))){
+if(!(validate294(data["console.enabled"], {instancePath:instancePath+"/console.enabled",parentData:data,parentDataProperty:"console.enabled",rootData}))){
 vErrors = vErrors === null ? validate294.errors : vErrors.concat(validate294.errors);
 errors = vErrors.length;
 }
-if(!(validate296(data["console.port"], {instancePath:instancePath+"/console.port",parentData:data,parentDataProperty:"console.port",rootData}))){
+if(!(validate296(data["console.bind"], {instancePath:instancePath+"/console.bind",parentData:data,parentDataProperty:"console.bind",rootData}))){
 vErrors = vErrors === null ? validate296.errors : vErrors.concat(validate296.errors);
 errors = vErrors.length;
 }
-if(!(validate298(data["console.path"], {instancePath:instancePath+"/console.path",parentData:data,parentDataProperty:"console.path",rootData}))){
+if(!(validate298(data["console.port"], {instancePath:instancePath+"/console.port",parentData:data,parentDataProperty:"console.port",rootData}))){
 vErrors = vErrors === null ? validate298.errors : vErrors.concat(validate298.errors);
 errors = vErrors.length;
 }
-if(!(validate300(data["console.username"], {instancePath:instancePath+"/console.username",parentData:data,parentDataProperty:"console.username",rootData}))){
+if(!(validate300(data["console.path"], {instancePath:instancePath+"/console.path",parentData:data,parentDataProperty:"console.path",rootData}))){
 vErrors = vErrors === null ? validate300.errors : vErrors.concat(validate300.errors);
 errors = vErrors.length;
 }
-if(!(validate302(data["console.password"], {instancePath:instancePath+"/console.password",parentData:data,parentDataProperty:"console.password",rootData}))){
+if(!(validate302(data["console.username"], {instancePath:instancePath+"/console.username",parentData:data,parentDataProperty:"console.username",rootData}))){
 vErrors = vErrors === null ? validate302.errors : vErrors.concat(validate302.errors);
 errors = vErrors.length;
 }
-if(!(validate304(data["console.session_ttl_ms"], {instancePath:instancePath+"/console.session_ttl_ms",parentData:data,parentDataProperty:"console.session_ttl_ms",rootData}))){
+if(!(validate304(data["console.password"], {instancePath:instancePath+"/console.password",parentData:data,parentDataProperty:"console.password",rootData}))){
 vErrors = vErrors === null ? validate304.errors : vErrors.concat(validate304.errors);
 errors = vErrors.length;
 }
-if(!(validate306(data["console.session_idle_ms"], {instancePath:instancePath+"/console.session_idle_ms",parentData:data,parentDataProperty:"console.session_idle_ms",rootData}))){
+if(!(validate306(data["console.session_ttl_ms"], {instancePath:instancePath+"/console.session_ttl_ms",parentData:data,parentDataProperty:"console.session_ttl_ms",rootData}))){
 vErrors = vErrors === null ? validate306.errors : vErrors.concat(validate306.errors);
 errors = vErrors.length;
 }
-if(!(validate308(data["console.stuck_after_ms"], {instancePath:instancePath+"/console.stuck_after_ms",parentData:data,parentDataProperty:"console.stuck_after_ms",rootData}))){
+if(!(validate308(data["console.session_idle_ms"], {instancePath:instancePath+"/console.session_idle_ms",parentData:data,parentDataProperty:"console.session_idle_ms",rootData}))){
 vErrors = vErrors === null ? validate308.errors : vErrors.concat(validate308.errors);
 errors = vErrors.length;
 }
-if(!(validate310(data["console.secure_cookie"], {instancePath:instancePath+"/console.secure_cookie",parentData:data,parentDataProperty:"console.secure_cookie",rootData}))){
+if(!(validate310(data["console.stuck_after_ms"], {instancePath:instancePath+"/console.stuck_after_ms",parentData:data,parentDataProperty:"console.stuck_after_ms",rootData}))){
 vErrors = vErrors === null ? validate310.errors : vErrors.concat(validate310.errors);
 errors = vErrors.length;
 }
-if(!(validate312(data["console.allowed_hosts"], {instancePath:instancePath+"/console.allowed_hosts",parentData:data,parentDataProperty:"console.allowed_hosts",rootData}))){
+if(!(validate312(data["console.secure_cookie"], {instancePath:instancePath+"/console.secure_cookie",parentData:data,parentDataProperty:"console.secure_cookie",rootData}))){
 vErrors = vErrors === null ? validate312.errors : vErrors.concat(validate312.errors);
 errors = vErrors.length;
 }
-if(!(validate314(data["channels.credentials"], {instancePath:instancePath+"/channels.credentials",parentData:data,parentDataProperty:"channels.credentials",rootData}))){
+if(!(validate314(data["console.allowed_hosts"], {instancePath:instancePath+"/console.allowed_hosts",parentData:data,parentDataProperty:"console.allowed_hosts",rootData}))){
 vErrors = vErrors === null ? validate314.errors : vErrors.concat(validate314.errors);
 errors = vErrors.length;
 }
-if(!(validate316(data["channels.free_text_fields"], {instancePath:instancePath+"/channels.free_text_fields",parentData:data,parentDataProperty:"channels.free_text_fields",rootData}))){
+if(!(validate316(data["channels.credentials"], {instancePath:instancePath+"/channels.credentials",parentData:data,parentDataProperty:"channels.credentials",rootData}))){
 vErrors = vErrors === null ? validate316.errors : vErrors.concat(validate316.errors);
 errors = vErrors.length;
 }
-if(!(validate318(data["channels.profiles"], {instancePath:instancePath+"/channels.profiles",parentData:data,parentDataProperty:"channels.profiles",rootData}))){
+if(!(validate318(data["channels.free_text_fields"], {instancePath:instancePath+"/channels.free_text_fields",parentData:data,parentDataProperty:"channels.free_text_fields",rootData}))){
 vErrors = vErrors === null ? validate318.errors : vErrors.concat(validate318.errors);
 errors = vErrors.length;
 }
-if(!(validate320(data["channels.triage.min_amount"], {instancePath:instancePath+"/channels.triage.min_amount",parentData:data,parentDataProperty:"channels.triage.min_amount",rootData}))){
+if(!(validate320(data["channels.profiles"], {instancePath:instancePath+"/channels.profiles",parentData:data,parentDataProperty:"channels.profiles",rootData}))){
 vErrors = vErrors === null ? validate320.errors : vErrors.concat(validate320.errors);
 errors = vErrors.length;
 }
-if(!(validate322(data["channels.triage.min_amount_by_currency"], {instancePath:instancePath+"/channels.triage.min_amount_by_currency",parentData:data,parentDataProperty:"channels.triage.min_amount_by_currency",rootData}))){
+if(!(validate322(data["channels.triage.min_amount"], {instancePath:instancePath+"/channels.triage.min_amount",parentData:data,parentDataProperty:"channels.triage.min_amount",rootData}))){
 vErrors = vErrors === null ? validate322.errors : vErrors.concat(validate322.errors);
 errors = vErrors.length;
 }
-if(!(validate324(data["channels.triage.commands"], {instancePath:instancePath+"/channels.triage.commands",parentData:data,parentDataProperty:"channels.triage.commands",rootData}))){
+if(!(validate324(data["channels.triage.min_amount_by_currency"], {instancePath:instancePath+"/channels.triage.min_amount_by_currency",parentData:data,parentDataProperty:"channels.triage.min_amount_by_currency",rootData}))){
 vErrors = vErrors === null ? validate324.errors : vErrors.concat(validate324.errors);
 errors = vErrors.length;
 }
-if(!(validate326(data["channels.triage.channels"], {instancePath:instancePath+"/channels.triage.channels",parentData:data,parentDataProperty:"channels.triage.channels",rootData}))){
+if(!(validate326(data["channels.triage.commands"], {instancePath:instancePath+"/channels.triage.commands",parentData:data,parentDataProperty:"channels.triage.commands",rootData}))){
 vErrors = vErrors === null ? validate326.errors : vErrors.concat(validate326.errors);
 errors = vErrors.length;
 }
-if(!(validate328(data["channels.triage.index_size"], {instancePath:instancePath+"/channels.triage.index_size",parentData:data,parentDataProperty:"channels.triage.index_size",rootData}))){
+if(!(validate328(data["channels.triage.channels"], {instancePath:instancePath+"/channels.triage.channels",parentData:data,parentDataProperty:"channels.triage.channels",rootData}))){
 vErrors = vErrors === null ? validate328.errors : vErrors.concat(validate328.errors);
 errors = vErrors.length;
 }
-if(!(validate330(data["channels.triage.retention_ms"], {instancePath:instancePath+"/channels.triage.retention_ms",parentData:data,parentDataProperty:"channels.triage.retention_ms",rootData}))){
+if(!(validate330(data["channels.triage.index_size"], {instancePath:instancePath+"/channels.triage.index_size",parentData:data,parentDataProperty:"channels.triage.index_size",rootData}))){
 vErrors = vErrors === null ? validate330.errors : vErrors.concat(validate330.errors);
 errors = vErrors.length;
 }
-if(!(validate332(data["routing.rules"], {instancePath:instancePath+"/routing.rules",parentData:data,parentDataProperty:"routing.rules",rootData}))){
+if(!(validate332(data["channels.triage.retention_ms"], {instancePath:instancePath+"/channels.triage.retention_ms",parentData:data,parentDataProperty:"channels.triage.retention_ms",rootData}))){
 vErrors = vErrors === null ? validate332.errors : vErrors.concat(validate332.errors);
 errors = vErrors.length;
 }
-if(!(validate334(data["routing.agreements"], {instancePath:instancePath+"/routing.agreements",parentData:data,parentDataProperty:"routing.agreements",rootData}))){
+if(!(validate334(data["routing.rules"], {instancePath:instancePath+"/routing.rules",parentData:data,parentDataProperty:"routing.rules",rootData}))){
 vErrors = vErrors === null ? validate334.errors : vErrors.concat(validate334.errors);
 errors = vErrors.length;
 }
-if(!(validate336(data["routing.require_agreement"], {instancePath:instancePath+"/routing.require_agreement",parentData:data,parentDataProperty:"routing.require_agreement",rootData}))){
+if(!(validate336(data["routing.agreements"], {instancePath:instancePath+"/routing.agreements",parentData:data,parentDataProperty:"routing.agreements",rootData}))){
 vErrors = vErrors === null ? validate336.errors : vErrors.concat(validate336.errors);
 errors = vErrors.length;
 }
-if(!(validate338(data["routing.country_attributes"], {instancePath:instancePath+"/routing.country_attributes",parentData:data,parentDataProperty:"routing.country_attributes",rootData}))){
+if(!(validate338(data["routing.require_agreement"], {instancePath:instancePath+"/routing.require_agreement",parentData:data,parentDataProperty:"routing.require_agreement",rootData}))){
 vErrors = vErrors === null ? validate338.errors : vErrors.concat(validate338.errors);
 errors = vErrors.length;
 }
-if(!(validate340(data["routing.failover.enabled"], {instancePath:instancePath+"/routing.failover.enabled",parentData:data,parentDataProperty:"routing.failover.enabled",rootData}))){
+if(!(validate340(data["routing.country_attributes"], {instancePath:instancePath+"/routing.country_attributes",parentData:data,parentDataProperty:"routing.country_attributes",rootData}))){
 vErrors = vErrors === null ? validate340.errors : vErrors.concat(validate340.errors);
 errors = vErrors.length;
 }
-if(!(validate342(data["routing.failover.decline_codes"], {instancePath:instancePath+"/routing.failover.decline_codes",parentData:data,parentDataProperty:"routing.failover.decline_codes",rootData}))){
+if(!(validate342(data["routing.failover.enabled"], {instancePath:instancePath+"/routing.failover.enabled",parentData:data,parentDataProperty:"routing.failover.enabled",rootData}))){
 vErrors = vErrors === null ? validate342.errors : vErrors.concat(validate342.errors);
 errors = vErrors.length;
 }
-if(!(validate344(data["routing.payment_methods.rpc_method"], {instancePath:instancePath+"/routing.payment_methods.rpc_method",parentData:data,parentDataProperty:"routing.payment_methods.rpc_method",rootData}))){
+if(!(validate344(data["routing.failover.decline_codes"], {instancePath:instancePath+"/routing.failover.decline_codes",parentData:data,parentDataProperty:"routing.failover.decline_codes",rootData}))){
 vErrors = vErrors === null ? validate344.errors : vErrors.concat(validate344.errors);
 errors = vErrors.length;
 }
-if(!(validate346(data["routing.payment_methods.cache_ms"], {instancePath:instancePath+"/routing.payment_methods.cache_ms",parentData:data,parentDataProperty:"routing.payment_methods.cache_ms",rootData}))){
+if(!(validate346(data["routing.payment_methods.rpc_method"], {instancePath:instancePath+"/routing.payment_methods.rpc_method",parentData:data,parentDataProperty:"routing.payment_methods.rpc_method",rootData}))){
 vErrors = vErrors === null ? validate346.errors : vErrors.concat(validate346.errors);
 errors = vErrors.length;
 }
-if(!(validate348(data["routing.payment_methods.by_gateway"], {instancePath:instancePath+"/routing.payment_methods.by_gateway",parentData:data,parentDataProperty:"routing.payment_methods.by_gateway",rootData}))){
+if(!(validate348(data["routing.payment_methods.cache_ms"], {instancePath:instancePath+"/routing.payment_methods.cache_ms",parentData:data,parentDataProperty:"routing.payment_methods.cache_ms",rootData}))){
 vErrors = vErrors === null ? validate348.errors : vErrors.concat(validate348.errors);
 errors = vErrors.length;
 }
-if(!(validate350(data["routing.payment_methods.gateway_timeout_ms"], {instancePath:instancePath+"/routing.payment_methods.gateway_timeout_ms",parentData:data,parentDataProperty:"routing.payment_methods.gateway_timeout_ms",rootData}))){
+if(!(validate350(data["routing.payment_methods.by_gateway"], {instancePath:instancePath+"/routing.payment_methods.by_gateway",parentData:data,parentDataProperty:"routing.payment_methods.by_gateway",rootData}))){
 vErrors = vErrors === null ? validate350.errors : vErrors.concat(validate350.errors);
 errors = vErrors.length;
 }
-if(!(validate352(data["rate_limits.enabled"], {instancePath:instancePath+"/rate_limits.enabled",parentData:data,parentDataProperty:"rate_limits.enabled",rootData}))){
+if(!(validate352(data["routing.payment_methods.gateway_timeout_ms"], {instancePath:instancePath+"/routing.payment_methods.gateway_timeout_ms",parentData:data,parentDataProperty:"routing.payment_methods.gateway_timeout_ms",rootData}))){
 vErrors = vErrors === null ? validate352.errors : vErrors.concat(validate352.errors);
 errors = vErrors.length;
 }
-if(!(validate354(data["rate_limits.channel_per_s"], {instancePath:instancePath+"/rate_limits.channel_per_s",parentData:data,parentDataProperty:"rate_limits.channel_per_s",rootData}))){
+if(!(validate354(data["rate_limits.enabled"], {instancePath:instancePath+"/rate_limits.enabled",parentData:data,parentDataProperty:"rate_limits.enabled",rootData}))){
 vErrors = vErrors === null ? validate354.errors : vErrors.concat(validate354.errors);
 errors = vErrors.length;
 }
-if(!(validate356(data["rate_limits.channel_burst"], {instancePath:instancePath+"/rate_limits.channel_burst",parentData:data,parentDataProperty:"rate_limits.channel_burst",rootData}))){
+if(!(validate356(data["rate_limits.channel_per_s"], {instancePath:instancePath+"/rate_limits.channel_per_s",parentData:data,parentDataProperty:"rate_limits.channel_per_s",rootData}))){
 vErrors = vErrors === null ? validate356.errors : vErrors.concat(validate356.errors);
 errors = vErrors.length;
 }
-if(!(validate358(data["rate_limits.account_per_s"], {instancePath:instancePath+"/rate_limits.account_per_s",parentData:data,parentDataProperty:"rate_limits.account_per_s",rootData}))){
+if(!(validate358(data["rate_limits.channel_burst"], {instancePath:instancePath+"/rate_limits.channel_burst",parentData:data,parentDataProperty:"rate_limits.channel_burst",rootData}))){
 vErrors = vErrors === null ? validate358.errors : vErrors.concat(validate358.errors);
 errors = vErrors.length;
 }
-if(!(validate360(data["rate_limits.account_burst"], {instancePath:instancePath+"/rate_limits.account_burst",parentData:data,parentDataProperty:"rate_limits.account_burst",rootData}))){
+if(!(validate360(data["rate_limits.account_per_s"], {instancePath:instancePath+"/rate_limits.account_per_s",parentData:data,parentDataProperty:"rate_limits.account_per_s",rootData}))){
 vErrors = vErrors === null ? validate360.errors : vErrors.concat(validate360.errors);
 errors = vErrors.length;
 }
-if(!(validate362(data["rate_limits.by_channel"], {instancePath:instancePath+"/rate_limits.by_channel",parentData:data,parentDataProperty:"rate_limits.by_channel",rootData}))){
+if(!(validate362(data["rate_limits.account_burst"], {instancePath:instancePath+"/rate_limits.account_burst",parentData:data,parentDataProperty:"rate_limits.account_burst",rootData}))){
 vErrors = vErrors === null ? validate362.errors : vErrors.concat(validate362.errors);
 errors = vErrors.length;
 }
-if(!(validate364(data["rate_limits.by_account"], {instancePath:instancePath+"/rate_limits.by_account",parentData:data,parentDataProperty:"rate_limits.by_account",rootData}))){
+if(!(validate364(data["rate_limits.by_channel"], {instancePath:instancePath+"/rate_limits.by_channel",parentData:data,parentDataProperty:"rate_limits.by_channel",rootData}))){
 vErrors = vErrors === null ? validate364.errors : vErrors.concat(validate364.errors);
 errors = vErrors.length;
 }
-if(!(validate366(data["rate_limits.lease_tokens"], {instancePath:instancePath+"/rate_limits.lease_tokens",parentData:data,parentDataProperty:"rate_limits.lease_tokens",rootData}))){
+if(!(validate366(data["rate_limits.by_account"], {instancePath:instancePath+"/rate_limits.by_account",parentData:data,parentDataProperty:"rate_limits.by_account",rootData}))){
 vErrors = vErrors === null ? validate366.errors : vErrors.concat(validate366.errors);
 errors = vErrors.length;
 }
-if(!(validate368(data["rate_limits.take_deadline_ms"], {instancePath:instancePath+"/rate_limits.take_deadline_ms",parentData:data,parentDataProperty:"rate_limits.take_deadline_ms",rootData}))){
+if(!(validate368(data["rate_limits.lease_tokens"], {instancePath:instancePath+"/rate_limits.lease_tokens",parentData:data,parentDataProperty:"rate_limits.lease_tokens",rootData}))){
 vErrors = vErrors === null ? validate368.errors : vErrors.concat(validate368.errors);
 errors = vErrors.length;
 }
-if(!(validate370(data["backpressure.max_backlog"], {instancePath:instancePath+"/backpressure.max_backlog",parentData:data,parentDataProperty:"backpressure.max_backlog",rootData}))){
+if(!(validate370(data["rate_limits.take_deadline_ms"], {instancePath:instancePath+"/rate_limits.take_deadline_ms",parentData:data,parentDataProperty:"rate_limits.take_deadline_ms",rootData}))){
 vErrors = vErrors === null ? validate370.errors : vErrors.concat(validate370.errors);
 errors = vErrors.length;
 }
-if(!(validate372(data["backpressure.retry_after_s"], {instancePath:instancePath+"/backpressure.retry_after_s",parentData:data,parentDataProperty:"backpressure.retry_after_s",rootData}))){
+if(!(validate372(data["backpressure.max_backlog"], {instancePath:instancePath+"/backpressure.max_backlog",parentData:data,parentDataProperty:"backpressure.max_backlog",rootData}))){
 vErrors = vErrors === null ? validate372.errors : vErrors.concat(validate372.errors);
 errors = vErrors.length;
 }
-if(!(validate374(data["backpressure.depth_cache_ms"], {instancePath:instancePath+"/backpressure.depth_cache_ms",parentData:data,parentDataProperty:"backpressure.depth_cache_ms",rootData}))){
+if(!(validate374(data["backpressure.retry_after_s"], {instancePath:instancePath+"/backpressure.retry_after_s",parentData:data,parentDataProperty:"backpressure.retry_after_s",rootData}))){
 vErrors = vErrors === null ? validate374.errors : vErrors.concat(validate374.errors);
 errors = vErrors.length;
 }
-if(!(validate376(data["backpressure.priority_lane"], {instancePath:instancePath+"/backpressure.priority_lane",parentData:data,parentDataProperty:"backpressure.priority_lane",rootData}))){
+if(!(validate376(data["backpressure.depth_cache_ms"], {instancePath:instancePath+"/backpressure.depth_cache_ms",parentData:data,parentDataProperty:"backpressure.depth_cache_ms",rootData}))){
 vErrors = vErrors === null ? validate376.errors : vErrors.concat(validate376.errors);
 errors = vErrors.length;
 }
-if(!(validate378(data["inflight.adaptive"], {instancePath:instancePath+"/inflight.adaptive",parentData:data,parentDataProperty:"inflight.adaptive",rootData}))){
+if(!(validate378(data["backpressure.priority_lane"], {instancePath:instancePath+"/backpressure.priority_lane",parentData:data,parentDataProperty:"backpressure.priority_lane",rootData}))){
 vErrors = vErrors === null ? validate378.errors : vErrors.concat(validate378.errors);
 errors = vErrors.length;
 }
-if(!(validate380(data["inflight.min"], {instancePath:instancePath+"/inflight.min",parentData:data,parentDataProperty:"inflight.min",rootData}))){
+if(!(validate380(data["inflight.adaptive"], {instancePath:instancePath+"/inflight.adaptive",parentData:data,parentDataProperty:"inflight.adaptive",rootData}))){
 vErrors = vErrors === null ? validate380.errors : vErrors.concat(validate380.errors);
 errors = vErrors.length;
 }
-if(!(validate382(data["inflight.max"], {instancePath:instancePath+"/inflight.max",parentData:data,parentDataProperty:"inflight.max",rootData}))){
+if(!(validate382(data["inflight.min"], {instancePath:instancePath+"/inflight.min",parentData:data,parentDataProperty:"inflight.min",rootData}))){
 vErrors = vErrors === null ? validate382.errors : vErrors.concat(validate382.errors);
 errors = vErrors.length;
 }
-if(!(validate384(data["inflight.initial"], {instancePath:instancePath+"/inflight.initial",parentData:data,parentDataProperty:"inflight.initial",rootData}))){
+if(!(validate384(data["inflight.max"], {instancePath:instancePath+"/inflight.max",parentData:data,parentDataProperty:"inflight.max",rootData}))){
 vErrors = vErrors === null ? validate384.errors : vErrors.concat(validate384.errors);
 errors = vErrors.length;
 }
-if(!(validate386(data["inflight.memory_budget_mib"], {instancePath:instancePath+"/inflight.memory_budget_mib",parentData:data,parentDataProperty:"inflight.memory_budget_mib",rootData}))){
+if(!(validate386(data["inflight.initial"], {instancePath:instancePath+"/inflight.initial",parentData:data,parentDataProperty:"inflight.initial",rootData}))){
 vErrors = vErrors === null ? validate386.errors : vErrors.concat(validate386.errors);
 errors = vErrors.length;
 }
-if(!(validate388(data["inflight.lag_limit_ms"], {instancePath:instancePath+"/inflight.lag_limit_ms",parentData:data,parentDataProperty:"inflight.lag_limit_ms",rootData}))){
+if(!(validate388(data["inflight.memory_budget_mib"], {instancePath:instancePath+"/inflight.memory_budget_mib",parentData:data,parentDataProperty:"inflight.memory_budget_mib",rootData}))){
 vErrors = vErrors === null ? validate388.errors : vErrors.concat(validate388.errors);
 errors = vErrors.length;
 }
-if(!(validate390(data["inflight.interval_ms"], {instancePath:instancePath+"/inflight.interval_ms",parentData:data,parentDataProperty:"inflight.interval_ms",rootData}))){
+if(!(validate390(data["inflight.lag_limit_ms"], {instancePath:instancePath+"/inflight.lag_limit_ms",parentData:data,parentDataProperty:"inflight.lag_limit_ms",rootData}))){
 vErrors = vErrors === null ? validate390.errors : vErrors.concat(validate390.errors);
 errors = vErrors.length;
 }
-if(!(validate392(data["caps.rules"], {instancePath:instancePath+"/caps.rules",parentData:data,parentDataProperty:"caps.rules",rootData}))){
+if(!(validate392(data["inflight.interval_ms"], {instancePath:instancePath+"/inflight.interval_ms",parentData:data,parentDataProperty:"inflight.interval_ms",rootData}))){
 vErrors = vErrors === null ? validate392.errors : vErrors.concat(validate392.errors);
 errors = vErrors.length;
 }
-if(!(validate394(data["risk.rules"], {instancePath:instancePath+"/risk.rules",parentData:data,parentDataProperty:"risk.rules",rootData}))){
+if(!(validate394(data["caps.rules"], {instancePath:instancePath+"/caps.rules",parentData:data,parentDataProperty:"caps.rules",rootData}))){
 vErrors = vErrors === null ? validate394.errors : vErrors.concat(validate394.errors);
 errors = vErrors.length;
 }
-if(!(validate396(data["risk.amount_thresholds"], {instancePath:instancePath+"/risk.amount_thresholds",parentData:data,parentDataProperty:"risk.amount_thresholds",rootData}))){
+if(!(validate396(data["risk.rules"], {instancePath:instancePath+"/risk.rules",parentData:data,parentDataProperty:"risk.rules",rootData}))){
 vErrors = vErrors === null ? validate396.errors : vErrors.concat(validate396.errors);
 errors = vErrors.length;
 }
-if(!(validate398(data["risk.velocity"], {instancePath:instancePath+"/risk.velocity",parentData:data,parentDataProperty:"risk.velocity",rootData}))){
+if(!(validate398(data["risk.amount_thresholds"], {instancePath:instancePath+"/risk.amount_thresholds",parentData:data,parentDataProperty:"risk.amount_thresholds",rootData}))){
 vErrors = vErrors === null ? validate398.errors : vErrors.concat(validate398.errors);
 errors = vErrors.length;
 }
-if(!(validate400(data["risk.new_token_amounts"], {instancePath:instancePath+"/risk.new_token_amounts",parentData:data,parentDataProperty:"risk.new_token_amounts",rootData}))){
+if(!(validate400(data["risk.velocity"], {instancePath:instancePath+"/risk.velocity",parentData:data,parentDataProperty:"risk.velocity",rootData}))){
 vErrors = vErrors === null ? validate400.errors : vErrors.concat(validate400.errors);
 errors = vErrors.length;
 }
-if(!(validate402(data["risk.token_memory_ms"], {instancePath:instancePath+"/risk.token_memory_ms",parentData:data,parentDataProperty:"risk.token_memory_ms",rootData}))){
+if(!(validate402(data["risk.new_token_amounts"], {instancePath:instancePath+"/risk.new_token_amounts",parentData:data,parentDataProperty:"risk.new_token_amounts",rootData}))){
 vErrors = vErrors === null ? validate402.errors : vErrors.concat(validate402.errors);
 errors = vErrors.length;
 }
-if(!(validate404(data["risk.review_window_ms"], {instancePath:instancePath+"/risk.review_window_ms",parentData:data,parentDataProperty:"risk.review_window_ms",rootData}))){
+if(!(validate404(data["risk.token_memory_ms"], {instancePath:instancePath+"/risk.token_memory_ms",parentData:data,parentDataProperty:"risk.token_memory_ms",rootData}))){
 vErrors = vErrors === null ? validate404.errors : vErrors.concat(validate404.errors);
 errors = vErrors.length;
 }
-if(!(validate406(data["risk.hash_key"], {instancePath:instancePath+"/risk.hash_key",parentData:data,parentDataProperty:"risk.hash_key",rootData}))){
+if(!(validate406(data["risk.review_window_ms"], {instancePath:instancePath+"/risk.review_window_ms",parentData:data,parentDataProperty:"risk.review_window_ms",rootData}))){
 vErrors = vErrors === null ? validate406.errors : vErrors.concat(validate406.errors);
 errors = vErrors.length;
 }
-if(!(validate408(data["fx.settlement_currencies"], {instancePath:instancePath+"/fx.settlement_currencies",parentData:data,parentDataProperty:"fx.settlement_currencies",rootData}))){
+if(!(validate408(data["risk.hash_key"], {instancePath:instancePath+"/risk.hash_key",parentData:data,parentDataProperty:"risk.hash_key",rootData}))){
 vErrors = vErrors === null ? validate408.errors : vErrors.concat(validate408.errors);
 errors = vErrors.length;
 }
-if(!(validate410(data["fx.gateway_rates"], {instancePath:instancePath+"/fx.gateway_rates",parentData:data,parentDataProperty:"fx.gateway_rates",rootData}))){
+if(!(validate410(data["fx.settlement_currencies"], {instancePath:instancePath+"/fx.settlement_currencies",parentData:data,parentDataProperty:"fx.settlement_currencies",rootData}))){
 vErrors = vErrors === null ? validate410.errors : vErrors.concat(validate410.errors);
 errors = vErrors.length;
 }
-if(!(validate412(data["fx.rates"], {instancePath:instancePath+"/fx.rates",parentData:data,parentDataProperty:"fx.rates",rootData}))){
+if(!(validate412(data["fx.gateway_rates"], {instancePath:instancePath+"/fx.gateway_rates",parentData:data,parentDataProperty:"fx.gateway_rates",rootData}))){
 vErrors = vErrors === null ? validate412.errors : vErrors.concat(validate412.errors);
 errors = vErrors.length;
 }
-if(!(validate414(data["fx.max_rate_age_ms"], {instancePath:instancePath+"/fx.max_rate_age_ms",parentData:data,parentDataProperty:"fx.max_rate_age_ms",rootData}))){
+if(!(validate414(data["fx.rates"], {instancePath:instancePath+"/fx.rates",parentData:data,parentDataProperty:"fx.rates",rootData}))){
 vErrors = vErrors === null ? validate414.errors : vErrors.concat(validate414.errors);
 errors = vErrors.length;
 }
-if(!(validate416(data["fx.cache_ms"], {instancePath:instancePath+"/fx.cache_ms",parentData:data,parentDataProperty:"fx.cache_ms",rootData}))){
+if(!(validate416(data["fx.max_rate_age_ms"], {instancePath:instancePath+"/fx.max_rate_age_ms",parentData:data,parentDataProperty:"fx.max_rate_age_ms",rootData}))){
 vErrors = vErrors === null ? validate416.errors : vErrors.concat(validate416.errors);
 errors = vErrors.length;
 }
-if(!(validate418(data["reconciliation.schedule"], {instancePath:instancePath+"/reconciliation.schedule",parentData:data,parentDataProperty:"reconciliation.schedule",rootData}))){
+if(!(validate418(data["fx.cache_ms"], {instancePath:instancePath+"/fx.cache_ms",parentData:data,parentDataProperty:"fx.cache_ms",rootData}))){
 vErrors = vErrors === null ? validate418.errors : vErrors.concat(validate418.errors);
 errors = vErrors.length;
 }
-if(!(validate420(data["reconciliation.interval_ms"], {instancePath:instancePath+"/reconciliation.interval_ms",parentData:data,parentDataProperty:"reconciliation.interval_ms",rootData}))){
+if(!(validate420(data["reconciliation.schedule"], {instancePath:instancePath+"/reconciliation.schedule",parentData:data,parentDataProperty:"reconciliation.schedule",rootData}))){
 vErrors = vErrors === null ? validate420.errors : vErrors.concat(validate420.errors);
 errors = vErrors.length;
 }
-if(!(validate422(data["reconciliation.window_ms"], {instancePath:instancePath+"/reconciliation.window_ms",parentData:data,parentDataProperty:"reconciliation.window_ms",rootData}))){
+if(!(validate422(data["reconciliation.interval_ms"], {instancePath:instancePath+"/reconciliation.interval_ms",parentData:data,parentDataProperty:"reconciliation.interval_ms",rootData}))){
 vErrors = vErrors === null ? validate422.errors : vErrors.concat(validate422.errors);
 errors = vErrors.length;
 }
-if(!(validate424(data["reconciliation.lag_ms"], {instancePath:instancePath+"/reconciliation.lag_ms",parentData:data,parentDataProperty:"reconciliation.lag_ms",rootData}))){
+if(!(validate424(data["reconciliation.window_ms"], {instancePath:instancePath+"/reconciliation.window_ms",parentData:data,parentDataProperty:"reconciliation.window_ms",rootData}))){
 vErrors = vErrors === null ? validate424.errors : vErrors.concat(validate424.errors);
 errors = vErrors.length;
 }
-if(!(validate426(data["reconciliation.gateways"], {instancePath:instancePath+"/reconciliation.gateways",parentData:data,parentDataProperty:"reconciliation.gateways",rootData}))){
+if(!(validate426(data["reconciliation.lag_ms"], {instancePath:instancePath+"/reconciliation.lag_ms",parentData:data,parentDataProperty:"reconciliation.lag_ms",rootData}))){
 vErrors = vErrors === null ? validate426.errors : vErrors.concat(validate426.errors);
 errors = vErrors.length;
 }
-if(!(validate428(data["reconciliation.request_timeout_ms"], {instancePath:instancePath+"/reconciliation.request_timeout_ms",parentData:data,parentDataProperty:"reconciliation.request_timeout_ms",rootData}))){
+if(!(validate428(data["reconciliation.gateways"], {instancePath:instancePath+"/reconciliation.gateways",parentData:data,parentDataProperty:"reconciliation.gateways",rootData}))){
 vErrors = vErrors === null ? validate428.errors : vErrors.concat(validate428.errors);
 errors = vErrors.length;
 }
-if(!(validate430(data["reconciliation.download_deadline_ms"], {instancePath:instancePath+"/reconciliation.download_deadline_ms",parentData:data,parentDataProperty:"reconciliation.download_deadline_ms",rootData}))){
+if(!(validate430(data["reconciliation.request_timeout_ms"], {instancePath:instancePath+"/reconciliation.request_timeout_ms",parentData:data,parentDataProperty:"reconciliation.request_timeout_ms",rootData}))){
 vErrors = vErrors === null ? validate430.errors : vErrors.concat(validate430.errors);
 errors = vErrors.length;
 }
-if(!(validate432(data["reconciliation.state_ttl_days"], {instancePath:instancePath+"/reconciliation.state_ttl_days",parentData:data,parentDataProperty:"reconciliation.state_ttl_days",rootData}))){
+if(!(validate432(data["reconciliation.download_deadline_ms"], {instancePath:instancePath+"/reconciliation.download_deadline_ms",parentData:data,parentDataProperty:"reconciliation.download_deadline_ms",rootData}))){
 vErrors = vErrors === null ? validate432.errors : vErrors.concat(validate432.errors);
 errors = vErrors.length;
 }
-if(!(validate434(data["reconciliation.lookups_per_run"], {instancePath:instancePath+"/reconciliation.lookups_per_run",parentData:data,parentDataProperty:"reconciliation.lookups_per_run",rootData}))){
+if(!(validate434(data["reconciliation.state_ttl_days"], {instancePath:instancePath+"/reconciliation.state_ttl_days",parentData:data,parentDataProperty:"reconciliation.state_ttl_days",rootData}))){
 vErrors = vErrors === null ? validate434.errors : vErrors.concat(validate434.errors);
 errors = vErrors.length;
 }
-if(!(validate436(data["reconciliation.report_dir"], {instancePath:instancePath+"/reconciliation.report_dir",parentData:data,parentDataProperty:"reconciliation.report_dir",rootData}))){
+if(!(validate436(data["reconciliation.lookups_per_run"], {instancePath:instancePath+"/reconciliation.lookups_per_run",parentData:data,parentDataProperty:"reconciliation.lookups_per_run",rootData}))){
 vErrors = vErrors === null ? validate436.errors : vErrors.concat(validate436.errors);
 errors = vErrors.length;
 }
-if(!(validate438(data["retention.enabled"], {instancePath:instancePath+"/retention.enabled",parentData:data,parentDataProperty:"retention.enabled",rootData}))){
+if(!(validate438(data["reconciliation.report_dir"], {instancePath:instancePath+"/reconciliation.report_dir",parentData:data,parentDataProperty:"reconciliation.report_dir",rootData}))){
 vErrors = vErrors === null ? validate438.errors : vErrors.concat(validate438.errors);
 errors = vErrors.length;
 }
-if(!(validate440(data["retention.expire_after_days"], {instancePath:instancePath+"/retention.expire_after_days",parentData:data,parentDataProperty:"retention.expire_after_days",rootData}))){
+if(!(validate440(data["retention.enabled"], {instancePath:instancePath+"/retention.enabled",parentData:data,parentDataProperty:"retention.enabled",rootData}))){
 vErrors = vErrors === null ? validate440.errors : vErrors.concat(validate440.errors);
 errors = vErrors.length;
 }
-if(!(validate442(data["retention.archive_dir"], {instancePath:instancePath+"/retention.archive_dir",parentData:data,parentDataProperty:"retention.archive_dir",rootData}))){
+if(!(validate442(data["retention.expire_after_days"], {instancePath:instancePath+"/retention.expire_after_days",parentData:data,parentDataProperty:"retention.expire_after_days",rootData}))){
 vErrors = vErrors === null ? validate442.errors : vErrors.concat(validate442.errors);
 errors = vErrors.length;
 }
-if(!(validate444(data["retention.batch"], {instancePath:instancePath+"/retention.batch",parentData:data,parentDataProperty:"retention.batch",rootData}))){
+if(!(validate444(data["retention.archive_dir"], {instancePath:instancePath+"/retention.archive_dir",parentData:data,parentDataProperty:"retention.archive_dir",rootData}))){
 vErrors = vErrors === null ? validate444.errors : vErrors.concat(validate444.errors);
 errors = vErrors.length;
 }
-if(!(validate446(data["retention.require_reconciliation"], {instancePath:instancePath+"/retention.require_reconciliation",parentData:data,parentDataProperty:"retention.require_reconciliation",rootData}))){
+if(!(validate446(data["retention.batch"], {instancePath:instancePath+"/retention.batch",parentData:data,parentDataProperty:"retention.batch",rootData}))){
 vErrors = vErrors === null ? validate446.errors : vErrors.concat(validate446.errors);
 errors = vErrors.length;
 }
-if(!(validate448(data["authentication.action_timeout_ms"], {instancePath:instancePath+"/authentication.action_timeout_ms",parentData:data,parentDataProperty:"authentication.action_timeout_ms",rootData}))){
+if(!(validate448(data["retention.require_reconciliation"], {instancePath:instancePath+"/retention.require_reconciliation",parentData:data,parentDataProperty:"retention.require_reconciliation",rootData}))){
 vErrors = vErrors === null ? validate448.errors : vErrors.concat(validate448.errors);
 errors = vErrors.length;
 }
-if(!(validate450(data["authentication.qr_code_timeout_ms"], {instancePath:instancePath+"/authentication.qr_code_timeout_ms",parentData:data,parentDataProperty:"authentication.qr_code_timeout_ms",rootData}))){
+if(!(validate450(data["authentication.action_timeout_ms"], {instancePath:instancePath+"/authentication.action_timeout_ms",parentData:data,parentDataProperty:"authentication.action_timeout_ms",rootData}))){
 vErrors = vErrors === null ? validate450.errors : vErrors.concat(validate450.errors);
 errors = vErrors.length;
 }
-if(!(validate452(data["authentication.voucher_timeout_ms"], {instancePath:instancePath+"/authentication.voucher_timeout_ms",parentData:data,parentDataProperty:"authentication.voucher_timeout_ms",rootData}))){
+if(!(validate452(data["authentication.qr_code_timeout_ms"], {instancePath:instancePath+"/authentication.qr_code_timeout_ms",parentData:data,parentDataProperty:"authentication.qr_code_timeout_ms",rootData}))){
 vErrors = vErrors === null ? validate452.errors : vErrors.concat(validate452.errors);
 errors = vErrors.length;
 }
-if(!(validate454(data["authentication.bank_transfer_timeout_ms"], {instancePath:instancePath+"/authentication.bank_transfer_timeout_ms",parentData:data,parentDataProperty:"authentication.bank_transfer_timeout_ms",rootData}))){
+if(!(validate454(data["authentication.voucher_timeout_ms"], {instancePath:instancePath+"/authentication.voucher_timeout_ms",parentData:data,parentDataProperty:"authentication.voucher_timeout_ms",rootData}))){
 vErrors = vErrors === null ? validate454.errors : vErrors.concat(validate454.errors);
 errors = vErrors.length;
 }
-if(!(validate456(data["authentication.action_deadline_grace_ms"], {instancePath:instancePath+"/authentication.action_deadline_grace_ms",parentData:data,parentDataProperty:"authentication.action_deadline_grace_ms",rootData}))){
+if(!(validate456(data["authentication.bank_transfer_timeout_ms"], {instancePath:instancePath+"/authentication.bank_transfer_timeout_ms",parentData:data,parentDataProperty:"authentication.bank_transfer_timeout_ms",rootData}))){
 vErrors = vErrors === null ? validate456.errors : vErrors.concat(validate456.errors);
 errors = vErrors.length;
 }
-if(!(validate458(data["authentication.max_action_wait_ms"], {instancePath:instancePath+"/authentication.max_action_wait_ms",parentData:data,parentDataProperty:"authentication.max_action_wait_ms",rootData}))){
+if(!(validate458(data["authentication.action_deadline_grace_ms"], {instancePath:instancePath+"/authentication.action_deadline_grace_ms",parentData:data,parentDataProperty:"authentication.action_deadline_grace_ms",rootData}))){
 vErrors = vErrors === null ? validate458.errors : vErrors.concat(validate458.errors);
 errors = vErrors.length;
 }
-if(!(validate460(data["recurring.retry_schedule_ms"], {instancePath:instancePath+"/recurring.retry_schedule_ms",parentData:data,parentDataProperty:"recurring.retry_schedule_ms",rootData}))){
+if(!(validate460(data["authentication.max_action_wait_ms"], {instancePath:instancePath+"/authentication.max_action_wait_ms",parentData:data,parentDataProperty:"authentication.max_action_wait_ms",rootData}))){
 vErrors = vErrors === null ? validate460.errors : vErrors.concat(validate460.errors);
 errors = vErrors.length;
 }
-if(!(validate462(data["recurring.run_limit"], {instancePath:instancePath+"/recurring.run_limit",parentData:data,parentDataProperty:"recurring.run_limit",rootData}))){
+if(!(validate462(data["recurring.retry_schedule_ms"], {instancePath:instancePath+"/recurring.retry_schedule_ms",parentData:data,parentDataProperty:"recurring.retry_schedule_ms",rootData}))){
 vErrors = vErrors === null ? validate462.errors : vErrors.concat(validate462.errors);
 errors = vErrors.length;
 }
-if(!(validate464(data["recurring.ended_retention_days"], {instancePath:instancePath+"/recurring.ended_retention_days",parentData:data,parentDataProperty:"recurring.ended_retention_days",rootData}))){
+if(!(validate464(data["recurring.run_limit"], {instancePath:instancePath+"/recurring.run_limit",parentData:data,parentDataProperty:"recurring.run_limit",rootData}))){
 vErrors = vErrors === null ? validate464.errors : vErrors.concat(validate464.errors);
 errors = vErrors.length;
 }
-if(!(validate466(data["recurring.rpc_method.create"], {instancePath:instancePath+"/recurring.rpc_method.create",parentData:data,parentDataProperty:"recurring.rpc_method.create",rootData}))){
+if(!(validate466(data["recurring.ended_retention_days"], {instancePath:instancePath+"/recurring.ended_retention_days",parentData:data,parentDataProperty:"recurring.ended_retention_days",rootData}))){
 vErrors = vErrors === null ? validate466.errors : vErrors.concat(validate466.errors);
 errors = vErrors.length;
 }
-if(!(validate468(data["recurring.rpc_method.list"], {instancePath:instancePath+"/recurring.rpc_method.list",parentData:data,parentDataProperty:"recurring.rpc_method.list",rootData}))){
+if(!(validate468(data["recurring.rpc_method.create"], {instancePath:instancePath+"/recurring.rpc_method.create",parentData:data,parentDataProperty:"recurring.rpc_method.create",rootData}))){
 vErrors = vErrors === null ? validate468.errors : vErrors.concat(validate468.errors);
 errors = vErrors.length;
 }
-if(!(validate470(data["recurring.rpc_method.cancel"], {instancePath:instancePath+"/recurring.rpc_method.cancel",parentData:data,parentDataProperty:"recurring.rpc_method.cancel",rootData}))){
+if(!(validate470(data["recurring.rpc_method.list"], {instancePath:instancePath+"/recurring.rpc_method.list",parentData:data,parentDataProperty:"recurring.rpc_method.list",rootData}))){
 vErrors = vErrors === null ? validate470.errors : vErrors.concat(validate470.errors);
 errors = vErrors.length;
 }
-if(!(validate472(data.gateways, {instancePath:instancePath+"/gateways",parentData:data,parentDataProperty:"gateways",rootData}))){
+if(!(validate472(data["recurring.rpc_method.cancel"], {instancePath:instancePath+"/recurring.rpc_method.cancel",parentData:data,parentDataProperty:"recurring.rpc_method.cancel",rootData}))){
 vErrors = vErrors === null ? validate472.errors : vErrors.concat(validate472.errors);
+errors = vErrors.length;
+}
+if(!(validate474(data.gateways, {instancePath:instancePath+"/gateways",parentData:data,parentDataProperty:"gateways",rootData}))){
+vErrors = vErrors === null ? validate474.errors : vErrors.concat(validate474.errors);
 errors = vErrors.length;
 }
 }

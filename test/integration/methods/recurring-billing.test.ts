@@ -1,10 +1,13 @@
 import Redis from 'ioredis';
+import { BusClient } from '../../../src/bus/bus-client';
+import { OAuthTokenProvider } from '../../../src/bus/oauth-token-provider';
 import { RedisClient } from '../../../src/redis/redis-connection';
 import { Config } from '../../../src/config/config';
 import { createDeliveryQueue } from '../../../src/delivery/delivery-queue';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
 import { sweepOnce } from '../../../src/delivery/recovery-sweep';
 import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
+import { startEventSender } from '../../../src/events/event-sender';
 import { EventStore } from '../../../src/events/event-store';
 import { createOmsEventsQueue } from '../../../src/events/oms-events-queue';
 import { CommandValidationError } from '../../../src/errors/command-validation-error';
@@ -20,10 +23,12 @@ import { createRedis } from '../../../src/redis/redis-connection';
 import { shardKeysOf, shardOfOrder } from '../../../src/redis/key-layout';
 import { orderIndexKey } from '../../../src/ledger/order-index';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
+import { BusTwin, startBusTwin } from '../../../harness/twins/bus-twin/bus-twin';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
+import { eventually } from '../../support/tcp-proxy';
 import { testConfig } from '../../support/test-config';
 
 /**
@@ -50,18 +55,34 @@ afterAll(async () => {
   for (const c of configs) await purgeNamespace(c).catch(() => undefined);
 });
 
+const BUS_CLIENT_ID = 'recurring-test';
+const BUS_CLIENT_SECRET = 'recurring-test-secret-4d2a9c81';
+
 /**
  * `wrapLedger`, `wrapRecorder`: the runner's view of the ledger and of the outcome recorder (a test stages what
- * happens between the runner's steps there).
+ * happens between the runner's steps there). `bus`: events are sent to that bus twin (inline and by the event
+ * sender, as the worker does); without it they stay in the outbox and the events queue.
  */
 function setup(
   wrapLedger: (ledger: Ledger) => Ledger = (l) => l,
   wrapRecorder: (recorder: OutcomeRecorder) => OutcomeRecorder = (r) => r,
   logger: Logger = silentLogger(),
+  bus?: BusTwin,
 ) {
   const config = testConfig({
     'recurring.retry_schedule_ms': [DAY, 3 * DAY],
     gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-recurring-test-0123456789', timeout_ms: 2000 } },
+    ...(bus
+      ? {
+          'service_bus.url': bus.url,
+          'mom_client.oauth_server_url': bus.url,
+          'mom_client.client_id': BUS_CLIENT_ID,
+          'mom_client.client_secret': BUS_CLIENT_SECRET,
+          'service_bus.timeout_ms': 2000,
+          'events.backoff_base_ms': 20,
+          'events.backoff_max_ms': 200,
+        }
+      : {}),
   });
   configs.push(config);
   redis ??= createRedis(config.redis, 'commands');
@@ -73,7 +94,16 @@ function setup(
   );
   const ledger = new Ledger(redis, config.redis.keyPrefix);
   const events = new EventStore(redis, config.redis.keyPrefix);
-  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
+  const notifier = bus ? new BusClient(config, new OAuthTokenProvider(config)) : undefined;
+  if (notifier) {
+    const blocking = createRedis(config.redis, 'blocking');
+    const sender = startEventSender(config, blocking, { events, sender: notifier, logger: silentLogger() });
+    closers.unshift(
+      () => sender.close(),
+      async () => blocking.disconnect(),
+    );
+  }
+  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger, ...(notifier ? { notifier } : {}) });
   const service = new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger });
   const store = new RecurringStore(redis, config.redis.keyPrefix);
   let offset = 0;
@@ -821,5 +851,190 @@ describe("a schedule's merchant-initiated charges quote the first payment's netw
       expect(cycle?.payment.recurring).not.toHaveProperty('network_transaction_id');
     }
     expect(await metricValue('pb_recurring_network_transaction_ids_total', { gateway: 'simulator', source: 'none' })).toBe(none + 3);
+  });
+});
+
+describe('recurring billing: the OMS is told of skipped cycles (recurring_cycles_skipped)', () => {
+  const SKIPPED = 'magento.payments.payments_management.recurring_cycles_skipped';
+  let bus: BusTwin;
+
+  beforeAll(async () => {
+    bus = await startBusTwin({ clientId: BUS_CLIENT_ID, clientSecret: BUS_CLIENT_SECRET });
+  });
+
+  afterAll(async () => {
+    await bus?.stop();
+  });
+
+  /** The skipped-cycles notices the bus twin got for schedule `id`. */
+  const noticesOf = (id: string) => bus.notifications.filter((n) => n.method === SKIPPED && (n.params.schedule as { id?: unknown } | undefined)?.id === id);
+
+  /** Waits for `count` notices of schedule `id` at the bus twin, then a little longer for any extra one to show. */
+  async function settledNotices(id: string, count: number) {
+    await eventually(async () => noticesOf(id).length >= count, 10_000);
+    await new Promise((r) => setTimeout(r, 300));
+    return noticesOf(id);
+  }
+
+  it('a schedule started with start_at four periods in the past: one notice of cycles 1 to 4, not completed; later passes send none', async () => {
+    const s = setup(undefined, undefined, undefined, bus);
+    // Cycles 1 to 5 are due (the 5th ten days ago): 1 to 4 are skipped, the 5th charged.
+    const d = definition('pm_card_visa', { start_at: monthsAgo(4, 10) });
+    await s.store.add(d);
+    expect(await s.pass(0)).toMatchObject({ started: 1 });
+    const [notice, ...more] = await settledNotices(d.id, 1);
+    expect(more).toEqual([]);
+    expect(notice.params).toMatchObject({
+      schedule: { id: d.id, completed: false, skipped: { first_cycle: 1, last_cycle: 4, count: 4 } },
+      payment: { gateway: 'simulator', order_id: d.order_id, amount: 1500, currency: 'EUR', status: 'SKIPPED', event_id: `${d.id}.skipped.1-4` },
+    });
+    const decided = (notice.params.schedule as { skipped: { decided_at: string } }).skipped.decided_at;
+    expect(decided).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(Math.abs(Date.parse(decided) - Date.now())).toBeLessThan(60_000);
+    // The stored credential is no part of it.
+    expect(JSON.stringify(notice.params)).not.toContain('pm_card_visa');
+    expect(await s.pass(60_000)).toMatchObject({ succeeded: 1 });
+    expect(await s.pass(120_000)).toMatchObject({ due: 0 });
+    expect(await settledNotices(d.id, 1)).toHaveLength(1);
+  });
+
+  it('a schedule whose whole term passed: one notice of every cycle, completed; a second pass sends none', async () => {
+    const s = setup(undefined, undefined, undefined, bus);
+    const d = definition('pm_card_visa', { max_cycles: 3, start_at: monthsAgo(4, 10) });
+    await s.store.add(d);
+    expect(await s.pass(0)).toMatchObject({ lapsed: 1 });
+    const notices = await settledNotices(d.id, 1);
+    expect(notices).toHaveLength(1);
+    expect(notices[0].params).toMatchObject({
+      schedule: { id: d.id, completed: true, skipped: { first_cycle: 1, last_cycle: 3, count: 3 } },
+      payment: { status: 'SKIPPED', amount: 1500, currency: 'EUR', event_id: `${d.id}.skipped.1-3` },
+    });
+    expect(await s.store.get(d.id)).toMatchObject({ state: 'completed' });
+    expect(await s.pass(60_000)).toMatchObject({ due: 0 });
+    expect(await settledNotices(d.id, 1)).toHaveLength(1);
+  });
+
+  it('two runners on one due schedule: one notice, the one of the runner whose skip was written', async () => {
+    let first = async (): Promise<unknown> => undefined;
+    const s = setup(undefined, undefined, undefined, bus);
+    const d = definition('pm_card_visa', { start_at: monthsAgo(4, 10) });
+    await s.store.add(d);
+    // Runner B reads the schedule, then runner A's whole pass runs before B writes its skip; B's clock is a month ahead.
+    const b = new RecurringRunner({
+      config: s.config,
+      store: s.store,
+      ledger: hookedLedger(
+        s.ledger,
+        'get',
+        () => true,
+        () => first(),
+      ),
+      recorder: s.recorder,
+      deliveryQueue: s.deliveryQueue,
+      logger: silentLogger(),
+      now: () => Date.now() + 31 * DAY,
+    });
+    first = () => s.pass(0);
+    await b.runOnce();
+    const notices = await settledNotices(d.id, 1);
+    expect(notices.map((n) => (n.params.payment as { event_id: string }).event_id)).toEqual([`${d.id}.skipped.1-4`]);
+  });
+
+  it('a notice recorded again (its sent mark lost, as a step redone after a crash) is the same event: the bus gets it once', async () => {
+    const s = setup(undefined, undefined, undefined, bus);
+    const d = definition('pm_card_visa', { start_at: monthsAgo(4, 10) });
+    await s.store.add(d);
+    await s.pass(0);
+    expect(await settledNotices(d.id, 1)).toHaveLength(1);
+    await s.redis.hset(recurringKeys(s.config.redis.keyPrefix).schedule(d.id), 'last_skip_notice', 'pending');
+    expect(await s.pass(60_000)).toMatchObject({ noticesCaughtUp: 1, succeeded: 1 });
+    expect((await s.store.get(d.id))?.lastSkip).toMatchObject({ from: 1, through: 4, notice: 'sent' });
+    expect(await settledNotices(d.id, 1)).toHaveLength(1);
+  });
+
+  it('a runner copy read before the notice was marked sent never marks it pending again', async () => {
+    const s = setup(undefined, undefined, undefined, bus);
+    const d = definition('pm_card_visa', { start_at: monthsAgo(4, 10) });
+    await s.store.add(d);
+    await s.pass(0);
+    const after = (await s.store.get(d.id))!;
+    expect(after.lastSkip).toMatchObject({ notice: 'sent' });
+    expect(await s.store.updateFrom(after, { ...after, lastSkip: { ...after.lastSkip!, notice: 'pending' }, nextAt: after.nextAt + 1 })).toBe('written');
+    expect((await s.store.get(d.id))?.lastSkip?.notice).toBe('sent');
+  });
+
+  it('a cancel after a skip whose notice a crash left unrecorded: the schedule stays due for it; the next pass sends it, once, and drops it', async () => {
+    const crash = async (): Promise<unknown> => {
+      throw new Error('Connection is closed.');
+    };
+    const s = setup(undefined, (r) => hookedRecorder(r, crash), undefined, bus);
+    const d = definition('pm_card_visa', { start_at: monthsAgo(4, 10) });
+    await s.store.add(d);
+    await s.pass(0).catch(() => undefined);
+    expect((await management(s).cancel({ id: d.id }, 'test')).cancelled).toBe(true);
+    expect(await s.store.dueIds(Date.now() + 60_000, 100_000)).toContain(d.id);
+    expect(await s.pass(60_000)).toMatchObject({ noticesCaughtUp: 1, started: 0 });
+    expect(await settledNotices(d.id, 1)).toHaveLength(1);
+    expect(await s.store.get(d.id)).toMatchObject({ state: 'cancelled', lastSkip: { notice: 'sent' } });
+    expect(await s.store.dueIds(Date.now() + 120_000, 100_000)).not.toContain(d.id);
+    expect(chargesOf(d.id)).toEqual({});
+  });
+
+  it('a crash between the skip written on the schedule and its notice: the next pass sends it, once, and charges the claimed cycle', async () => {
+    const crash = async (): Promise<unknown> => {
+      throw new Error('Connection is closed.');
+    };
+    const s = setup(undefined, (r) => hookedRecorder(r, crash), undefined, bus);
+    const d = definition('pm_card_visa', { start_at: monthsAgo(4, 10) });
+    await s.store.add(d);
+    await s.pass(0).catch(() => undefined);
+    // The skip is on the schedule, the cycle due now claimed; the OMS has heard nothing yet.
+    expect(await s.store.get(d.id)).toMatchObject({ cycle: 5, phase: 'charging', lastSkip: { from: 1, through: 4 } });
+    expect(await s.events.load(`${d.id}.skipped.1-4`)).toBeNull();
+    expect(await s.pass(60_000)).toMatchObject({ started: 1 });
+    const notices = await settledNotices(d.id, 1);
+    expect(notices).toHaveLength(1);
+    expect(notices[0].params).toMatchObject({ schedule: { completed: false, skipped: { first_cycle: 1, last_cycle: 4, count: 4 } } });
+    expect(await s.pass(120_000)).toMatchObject({ succeeded: 1 });
+    expect(chargesOf(d.id)).toEqual({ [`_${d.id}.c5`]: 1 });
+    expect(await settledNotices(d.id, 1)).toHaveLength(1);
+  });
+
+  it('a bus that does not know the method (-32601): the notice is set aside at once, the charge of the cycle due now still reaches the OMS', async () => {
+    const unknown = await startBusTwin({ clientId: BUS_CLIENT_ID, clientSecret: BUS_CLIENT_SECRET, unknownMethods: [SKIPPED] });
+    closers.unshift(() => unknown.stop());
+    const s = setup(undefined, undefined, undefined, unknown);
+    const before = await metricValue('pb_recurring_skip_notices_set_aside_total', { reason: 'rpc_-32601' });
+    const d = definition('pm_card_visa', { start_at: monthsAgo(4, 10) });
+    await s.store.add(d);
+    expect(await s.pass(0)).toMatchObject({ started: 1 });
+    // The notice is next before the cycle's own outcome in the order's sequence: held for ever, it would hold that back.
+    const charged = `_${d.id}.c5.SUCCEEDED`;
+    await eventually(async () => unknown.notifications.some((n) => (n.params.payment as { event_id?: unknown } | undefined)?.event_id === charged), 10_000);
+    expect(unknown.refused.map((n) => (n.params.payment as { event_id?: unknown }).event_id)).toContain(`${d.id}.skipped.1-4`);
+    expect((await s.events.rejected()).find((e) => e.eventId === `${d.id}.skipped.1-4`)?.reason).toBe('rpc_-32601');
+    expect(await metricValue('pb_recurring_skip_notices_set_aside_total', { reason: 'rpc_-32601' })).toBe(before + 1);
+    // The schedule's own mark says recorded: the outbox holds it, set aside for an operator (resend or dismiss).
+    expect((await s.store.get(d.id))?.lastSkip?.notice).toBe('sent');
+  });
+
+  it('a crash between a lapsed schedule completed and its notice: it stays due, the next pass sends the notice once and drops it', async () => {
+    const crash = async (): Promise<unknown> => {
+      throw new Error('Connection is closed.');
+    };
+    const s = setup(undefined, (r) => hookedRecorder(r, crash), undefined, bus);
+    const d = definition('pm_card_visa', { max_cycles: 3, start_at: monthsAgo(4, 10) });
+    await s.store.add(d);
+    await s.pass(0).catch(() => undefined);
+    expect(await s.store.get(d.id)).toMatchObject({ state: 'completed', lastSkip: { from: 1, through: 3 } });
+    expect(await s.events.load(`${d.id}.skipped.1-3`)).toBeNull();
+    expect(await s.store.dueIds(Date.now() + 60_000, 100_000)).toContain(d.id);
+    await s.pass(60_000);
+    const notices = await settledNotices(d.id, 1);
+    expect(notices).toHaveLength(1);
+    expect(notices[0].params).toMatchObject({ schedule: { completed: true, skipped: { first_cycle: 1, last_cycle: 3, count: 3 } } });
+    expect(await s.store.dueIds(Date.now() + 120_000, 100_000)).not.toContain(d.id);
+    expect(await s.pass(120_000)).toMatchObject({ due: 0 });
+    expect(await settledNotices(d.id, 1)).toHaveLength(1);
   });
 });

@@ -89,6 +89,7 @@ describe('buildConfig', () => {
           deactivated: 'magento.payments.payments_management.deactivated',
           balance_merged: 'magento.payments.payments_management.balance_merged',
           recurring_failed: 'magento.payments.payments_management.recurring_failed',
+          recurring_cycles_skipped: 'magento.payments.payments_management.recurring_cycles_skipped',
           split_tender_settled: 'magento.payments.payments_management.split_tender_settled',
         },
       },
