@@ -1042,7 +1042,8 @@ export class DeliveryService {
         // decided before a wait) is given back now, not before (a worker killed in between: its next pass, `deliver`).
         // Nothing to look for (no Redis call) for the first plan of the pass that created the operation: no candidate
         // left, no plan before it.
-        if (!firstPlans.has(decided)) await this.pipeline.settled(op, planOf(op), true);
+        // The record as the move left it: its attempt count tells the claims that can no longer go on record.
+        if (!firstPlans.has(decided)) await this.pipeline.settled(afterTransition(op, 'SENT', fields, now), planOf(op), true);
       }
     }
     if (!moved.applied) {
