@@ -593,12 +593,13 @@ export class RecurringStore {
   }
 
   /**
-   * Puts schedule `id` in the order index of the order its definition names (none: nothing). Idempotent. For a
-   * schedule the catch-up's walk may not reach: one moved from its pre-cluster name (src/data-lifecycle/legacy-keys.ts).
+   * Puts schedule `id` in the order index of the order its definition names (none: nothing), only while it stands (the
+   * catch-up's script: the retention may delete it after the read). Idempotent. For a schedule the catch-up's walk may
+   * not reach: one moved from its pre-cluster name (src/data-lifecycle/legacy-keys.ts).
    */
   async indexOrderOf(id: string): Promise<void> {
     const orderId = orderIdOf(await this.redis.hget(this.key(id), 'definition'));
-    if (orderId !== null) await this.redis.sadd(this.keys.order(orderId), id);
+    if (orderId !== null) await INDEX_ORDERS_SCRIPT.run(this.redis, { keys: {}, args: {} }, [id], [this.key(id), this.keys.order(orderId)]);
   }
 
   /**

@@ -743,6 +743,38 @@ describe("recurring billing: an order's schedule index names no deleted schedule
     expect(await s.redis.smembers(keys.order(d.order_id!))).toEqual([]);
   });
 
+  it("a schedule moved from its pre-cluster name put in its order's index (indexOrderOf) that the retention deletes between the read and the write stays out of the index", async () => {
+    const s = setup();
+    const keys = recurringKeys(s.config.redis.keyPrefix);
+    const d = definition('pm_card_visa', { max_cycles: 1 });
+    await s.store.add(d);
+    await s.pass(0);
+    expect(await s.pass(60_000)).toMatchObject({ succeeded: 1 });
+    // The move reads the schedule's definition; the poller's walk deletes the schedule before the move's write.
+    let report: unknown;
+    let fired = false;
+    const client = new Proxy(s.redis, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        const bound = (value as (...args: unknown[]) => unknown).bind(target);
+        if (prop !== 'hget') return bound;
+        return async (...args: unknown[]) => {
+          const read = await bound(...args);
+          if (!fired) {
+            fired = true;
+            report = await s.pass(401 * DAY);
+          }
+          return read;
+        };
+      },
+    });
+    await new RecurringStore(client, s.config.redis.keyPrefix).indexOrderOf(d.id);
+    expect(report).toMatchObject({ expired: 1 });
+    expect(await s.store.get(d.id)).toBeNull();
+    expect(await s.redis.smembers(keys.order(d.order_id!))).toEqual([]);
+  });
+
   it("listing an order's schedules skips an id whose schedule is gone (an entry a deletion left behind) and takes it out of the index, counted", async () => {
     const s = setup();
     const keys = recurringKeys(s.config.redis.keyPrefix);
