@@ -158,7 +158,7 @@ export class CapsStage implements OrchestrationStage {
     if (!CAPPED.has(op.command)) return;
     const current = plan.candidates[plan.index];
     const later = plan.candidates.slice(plan.index + 1).map((gateway, i) => ({ gateway, index: plan.index + 1 + i }));
-    if (fresh && later.length > 0) for (const currency of this.currencies(op, plan)) await this.reclaim(op, currency, later);
+    if (fresh && later.length > 0) for (const currency of this.currencies(op, plan)) await this.reclaimAt(op, currency, later);
     const earlier = plan.candidates.slice(0, plan.index).map((gateway, index) => ({ gateway, index }));
     const left = new Set(earlier.map((c) => c.gateway));
     // Configured gateways the route no longer names: an earlier plan's reservation there (when read anyway).
@@ -177,10 +177,23 @@ export class CapsStage implements OrchestrationStage {
   }
 
   /**
+   * A resend at the plan's own candidate is on record (`op`, an attempt more): at the candidates after it, the claims of
+   * plans decided on a record of fewer attempts are dropped and a reservation no claim holds then is given back, as
+   * `settled` does for a plan decided in its pass (a failover decided on the record before the resend, whose worker
+   * died between its claim and its move, can never go on record). One MGET per currency when the route has candidates
+   * after the plan's; nothing else.
+   */
+  async reclaim(op: OperationRecord, plan: OrchestrationPlan): Promise<void> {
+    if (!CAPPED.has(op.command)) return;
+    const later = plan.candidates.slice(plan.index + 1).map((gateway, i) => ({ gateway, index: plan.index + 1 + i }));
+    if (later.length > 0) for (const currency of this.currencies(op, plan)) await this.reclaimAt(op, currency, later);
+  }
+
+  /**
    * Drops the dead claims on what `op` holds in `currency` at `later` (candidates after its record's) and gives back a
    * reservation no claim holds then (`CapReservations.reclaimDead`), counted and logged.
    */
-  private async reclaim(op: OperationRecord, currency: string, later: ReadonlyArray<{ gateway: string; index: number }>): Promise<void> {
+  private async reclaimAt(op: OperationRecord, currency: string, later: ReadonlyArray<{ gateway: string; index: number }>): Promise<void> {
     for (const { gateway, claims, released } of await this.caps.reclaimDead(op.id, currency, later, op.attempts)) {
       if (claims > 0) reclaimed().inc({ gateway }, claims);
       if (released) releases().inc({ gateway, why: 'reclaimed' });

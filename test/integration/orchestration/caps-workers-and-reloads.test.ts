@@ -261,6 +261,39 @@ describe('a worker killed between its claim and the record', () => {
   });
 });
 
+describe("a worker killed between its claim and the record, then a resend at the record's gateway", () => {
+  it("a failover plan decided on the record (one attempt at sima) whose worker died after claiming simb: once the job's next run resends at sima (two attempts on record), simb's count comes back, counted and logged", async () => {
+    const logs = captureLogger('info');
+    const first = config(['sima', 'simb'], undefined, capped('simb'));
+    const one = worker(first);
+    const id = await created(one);
+    // Worker 1's attempt at sima errs (a 503): the record stays SENT there, one attempt on it, for a retry.
+    simA.setFaults({ error5xxRate: 1 });
+    try {
+      expect((await one.service.deliver(id)).kind).toBe('retry');
+    } finally {
+      simA.setFaults({});
+    }
+    // A failover plan decided on that record reserved and claimed at simb, as the caps stage does (its claim names the
+    // record's attempt count), and its worker died there, before its move.
+    const caps = new CapReservations(one.redis, one.config.redis.keyPrefix, one.config.limits.caps.rules);
+    const atSimb = { index: 1, gateway: 'simb', account: 'default', amount: 1000, currency: 'USD' };
+    expect(await caps.reserve(id, [atSimb], Date.now(), '1:plan-of-a-dead-worker')).toMatchObject({ kind: 'reserved', index: 1 });
+    expect(await counted(one, 'simb')).toBe(1);
+    const reclaimed = (await metricValue('pb_caps_claims_reclaimed_total', { gateway: 'simb' })) ?? 0;
+    const given = await releases('simb', 'reclaimed');
+    // The job's next run, in another worker: the retry resends at sima, on record (two attempts), and succeeds there.
+    const two = worker(first, logs.logger);
+    expect(await two.service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await two.ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', attempts: 2, routing: { gateway: 'sima', index: 0 } });
+    // The dead plan was decided on one attempt: its move can never apply. Given back now, not a day later.
+    expect(await counted(two, 'simb')).toBe(0);
+    expect(await metricValue('pb_caps_claims_reclaimed_total', { gateway: 'simb' })).toBe(reclaimed + 1);
+    expect(await releases('simb', 'reclaimed')).toBe(given + 1);
+    expect(logs.lines.find((l) => l.includes('cap reservation claims reclaimed') && l.includes(id))).toContain('"gateway":"simb"');
+  });
+});
+
 describe('a configuration reload that drops the gateway of a waiting plan', () => {
   it("the plan decided again goes elsewhere: once its attempt is on record, the dropped gateway's reservation is given back (replanned), counted and logged", async () => {
     const logs = captureLogger('info');
