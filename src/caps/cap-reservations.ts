@@ -156,6 +156,35 @@ return 1
 `;
 
 /**
+ * Reclaims: KEYS[1] the mark, KEYS[2] its claim set, KEYS[3..] the counters the mark names (as `RELEASE_BODY`). ARGV[1]
+ * the mark as the caller read it (changed meanwhile: nothing, {0, 0}); ARGV[2] the record's attempt count; ARGV[3..]
+ * the amounts. A claim `<attempts>:<uuid>` (`reserve`'s, from the attempt count of the record its plan was decided on)
+ * whose attempts are below the record's names a plan whose move to SENT (applied only to the record it was decided on)
+ * can never apply: it leaves the set. Once no claim stands, the reservation is given back, unless none was dropped (a set
+ * empty already: claims expired, or a worker of the release before, which claims nothing, may still send on it; a claim
+ * without attempts, that release's too, stays to its TTL). Returns {claims dropped, 1 given back | 0}.
+ */
+const RECLAIM_BODY = `
+local held = redis.call('GET', KEYS[1])
+if not held or held ~= ARGV[1] then return {0, 0} end
+local attempts = tonumber(ARGV[2])
+local dropped = 0
+for _, claim in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  local at = tonumber(string.match(claim, '^(%d+):'))
+  if at ~= nil and at < attempts then
+    redis.call('SREM', KEYS[2], claim)
+    dropped = dropped + 1
+  end
+end
+if dropped == 0 or redis.call('SCARD', KEYS[2]) > 0 then return {dropped, 0} end
+for i = 3, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('DECRBY', KEYS[i], ARGV[i]) end
+end
+redis.call('DEL', KEYS[1], KEYS[2])
+return {dropped, 1}
+`;
+
+/**
  * Whether a mark (`<candidate index>,<counter>=<added>[=<gateway>],…`) is `candidate`'s reservation: its gateway where
  * the mark names one (whatever its index on a route reloaded since), else its index (the release before's marks name
  * no gateway: the index alone decides, as it did there).
@@ -182,6 +211,7 @@ return 1
 const reserveScripts = new Map<number, LuaScript<string, string>>();
 const releaseScripts = new Map<number, LuaScript<string, string>>();
 const promoteScripts = new Map<number, LuaScript<string, string>>();
+const reclaimScripts = new Map<number, LuaScript<string, string>>();
 
 function scriptFor(cache: Map<number, LuaScript<string, string>>, keyCount: number, body: string, first = 'mark'): LuaScript<string, string> {
   let s = cache.get(keyCount);
@@ -235,7 +265,8 @@ export class CapReservations {
    * Reserves room for `operationId` on the first candidate within every cap. Candidates must share one
    * currency (one hash slot); the caller asks again per currency. Per-transaction bounds are checked
    * without Redis; counted limits in one script.
-   * @param claim names the plan asking (unique per plan: a delivery pass's failover, a plan decided again): it joins the
+   * @param claim names the plan asking (unique per plan: a delivery pass's failover, a plan decided again; `<attempts>:…`,
+   *   the attempt count of the record it was decided on, lets `reclaimDead` tell a plan that can no longer go on record): it joins the
    *   claims of the reservation made or found (`already`), in the same script, so that another plan of the operation
    *   abandoning it (`releaseAbandoned`) leaves it to this one, which may send on it. None: nothing is claimed.
    */
@@ -412,6 +443,50 @@ export class CapReservations {
     if (old !== null && old !== undefined && markNames(old, candidate))
       outcomes.push(await this.releaseMark(legacy, this.claimsKey(currency, operationId), old, claim ?? ''));
     return { released: outcomes.includes(1), claimed: outcomes.includes(2) };
+  }
+
+  /**
+   * Drops the claims on what `operationId` holds in `currency` at `candidates` (their gateways' marks, and the
+   * operation's mark per currency when it names one of them) whose plans can never go on record, and gives a reservation
+   * back once no claim on it stands (`RECLAIM_BODY`): a plan decided on a record of fewer attempts than `attempts` (the
+   * record's now). For the candidates after the record's: a failover's plan
+   * whose worker died between its claim and its move would otherwise keep the reservation counted until the claim's and
+   * the mark's TTLs. A claim of a plan decided on the record as it stands is left (a live failover may be sending on it).
+   * One MGET, one script more per mark held.
+   * @returns per mark that had claims dropped or was given back: its gateway, the claims dropped, whether given back.
+   */
+  async reclaimDead(
+    operationId: string,
+    currency: string,
+    candidates: ReadonlyArray<{ gateway: string; index: number }>,
+    attempts: number,
+  ): Promise<Array<{ gateway: string; claims: number; released: boolean }>> {
+    if (candidates.length === 0) return [];
+    const legacy = this.markKey(currency, operationId);
+    const marks = candidates.map((c) => this.markKey(currency, operationId, c.gateway));
+    const held = await this.redis.mget(legacy, ...marks);
+    const out: Array<{ gateway: string; claims: number; released: boolean }> = [];
+    const reclaim = async (gateway: string, mark: string, claims: string, value: string): Promise<void> => {
+      const keys = [mark, claims];
+      const args: string[] = [value, String(attempts)];
+      for (const part of value.split(',').slice(1)) {
+        const [key, add] = part.split('=');
+        keys.push(key);
+        args.push(add);
+      }
+      const script = scriptFor(reclaimScripts, keys.length, RECLAIM_BODY);
+      const values = { keys: Object.fromEntries(script.inputs.keys.map((k, i) => [k, keys[i]])), args: {} };
+      const [dropped, released] = (await script.run(this.redis, values, args)) as [number, number];
+      if (Number(dropped) > 0 || Number(released) === 1) out.push({ gateway, claims: Number(dropped), released: Number(released) === 1 });
+    };
+    for (const [i, candidate] of candidates.entries()) {
+      const value = held[i + 1];
+      if (value !== null && value !== undefined) await reclaim(candidate.gateway, marks[i], this.claimsKey(currency, operationId, candidate.gateway), value);
+    }
+    const old = held[0];
+    const named = old !== null && old !== undefined ? candidates.find((c) => markNames(old, c)) : undefined;
+    if (named && old) await reclaim(named.gateway, legacy, this.claimsKey(currency, operationId), old);
+    return out;
   }
 
   /**

@@ -1042,8 +1042,13 @@ export class DeliveryService {
         // decided before a wait) is given back now, not before (a worker killed in between: its next pass, `deliver`).
         // Nothing to look for (no Redis call) for the first plan of the pass that created the operation: no candidate
         // left, no plan before it.
-        if (!firstPlans.has(decided)) await this.pipeline.settled(op, planOf(op), true);
+        // The record as the move left it: its attempt count tells the claims that can no longer go on record.
+        if (!firstPlans.has(decided)) await this.pipeline.settled(afterTransition(op, 'SENT', fields, now), planOf(op), true);
       }
+    } else if (moved.applied && op.routing && op.attempts > 0) {
+      // A resend at the record's own candidate, on record: a failover decided on the record before it (its worker killed
+      // between its reservation and its move) can never go on record now; what only it holds is given back (`reclaim`).
+      await this.pipeline.reclaim(afterTransition(op, 'SENT', fields, now), planOf(op));
     }
     if (!moved.applied) {
       // A webhook or another worker decided it meanwhile. A plan decided in this pass never went on record: what it

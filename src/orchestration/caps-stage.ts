@@ -26,13 +26,20 @@ const decisions = () =>
 const releases = () =>
   counter(
     'pb_caps_releases_total',
-    'Cap reservations given back, by gateway and why (failed, refused, failover once the move is on record, abandoned, replanned)',
+    'Cap reservations given back, by gateway and why (failed, refused, failover once the move is on record, abandoned, replanned, reclaimed: no live claim left)',
     ['gateway', 'why'],
   );
 const kept = () =>
   counter(
     'pb_caps_reservations_kept_total',
     'Cap reservations a plan abandoned but left standing because another delivery of the operation claims it (it may send on it), by gateway',
+    ['gateway'],
+  );
+
+const reclaimed = () =>
+  counter(
+    'pb_caps_claims_reclaimed_total',
+    "Claims on cap reservations dropped because their plan can never go on record (its worker died between the claim and the move: the operation's record moved past the attempt it was decided on), by gateway",
     ['gateway'],
   );
 
@@ -79,8 +86,9 @@ export class CapsStage implements OrchestrationStage {
     const { op, plan, now } = input;
     const { candidates, skipped } = this.candidates(op, plan);
     const first = plan.candidates[plan.index];
-    // This plan's claim on the reservation it makes or finds: another plan of the operation abandoning it leaves it.
-    const claim = randomUUID();
+    // This plan's claim on the reservation it makes or finds: another plan of the operation abandoning it leaves it. It
+    // names the attempt count its move to SENT applies to only: once the record is past it, the claim is dead (`settled`).
+    const claim = `${op.attempts}:${randomUUID()}`;
     const result = await this.caps.reserve(op.id, candidates, now, claim);
     return this.resultOf(op, { ...plan, claim }, candidates, result, first, skipped);
   }
@@ -136,13 +144,21 @@ export class CapsStage implements OrchestrationStage {
    * gives back the one it leaves only once the move is on record: `failover`), at the plan's own candidate in another
    * currency than the plan's, and at a gateway outside the plan's route (an earlier plan, decided before a wait, that
    * came out in another currency or, under the configuration before a reload, at another gateway: `replanned`).
+   * When `fresh` (a pass put the plan it decided on record: the job's next run after a worker died), at the candidates
+   * after the plan's, the claims of plans decided on a record of fewer attempts than `op`'s are dropped (they can never
+   * go on record: a failover whose worker died between its claim and its move) and a reservation no claim holds then is
+   * given back (`reclaimDead`; counted `pb_caps_claims_reclaimed_total`, `pb_caps_releases_total{why="reclaimed"}`, and
+   * logged): one MGET per currency more when the route has such candidates; none on the other later passes.
    * Idempotent; no Redis call when there is nothing it could hold (the first candidate, one currency) unless `fresh`.
+   * @param op the record as it stands with the plan's attempt on it (its attempt count decides which claims are dead).
    * @param fresh the plan was decided in this pass: an earlier pass may have decided another before a wait, so the
    *   operation's mark is read whatever the route (one MGET per currency).
    */
   async settled(op: OperationRecord, plan: OrchestrationPlan, fresh = false): Promise<void> {
     if (!CAPPED.has(op.command)) return;
     const current = plan.candidates[plan.index];
+    const later = plan.candidates.slice(plan.index + 1).map((gateway, i) => ({ gateway, index: plan.index + 1 + i }));
+    if (fresh && later.length > 0) for (const currency of this.currencies(op, plan)) await this.reclaimAt(op, currency, later);
     const earlier = plan.candidates.slice(0, plan.index).map((gateway, index) => ({ gateway, index }));
     const left = new Set(earlier.map((c) => c.gateway));
     // Configured gateways the route no longer names: an earlier plan's reservation there (when read anyway).
@@ -157,6 +173,41 @@ export class CapsStage implements OrchestrationStage {
       // In the plan's currency the record's reservation stands: moved where a worker of the release before finds it.
       const kept = own ? { gateway: current, index: plan.index } : undefined;
       await this.give(op, currency, candidates, (gateway) => (left.has(gateway) ? 'failover' : 'replanned'), kept, { strays: plan.candidates, read: fresh });
+    }
+  }
+
+  /**
+   * A resend at the plan's own candidate is on record (`op`, an attempt more): at the candidates after it, the claims of
+   * plans decided on a record of fewer attempts are dropped and a reservation no claim holds then is given back, as
+   * `settled` does for a plan decided in its pass (a failover decided on the record before the resend, whose worker
+   * died between its claim and its move, can never go on record). One MGET per currency when the route has candidates
+   * after the plan's; nothing else.
+   */
+  async reclaim(op: OperationRecord, plan: OrchestrationPlan): Promise<void> {
+    if (!CAPPED.has(op.command)) return;
+    const later = plan.candidates.slice(plan.index + 1).map((gateway, i) => ({ gateway, index: plan.index + 1 + i }));
+    if (later.length > 0) for (const currency of this.currencies(op, plan)) await this.reclaimAt(op, currency, later);
+  }
+
+  /**
+   * Drops the dead claims on what `op` holds in `currency` at `later` (candidates after its record's) and gives back a
+   * reservation no claim holds then (`CapReservations.reclaimDead`), counted and logged.
+   */
+  private async reclaimAt(op: OperationRecord, currency: string, later: ReadonlyArray<{ gateway: string; index: number }>): Promise<void> {
+    for (const { gateway, claims, released } of await this.caps.reclaimDead(op.id, currency, later, op.attempts)) {
+      if (claims > 0) reclaimed().inc({ gateway }, claims);
+      if (released) releases().inc({ gateway, why: 'reclaimed' });
+      // A worker died between its claim and its move (or a claim outlived its plan): say what came back.
+      this.logger?.info('cap reservation claims reclaimed: their plans can never go on record', {
+        operation_id: op.id,
+        gateway,
+        currency,
+        claims,
+        released,
+        state: op.state,
+        attempts: op.attempts,
+        why: 'reclaimed',
+      });
     }
   }
 

@@ -148,6 +148,14 @@ export class OrchestrationPipeline {
     for (const stage of this.stages) if (stage.active() && stage.settled) await stage.settled(op, plan, fresh);
   }
 
+  /**
+   * A resend carrying `plan` (the record's own) is on record, `op` as it left it: the stages give back what only plans
+   * decided on the record before it hold (`OrchestrationStage.reclaim`).
+   */
+  async reclaim(op: OperationRecord, plan: OrchestrationPlan): Promise<void> {
+    for (const stage of this.stages) if (stage.active() && stage.reclaim) await stage.reclaim(op, plan);
+  }
+
   /** Releases what the stages reserved for `plan` (`StageRelease`: an attempt that failed for good, a refusal, a failover). */
   async release(op: OperationRecord, plan: OrchestrationPlan, why: StageRelease): Promise<void> {
     for (const stage of this.stages) if (stage.active() && stage.release) await stage.release(op, plan, why);

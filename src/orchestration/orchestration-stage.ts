@@ -128,6 +128,12 @@ export interface OrchestrationStage {
    * reload): look for what that one holds whatever it costs. Optional.
    */
   settled?(op: OperationRecord, plan: OrchestrationPlan, fresh?: boolean): Promise<void>;
+  /**
+   * A resend at the record's own candidate is on record (`op`, an attempt more): a plan decided on the record before it
+   * (a failover whose worker died between its reservation and its move) can never go on record: give back what only
+   * such plans hold. Optional.
+   */
+  reclaim?(op: OperationRecord, plan: OrchestrationPlan): Promise<void>;
 }
 
 /**

@@ -5,7 +5,13 @@ import { ScoredEntry } from '../redis/scored-entries';
 import { IssuedTokenValues } from '../contracts/card-data-policy';
 import { validateCommand } from '../contracts/command-validator';
 import { CommandValidationError } from '../errors/command-validation-error';
+import { counter } from '../metrics/metrics-registry';
 import { Schedule, ScheduleDefinition, ScheduleState, CyclePhase, cycleCommandToValidate, cycleDueAt } from './recurring-schedule';
+
+const orderEntriesDropped = counter(
+  'pb_recurring_order_index_entries_dropped_total',
+  "Recurring billing: ids taken out of an order's schedule index ({recurring}:order:<order>) when listed, their schedule gone (entries a deletion left behind)",
+);
 
 const SCHEDULE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const STATES: readonly ScheduleState[] = ['active', 'cancelled', 'completed', 'failed'];
@@ -193,6 +199,36 @@ if redis.call('ZSCORE', K.due, A.id) or redis.call('ZSCORE', K.ended, A.id) then
 redis.call('HSETNX', K.schedule, 'ended_at', A.now)
 redis.call('ZADD', K.ended, 'NX', A.now, A.id)
 return 'indexed'
+`,
+);
+
+/**
+ * Puts schedules in their orders' indexes (the catch-up's page): for each i, id `ARGV[A_REST + i - 1]` joins the order
+ * index `XK(2i)` only while its schedule `XK(2i - 1)` still stands. A schedule the retention deleted after the caller
+ * read its definition stays out (its id would name nothing for ever). Returns how many ids were not in their index before.
+ */
+const INDEX_ORDERS_SCRIPT = new LuaScript(
+  luaInputs([], []),
+  `
+local added = 0
+for i = A_REST, #ARGV do
+  local n = i - A_REST + 1
+  if redis.call('EXISTS', XK(2 * n - 1)) == 1 then added = added + redis.call('SADD', XK(2 * n), ARGV[i]) end
+end
+return added
+`,
+  true,
+);
+
+/**
+ * Takes id `A.id` out of the order index `K.order` when its schedule `K.schedule` is gone (1; else 0): an entry left
+ * behind by a deletion that did not take it with it (the set goes with its last id).
+ */
+const DROP_GONE_SCRIPT = new LuaScript(
+  luaInputs(['schedule', 'order'], ['id']),
+  `
+if redis.call('EXISTS', K.schedule) == 1 then return 0 end
+return redis.call('SREM', K.order, A.id)
 `,
 );
 
@@ -511,11 +547,35 @@ export class RecurringStore {
 
   /**
    * The ids of the schedules whose definition names order `orderId` (its order index, after {@link catchUpOrderIndex}
-   * for those created by a release before the index).
+   * for those created by a release before the index); an id whose schedule is gone is skipped and taken out of the
+   * index ({@link listOrder}).
    */
   async idsOfOrder(orderId: string): Promise<string[]> {
-    if (orderId === '') return [];
-    return (await this.redis.smembers(this.keys.order(orderId))).sort();
+    return (await this.listOrder(orderId)).ids;
+  }
+
+  /**
+   * {@link idsOfOrder}, and the ids its order index held whose schedule is gone, taken out of it here (each in one
+   * script that checks the schedule is still gone): entries a deletion left behind before it took them with it.
+   * One SMEMBERS and one pipeline of EXISTS (one slot); one script more per id gone.
+   */
+  async listOrder(orderId: string): Promise<{ ids: string[]; dropped: string[] }> {
+    if (orderId === '') return { ids: [], dropped: [] };
+    const order = this.keys.order(orderId);
+    const members = (await this.redis.smembers(order)).sort();
+    if (members.length === 0) return { ids: [], dropped: [] };
+    const read = this.redis.pipeline();
+    for (const id of members) read.exists(this.key(id));
+    const exists = repliesOrThrow(await read.exec());
+    const ids: string[] = [];
+    const dropped: string[] = [];
+    for (const [i, id] of members.entries()) {
+      if (Number(exists[i]) === 1) ids.push(id);
+      else if (Number(await DROP_GONE_SCRIPT.run(this.redis, { keys: { schedule: this.key(id), order }, args: { id } })) === 1) dropped.push(id);
+      // Else created meanwhile (an id the retention never deleted), or taken out by another listing: not listed here.
+    }
+    if (dropped.length > 0) orderEntriesDropped.inc(dropped.length);
+    return { ids, dropped };
   }
 
   /**
@@ -542,17 +602,19 @@ export class RecurringStore {
       for (const e of entries) read.hget(this.key(e.id), 'definition');
       // A failed read or write throws: the mark, moved below, must never pass a schedule left out of the index.
       const replies = repliesOrThrow(await read.exec());
-      const write = this.redis.pipeline();
-      let writes = 0;
+      // One script a page, adding each schedule only while it stands: the retention may delete one after this read,
+      // and its entry, written after the deletion took it out, would name nothing for ever.
+      const pairs: string[] = [];
+      const ids: string[] = [];
       entries.forEach((e, i) => {
         const orderId = orderIdOf(replies[i]);
         if (orderId === null) return;
-        write.sadd(this.keys.order(orderId), e.id);
-        writes += 1;
+        pairs.push(this.key(e.id), this.keys.order(orderId));
+        ids.push(e.id);
       });
-      if (writes > 0) for (const reply of repliesOrThrow(await write.exec())) added += Number(reply);
+      if (ids.length > 0) added += Number(await INDEX_ORDERS_SCRIPT.run(this.redis, { keys: {}, args: {} }, ids, pairs));
       walked += entries.length;
-      indexed += writes;
+      indexed += ids.length;
       after = entries[entries.length - 1];
       last = after;
       if (entries.length < page) break;
@@ -564,12 +626,13 @@ export class RecurringStore {
   }
 
   /**
-   * Puts schedule `id` in the order index of the order its definition names (none: nothing). Idempotent. For a
-   * schedule the catch-up's walk may not reach: one moved from its pre-cluster name (src/data-lifecycle/legacy-keys.ts).
+   * Puts schedule `id` in the order index of the order its definition names (none: nothing), only while it stands (the
+   * catch-up's script: the retention may delete it after the read). Idempotent. For a schedule the catch-up's walk may
+   * not reach: one moved from its pre-cluster name (src/data-lifecycle/legacy-keys.ts).
    */
   async indexOrderOf(id: string): Promise<void> {
     const orderId = orderIdOf(await this.redis.hget(this.key(id), 'definition'));
-    if (orderId !== null) await this.redis.sadd(this.keys.order(orderId), id);
+    if (orderId !== null) await INDEX_ORDERS_SCRIPT.run(this.redis, { keys: {}, args: {} }, [id], [this.key(id), this.keys.order(orderId)]);
   }
 
   /**

@@ -289,6 +289,30 @@ test('an abandoned plan gives back only a reservation no other plan claims: the 
   expect(await redis.exists(`${prefix}{caps:EUR}:claims:a2`)).toBe(0);
 });
 
+test("reclaiming drops the claims of plans decided on a record of fewer attempts than the record's now, and gives the reservation back once none stands: a claim of the record as it stands, or one of no attempts (the release before), is kept", async () => {
+  const prefix = `${config.redis.keyPrefix}cr:`;
+  const caps = new CapReservations(redis, prefix, [rule({ name: 'sim-b', dailyCount: 2 })]);
+  const later = [{ gateway: 'sim-b', index: 1 }];
+  // Two failover plans at sim-b: one decided on the record at 0 attempts (its worker died), one at 1 (live).
+  expect(await caps.reserve('r1', [attempt('sim-b', 1000, 1)], Date.now(), '0:plan-dead')).toMatchObject({ kind: 'reserved', index: 1 });
+  expect(await caps.reserve('r1', [attempt('sim-b', 1000, 1)], Date.now(), '1:plan-live')).toMatchObject({ kind: 'already', index: 1 });
+  // The record at 1 attempt: the live plan may still go on record; the dead one's claim goes, the reservation stays.
+  expect(await caps.reclaimDead('r1', 'EUR', later, 1)).toEqual([{ gateway: 'sim-b', claims: 1, released: false }]);
+  expect(await caps.reclaimDead('r1', 'EUR', later, 1)).toEqual([]);
+  expect(await caps.peek([attempt('sim-b')])).toEqual([null]);
+  expect(await redis.smembers(`${prefix}{caps:EUR}:claims:r1`)).toEqual(['1:plan-live']);
+  // The record moved on (2 attempts) without that plan: given back, once.
+  expect(await caps.reclaimDead('r1', 'EUR', later, 2)).toEqual([{ gateway: 'sim-b', claims: 1, released: true }]);
+  expect(await caps.reclaimDead('r1', 'EUR', later, 2)).toEqual([]);
+  expect(await redis.exists(`${prefix}{caps:EUR}:res:r1`, `${prefix}{caps:EUR}:claims:r1`)).toBe(0);
+  // A reservation with a claim of no attempts (a worker of the release before) or none at all is left to its TTL.
+  expect(await caps.reserve('r2', [attempt('sim-b', 1000, 1)], Date.now(), 'plan-old')).toMatchObject({ kind: 'reserved' });
+  expect(await caps.reserve('r3', [attempt('sim-b', 1000, 1)])).toMatchObject({ kind: 'reserved' });
+  expect(await caps.reclaimDead('r2', 'EUR', later, 5)).toEqual([]);
+  expect(await caps.reclaimDead('r3', 'EUR', later, 5)).toEqual([]);
+  expect(await caps.peek([attempt('sim-b')])).toEqual([expect.objectContaining({ current: 2 })]);
+});
+
 test("a release with strays gives back the operation's mark where it names a gateway outside the route (a plan decided before a reload), or any gateway ('any': a FAIL); never one the route names", async () => {
   const prefix = `${config.redis.keyPrefix}cs:`;
   const caps = new CapReservations(redis, prefix, [rule({ dailyCount: 1 }), rule({ name: 'sim-c', dailyCount: 1 })]);

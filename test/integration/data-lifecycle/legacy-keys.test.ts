@@ -1,3 +1,4 @@
+import { Command } from 'ioredis';
 import { impactIndexKeys, listDeadLettersByImpact } from '../../../src/amqp/dead-letter-triage';
 import { legacyKeyFamilies, moveLegacyKeys } from '../../../src/data-lifecycle/legacy-keys';
 import { DeadLetterStore, deadLetterArchiveKeys, recordFromMessage } from '../../../src/ops/dead-letter-store';
@@ -153,7 +154,14 @@ describe('keys written under their pre-cluster names', () => {
           if (typeof value !== 'function') return value;
           return (...args: unknown[]) => {
             calls += 1;
-            return calls >= killAt ? Promise.reject(new Error('killed')) : (value as (...a: unknown[]) => unknown).apply(target, args);
+            if (calls < killAt) return (value as (...a: unknown[]) => unknown).apply(target, args);
+            // A command sent as such (a script's EVALSHA) is answered through the command itself: it fails too.
+            if (prop === 'sendCommand') {
+              const command = args[0] as Command;
+              command.reject(new Error('killed'));
+              return command.promise;
+            }
+            return Promise.reject(new Error('killed'));
           };
         },
       });

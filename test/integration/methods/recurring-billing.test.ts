@@ -725,6 +725,105 @@ describe('recurring billing: review of the catch-up and the retention', () => {
   });
 });
 
+/** `client` whose first pipeline runs `hook` once its replies are in, before they are returned (a step between two). */
+function afterFirstPipeline(client: RedisClient, hook: () => Promise<unknown>): RedisClient {
+  let fired = false;
+  return new Proxy(client, {
+    get(target, prop, receiver) {
+      if (prop === 'pipeline') {
+        return () => {
+          const pipeline = target.pipeline();
+          const exec = pipeline.exec.bind(pipeline);
+          pipeline.exec = async () => {
+            const replies = await exec();
+            if (!fired) {
+              fired = true;
+              await hook();
+            }
+            return replies;
+          };
+          return pipeline;
+        };
+      }
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+describe("recurring billing: an order's schedule index names no deleted schedule", () => {
+  it("after the retention's walk, the order's index holds no deleted id, even when an order index catch-up read the schedule just before the walk deleted it", async () => {
+    const s = setup();
+    const keys = recurringKeys(s.config.redis.keyPrefix);
+    const d = definition('pm_card_visa', { max_cycles: 1 });
+    await s.store.add(d);
+    await s.pass(0);
+    expect(await s.pass(60_000)).toMatchObject({ succeeded: 1 });
+    // The catch-up (an erasure's) reads the page's definitions; the poller's walk deletes the schedule before its write.
+    let report: unknown;
+    const catchUp = new RecurringStore(
+      afterFirstPipeline(s.redis, async () => {
+        report = await s.pass(401 * DAY);
+      }),
+      s.config.redis.keyPrefix,
+    );
+    await catchUp.catchUpOrderIndex();
+    expect(report).toMatchObject({ expired: 1 });
+    expect(await s.store.get(d.id)).toBeNull();
+    expect(await s.redis.smembers(keys.order(d.order_id!))).toEqual([]);
+  });
+
+  it("a schedule moved from its pre-cluster name put in its order's index (indexOrderOf) that the retention deletes between the read and the write stays out of the index", async () => {
+    const s = setup();
+    const keys = recurringKeys(s.config.redis.keyPrefix);
+    const d = definition('pm_card_visa', { max_cycles: 1 });
+    await s.store.add(d);
+    await s.pass(0);
+    expect(await s.pass(60_000)).toMatchObject({ succeeded: 1 });
+    // The move reads the schedule's definition; the poller's walk deletes the schedule before the move's write.
+    let report: unknown;
+    let fired = false;
+    const client = new Proxy(s.redis, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        const bound = (value as (...args: unknown[]) => unknown).bind(target);
+        if (prop !== 'hget') return bound;
+        return async (...args: unknown[]) => {
+          const read = await bound(...args);
+          if (!fired) {
+            fired = true;
+            report = await s.pass(401 * DAY);
+          }
+          return read;
+        };
+      },
+    });
+    await new RecurringStore(client, s.config.redis.keyPrefix).indexOrderOf(d.id);
+    expect(report).toMatchObject({ expired: 1 });
+    expect(await s.store.get(d.id)).toBeNull();
+    expect(await s.redis.smembers(keys.order(d.order_id!))).toEqual([]);
+  });
+
+  it("listing an order's schedules skips an id whose schedule is gone (an entry a deletion left behind) and takes it out of the index, counted", async () => {
+    const s = setup();
+    const keys = recurringKeys(s.config.redis.keyPrefix);
+    const kept = definition('pm_card_visa', { start_at: new Date(Date.now() + 1000 * DAY).toISOString() });
+    const gone = definition('pm_card_visa', { order_id: kept.order_id, start_at: new Date(Date.now() + 1000 * DAY).toISOString() });
+    for (const d of [kept, gone]) await s.store.add(d);
+    // As a deletion that left its order's entry behind wrote it: the schedule and its other entries gone, the order's entry left.
+    await s.redis.del(keys.schedule(gone.id));
+    await s.redis.zrem(keys.all, gone.id);
+    await s.redis.zrem(keys.due, gone.id);
+    const dropped = (await metricValue('pb_recurring_order_index_entries_dropped_total', {})) ?? 0;
+    expect(await s.store.idsOfOrder(kept.order_id!)).toEqual([kept.id]);
+    expect(await s.redis.smembers(keys.order(kept.order_id!))).toEqual([kept.id]);
+    expect(await metricValue('pb_recurring_order_index_entries_dropped_total', {})).toBe(dropped + 1);
+    expect(await s.store.idsOfOrder(kept.order_id!)).toEqual([kept.id]);
+    expect(await metricValue('pb_recurring_order_index_entries_dropped_total', {})).toBe(dropped + 1);
+  });
+});
+
 describe('recurring billing: the walk for schedules an earlier release ended', () => {
   it('once it finished it starts again a day later (an older process of a rolling upgrade may end one after it), not before', async () => {
     const s = setup();

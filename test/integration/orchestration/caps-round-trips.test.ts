@@ -98,6 +98,13 @@ test('caps cost a new authorization its reservation alone, FX configured or not,
   // before it (under the configuration before a reload), so once its attempt is on record the operation's mark is read:
   // one MGET.
   expect(await capsRoundTrips(single, { gateway: 'sima' }, true)).toEqual({ first: 2, again: 0 });
+  // The same with a candidate after the plan's: one MGET more, for the claims a plan decided on the record before it (a
+  // worker killed between its reservation and its move) left there (reclaim); none for the consumer's own pass.
+  const two = stacks.build(
+    testConfig({ gateways: { sima: gateway(), simb: gateway() }, 'routing.rules': [{ name: 'ab', gateways: ['sima', 'simb'] }], 'caps.rules': capped }),
+  );
+  expect(await capsRoundTrips(two, { gateway: 'sima' })).toEqual({ first: 1, again: 0 });
+  expect(await capsRoundTrips(two, { gateway: 'sima' }, true)).toEqual({ first: 3, again: 0 });
   // FX configured for another gateway: the consumer's pass that created it planned it first, so no reservation of
   // another plan can stand; a later delivery looks in EUR (a plan decided before a wait under another configuration,
   // a worker killed before its release): one MGET.

@@ -156,7 +156,8 @@ describe('two workers on one operation never send it at two gateways', () => {
     const two = worker(first);
     openBreaker(two, 'sima');
     const id = await created(one);
-    const abandoned = await releases('simb', 'abandoned');
+    const givenBack = async () => (await releases('simb', 'abandoned')) + (await releases('simb', 'reclaimed'));
+    const given = await givenBack();
     simA.setFaults({ latencyMs: { min: 300, max: 300 } });
     const append = two.ledger.appendInteraction.bind(two.ledger);
     let sending: Promise<unknown> | undefined;
@@ -184,9 +185,11 @@ describe('two workers on one operation never send it at two gateways', () => {
     expect(simA.counters().effects[id]).toBe(1);
     expect(simB.counters().effects[`${id}.failover1`]).toBeUndefined();
     expect(await one.ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', attempts: 1, routing: { gateway: 'sima', index: 0 } });
-    // The failover's plan never went on record: what it reserved at simb is given back (abandoned), not counted all day.
+    // The failover's plan never went on record: what it reserved at simb is given back once, not counted all day: by
+    // worker 2 abandoning it (abandoned), or by worker 1 once its attempt is on record, which leaves that plan's claim
+    // dead (reclaimed), whichever comes first.
     expect(await counted(one, 'simb')).toBe(0);
-    expect(await releases('simb', 'abandoned')).toBe(abandoned + 1);
+    expect(await givenBack()).toBe(given + 1);
   });
 });
 
@@ -216,6 +219,78 @@ describe('two first passes of one operation', () => {
     expect(simA.counters().effects[id]).toBe(1);
     expect(await counted(one, 'sima')).toBe(1);
     expect(await releases('sima', 'abandoned')).toBe(abandoned);
+  });
+});
+
+describe('a worker killed between its claim and the record', () => {
+  it("a failover plan whose worker died after claiming simb, before its move was on record: once the job's next run puts its attempt on record at sima, simb's count comes back (not a day later), counted and logged", async () => {
+    const logs = captureLogger('info');
+    const first = config(['sima', 'simb'], undefined, capped('simb'));
+    // Worker 1 finds sima's breaker open: its failover reserves and claims at simb, then the worker dies (it stops
+    // there for good, before the move to simb is on record).
+    const one = worker(first);
+    openBreaker(one, 'sima');
+    const id = await created(one);
+    const reclaimed = (await metricValue('pb_caps_claims_reclaimed_total', { gateway: 'simb' })) ?? 0;
+    const given = await releases('simb', 'reclaimed');
+    let died!: () => void;
+    const dead = new Promise<void>((resolve) => (died = resolve));
+    const dies = jest.spyOn(one.ledger, 'appendInteraction').mockImplementation((opId, interaction) => {
+      if (opId !== id || interaction.event !== 'failover') throw new Error(`unexpected interaction ${String(interaction.event)}`);
+      died();
+      return new Promise<never>(() => undefined);
+    });
+    try {
+      void one.service.deliver(id);
+      await dead;
+    } finally {
+      dies.mockRestore();
+    }
+    expect(await counted(one, 'simb')).toBe(1);
+    // The job's next run, in another worker (its breakers closed): the operation goes to sima, on record there.
+    const two = worker(first, logs.logger);
+    expect(await two.service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await two.ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', attempts: 1, routing: { gateway: 'sima', index: 0 } });
+    expect(simB.counters().effects[`${id}.failover1`]).toBeUndefined();
+    // The dead plan's claim can never go on record (the record moved past the attempt it was decided on): given back.
+    expect(await counted(two, 'simb')).toBe(0);
+    expect(await metricValue('pb_caps_claims_reclaimed_total', { gateway: 'simb' })).toBe(reclaimed + 1);
+    expect(await releases('simb', 'reclaimed')).toBe(given + 1);
+    const line = logs.lines.find((l) => l.includes('cap reservation claims reclaimed') && l.includes(id));
+    expect(line).toContain('"gateway":"simb"');
+  });
+});
+
+describe("a worker killed between its claim and the record, then a resend at the record's gateway", () => {
+  it("a failover plan decided on the record (one attempt at sima) whose worker died after claiming simb: once the job's next run resends at sima (two attempts on record), simb's count comes back, counted and logged", async () => {
+    const logs = captureLogger('info');
+    const first = config(['sima', 'simb'], undefined, capped('simb'));
+    const one = worker(first);
+    const id = await created(one);
+    // Worker 1's attempt at sima errs (a 503): the record stays SENT there, one attempt on it, for a retry.
+    simA.setFaults({ error5xxRate: 1 });
+    try {
+      expect((await one.service.deliver(id)).kind).toBe('retry');
+    } finally {
+      simA.setFaults({});
+    }
+    // A failover plan decided on that record reserved and claimed at simb, as the caps stage does (its claim names the
+    // record's attempt count), and its worker died there, before its move.
+    const caps = new CapReservations(one.redis, one.config.redis.keyPrefix, one.config.limits.caps.rules);
+    const atSimb = { index: 1, gateway: 'simb', account: 'default', amount: 1000, currency: 'USD' };
+    expect(await caps.reserve(id, [atSimb], Date.now(), '1:plan-of-a-dead-worker')).toMatchObject({ kind: 'reserved', index: 1 });
+    expect(await counted(one, 'simb')).toBe(1);
+    const reclaimed = (await metricValue('pb_caps_claims_reclaimed_total', { gateway: 'simb' })) ?? 0;
+    const given = await releases('simb', 'reclaimed');
+    // The job's next run, in another worker: the retry resends at sima, on record (two attempts), and succeeds there.
+    const two = worker(first, logs.logger);
+    expect(await two.service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await two.ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', attempts: 2, routing: { gateway: 'sima', index: 0 } });
+    // The dead plan was decided on one attempt: its move can never apply. Given back now, not a day later.
+    expect(await counted(two, 'simb')).toBe(0);
+    expect(await metricValue('pb_caps_claims_reclaimed_total', { gateway: 'simb' })).toBe(reclaimed + 1);
+    expect(await releases('simb', 'reclaimed')).toBe(given + 1);
+    expect(logs.lines.find((l) => l.includes('cap reservation claims reclaimed') && l.includes(id))).toContain('"gateway":"simb"');
   });
 });
 
