@@ -393,6 +393,46 @@ describe('routing and failover (authorize, sale)', () => {
     expect(await failovers()).toBe(before + 1);
   });
 
+  it('a failover whose request at the next gateway is refused while being built, after another worker sent again meanwhile: no FAIL, no failover on record or counted', async () => {
+    const stack = setup(
+      {},
+      undefined,
+      changing('simb', (route) => ({
+        ...route,
+        transformer: Object.assign(Object.create(route.transformer) as typeof route.transformer, {
+          buildRequest: () => {
+            throw new RangeError('amount not representable at simb');
+          },
+        }),
+      })),
+    );
+    const { service, ledger, events, pipeline } = stack;
+    const failovers = () => metricValue('pb_routing_failovers_total', { from: 'dead', to: 'simb', trigger: 'not_sent' });
+    const before = (await failovers()) ?? 0;
+    const id = await record(ledger, authorize({ currency: 'USD' }));
+    // As the failover to simb is decided, another worker (a stalled job run again) sends the operation once more.
+    const decide = pipeline.failover.bind(pipeline);
+    let raced = false;
+    const race = jest.spyOn(pipeline, 'failover').mockImplementation(async (op, plan, now) => {
+      const next = await decide(op, plan, now);
+      if (!raced && op.id === id) {
+        raced = true;
+        expect((await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 2, gateway: 'dead' }, { countAttempt: true })).applied).toBe(true);
+      }
+      return next;
+    });
+    try {
+      expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SENT' });
+    } finally {
+      race.mockRestore();
+    }
+    expect(raced).toBe(true);
+    expect(await ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 2, reason: undefined });
+    expect(await events.load(`${id}.FAILED`)).toBeNull();
+    expect(await eventsOf(ledger, id)).toEqual(['received', 'attempt', 'attempt']);
+    expect(await failovers()).toBe(before);
+  });
+
   it("a failover that waits behind the next gateway's open breaker is made on a later pass (the attempt it left proven harmless), once that breaker closes", async () => {
     const { service, ledger } = setup();
     for (let i = 0; i < 3; i++) service.breaker('simb').failure();
