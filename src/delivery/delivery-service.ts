@@ -1567,23 +1567,31 @@ export class DeliveryService {
    * the attempt it left when that end is not on record yet (`attemptEnded`).
    */
   private async failover(op: OperationRecord, trigger: FailoverTrigger, detail: Record<string, unknown>): Promise<DeliveryStep | null> {
-    const step = await this.failoverFrom(op, trigger, detail, []);
-    if (step?.kind === 'wait' && ENDED_UNRECORDED.has(trigger)) await this.attemptEnded(op, trigger, detail, step.reason);
-    return step;
+    const went = await this.failoverFrom(op, trigger, detail, []);
+    // Only a wait that moved nothing: a wait after an attempt at a later gateway (declined there, its own failover
+    // waiting) follows that attempt, whose own failover recorded its end; this one's end is the `failover` entry on record.
+    if (went?.step.kind === 'wait' && !went.sent && ENDED_UNRECORDED.has(trigger)) await this.attemptEnded(op, trigger, detail, went.step.reason);
+    return went?.step ?? null;
   }
 
-  /** `failover`'s steps: `pending`, the failovers of this pass before this one (a chain through open breakers). */
+  /**
+   * `failover`'s steps: `pending`, the failovers of this pass before this one (a chain through open breakers). `sent`:
+   * the step came after a move to SENT at a later gateway was tried (`send`), not from a wait or refusal before any.
+   */
   private async failoverFrom(
     op: OperationRecord,
     trigger: FailoverTrigger,
     detail: Record<string, unknown>,
     pending: readonly PendingFailover[],
-  ): Promise<DeliveryStep | null> {
+  ): Promise<{ step: DeliveryStep; sent: boolean } | null> {
     const current = planOf(op);
     const next = await this.pipeline.failover(op, current, this.now());
     if (!next) return null;
     const from = current.candidates[current.index];
-    if (next.kind !== 'send') return this.unsent(op, next, pending);
+    if (next.kind !== 'send') {
+      const unsent = await this.unsent(op, next, pending);
+      return unsent ? { step: unsent, sent: false } : null;
+    }
     const to = next.plan.candidates[next.plan.index];
     // What the attempt left was asked at, when converted: a late success there is reversed in that currency.
     const left = fxLockOf(op);
@@ -1617,11 +1625,11 @@ export class DeliveryService {
       const further = await this.failoverFrom(moved, 'breaker_open', { gateway: route.gateway.name }, failovers);
       // Sent on, or refused on record, further along: that step's record settles what `to` holds. A wait (no candidate
       // left, a stage's hold) puts nothing on record: what the plan reserved at `to` is given back.
-      if (further && further.kind !== 'wait') return further;
+      if (further && further.step.kind !== 'wait') return further;
       await this.pipeline.releaseAbandoned(op, next.plan);
-      return further ?? { kind: 'wait', reason: `circuit open for ${to}`, delayMs: permit.retryInMs };
+      return further ?? { step: { kind: 'wait', reason: `circuit open for ${to}`, delayMs: permit.retryInMs }, sent: false };
     }
-    return this.send(moved, ctx, route, breaker, failovers);
+    return { step: await this.send(moved, ctx, route, breaker, failovers), sent: true };
   }
 
   /** Counts and logs the failovers of this pass once the move (or the refusal) they led to is on record. */

@@ -479,6 +479,21 @@ describe('routing and failover (authorize, sale)', () => {
     expect(logs.lines.filter((l) => l.includes('failover: sending the operation to its next candidate gateway') && l.includes(id))).toHaveLength(2);
   });
 
+  it("a failover whose attempt at the next gateway is declined and waits there records that attempt's end only, never a stale end of the attempt before it (no 'moved meanwhile' line)", async () => {
+    const logs = captureLogger('info');
+    const { service, ledger } = setup({ 'routing.rules': [{ name: 'three', when: { currencies: ['USD'] }, gateways: ['dead', 'simb', 'sima'] }] }, logs.logger);
+    // dead: provably not sent; simb declines "try elsewhere"; sima's breaker is open, nothing follows it: a wait at simb.
+    for (let i = 0; i < 3; i++) service.breaker('sima').failure();
+    const id = await record(ledger, authorize({ currency: 'USD', gateway_key: 'pm_insufficient_funds' }));
+    expect((await service.deliver(id)).kind).toBe('wait');
+    expect(await ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 2, routing: { gateway: 'simb', index: 1 } });
+    const history = await ledger.interactions(id);
+    expect(history.map((h) => h.event)).toEqual(['received', 'attempt', 'failover', 'attempt', 'attempt_ended']);
+    expect(history[4]).toMatchObject({ trigger: 'declined', gateway: 'simb' });
+    // Nothing raced: no line says the operation moved meanwhile.
+    expect(logs.lines.filter((l) => l.includes(id) && l.includes('moved meanwhile'))).toEqual([]);
+  });
+
   it('an attempt declined (a send_error) and failed over behind an open breaker is not read later as maybe at the PSP: past delivery.max_age_ms it FAILs, never UNRESOLVED', async () => {
     let shift = 0;
     const { service, ledger, events } = setup(
