@@ -1304,7 +1304,14 @@ export class DeliveryService {
       else if (err.kind === 'authentication' && !counted) breaker.release();
       else if (!counted) breaker.failure();
       if (!answered) this.health.retryableFailure(err, op.id);
-      await ledger.appendInteraction(op.id, detail);
+      // Only while the operation stands as read: after another worker's attempt meanwhile (a redelivery, a lapsed job
+      // lock) this entry would read as the end of that attempt, which may be at the PSP (a `not_sent` or `rate_limited`
+      // one even as proof it never landed). That worker's move stands and is that worker's to finish: nothing written.
+      const appended = await ledger.appendAsRead(op, detail);
+      if (!appended.appended) {
+        logMovedMeanwhile(logger, `${phase} error`, op, appended.state, { command: op.command, gateway: err.gateway, kind: err.kind });
+        return this.movedMeanwhile(op.id);
+      }
       return { kind: 'retry', reason: err.kind, retryAfterMs: this.retryAfter(op, err) };
     }
     breaker.success();

@@ -1,6 +1,7 @@
 import { PspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { Config } from '../../../src/config/config';
 import { Payment } from '../../../src/contracts/payment-command';
+import { GatewayError } from '../../../src/errors/gateway-error';
 import { Logger } from '../../../src/logging/logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { captureLogger } from '../../support/capture-logger';
@@ -188,5 +189,50 @@ describe('a failover that loses the move to SENT to another worker', () => {
     const requestsB = simB.counters().requests;
     expect((await three.service.deliver(id)).kind).toBe('wait');
     expect(simB.counters().requests).toBe(requestsB);
+  });
+});
+
+describe('a retryable error of an attempt another worker sent again meanwhile', () => {
+  it("is not appended after that worker's attempt (it would read as its end): nothing recorded, said at info, the job left to that worker", async () => {
+    const logs = captureLogger('info');
+    const other: { stack?: DeliveryStack } = {};
+    let id = '';
+    let raced = false;
+    // Worker 1's call to sima: as it is in flight, worker 2 (a lapsed job lock) sends the operation again and dies after
+    // its attempt is on record; then worker 1's call comes back rate limited (retryable, "never landed").
+    const one = stacks.build(config(), {
+      logger: logs.logger,
+      router: (real) => ({
+        route: (op) => {
+          const route = real.route(op);
+          if ('refused' in route || route.gateway.name !== 'sima') return route;
+          const client = Object.assign(Object.create(route.client) as typeof route.client, {
+            send: async () => {
+              if (!raced) {
+                raced = true;
+                const revive = killedAfterMove(other.stack!, id);
+                try {
+                  await expect(other.stack!.service.deliver(id)).rejects.toThrow('worker killed');
+                } finally {
+                  revive();
+                }
+              }
+              throw new GatewayError('rate_limited', 'sima', 'rate limited (HTTP 429)', { httpStatus: 429, gatewayCode: 'rate_limit' });
+            },
+          });
+          return { ...route, client };
+        },
+      }),
+    });
+    other.stack = stacks.build(config(one.config.redis.keyPrefix));
+    id = await created(one);
+    expect(await one.service.deliver(id)).toEqual({ kind: 'done', state: 'SENT' });
+    expect(raced).toBe(true);
+    // Worker 2's attempt has no recorded end: it may be at the PSP. Worker 1's error (of its own attempt) is not after it.
+    expect(await events(one, id)).toEqual(['received', 'attempt', 'attempt']);
+    expect(await one.ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 2 });
+    const line = logs.lines.find((l) => l.includes('send error not recorded: the operation moved meanwhile') && l.includes(id));
+    expect(line).toContain('"read_attempts":1');
+    expect(line).toContain('"level":"info"');
   });
 });
