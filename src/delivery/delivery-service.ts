@@ -865,7 +865,8 @@ export class DeliveryService {
       if (miss.kind === 'psp_has_request') {
         // The PSP answered an earlier attempt with "I already have this" (e.g. Cybersource
         // DUPLICATE_REQUEST): the miss is its search index lagging. Ask again later, never resend.
-        await this.deps.ledger.appendInteraction(op.id, { event: 'inquiry_lag', found: false, elapsed_ms: elapsedMs });
+        const lost = await this.inquiryLagAsRead(op, { event: 'inquiry_lag', found: false, elapsed_ms: elapsedMs });
+        if (lost) return lost;
         if (pastMaxAge) return this.unresolvedPastMaxAge(op, miss.kind);
         return { kind: 'retry', reason: 'the PSP has the request but its status search does not show it yet' };
       }
@@ -873,7 +874,8 @@ export class DeliveryService {
         // The attempt is older than the PSP's search reaches: its miss cannot see it, and a resend could move
         // the money twice (no idempotency key). Only the PSP's webhook, its reports or an operator settle it now.
         const details = { attempt_age_ms: miss.attemptAgeMs, horizon_ms: miss.horizonMs };
-        await this.deps.ledger.appendInteraction(op.id, { event: 'inquiry_lag', found: false, elapsed_ms: elapsedMs, ...details });
+        const lost = await this.inquiryLagAsRead(op, { event: 'inquiry_lag', found: false, elapsed_ms: elapsedMs, ...details });
+        if (lost) return lost;
         this.deps.logger.warn('status search cannot reach the attempt (older than what it searches); not resending: UNRESOLVED, resolve it at the PSP', {
           operation_id: op.id,
           gateway: route.gateway.name,
@@ -916,6 +918,19 @@ export class DeliveryService {
   }
 
   /**
+   * Appends an inquiry's `inquiry_lag` entry (read as the end of the attempt asked about: `ATTEMPT_ENDS`) only while the
+   * operation stands as read (`Ledger.appendAsRead`); `null` then. After another worker's move meanwhile (its resend: one
+   * more attempt) it would read as the end of that attempt, which may be at the PSP: nothing written, said at info, and
+   * this run ends as for a lost move (that worker's attempt is that worker's to finish).
+   */
+  private async inquiryLagAsRead(op: OperationRecord, entry: Omit<Interaction, 'at'>): Promise<DeliveryStep | null> {
+    const appended = await this.deps.ledger.appendAsRead(op, entry);
+    if (appended.appended) return null;
+    logMovedMeanwhile(this.deps.logger, 'status search lag', op, appended.state, { command: op.command });
+    return this.movedMeanwhile(op.id);
+  }
+
+  /**
    * A miss younger than the gateway's search lag proves nothing. Where the PSP replays a request it already
    * performed under the same idempotency key, the resend is the inquiry that can tell (its answer is the
    * first one's, or it performs the request once): sent again, never to another gateway. Elsewhere asked
@@ -935,11 +950,13 @@ export class DeliveryService {
     const line = { operation_id: op.id, gateway: route.gateway.name, command: op.command, attempt_age_ms: miss.attemptAgeMs, lag_ms: miss.lagMs };
     if (pastMaxAge) {
       // Proves nothing, and nothing is sent past delivery.max_age_ms: the attempt may be at the PSP.
-      await this.deps.ledger.appendInteraction(op.id, entry);
+      const lost = await this.inquiryLagAsRead(op, entry);
+      if (lost) return lost;
       return this.unresolvedPastMaxAge(op, miss.kind);
     }
     if (!miss.resend) {
-      await this.deps.ledger.appendInteraction(op.id, entry);
+      const lost = await this.inquiryLagAsRead(op, entry);
+      if (lost) return lost;
       this.deps.logger.info('status search has no trace of the attempt yet; asking again, not resending (the PSP may not show it yet)', line);
       return { kind: 'retry', reason: 'the status search may not show the attempt yet' };
     }

@@ -236,3 +236,61 @@ describe('a retryable error of an attempt another worker sent again meanwhile', 
     expect(line).toContain('"level":"info"');
   });
 });
+
+describe("a status inquiry's miss read as the search lagging, after another worker resent the operation meanwhile", () => {
+  it("is not appended after that worker's attempt (inquiry_lag would read as its end): nothing recorded, said at info", async () => {
+    const logs = captureLogger('info');
+    const other: { stack?: DeliveryStack } = {};
+    let id = '';
+    let calls = 0;
+    // Worker 1 sees sima as a PSP whose search lags an hour (never replaying a key): its first call, the attempt, is
+    // answered with nothing readable (outcome unknown); its second, the status inquiry, finds nothing, but only once
+    // worker 2 (the real sima: no lag) has asked, found no trace, failed over to simb, and died after that attempt was on
+    // record.
+    const one = stacks.build(config(), {
+      logger: logs.logger,
+      router: (real) => ({
+        route: (op) => {
+          const route = real.route(op);
+          if ('refused' in route || route.gateway.name !== 'sima') return route;
+          const transformer = Object.assign(Object.create(route.transformer) as typeof route.transformer, {
+            inquiryLagMs: () => 3_600_000,
+            resendReplays: false,
+          });
+          const client = Object.assign(Object.create(route.client) as typeof route.client, {
+            send: async (request: Parameters<typeof route.client.send>[0]) => {
+              calls += 1;
+              if (calls === 1) throw new GatewayError('outcome_unknown', 'sima', 'timed out', {});
+              if (calls === 2) {
+                const transition = other.stack!.ledger.transition.bind(other.stack!.ledger);
+                const spy = jest.spyOn(other.stack!.ledger, 'transition').mockImplementation(async (...args) => {
+                  const result = await transition(...args);
+                  if (args[0] === id && args[1] === 'SENT' && args[3]?.countAttempt === true && result.applied) throw new Error('worker killed');
+                  return result;
+                });
+                try {
+                  await expect(other.stack!.service.deliver(id)).rejects.toThrow('worker killed');
+                } finally {
+                  spy.mockRestore();
+                }
+              }
+              return route.client.send(request);
+            },
+          });
+          return { ...route, transformer, client };
+        },
+      }),
+    });
+    other.stack = stacks.build(config(one.config.redis.keyPrefix));
+    id = await created(one);
+    expect((await one.service.deliver(id)).kind).toBe('retry');
+    expect(await one.ledger.get(id)).toMatchObject({ state: 'UNKNOWN', attempts: 1 });
+    expect(await one.service.deliver(id)).toEqual({ kind: 'done', state: 'SENT' });
+    expect(calls).toBe(2);
+    // Worker 2's attempt (after its miss, at the next candidate) has no recorded end: it may be at the PSP.
+    expect(await events(one, id)).toEqual(['received', 'attempt', 'send_error', 'inquiry', 'failover', 'attempt']);
+    expect(await one.ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 2 });
+    const line = logs.lines.find((l) => l.includes('status search lag not recorded: the operation moved meanwhile') && l.includes(id));
+    expect(line).toContain('"read_state":"UNKNOWN"');
+  });
+});
