@@ -22,7 +22,7 @@ import { GatewayRouter, UNKNOWN_GATEWAY } from '../routing/gateway-router';
 import { bridgeDecline, gatewayErrorDecline } from '../gateways/gateway-declines';
 import { configuredVoidsOwnTransaction, declineTableFor, gatewayDefinition } from '../gateways/gateway-registry';
 import { Interaction, Ledger, OperationRecord, TransitionFields } from '../ledger/ledger';
-import { afterTransition } from '../ledger/record-fields';
+import { HistoryEntryDraft, afterTransition } from '../ledger/record-fields';
 import { OperationState, isTerminal } from '../ledger/operation-state';
 import { Logger } from '../logging/logger';
 import { BreakerBoard } from './breaker-board';
@@ -57,6 +57,7 @@ import { InquiryMiss, NOT_LANDED, inquiryMissRules, inquiryMisses, readInquiryMi
 import { inquiryErrorIsAnswer, inquiryErrorsUnresolved } from './inquiry-error';
 import { OutcomeRecorder } from './outcome-recorder';
 import { logMovedMeanwhile } from './moved-meanwhile';
+import { noteMoveLost } from './moves-lost';
 import { IDEMPOTENT_RESEND_WINDOW_MS, ReplayWithheldReason, replayInquiriesWithheld, replayWithheldReason } from './resend-window';
 import { idempotencyConflictsOnResend } from './resend-conflict';
 import { SAME_ANSWER_HELD_AFTER, maybeSavedAnswer, sameAnswersHeld, sameUnknownAnswersInARow } from './repeated-answer';
@@ -617,10 +618,11 @@ export class DeliveryService {
    * Whether any recorded attempt may have reached the PSP: one is proven not to have only when it ended in
    * an error that says so (`not_sent`: it never left; `rate_limited`, `authentication`: refused before
    * processing) or a later status inquiry found no trace of it. An attempt with no recorded end (a crash
-   * mid-call), a timeout or a 5xx may have moved money. Read only on this rare path (giving up).
+   * mid-call), a timeout or a 5xx may have moved money. Read only on this rare path (giving up). `pending`: entries this
+   * pass decided and will write with its next move (a failover's, `PendingFailover`), read after the history.
    */
-  private async mayHaveReachedPsp(id: string): Promise<boolean> {
-    const history = await this.deps.ledger.interactions(id);
+  private async mayHaveReachedPsp(id: string, pending: readonly PendingFailover[] = []): Promise<boolean> {
+    const history: readonly Readonly<Record<string, unknown>>[] = [...(await this.deps.ledger.interactions(id)), ...pending.map((p) => p.entry)];
     let open = false; // the latest attempt is not proven harmless
     for (const entry of history) {
       if (entry.event === 'attempt') {
@@ -630,8 +632,8 @@ export class DeliveryService {
         open = false;
       } else if (open && entry.event === 'inquiry' && entry.found === false) {
         open = false;
-      } else if (open && entry.event === 'failover') {
-        // A failover is only made once the attempt before it is proven to have done nothing.
+      } else if (open && (entry.event === 'failover' || entry.event === 'attempt_ended')) {
+        // A failover is only made once the attempt before it is proven to have done nothing; one that waits says so.
         open = false;
       }
     }
@@ -863,7 +865,8 @@ export class DeliveryService {
       if (miss.kind === 'psp_has_request') {
         // The PSP answered an earlier attempt with "I already have this" (e.g. Cybersource
         // DUPLICATE_REQUEST): the miss is its search index lagging. Ask again later, never resend.
-        await this.deps.ledger.appendInteraction(op.id, { event: 'inquiry_lag', found: false, elapsed_ms: elapsedMs });
+        const lost = await this.inquiryLagAsRead(op, { event: 'inquiry_lag', found: false, elapsed_ms: elapsedMs });
+        if (lost) return lost;
         if (pastMaxAge) return this.unresolvedPastMaxAge(op, miss.kind);
         return { kind: 'retry', reason: 'the PSP has the request but its status search does not show it yet' };
       }
@@ -871,7 +874,8 @@ export class DeliveryService {
         // The attempt is older than the PSP's search reaches: its miss cannot see it, and a resend could move
         // the money twice (no idempotency key). Only the PSP's webhook, its reports or an operator settle it now.
         const details = { attempt_age_ms: miss.attemptAgeMs, horizon_ms: miss.horizonMs };
-        await this.deps.ledger.appendInteraction(op.id, { event: 'inquiry_lag', found: false, elapsed_ms: elapsedMs, ...details });
+        const lost = await this.inquiryLagAsRead(op, { event: 'inquiry_lag', found: false, elapsed_ms: elapsedMs, ...details });
+        if (lost) return lost;
         this.deps.logger.warn('status search cannot reach the attempt (older than what it searches); not resending: UNRESOLVED, resolve it at the PSP', {
           operation_id: op.id,
           gateway: route.gateway.name,
@@ -899,7 +903,10 @@ export class DeliveryService {
         { event: 'inquiry', found: false, elapsed_ms: elapsedMs },
         { onlyFrom: op.state, onlyAttempts: op.attempts },
       );
-      if (!resent.applied) return this.movedMeanwhile(op.id);
+      if (!resent.applied) {
+        noteMoveLost(this.deps.logger, 'resend after a status inquiry', op, resent.from, route.gateway.name, { command: op.command });
+        return this.movedMeanwhile(op.id);
+      }
       const again = await this.deps.ledger.get(op.id);
       if (!again || again.state !== 'SENT' || again.attempts !== op.attempts) return { kind: 'done', state: again?.state ?? 'FAILED' };
       // Proven to have done nothing there: the next candidate may take it (never two live authorizations).
@@ -908,6 +915,19 @@ export class DeliveryService {
     }
     const settled = await this.deps.recorder.apply(op, outcome, 'inquiry', { elapsed_ms: elapsedMs });
     return { kind: 'done', state: settled.state };
+  }
+
+  /**
+   * Appends an inquiry's `inquiry_lag` entry (read as the end of the attempt asked about: `ATTEMPT_ENDS`) only while the
+   * operation stands as read (`Ledger.appendAsRead`); `null` then. After another worker's move meanwhile (its resend: one
+   * more attempt) it would read as the end of that attempt, which may be at the PSP: nothing written, said at info, and
+   * this run ends as for a lost move (that worker's attempt is that worker's to finish).
+   */
+  private async inquiryLagAsRead(op: OperationRecord, entry: Omit<Interaction, 'at'>): Promise<DeliveryStep | null> {
+    const appended = await this.deps.ledger.appendAsRead(op, entry);
+    if (appended.appended) return null;
+    logMovedMeanwhile(this.deps.logger, 'status search lag', op, appended.state, { command: op.command });
+    return this.movedMeanwhile(op.id);
   }
 
   /**
@@ -930,17 +950,22 @@ export class DeliveryService {
     const line = { operation_id: op.id, gateway: route.gateway.name, command: op.command, attempt_age_ms: miss.attemptAgeMs, lag_ms: miss.lagMs };
     if (pastMaxAge) {
       // Proves nothing, and nothing is sent past delivery.max_age_ms: the attempt may be at the PSP.
-      await this.deps.ledger.appendInteraction(op.id, entry);
+      const lost = await this.inquiryLagAsRead(op, entry);
+      if (lost) return lost;
       return this.unresolvedPastMaxAge(op, miss.kind);
     }
     if (!miss.resend) {
-      await this.deps.ledger.appendInteraction(op.id, entry);
+      const lost = await this.inquiryLagAsRead(op, entry);
+      if (lost) return lost;
       this.deps.logger.info('status search has no trace of the attempt yet; asking again, not resending (the PSP may not show it yet)', line);
       return { kind: 'retry', reason: 'the status search may not show the attempt yet' };
     }
     // Only from the record the inquiry was asked on (as above, `inquireThenMaybeResend`).
     const resent = await this.deps.ledger.transition(op.id, 'SENT', entry, { onlyFrom: op.state, onlyAttempts: op.attempts });
-    if (!resent.applied) return this.movedMeanwhile(op.id);
+    if (!resent.applied) {
+      noteMoveLost(this.deps.logger, 'resend after a status inquiry', op, resent.from, route.gateway.name, { command: op.command });
+      return this.movedMeanwhile(op.id);
+    }
     const again = await this.deps.ledger.get(op.id);
     if (!again || again.state !== 'SENT' || again.attempts !== op.attempts) return { kind: 'done', state: again?.state ?? 'FAILED' };
     this.deps.logger.info(
@@ -950,7 +975,18 @@ export class DeliveryService {
     return this.send(again, ctx, route, breaker);
   }
 
-  private async send(op: OperationRecord, ctx: OperationContext, route: GatewayRoute, breaker: CircuitBreaker): Promise<DeliveryStep> {
+  /**
+   * Records the attempt (the move to SENT, only from the state and attempt count read) and sends it. `failovers`: the
+   * failover steps of this pass that led here, written in the same script as that move (or with the refusal of this
+   * request unsent), and counted and logged only then: one whose move loses to another worker leaves nothing.
+   */
+  private async send(
+    op: OperationRecord,
+    ctx: OperationContext,
+    route: GatewayRoute,
+    breaker: CircuitBreaker,
+    failovers: readonly PendingFailover[] = [],
+  ): Promise<DeliveryStep> {
     const { ledger, recorder } = this.deps;
     if (op.command === 'refund' && op.attempts === 0 && this.deps.config.serviceBus.refundPendingNotice) {
       // The OMS hears PENDINGRELEASE before the money moves (unless service_bus.refund_pending_notice is false);
@@ -980,17 +1016,27 @@ export class DeliveryService {
       const refusal = commandRefused(err, route.gateway.name);
       // A resend (an UNKNOWN webhook-only command, a retry) whose request no longer builds (a release changed the
       // builder, data it needs was erased): its earlier attempt may be at the PSP, so it is never told FAIL.
-      const sent = await this.refusalOfSent(op, refusal.details.gatewayCode ?? refusal.code, { kind: refusal.kind });
+      // The failovers that led here were decided on proof that the attempt before them did nothing: read with them.
+      const sent = await this.refusalOfSent(op, refusal.details.gatewayCode ?? refusal.code, { kind: refusal.kind }, failovers);
       if (sent) {
         breaker.release(); // we did not call: a reserved probe is freed, the breaker stays as it is
         return sent;
       }
       // Decided on the record as read: one another worker sent meanwhile is left as that one leaves it. A cancel of a
-      // captured payment is counted and logged as refused only once the refusal is on record.
+      // captured payment is counted and logged as refused only once the refusal is on record, and so are the failovers
+      // that led here, whose entries go on record with it.
       const captured = op.attempts === 0 ? ctx.captured : undefined;
+      const recorded =
+        captured || failovers.length > 0
+          ? (): void => {
+              this.failedOver(op, failovers);
+              if (captured) this.noteCancelOfCaptured(op, captured, route.gateway.name, refusal.details.gatewayCode ?? refusal.code);
+            }
+          : undefined;
       return this.onError(op, refusal, breaker, 'send', undefined, refusal.details.field, {
         onlyFrom: op.state,
-        ...(captured ? { recorded: () => this.noteCancelOfCaptured(op, captured, route.gateway.name, refusal.details.gatewayCode ?? refusal.code) } : {}),
+        ...(recorded ? { recorded } : {}),
+        ...(failovers.length > 0 ? { precededBy: failovers.map((f) => f.entry) } : {}),
       });
     }
     // Noted once the request is built: a cancel refused unsent is counted and logged as refused (above).
@@ -1023,8 +1069,11 @@ export class DeliveryService {
     // at the route's first candidate while this one fails over on a breaker open in its own process, a plan decided
     // under another configuration) leaves one more attempt on record, and this one, perhaps at another gateway, must not
     // go out beside it (two live authorizations).
-    const only = { onlyFrom: op.state, onlyAttempts: op.attempts };
+    // The failovers that led here go on record with it, in the same script: a move that loses writes none of them.
+    const only: TransitionFields = { onlyFrom: op.state, onlyAttempts: op.attempts };
+    if (failovers.length > 0) only.precededBy = failovers.map((f) => f.entry);
     const moved = await ledger.transition(op.id, 'SENT', asReplay ? { ...entry, read_as_replay: true } : entry, { ...fields, ...only }, now);
+    if (moved.applied) this.failedOver(op, failovers);
     const plan = decided ? freshPlans.get(decided) : undefined;
     if (decided) {
       fresh.delete(decided);
@@ -1053,6 +1102,11 @@ export class DeliveryService {
     if (!moved.applied) {
       // A webhook or another worker decided it meanwhile. A plan decided in this pass never went on record: what it
       // reserved is given back (`releaseAbandoned`: unless another plan of the operation, the mover's, claims it).
+      const failover = failovers[failovers.length - 1];
+      noteMoveLost(this.deps.logger, 'attempt', op, moved.from, route.gateway.name, {
+        command: op.command,
+        ...(failover ? { failover_from: failover.from, failover_trigger: failover.trigger } : {}),
+      });
       if (plan) await this.pipeline.releaseAbandoned(op, plan);
       return this.movedMeanwhile(op.id);
     }
@@ -1181,9 +1235,10 @@ export class DeliveryService {
     field?: string,
     /**
      * A refusal before any call, decided on the record as read: FAIL only if the operation is still in `onlyFrom`;
-     * `recorded` runs once that FAIL is on record (before the warn line), never for one another worker moved meanwhile.
+     * `recorded` runs once that FAIL is on record (before the warn line), never for one another worker moved meanwhile;
+     * `precededBy`: history entries written with that FAIL only (the failovers that led to this refusal).
      */
-    stale?: { onlyFrom: OperationState; recorded?: () => void },
+    stale?: { onlyFrom: OperationState; recorded?: () => void; precededBy?: TransitionFields['precededBy'] },
   ): Promise<DeliveryStep> {
     if (!(err instanceof GatewayError)) throw err;
     const { ledger, recorder, logger } = this.deps;
@@ -1271,7 +1326,14 @@ export class DeliveryService {
       else if (err.kind === 'authentication' && !counted) breaker.release();
       else if (!counted) breaker.failure();
       if (!answered) this.health.retryableFailure(err, op.id);
-      await ledger.appendInteraction(op.id, detail);
+      // Only while the operation stands as read: after another worker's attempt meanwhile (a redelivery, a lapsed job
+      // lock) this entry would read as the end of that attempt, which may be at the PSP (a `not_sent` or `rate_limited`
+      // one even as proof it never landed). That worker's move stands and is that worker's to finish: nothing written.
+      const appended = await ledger.appendAsRead(op, detail);
+      if (!appended.appended) {
+        logMovedMeanwhile(logger, `${phase} error`, op, appended.state, { command: op.command, gateway: err.gateway, kind: err.kind });
+        return this.movedMeanwhile(op.id);
+      }
       return { kind: 'retry', reason: err.kind, retryAfterMs: this.retryAfter(op, err) };
     }
     breaker.success();
@@ -1300,6 +1362,7 @@ export class DeliveryService {
       decline,
       ...(field ? { field } : {}),
       ...(stale ? { onlyFrom: stale.onlyFrom } : {}),
+      ...(stale?.precededBy ? { precededBy: stale.precededBy } : {}),
     });
     if (stale) {
       if (this.refusalLost(op, failed, reason)) return { kind: 'done', state: failed.state };
@@ -1386,7 +1449,7 @@ export class DeliveryService {
    * A plan that does not send: a refusal fails the operation unsent (its decisions on record), a hold makes
    * it wait. `null` for a plan to send.
    */
-  private async unsent(op: OperationRecord, planned: PipelineResult): Promise<DeliveryStep | null> {
+  private async unsent(op: OperationRecord, planned: PipelineResult, failovers: readonly PendingFailover[] = []): Promise<DeliveryStep | null> {
     if (planned.kind === 'send') return null;
     // The failovers made before it stay listed on its record and FAIL event (this pass's and earlier ones): the
     // late-webhook scope check reads routing.failovers to void a late success at a gateway left before.
@@ -1422,11 +1485,13 @@ export class DeliveryService {
       }
       return waiting;
     }
+    // The failovers of this pass that led to the refusing candidate go on record with the FAIL (`failovers`).
     const failed = await this.deps.recorder.fail({ ...op, routing }, planned.reason, 'bridge', {
       details: { decisions: planned.decisions },
       ...(planned.field ? { field: planned.field } : {}),
       routing,
       onlyFrom: op.state,
+      ...(failovers.length > 0 ? { precededBy: failovers.map((f) => f.entry) } : {}),
     });
     // Released only once the refusal is on record: one another worker sent meanwhile keeps the reservation it sent on.
     if (this.refusalLost(op, failed, planned.reason)) {
@@ -1434,6 +1499,7 @@ export class DeliveryService {
       planned.tally?.(false);
       return { kind: 'done', state: failed.state };
     }
+    this.failedOver(op, failovers);
     // Logged once the refusal is on record: one that lost says so in `refusalLost`'s line instead.
     this.deps.logger.warn('operation refused by orchestration; not sent to any gateway', {
       operation_id: op.id,
@@ -1452,14 +1518,20 @@ export class DeliveryService {
   /**
    * A refusal of an operation already sent (by route or gateway: a router's, `UNSUPPORTED_COMMAND`; against its
    * authorization), met after a configuration change or a release: one whose attempt may have reached the PSP is never
-   * told FAIL (the PSP may have done it).
+   * told FAIL (the PSP may have done it). `failovers`: those of this pass that led here, each proof that the attempt
+   * before it did nothing (read as if on record: `mayHaveReachedPsp`).
    * UNKNOWN stays for its status inquiries (the poller's schedule, then UNRESOLVED); SENT, which nothing polls, becomes
    * UNRESOLVED (as past `delivery.max_age_ms`): alerted, asked about, settled by any later PSP fact. `null` for one
    * never sent (RECEIVED, no attempt, or every attempt proven not to have landed): the caller fails it unsent.
    */
-  private async refusalOfSent(op: OperationRecord, reason: string, details: Record<string, unknown> = {}): Promise<DeliveryStep | null> {
+  private async refusalOfSent(
+    op: OperationRecord,
+    reason: string,
+    details: Record<string, unknown> = {},
+    failovers: readonly PendingFailover[] = [],
+  ): Promise<DeliveryStep | null> {
     if (op.state === 'RECEIVED' || op.attempts === 0) return null;
-    if (op.state !== 'UNKNOWN' && !(await this.mayHaveReachedPsp(op.id))) return null;
+    if (op.state !== 'UNKNOWN' && !(await this.mayHaveReachedPsp(op.id, failovers))) return null;
     this.deps.logger.warn('refusal withheld: the operation was sent and may be at the PSP; never told FAIL, left to its status inquiries', {
       operation_id: op.id,
       command: op.command,
@@ -1518,13 +1590,37 @@ export class DeliveryService {
    * declined, or a status inquiry that found nothing). The attempt there carries a key of its own (two
    * gateway entries may share one PSP account: see `attempt-key.ts`), the same on every retry there. `null` when there is no candidate left (the caller goes on
    * as without failover).
+   * The failover is on record (its history entry, `pb_routing_failovers_total`, the warn line) only with the move to SENT
+   * at the next gateway, or the refusal there, that it led to: one whose move loses to another worker leaves nothing
+   * (`send`). One that goes nowhere yet (the next candidate's breaker open, a stage's hold: a wait) records the end of
+   * the attempt it left when that end is not on record yet (`attemptEnded`).
    */
   private async failover(op: OperationRecord, trigger: FailoverTrigger, detail: Record<string, unknown>): Promise<DeliveryStep | null> {
+    const went = await this.failoverFrom(op, trigger, detail, []);
+    // Only a wait that moved nothing: a wait after an attempt at a later gateway (declined there, its own failover
+    // waiting) follows that attempt, whose own failover recorded its end; this one's end is the `failover` entry on record.
+    if (went?.step.kind === 'wait' && !went.sent && ENDED_UNRECORDED.has(trigger)) await this.attemptEnded(op, trigger, detail, went.step.reason);
+    return went?.step ?? null;
+  }
+
+  /**
+   * `failover`'s steps: `pending`, the failovers of this pass before this one (a chain through open breakers). `sent`:
+   * the step came after a move to SENT at a later gateway was tried (`send`), not from a wait or refusal before any.
+   */
+  private async failoverFrom(
+    op: OperationRecord,
+    trigger: FailoverTrigger,
+    detail: Record<string, unknown>,
+    pending: readonly PendingFailover[],
+  ): Promise<{ step: DeliveryStep; sent: boolean } | null> {
     const current = planOf(op);
     const next = await this.pipeline.failover(op, current, this.now());
     if (!next) return null;
     const from = current.candidates[current.index];
-    if (next.kind !== 'send') return this.unsent(op, next);
+    if (next.kind !== 'send') {
+      const unsent = await this.unsent(op, next, pending);
+      return unsent ? { step: unsent, sent: false } : null;
+    }
     const to = next.plan.candidates[next.plan.index];
     // What the attempt left was asked at, when converted: a late success there is reversed in that currency.
     const left = fxLockOf(op);
@@ -1544,9 +1640,7 @@ export class DeliveryService {
       await this.pipeline.releaseAbandoned(op, next.plan);
       return null;
     }
-    countFailover(from, to, trigger);
-    this.deps.logger.warn('failover: sending the operation to its next candidate gateway', { operation_id: op.id, command: op.command, from, to, trigger });
-    await this.deps.ledger.appendInteraction(op.id, { event: 'failover', from, to, trigger: step.trigger, ...detail });
+    const failovers = [...pending, { from, to, trigger, entry: { event: 'failover', from, to, trigger: step.trigger, ...detail } }];
     const ctx: OperationContext = {
       operationId: op.id,
       command: op.command,
@@ -1557,14 +1651,40 @@ export class DeliveryService {
     const breaker = this.breaker(route.gateway.name);
     const permit = breaker.permit();
     if (!permit.allowed) {
-      const further = await this.failover(moved, 'breaker_open', { gateway: route.gateway.name });
+      const further = await this.failoverFrom(moved, 'breaker_open', { gateway: route.gateway.name }, failovers);
       // Sent on, or refused on record, further along: that step's record settles what `to` holds. A wait (no candidate
       // left, a stage's hold) puts nothing on record: what the plan reserved at `to` is given back.
-      if (further && further.kind !== 'wait') return further;
+      if (further && further.step.kind !== 'wait') return further;
       await this.pipeline.releaseAbandoned(op, next.plan);
-      return further ?? { kind: 'wait', reason: `circuit open for ${to}`, delayMs: permit.retryInMs };
+      return further ?? { step: { kind: 'wait', reason: `circuit open for ${to}`, delayMs: permit.retryInMs }, sent: false };
     }
-    return this.send(moved, ctx, route, breaker);
+    return { step: await this.send(moved, ctx, route, breaker, failovers), sent: true };
+  }
+
+  /** Counts and logs the failovers of this pass once the move (or the refusal) they led to is on record. */
+  private failedOver(op: OperationRecord, failovers: readonly PendingFailover[]): void {
+    for (const f of failovers) {
+      countFailover(f.from, f.to, f.trigger);
+      this.deps.logger.warn('failover: sending the operation to its next candidate gateway', {
+        operation_id: op.id,
+        command: op.command,
+        from: f.from,
+        to: f.to,
+        trigger: f.trigger,
+      });
+    }
+  }
+
+  /**
+   * The end of the attempt a failover left (not sent, declined "try elsewhere": nothing of it on record yet) when the
+   * failover went nowhere yet (`reason`: why it waits): an `attempt_ended` entry, so a later pass reads that attempt as
+   * having done nothing (it may fail over then, a give-up FAILs it) as a `failover` entry would have said. Only while
+   * the operation stands as read (`Ledger.appendAsRead`): after another worker's attempt meanwhile it would read as that
+   * attempt's end, which may be at the PSP. That one is said at info, nothing written.
+   */
+  private async attemptEnded(op: OperationRecord, trigger: FailoverTrigger, detail: Record<string, unknown>, reason: string): Promise<void> {
+    const ended = await this.deps.ledger.appendAsRead(op, { event: 'attempt_ended', trigger, ...detail, failover_waits: reason });
+    if (!ended.appended) logMovedMeanwhile(this.deps.logger, 'end of the attempt a failover left', op, ended.state, { command: op.command, trigger });
   }
 
   /** Tells the stages what they reserved for this attempt is not used (the operation failed for good). */
@@ -1630,8 +1750,25 @@ function lastAttemptUnfinished(history: readonly Interaction[]): boolean {
   return false;
 }
 
-/** History entries that end an attempt: its answer, its error, or a status inquiry about it. */
-const ATTEMPT_ENDS: ReadonlySet<string> = new Set(['outcome', 'send_error', 'inquiry', 'inquiry_error', 'inquiry_lag', 'failover']);
+/**
+ * History entries that end an attempt: its answer, its error, a status inquiry about it, the failover it led to, or the
+ * end a failover that waits records (`attempt_ended`).
+ */
+const ATTEMPT_ENDS: ReadonlySet<string> = new Set(['outcome', 'send_error', 'inquiry', 'inquiry_error', 'inquiry_lag', 'failover', 'attempt_ended']);
+
+/**
+ * A failover decided in this pass, not yet on record: its step (for `pb_routing_failovers_total` and the warn line) and
+ * its history entry, written in the same script as the move (or the refusal) it leads to.
+ */
+interface PendingFailover {
+  readonly from: string;
+  readonly to: string;
+  readonly trigger: FailoverTrigger;
+  readonly entry: HistoryEntryDraft;
+}
+
+/** Failover triggers whose attempt has no recorded end when the failover is decided (the caller records it otherwise). */
+const ENDED_UNRECORDED: ReadonlySet<FailoverTrigger> = new Set<FailoverTrigger>(['not_sent', 'declined']);
 
 /**
  * `pb_unfinished_attempts_asked_total{gateway}`: attempts with no recorded end (a worker killed mid-call) at a PSP that

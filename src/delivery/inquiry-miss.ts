@@ -12,7 +12,7 @@ import { GatewayTransformer, inquiryHorizonOf, inquiryLagOf } from '../gateways/
  * - `index_lag`: the latest attempt is younger than the gateway's `inquiryLagMs`: the PSP's search may not
  *   show it yet. Proves nothing: no failover, and a resend only where the PSP replays a request it already
  *   performed under the same idempotency key (`resend`); else ask again.
- * - `beyond_horizon`: an attempt not yet proven absent (by an earlier miss, a failover, or its own error
+ * - `beyond_horizon`: an attempt not yet proven absent (by an earlier miss, a failover or `attempt_ended`, or its own error
  *   saying it never landed) is older than what the gateway's inquiry searches
  *   (`inquiryHorizonMs`: Cybersource's transaction search covers the last 7 days): the miss cannot see it.
  *   Proves nothing, and nothing is resent (no idempotency key protects it): UNRESOLVED, for a webhook, the
@@ -50,11 +50,12 @@ export function readInquiryMiss(history: readonly Interaction[], rules: InquiryM
   if (history.some((h) => h.psp_has_request === true)) return { kind: 'psp_has_request' };
   const horizonMs = rules.horizonMs ?? 0;
   if (horizonMs > 0) {
-    // The attempts not proven absent: an earlier miss (`inquiry`, not found) or a failover proves every one
-    // before it did nothing; an error that says the request never landed (NOT_LANDED) proves its own attempt.
+    // The attempts not proven absent: an earlier miss (`inquiry`, not found) or a failover (or the end a waiting one
+    // records, `attempt_ended`) proves every one before it did nothing; an error that says the request never landed
+    // (NOT_LANDED) proves its own attempt.
     const unproven: number[] = [];
     for (const entry of history) {
-      if ((entry.event === 'inquiry' && entry.found === false) || entry.event === 'failover') unproven.length = 0;
+      if ((entry.event === 'inquiry' && entry.found === false) || entry.event === 'failover' || entry.event === 'attempt_ended') unproven.length = 0;
       else if (entry.event === 'attempt') unproven.push(entry.at);
       else if (entry.event === 'send_error' && NOT_LANDED.has(String(entry.kind))) unproven.pop();
     }

@@ -559,14 +559,23 @@ export class OutcomeRecorder {
    *   decided on `op`, a record read earlier: a refusal before the first attempt, which another worker may have sent
    *   meanwhile, or of one already sent, which another worker may have sent again: same state, one more attempt);
    *   otherwise it is left as it is and returned as it stands.
+   * @param options.precededBy history entries written just before the FAIL's, only when it applies (the failovers that
+   *   led to a refusal at the next gateway: `TransitionFields.precededBy`).
    */
   async fail(
     op: OperationRecord,
     reason: string,
     source: OutcomeSource,
-    options: { details?: Record<string, unknown>; decline?: Decline; field?: string; routing?: RoutingRecord; onlyFrom?: OperationState } = {},
+    options: {
+      details?: Record<string, unknown>;
+      decline?: Decline;
+      field?: string;
+      routing?: RoutingRecord;
+      onlyFrom?: OperationState;
+      precededBy?: TransitionFields['precededBy'];
+    } = {},
   ): Promise<OperationRecord> {
-    const { details = {}, decline, field, routing, onlyFrom } = options;
+    const { details = {}, decline, field, routing, onlyFrom, precededBy } = options;
     const fields: TransitionFields = {
       reason,
       decline: this.decline(op, declineOfFailure(reason, decline)),
@@ -576,6 +585,7 @@ export class OutcomeRecorder {
       // Leaving ACTION_REQUIRED: the client secret is not kept past its use.
       ...(op.state === 'ACTION_REQUIRED' && op.action ? { action: { kind: op.action.kind } } : {}),
       ...(onlyFrom ? { onlyFrom, onlyAttempts: op.attempts } : {}),
+      ...(precededBy && precededBy.length > 0 ? { precededBy } : {}),
     };
     // A refusal the PSP answered (a terminal gateway error read from its answer, `elapsed_ms` in the details): its round
     // trip is the FAIL event's `gateway_response_time`, as an answer read as FAIL would say.

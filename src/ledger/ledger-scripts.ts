@@ -119,6 +119,9 @@ export const TRANSITION_INPUTS = luaInputs(
     'only_from',
     // The attempt count the move applies at only ('' for any: `TransitionFields.onlyAttempts`).
     'only_attempts',
+    // History entries appended before `interaction` when the move applies, a JSON list of entry JSONs ('' for none:
+    // `TransitionFields.precededBy`).
+    'preceding',
   ],
 );
 
@@ -214,7 +217,13 @@ if may(from, to) and as_read then
   redis.call('HSET', K.op, 'state', to, 'updated_at', A.now, unpack(written))
   if from ~= to then redis.call('ZREM', state_key(from), A.id) end
   redis.call('ZADD', state_key(to), A.score, A.id)
-  redis.call('RPUSH', K.log, A.interaction)
+  if A.preceding == '' then
+    redis.call('RPUSH', K.log, A.interaction)
+  else
+    local entries = cjson.decode(A.preceding)
+    entries[#entries + 1] = A.interaction
+    redis.call('RPUSH', K.log, unpack(entries))
+  end
   if to == 'SUCCEEDED' then closing = pb_authorization_index(A.id, fields, ref_before, current[7]) end
   applied = 1
 end
@@ -291,6 +300,23 @@ return {1, ${call}}
 `,
   );
 }
+
+/**
+ * Appends one history entry only while the operation stands as its caller read it: the same state and attempt count
+ * (`Ledger.appendAsRead`). For what a decision on that read says about the attempt it read (the end of an attempt a
+ * failover left and could not yet replace): one another worker moved or sent again meanwhile gets nothing, so the entry
+ * never follows, and never reads as the end of, that worker's attempt. Returns {appended (0|1), the state found ('' for
+ * no such operation)}.
+ */
+export const APPEND_AS_READ_SCRIPT = new LuaScript(
+  luaInputs(['op', 'log'], ['read_state', 'read_attempts', 'interaction']),
+  `
+local current = redis.call('HMGET', K.op, 'state', 'attempts')
+if current[1] ~= A.read_state or (tonumber(current[2]) or 0) ~= tonumber(A.read_attempts) then return {0, current[1] or ''} end
+redis.call('RPUSH', K.log, A.interaction)
+return {1, current[1]}
+`,
+);
 
 const ONE_RECORD = luaInputs(['op'], ['now']);
 

@@ -11,6 +11,7 @@ import { entriesAfter } from '../redis/sorted-set-cursor';
 import { AUTHORIZATION_VIEW_SCRIPT, CLOSE_AUTHORIZATION_SCRIPT, DEPENDENTS_SCRIPT, followToAuthorization } from './authorization-by-reference';
 import { commandDigest } from './command-digest';
 import {
+  APPEND_AS_READ_SCRIPT,
   CREATE_SCRIPT,
   DISCARD_CREATED_SCRIPT,
   HOLD_SCRIPT,
@@ -732,6 +733,7 @@ export class Ledger {
         scrubbed_payment: payment && dropsMethodData(to, payment) ? JSON.stringify(withoutMethodToken(payment)) : '',
         only_from: fields.onlyFrom ?? '',
         only_attempts: fields.onlyAttempts === undefined ? '' : String(fields.onlyAttempts),
+        preceding: fields.precededBy && fields.precededBy.length > 0 ? JSON.stringify(fields.precededBy.map((entry) => historyEntry(entry, now))) : '',
       },
     };
   }
@@ -765,6 +767,24 @@ export class Ledger {
   async appendInteraction(id: string, interaction: Omit<Interaction, 'at'>, now = Date.now()): Promise<void> {
     const keys = await this.keysOfId(id);
     await this.redis.rpush(keys.history(id), historyEntry(interaction, now));
+  }
+
+  /**
+   * Appends a history entry only while operation `read` stands as the caller read it (same state and attempt count, in
+   * the same atomic script): see `APPEND_AS_READ_SCRIPT`. Redacted as every entry.
+   * @returns whether it was appended (false: the operation moved meanwhile, or is gone) and the state found (`null`: gone).
+   */
+  async appendAsRead(
+    read: Pick<OperationRecord, 'id' | 'state' | 'attempts' | 'payment'>,
+    interaction: Omit<Interaction, 'at'>,
+    now = Date.now(),
+  ): Promise<{ appended: boolean; state: OperationState | null }> {
+    const keys = this.keysFor(read.id, read.payment);
+    const [appended, state] = (await APPEND_AS_READ_SCRIPT.run(this.redis, {
+      keys: { op: keys.op(read.id), log: keys.history(read.id) },
+      args: { read_state: read.state, read_attempts: String(read.attempts), interaction: historyEntry(interaction, now) },
+    })) as [number, string];
+    return { appended: appended === 1, state: state === '' ? null : (state as OperationState) };
   }
 
   /**

@@ -328,7 +328,18 @@ export type TransitionFields = Partial<Pick<OperationRecord, (typeof TRANSITION_
    * at the PSP): a refusal decided before it must change nothing.
    */
   onlyAttempts?: number;
+  /**
+   * History entries written just before the move's own entry, in the same script, only when the move applies (nothing
+   * of them otherwise): a failover's step, which is on record only with the attempt (or the refusal) it led to.
+   */
+  precededBy?: readonly HistoryEntryDraft[];
 };
+
+/** A history entry as a caller hands it to the ledger (`Interaction` without its time, which the ledger adds). */
+export interface HistoryEntryDraft {
+  event: string;
+  [detail: string]: unknown;
+}
 
 /** Appends `field`'s hash name and encoded value to `out` when `value` is defined. */
 function put<F extends keyof OperationRecord>(out: string[], field: F, value: OperationRecord[F] | undefined): void {

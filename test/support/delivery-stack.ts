@@ -8,6 +8,7 @@ import { OmsEventJobData, createOmsEventsQueue } from '../../src/events/oms-even
 import { createGatewayClients } from '../../src/gateways/gateway-registry';
 import { Ledger } from '../../src/ledger/ledger';
 import { Logger, silentLogger } from '../../src/logging/logger';
+import { OrchestrationPipeline } from '../../src/orchestration/orchestration-pipeline';
 import { buildOrchestrationPipeline } from '../../src/orchestration/orchestration-stages';
 import { buildOutcomeRecorder } from '../../src/poller/outcome-recorder-wiring';
 import { RedisClient, createRedis } from '../../src/redis/redis-connection';
@@ -26,6 +27,8 @@ export interface DeliveryStack {
   recorder: OutcomeRecorder;
   ledger: Ledger;
   events: EventStore;
+  /** The orchestration the service plans, reserves and fails over with (a test races two workers at its steps). */
+  pipeline: OrchestrationPipeline;
 }
 
 /** Builds {@link DeliveryStack}s for one test file (see {@link useDeliveryStacks}). */
@@ -74,7 +77,7 @@ export function useDeliveryStacks(): DeliveryStacks {
       const router = options.router ? options.router(real) : real;
       const splitTenders = new SplitStepLookup(new SplitTenderStore(redis, config.redis.keyPrefix));
       const service = new DeliveryService({ config, ledger, router, recorder, logger, now: options.now, redis, routes, pipeline, splitTenders });
-      return { config, redis, service, recorder, ledger, events };
+      return { config, redis, service, recorder, ledger, events, pipeline };
     },
   };
 }

@@ -11,6 +11,8 @@ import { testConfig } from '../../support/test-config';
 import { DeliveryStack, useDeliveryStacks } from '../../support/delivery-stack';
 import { CapReservations } from '../../../src/caps/cap-reservations';
 import { useSimulatorPair } from '../../support/simulator-pair';
+import { GatewayError } from '../../../src/errors/gateway-error';
+import { GatewayRoute } from '../../../src/gateways/gateway-route';
 
 /**
  * Failover between two real PSP simulators (two gateways, two PSP accounts): the route's next candidate
@@ -34,7 +36,7 @@ afterEach(() => {
   }
 });
 
-function setup(overrides: Record<string, unknown> = {}, logger?: Logger, router?: (real: GatewayRouter) => GatewayRouter): DeliveryStack {
+function setup(overrides: Record<string, unknown> = {}, logger?: Logger, router?: (real: GatewayRouter) => GatewayRouter, now?: () => number): DeliveryStack {
   const config = testConfig({
     'delivery.breaker_failure_threshold': 3,
     'delivery.breaker_open_ms': 60_000,
@@ -58,7 +60,17 @@ function setup(overrides: Record<string, unknown> = {}, logger?: Logger, router?
       },
     },
   });
-  return stacks.build(config, { logger, router });
+  return stacks.build(config, { logger, router, now });
+}
+
+/** `real`, with the route to `gateway` changed by `change` (its transformer or client replaced). */
+function changing(gateway: string, change: (route: GatewayRoute) => GatewayRoute): (real: GatewayRouter) => GatewayRouter {
+  return (real) => ({
+    route: (op) => {
+      const route = real.route(op);
+      return 'refused' in route || route.gateway.name !== gateway ? route : change(route);
+    },
+  });
 }
 
 async function record(ledger: Ledger, command: PaymentCommand): Promise<string> {
@@ -353,6 +365,159 @@ describe('routing and failover (authorize, sale)', () => {
     // The job runs again (the recovery sweep, a stalled job): dead's reservation is given back before anything else.
     expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
     expect([await capTaken(stack, 'dead', 'USD'), await capTaken(stack, 'simb', 'USD')]).toEqual([false, true]);
+  });
+
+  it('a failover whose request at the next gateway is refused while being built (nothing sent anywhere) ends FAILED, never UNRESOLVED, with its failover on record', async () => {
+    const { service, ledger, events } = setup(
+      {},
+      undefined,
+      changing('simb', (route) => ({
+        ...route,
+        transformer: Object.assign(Object.create(route.transformer) as typeof route.transformer, {
+          buildRequest: () => {
+            throw new RangeError('amount not representable at simb');
+          },
+        }),
+      })),
+    );
+    const failovers = () => metricValue('pb_routing_failovers_total', { from: 'dead', to: 'simb', trigger: 'not_sent' });
+    const before = (await failovers()) ?? 0;
+    const id = await record(ledger, authorize({ currency: 'USD' }));
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(await ledger.get(id)).toMatchObject({ state: 'FAILED', attempts: 1, reason: 'COMMAND_REFUSED' });
+    expect(await events.load(`${id}.FAILED`)).not.toBeNull();
+    expect(await events.load(`${id}.UNRESOLVED`)).toBeNull();
+    const history = await eventsOf(ledger, id);
+    expect(history.slice(0, 3)).toEqual(['received', 'attempt', 'failover']);
+    expect(history.filter((e) => e === 'failover')).toHaveLength(1);
+    expect(await failovers()).toBe(before + 1);
+  });
+
+  it('a failover whose request at the next gateway is refused while being built, after another worker sent again meanwhile: no FAIL, no failover on record or counted', async () => {
+    const stack = setup(
+      {},
+      undefined,
+      changing('simb', (route) => ({
+        ...route,
+        transformer: Object.assign(Object.create(route.transformer) as typeof route.transformer, {
+          buildRequest: () => {
+            throw new RangeError('amount not representable at simb');
+          },
+        }),
+      })),
+    );
+    const { service, ledger, events, pipeline } = stack;
+    const failovers = () => metricValue('pb_routing_failovers_total', { from: 'dead', to: 'simb', trigger: 'not_sent' });
+    const before = (await failovers()) ?? 0;
+    const id = await record(ledger, authorize({ currency: 'USD' }));
+    // As the failover to simb is decided, another worker (a stalled job run again) sends the operation once more.
+    const decide = pipeline.failover.bind(pipeline);
+    let raced = false;
+    const race = jest.spyOn(pipeline, 'failover').mockImplementation(async (op, plan, now) => {
+      const next = await decide(op, plan, now);
+      if (!raced && op.id === id) {
+        raced = true;
+        expect((await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 2, gateway: 'dead' }, { countAttempt: true })).applied).toBe(true);
+      }
+      return next;
+    });
+    try {
+      expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SENT' });
+    } finally {
+      race.mockRestore();
+    }
+    expect(raced).toBe(true);
+    expect(await ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 2, reason: undefined });
+    expect(await events.load(`${id}.FAILED`)).toBeNull();
+    expect(await eventsOf(ledger, id)).toEqual(['received', 'attempt', 'attempt']);
+    expect(await failovers()).toBe(before);
+  });
+
+  it("a failover that waits behind the next gateway's open breaker is made on a later pass (the attempt it left proven harmless), once that breaker closes", async () => {
+    const { service, ledger } = setup();
+    for (let i = 0; i < 3; i++) service.breaker('simb').failure();
+    const id = await record(ledger, authorize({ currency: 'USD' }));
+    // dead is provably not sent; simb's breaker is open and no candidate follows it: the operation waits, at dead.
+    expect((await service.deliver(id)).kind).toBe('wait');
+    expect(await ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 1, routing: { gateway: 'dead', index: 0 } });
+    expect(effectsOf(simB, id)).toBe(0);
+    // Later: simb is back, and dead's own breaker is open now. The attempt at dead is known to have done nothing: the
+    // operation fails over to simb instead of waiting for dead.
+    service.breaker('simb').success();
+    for (let i = 0; i < 3; i++) service.breaker('dead').failure();
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(simB.counters().effects[`${id}.failover1`]).toBe(1);
+    expect(await ledger.get(id)).toMatchObject({ attempts: 2, routing: { gateway: 'simb', index: 1 } });
+  });
+
+  it('a failover chain through an open breaker to a third candidate records, counts and logs each step once its attempt is on record', async () => {
+    const logs = captureLogger('info');
+    const { service, ledger } = setup({ 'routing.rules': [{ name: 'three', when: { currencies: ['USD'] }, gateways: ['dead', 'simb', 'sima'] }] }, logs.logger);
+    for (let i = 0; i < 3; i++) service.breaker('simb').failure();
+    const steps = () =>
+      Promise.all([
+        metricValue('pb_routing_failovers_total', { from: 'dead', to: 'simb', trigger: 'not_sent' }),
+        metricValue('pb_routing_failovers_total', { from: 'simb', to: 'sima', trigger: 'breaker_open' }),
+      ]);
+    const before = (await steps()).map((n) => n ?? 0);
+    const id = await record(ledger, authorize({ currency: 'USD' }));
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(simA.counters().effects[`${id}.failover2`]).toBe(1);
+    expect(await eventsOf(ledger, id)).toEqual(['received', 'attempt', 'failover', 'failover', 'attempt', 'outcome']);
+    expect(await ledger.get(id)).toMatchObject({
+      attempts: 2,
+      routing: {
+        gateway: 'sima',
+        index: 2,
+        failovers: [
+          { from: 'dead', to: 'simb' },
+          { from: 'simb', to: 'sima' },
+        ],
+      },
+    });
+    expect(await steps()).toEqual([before[0] + 1, before[1] + 1]);
+    expect(logs.lines.filter((l) => l.includes('failover: sending the operation to its next candidate gateway') && l.includes(id))).toHaveLength(2);
+  });
+
+  it("a failover whose attempt at the next gateway is declined and waits there records that attempt's end only, never a stale end of the attempt before it (no 'moved meanwhile' line)", async () => {
+    const logs = captureLogger('info');
+    const { service, ledger } = setup({ 'routing.rules': [{ name: 'three', when: { currencies: ['USD'] }, gateways: ['dead', 'simb', 'sima'] }] }, logs.logger);
+    // dead: provably not sent; simb declines "try elsewhere"; sima's breaker is open, nothing follows it: a wait at simb.
+    for (let i = 0; i < 3; i++) service.breaker('sima').failure();
+    const id = await record(ledger, authorize({ currency: 'USD', gateway_key: 'pm_insufficient_funds' }));
+    expect((await service.deliver(id)).kind).toBe('wait');
+    expect(await ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 2, routing: { gateway: 'simb', index: 1 } });
+    const history = await ledger.interactions(id);
+    expect(history.map((h) => h.event)).toEqual(['received', 'attempt', 'failover', 'attempt', 'attempt_ended']);
+    expect(history[4]).toMatchObject({ trigger: 'declined', gateway: 'simb' });
+    // Nothing raced: no line says the operation moved meanwhile.
+    expect(logs.lines.filter((l) => l.includes(id) && l.includes('moved meanwhile'))).toEqual([]);
+  });
+
+  it('an attempt declined (a send_error) and failed over behind an open breaker is not read later as maybe at the PSP: past delivery.max_age_ms it FAILs, never UNRESOLVED', async () => {
+    let shift = 0;
+    const { service, ledger, events } = setup(
+      { 'delivery.max_age_ms': 60_000 },
+      undefined,
+      changing('sima', (route) => ({
+        ...route,
+        client: Object.assign(Object.create(route.client) as typeof route.client, {
+          send: () => Promise.reject(new GatewayError('declined', 'sima', 'card declined', { httpStatus: 402, gatewayCode: 'insufficient_funds' })),
+        }),
+      })),
+      () => Date.now() + shift,
+    );
+    for (let i = 0; i < 3; i++) service.breaker('simb').failure();
+    const id = await record(ledger, authorize());
+    // Declined at sima as "try elsewhere"; simb's breaker is open and nothing follows it: the operation waits.
+    expect((await service.deliver(id)).kind).toBe('wait');
+    expect(await ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 1, routing: { gateway: 'sima' } });
+    // Two minutes on, past delivery.max_age_ms: its one attempt was declined, so it never reached the money.
+    shift = 120_000;
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(await ledger.get(id)).toMatchObject({ state: 'FAILED', reason: 'UNRESPONSIVE' });
+    expect(await events.load(`${id}.UNRESOLVED`)).toBeNull();
+    expect(effectsOf(simB, id)).toBe(0);
   });
 
   it('commit-then-timeout: never fails over while the first attempt may be live; its status inquiry finds the charge', async () => {

@@ -225,6 +225,45 @@ describe('the operation ledger on a real Redis', () => {
     });
   });
 
+  it('writes the entries a move is preceded by (precededBy) just before its own, in the same step, only when the move applies', async () => {
+    const id = nextId();
+    await ledger.create(id, command(), 1_000);
+    await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true }, 2_000);
+    const failover = { event: 'failover', from: 'sima', to: 'simb', trigger: 'not_sent' };
+    // Decided at one attempt; another worker's resend meanwhile makes it two: the move and its preceding entry both stay out.
+    await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 2 }, { countAttempt: true }, 3_000);
+    const lost = await ledger.transition(
+      id,
+      'SENT',
+      { event: 'attempt', attempt: 2 },
+      { countAttempt: true, onlyFrom: 'SENT', onlyAttempts: 1, precededBy: [failover] },
+      4_000,
+    );
+    expect(lost).toEqual({ applied: false, from: 'SENT' });
+    expect((await ledger.interactions(id)).map((h) => h.event)).toEqual(['received', 'attempt', 'attempt']);
+    const moved = await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 3 }, { countAttempt: true, onlyAttempts: 2, precededBy: [failover] }, 5_000);
+    expect(moved).toEqual({ applied: true, from: 'SENT' });
+    const history = await ledger.interactions(id);
+    expect(history.map((h) => h.event)).toEqual(['received', 'attempt', 'attempt', 'failover', 'attempt']);
+    expect(history[3]).toEqual({ ...failover, at: 5_000 });
+    expect(history[4]).toMatchObject({ event: 'attempt', attempt: 3, to: 'SENT', at: 5_000 });
+  });
+
+  it('appends an entry as read (appendAsRead) only while the operation has the state and attempt count its caller read', async () => {
+    const id = nextId();
+    const cmd = command();
+    await ledger.create(id, cmd, 1_000);
+    await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true }, 2_000);
+    const read = { id, state: 'SENT' as const, attempts: 1, payment: cmd.payment };
+    expect(await ledger.appendAsRead(read, { event: 'attempt_ended', trigger: 'not_sent' }, 3_000)).toEqual({ appended: true, state: 'SENT' });
+    await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 2 }, { countAttempt: true }, 4_000);
+    expect(await ledger.appendAsRead(read, { event: 'attempt_ended', trigger: 'not_sent' }, 5_000)).toEqual({ appended: false, state: 'SENT' });
+    await ledger.transition(id, 'SUCCEEDED', { event: 'outcome' }, {}, 6_000);
+    expect(await ledger.appendAsRead({ ...read, attempts: 2 }, { event: 'attempt_ended' }, 7_000)).toEqual({ appended: false, state: 'SUCCEEDED' });
+    expect((await ledger.interactions(id)).map((h) => h.event)).toEqual(['received', 'attempt', 'attempt_ended', 'attempt', 'outcome']);
+    expect(await ledger.appendAsRead({ ...read, id: 'op-ledger-missing-as-read' }, { event: 'attempt_ended' })).toEqual({ appended: false, state: null });
+  });
+
   it('never changes a terminal state: SUCCEEDED → FAILED is refused with from SUCCEEDED', async () => {
     const id = nextId();
     await ledger.create(id, command(), 1_000);

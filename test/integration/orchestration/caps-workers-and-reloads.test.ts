@@ -89,14 +89,15 @@ describe('two workers on one operation', () => {
     const abandoned = await releases('simb', 'abandoned');
     const keptBefore = await reservationsKept('simb');
     // Worker 2 delivers the operation while worker 1 is between its reservation at simb and finding simb's breaker open.
-    const append = one.ledger.appendInteraction.bind(one.ledger);
+    const failover = one.pipeline.failover.bind(one.pipeline);
     let raced = false;
-    const race = jest.spyOn(one.ledger, 'appendInteraction').mockImplementation(async (opId, interaction, now) => {
-      if (!raced && opId === id && interaction.event === 'failover') {
+    const race = jest.spyOn(one.pipeline, 'failover').mockImplementation(async (op, plan, now) => {
+      const next = await failover(op, plan, now);
+      if (!raced && op.id === id) {
         raced = true;
         expect(await two.service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
       }
-      return append(opId, interaction, now);
+      return next;
     });
     try {
       expect((await one.service.deliver(id)).kind).toBe('wait');
@@ -124,16 +125,17 @@ describe('two workers on one operation', () => {
     }
     const id = await created(one);
     const abandoned = await releases('simb', 'abandoned');
-    const append = one.ledger.appendInteraction.bind(one.ledger);
+    const failover = one.pipeline.failover.bind(one.pipeline);
     let raced = false;
-    const race = jest.spyOn(one.ledger, 'appendInteraction').mockImplementation(async (opId, interaction, now) => {
-      if (!raced && opId === id && interaction.event === 'failover') {
+    const race = jest.spyOn(one.pipeline, 'failover').mockImplementation(async (op, plan, now) => {
+      const next = await failover(op, plan, now);
+      if (!raced && op.id === id) {
         raced = true;
         expect((await two.service.deliver(id)).kind).toBe('wait');
         // Worker 1's claim stands: worker 2's abandon leaves the reservation.
         expect(await counted(one, 'simb')).toBe(1);
       }
-      return append(opId, interaction, now);
+      return next;
     });
     try {
       expect((await one.service.deliver(id)).kind).toBe('wait');
@@ -159,10 +161,11 @@ describe('two workers on one operation never send it at two gateways', () => {
     const givenBack = async () => (await releases('simb', 'abandoned')) + (await releases('simb', 'reclaimed'));
     const given = await givenBack();
     simA.setFaults({ latencyMs: { min: 300, max: 300 } });
-    const append = two.ledger.appendInteraction.bind(two.ledger);
+    const failover = two.pipeline.failover.bind(two.pipeline);
     let sending: Promise<unknown> | undefined;
-    const race = jest.spyOn(two.ledger, 'appendInteraction').mockImplementation(async (opId, interaction, now) => {
-      if (sending === undefined && opId === id && interaction.event === 'failover') {
+    const race = jest.spyOn(two.pipeline, 'failover').mockImplementation(async (op, plan, now) => {
+      const next = await failover(op, plan, now);
+      if (sending === undefined && op.id === id) {
         // Worker 2 decided its failover on the record as it read it (RECEIVED, no attempt): worker 1 sends meanwhile.
         sending = one.service.deliver(id);
         for (let i = 0; i < 200; i++) {
@@ -171,7 +174,7 @@ describe('two workers on one operation never send it at two gateways', () => {
           await new Promise((resolve) => setTimeout(resolve, 5));
         }
       }
-      return append(opId, interaction, now);
+      return next;
     });
     try {
       await two.service.deliver(id);

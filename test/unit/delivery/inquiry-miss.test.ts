@@ -91,4 +91,13 @@ describe('readInquiryMiss beyond the search horizon: attempts proven absent othe
     ];
     expect(readInquiryMiss(history, rules, NOW)).toEqual({ kind: 'no_trace' });
   });
+
+  it('leaves out the attempt a waiting failover recorded the end of (attempt_ended), as a failover would', () => {
+    const history = [
+      attempt(NOW - 8 * DAY),
+      { at: NOW - 8 * DAY + 5, event: 'attempt_ended', trigger: 'declined', gateway: 'cybersource', failover_waits: 'circuit open for adyen' },
+      attempt(NOW - 2 * LAG),
+    ];
+    expect(readInquiryMiss(history, rules, NOW)).toEqual({ kind: 'no_trace' });
+  });
 });
