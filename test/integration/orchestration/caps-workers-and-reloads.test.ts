@@ -238,8 +238,11 @@ describe('a worker killed between its claim and the record', () => {
     const given = await releases('simb', 'reclaimed');
     let died!: () => void;
     const dead = new Promise<void>((resolve) => (died = resolve));
-    const dies = jest.spyOn(one.ledger, 'appendInteraction').mockImplementation((opId, interaction) => {
-      if (opId !== id || interaction.event !== 'failover') throw new Error(`unexpected interaction ${String(interaction.event)}`);
+    // It dies once its failover step has reserved and claimed at simb: before anything of the move is on record.
+    const failover = one.pipeline.failover.bind(one.pipeline);
+    const dies = jest.spyOn(one.pipeline, 'failover').mockImplementation(async (op, plan, now) => {
+      if (op.id !== id) throw new Error(`unexpected failover of ${op.id}`);
+      await failover(op, plan, now);
       died();
       return new Promise<never>(() => undefined);
     });
