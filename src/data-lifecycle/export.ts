@@ -248,11 +248,27 @@ function replacedIn(value: unknown, from: readonly string[], to: readonly string
 }
 
 /**
- * A stand-in for the i-th PSP identifier while a line is scanned: letters between `~` (no digit, no separator the
- * card scan reads through), so it ends any digit run beside it as the identifier's own digits no longer count.
+ * Stand-ins for `count` PSP identifiers while `snap` is scanned: letters between `~` (no digit, no separator the card
+ * scan reads through), so each ends any digit run beside it as the identifier's own digits no longer count. Their tag
+ * is one the line holds nowhere (`~pbpspid`, else with `x` added until absent): the swap back after masking turns
+ * every stand-in into its identifier, and a channel's free text holding the tag's own text must come back as it was.
  */
-function identifierStandIn(i: number): string {
-  return `~pbpspid${String.fromCharCode(0x61 + i)}~`;
+function identifierStandIns(snap: OperationSnapshot, count: number): string[] {
+  const text = JSON.stringify(snap);
+  let tag = '~pbpspid';
+  while (text.includes(tag)) tag += 'x';
+  return Array.from({ length: count }, (_, i) => `${tag}${lettersOf(i)}~`);
+}
+
+/** `i` in letters (a, b, … z, ba, bb…): the stand-ins stay free of digits however many identifiers a line holds. */
+function lettersOf(i: number): string {
+  let out = '';
+  let n = i;
+  do {
+    out = String.fromCharCode(0x61 + (n % 26)) + out;
+    n = Math.floor(n / 26);
+  } while (n > 0);
+  return out;
 }
 
 /**
@@ -279,7 +295,7 @@ export function maskedSnapshot(
 ): { snap: OperationSnapshot; paths: string[] } {
   // Longest first: a stored token holds its id, which must not be set aside inside it first.
   const identifiers = [...new Set([...issued, ...pspIdentifiersOf(snap, distrusted)])].sort((a, b) => b.length - a.length);
-  const standIns = identifiers.map((_, i) => identifierStandIn(i));
+  const standIns = identifiers.length === 0 ? [] : identifierStandIns(snap, identifiers.length);
   const scanned = identifiers.length === 0 ? snap : (replacedIn(snap, identifiers, standIns) as OperationSnapshot);
   // Where the bridge wrote a network id (never elsewhere in the line), found on the very text the scan reads: a stand-in
   // may change a JSON text's members (an identifier spanning an id's end and the member after it), and an id read off

@@ -107,3 +107,22 @@ describe('maskedSnapshot and members whose names read as the path of a kept id',
     expect(JSON.stringify(masked)).not.toContain(PAN);
   });
 });
+
+describe('maskedSnapshot and the PSP identifiers it sets aside while it scans', () => {
+  /** An Adyen-like 16-digit pspReference passing the Luhn check: no card data in the record's own field. */
+  const PSP_REFERENCE = luhnComplete('488301234567890');
+
+  it("a free-text field holding the stand-in's own text comes back byte for byte, and the identifier stays whole, when card data beside them is masked", () => {
+    const text = '~pbpspida~ ~pbpspidb~ ~pbpspidxa~';
+    const base = snapshot({ custom_attributes: { note: text, card: PAN } });
+    const snap: OperationSnapshot = { ...base, record: { ...base.record, gateway_reference: PSP_REFERENCE } };
+    const { snap: masked, paths } = maskedSnapshot(snap);
+
+    expect(paths).toEqual(['record.payment', 'events[0].hash.params']);
+    expect(masked.record.gateway_reference).toBe(PSP_REFERENCE);
+    expect(paymentOf(masked).custom_attributes).toEqual({ note: text, card: PAN_MASK });
+    const event = JSON.parse(masked.events[0].hash.params) as { payment: { custom_attributes: Record<string, string> } };
+    expect(event.payment.custom_attributes).toEqual({ note: text, card: PAN_MASK });
+    expect(JSON.stringify(masked)).not.toContain(PAN);
+  });
+});
