@@ -20,6 +20,7 @@ import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
 import { testRedis } from '../../support/test-redis';
 import { luhnComplete } from '../../support/luhn';
+import { redisText } from '../../support/redis-text';
 
 const PAN = '4111111111111111';
 const PAN_MASK = '[PAN REDACTED]';
@@ -59,26 +60,8 @@ function lineWith(networkId: string, payment: Record<string, unknown> = {}): { i
   return { id, line: canonicalJson({ type: 'operation', id, record, history, events }) };
 }
 
-/** Every key of the namespace and every value it holds, as text. */
-async function namespaceText(prefix: string): Promise<string> {
-  const parts: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-    cursor = next;
-    for (const key of keys) {
-      parts.push(key);
-      const type = await redis.type(key);
-      if (type === 'string') parts.push((await redis.get(key)) ?? '');
-      else if (type === 'hash') parts.push(...Object.entries(await redis.hgetall(key)).flat());
-      else if (type === 'list') parts.push(...(await redis.lrange(key, 0, -1)));
-      else if (type === 'set') parts.push(...(await redis.smembers(key)));
-      else if (type === 'zset') parts.push(...(await redis.zrange(key, 0, -1, 'WITHSCORES')));
-      else parts.push(`(${type})`);
-    }
-  } while (cursor !== '0');
-  return parts.join('\n');
-}
+/** Every key of the namespace and every value it holds, as text, on every primary (a Redis Cluster's too). */
+const namespaceText = (prefix: string): Promise<string> => redisText(redis, prefix);
 
 /** A logger writing its lines into `lines`, at the level the import command runs it. */
 function capturingLogger(lines: string[]) {
