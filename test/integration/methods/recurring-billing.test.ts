@@ -518,6 +518,22 @@ function chargesOf(id: string): Record<string, number> {
   return Object.fromEntries(Object.entries(sim.counters().effects).filter(([op]) => op.startsWith(`_${id}.`)));
 }
 
+/**
+ * Runner B of a race on one due schedule: on `s`'s store, ledger, recorder and delivery queue, its clock a month
+ * (31 days) ahead; `before` runs once before B's first ledger read (after B read the schedule), e.g. runner A's whole pass.
+ */
+function runnerAMonthAhead(s: ReturnType<typeof setup>, before: () => Promise<unknown>): RecurringRunner {
+  return new RecurringRunner({
+    config: s.config,
+    store: s.store,
+    ledger: hookedLedger(s.ledger, 'get', () => true, before),
+    recorder: s.recorder,
+    deliveryQueue: s.deliveryQueue,
+    logger: silentLogger(),
+    now: () => Date.now() + 31 * DAY,
+  });
+}
+
 describe('recurring billing: missed cycles are skipped, never charged back to back', () => {
   it('a schedule starting in the past charges the cycle due now, once; the older ones are skipped, recorded, counted and logged', async () => {
     const captured = captureLogger('info');
@@ -580,20 +596,7 @@ describe('recurring billing: missed cycles are skipped, never charged back to ba
     const d = definition('pm_card_visa', { start_at: monthsAgo(4, 10) });
     await s.store.add(d);
     // Runner B reads the schedule, then runner A's whole pass runs before B claims; B's clock is a month ahead.
-    const b = new RecurringRunner({
-      config: s.config,
-      store: s.store,
-      ledger: hookedLedger(
-        s.ledger,
-        'get',
-        () => true,
-        () => first(),
-      ),
-      recorder: s.recorder,
-      deliveryQueue: s.deliveryQueue,
-      logger: silentLogger(),
-      now: () => Date.now() + 31 * DAY,
-    });
+    const b = runnerAMonthAhead(s, () => first());
     first = () => s.pass(0);
     expect(await b.runOnce()).toMatchObject({ due: 1, started: 0 });
     for (const job of await s.deliveryQueue.getJobs(['waiting', 'delayed', 'prioritized'])) {
@@ -1019,20 +1022,7 @@ describe('recurring billing: the OMS is told of skipped cycles (recurring_cycles
     const d = definition('pm_card_visa', { start_at: monthsAgo(4, 10) });
     await s.store.add(d);
     // Runner B reads the schedule, then runner A's whole pass runs before B writes its skip; B's clock is a month ahead.
-    const b = new RecurringRunner({
-      config: s.config,
-      store: s.store,
-      ledger: hookedLedger(
-        s.ledger,
-        'get',
-        () => true,
-        () => first(),
-      ),
-      recorder: s.recorder,
-      deliveryQueue: s.deliveryQueue,
-      logger: silentLogger(),
-      now: () => Date.now() + 31 * DAY,
-    });
+    const b = runnerAMonthAhead(s, () => first());
     first = () => s.pass(0);
     await b.runOnce();
     const notices = await settledNotices(d.id, 1);
