@@ -1,6 +1,5 @@
 import { PassThrough } from 'node:stream';
 import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
-import { Config } from '../../../src/config/config';
 import { createDeliveryQueue } from '../../../src/delivery/delivery-queue';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
 import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
@@ -18,8 +17,8 @@ import { eraseOrder } from '../../../src/data-lifecycle/erasure';
 import { IssuedTokens } from '../../../src/ledger/issued-tokens';
 import { dataErase } from '../../../src/cli/data-commands';
 import { openOps } from '../../../src/ops/ops-context';
-import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
-import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
+import { PspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
+import { useSimulatorNamespaces } from '../../support/simulator-namespaces';
 import { testConfig } from '../../support/test-config';
 import { captureLogger } from '../../support/capture-logger';
 
@@ -33,22 +32,12 @@ const API_KEY = 'sim-erase-schedule-key-0123456789';
 const DAY = 86_400_000;
 // What the schedule holds of the customer: a Stripe-like Customer, an Adyen-like shopper reference, an e-mail address.
 const PERSONAL = /cus_AdaLovelace|shopper-ada|ada@example\.com|custom_attributes/;
-let sim: PspSimulator;
 let redis: RedisClient;
-const configs: Config[] = [];
-const closers: Array<() => Promise<unknown>> = [];
+const files = useSimulatorNamespaces(API_KEY, () => redis);
+const { configs, closers } = files;
+let sim: PspSimulator;
+beforeAll(() => ({ sim } = files));
 let n = 0;
-
-beforeAll(async () => {
-  sim = await startPspSimulator({ apiKey: API_KEY });
-});
-
-afterAll(async () => {
-  for (const close of closers) await close().catch(() => undefined);
-  redis?.disconnect();
-  await sim.stop();
-  for (const c of configs) await purgeNamespace(c).catch(() => undefined);
-});
 
 function setup() {
   const config = testConfig({

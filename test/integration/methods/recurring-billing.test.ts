@@ -24,11 +24,11 @@ import { shardKeysOf, shardOfOrder } from '../../../src/redis/key-layout';
 import { orderIndexKey } from '../../../src/ledger/order-index';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
 import { BusTwin, startBusTwin } from '../../../harness/twins/bus-twin/bus-twin';
-import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
-import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
+import { PspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
+import { useSimulatorNamespaces } from '../../support/simulator-namespaces';
 import { testConfig } from '../../support/test-config';
 
 /**
@@ -38,22 +38,12 @@ import { testConfig } from '../../support/test-config';
  */
 const API_KEY = 'sim-recurring-test-key-0123456789';
 const DAY = 86_400_000;
-let sim: PspSimulator;
 let redis: RedisClient;
-const configs: Config[] = [];
-const closers: Array<() => Promise<unknown>> = [];
+const files = useSimulatorNamespaces(API_KEY, () => redis);
+const { configs, closers } = files;
+let sim: PspSimulator;
+beforeAll(() => ({ sim } = files));
 let n = 0;
-
-beforeAll(async () => {
-  sim = await startPspSimulator({ apiKey: API_KEY });
-});
-
-afterAll(async () => {
-  for (const close of closers) await close().catch(() => undefined);
-  redis?.disconnect();
-  await sim.stop();
-  for (const c of configs) await purgeNamespace(c).catch(() => undefined);
-});
 
 const BUS_CLIENT_ID = 'recurring-test';
 const BUS_CLIENT_SECRET = 'recurring-test-secret-4d2a9c81';
