@@ -21,6 +21,7 @@ import { PspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator
 import { useSimulatorNamespaces } from '../../support/simulator-namespaces';
 import { testConfig } from '../../support/test-config';
 import { captureLogger } from '../../support/capture-logger';
+import { afterFirstPipeline } from '../../support/first-pipeline';
 
 /**
  * Erasure of an order and its recurring schedules (docs/DATA.md, "Erasure"), on the real Redis and the simulator: the
@@ -108,28 +109,13 @@ async function erase(s: { prefix: string }, order: string): Promise<Record<strin
 
 /** `redis`, with the first pipeline's first reply an error (a read that failed: a failover, a node loading). */
 function firstPipelineReplyFailing(client: RedisClient): RedisClient {
-  let failed = false;
-  return new Proxy(client, {
-    get(target, prop, receiver) {
-      if (prop === 'pipeline') {
-        return () => {
-          const pipeline = target.pipeline();
-          const exec = pipeline.exec.bind(pipeline);
-          pipeline.exec = async () => {
-            const replies = await exec();
-            if (!failed && replies && replies.length > 0) {
-              failed = true;
-              replies[0] = [new Error('LOADING Redis is loading the dataset in memory'), null];
-            }
-            return replies;
-          };
-          return pipeline;
-        };
-      }
-      const value = Reflect.get(target, prop, receiver) as unknown;
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+  return afterFirstPipeline(
+    client,
+    async (replies) => {
+      if (replies) replies[0] = [new Error('LOADING Redis is loading the dataset in memory'), null];
     },
-  });
+    (replies) => replies !== null && replies.length > 0,
+  );
 }
 
 describe('erase --order: the order recurring schedules', () => {

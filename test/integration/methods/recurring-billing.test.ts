@@ -26,6 +26,7 @@ import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway
 import { BusTwin, startBusTwin } from '../../../harness/twins/bus-twin/bus-twin';
 import { PspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { captureLogger } from '../../support/capture-logger';
+import { afterFirstPipeline } from '../../support/first-pipeline';
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
 import { useSimulatorNamespaces } from '../../support/simulator-namespaces';
@@ -717,32 +718,6 @@ describe('recurring billing: review of the catch-up and the retention', () => {
     expect(await s.store.get(d.id)).toMatchObject({ cycle: 5, operation: `_${d.id}.c5`, skippedCycles: 4, lastSkip: { from: 1, through: 4 } });
   });
 });
-
-/** `client` whose first pipeline runs `hook` once its replies are in, before they are returned (a step between two). */
-function afterFirstPipeline(client: RedisClient, hook: () => Promise<unknown>): RedisClient {
-  let fired = false;
-  return new Proxy(client, {
-    get(target, prop, receiver) {
-      if (prop === 'pipeline') {
-        return () => {
-          const pipeline = target.pipeline();
-          const exec = pipeline.exec.bind(pipeline);
-          pipeline.exec = async () => {
-            const replies = await exec();
-            if (!fired) {
-              fired = true;
-              await hook();
-            }
-            return replies;
-          };
-          return pipeline;
-        };
-      }
-      const value = Reflect.get(target, prop, receiver) as unknown;
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-}
 
 describe("recurring billing: an order's schedule index names no deleted schedule", () => {
   it("after the retention's walk, the order's index holds no deleted id, even when an order index catch-up read the schedule just before the walk deleted it", async () => {
