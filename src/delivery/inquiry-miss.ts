@@ -3,6 +3,7 @@ import { counter } from '../metrics/metrics-registry';
 import type { Interaction } from '../ledger/ledger';
 import type { CommandType } from '../contracts/payment-command';
 import { GatewayTransformer, inquiryHorizonOf, inquiryLagOf } from '../gateways/gateway-adapter';
+import { unprovenAttempts } from './attempt-ends';
 
 /**
  * What a status inquiry that found no trace of an operation proves, read from the operation's history:
@@ -23,9 +24,6 @@ export type InquiryMiss =
   | { readonly kind: 'psp_has_request' }
   | { readonly kind: 'beyond_horizon'; readonly attemptAgeMs: number; readonly horizonMs: number }
   | { readonly kind: 'index_lag'; readonly resend: boolean; readonly attemptAgeMs: number; readonly lagMs: number };
-
-/** Error kinds (`GatewayError.kind`) that prove an attempt did nothing at the PSP. */
-export const NOT_LANDED: ReadonlySet<string> = new Set(['not_sent', 'rate_limited', 'authentication']);
 
 /** The gateway's side of reading a miss (`GatewayTransformer.inquiryLagMs`, `resendReplays`). */
 export interface InquiryMissRules {
@@ -50,16 +48,9 @@ export function readInquiryMiss(history: readonly Interaction[], rules: InquiryM
   if (history.some((h) => h.psp_has_request === true)) return { kind: 'psp_has_request' };
   const horizonMs = rules.horizonMs ?? 0;
   if (horizonMs > 0) {
-    // The attempts not proven absent: an earlier miss (`inquiry`, not found) or a failover (or the end a waiting one
-    // records, `attempt_ended`) proves every one before it did nothing; an error that says the request never landed
-    // (NOT_LANDED) proves its own attempt.
-    const unproven: number[] = [];
-    for (const entry of history) {
-      if ((entry.event === 'inquiry' && entry.found === false) || entry.event === 'failover' || entry.event === 'attempt_ended') unproven.length = 0;
-      else if (entry.event === 'attempt') unproven.push(entry.at);
-      else if (entry.event === 'send_error' && NOT_LANDED.has(String(entry.kind))) unproven.pop();
-    }
-    const oldest = unproven[0];
+    // The attempts not proven absent (src/delivery/attempt-ends.ts): an earlier miss or a failover (or the end a
+    // waiting one records) proves every one before it did nothing; an error that says the request never landed its own.
+    const oldest = unprovenAttempts(history)[0]?.at;
     if (oldest !== undefined && now - oldest >= horizonMs) return { kind: 'beyond_horizon', attemptAgeMs: now - oldest, horizonMs };
   }
   if (rules.lagMs <= 0) return { kind: 'no_trace' };

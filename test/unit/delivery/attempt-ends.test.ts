@@ -1,0 +1,90 @@
+import { Interaction } from '../../../src/ledger/ledger';
+import {
+  ATTEMPT_END_KINDS,
+  ATTEMPT_ENDS,
+  AttemptEndKind,
+  NotLandedProof,
+  anyAttemptMayHaveLanded,
+  lastAttemptUnfinished,
+  notLandedProof,
+  unprovenAttempts,
+} from '../../../src/delivery/attempt-ends';
+import { readInquiryMiss } from '../../../src/delivery/inquiry-miss';
+
+const NOW = 1_800_000_000_000;
+const DAY = 24 * 3_600_000;
+const attempt = (at: number): Interaction => ({ at, event: 'attempt', attempt: 1 });
+/** A history entry before it is written (no `at`). */
+type Entry = { readonly event: string; readonly [detail: string]: unknown };
+
+/**
+ * Entries of each kind that ends an attempt, with what each proves of the attempts before it. A record over every
+ * kind: a kind added to the set does not compile here until it has its entries.
+ */
+const ENDS: { readonly [K in AttemptEndKind]: readonly { readonly entry: Entry; readonly proves: NotLandedProof }[] } = {
+  outcome: [{ entry: { event: 'outcome', source: 'response', gateway_status: 'authorized' }, proves: 'none' }],
+  send_error: [
+    { entry: { event: 'send_error', kind: 'not_sent' }, proves: 'own' },
+    { entry: { event: 'send_error', kind: 'rate_limited', http_status: 429 }, proves: 'own' },
+    { entry: { event: 'send_error', kind: 'authentication', http_status: 401 }, proves: 'own' },
+    { entry: { event: 'send_error', kind: 'server_error', http_status: 500 }, proves: 'none' },
+    { entry: { event: 'send_error', kind: 'outcome_unknown' }, proves: 'none' },
+  ],
+  inquiry: [{ entry: { event: 'inquiry', found: false, elapsed_ms: 40 }, proves: 'every' }],
+  inquiry_error: [
+    { entry: { event: 'inquiry_error', kind: 'outcome_unknown' }, proves: 'none' },
+    // An error about the question: it says nothing of the attempt asked about.
+    { entry: { event: 'inquiry_error', kind: 'rate_limited', http_status: 429 }, proves: 'none' },
+  ],
+  inquiry_lag: [{ entry: { event: 'inquiry_lag', found: false, elapsed_ms: 40, attempt_age_ms: 60_000, lag_ms: 900_000 }, proves: 'none' }],
+  failover: [{ entry: { event: 'failover', from: 'sima', to: 'simb', trigger: 'not_sent' }, proves: 'every' }],
+  attempt_ended: [{ entry: { event: 'attempt_ended', trigger: 'declined', failover_waits: 'circuit open for simb' }, proves: 'every' }],
+};
+
+const cases = ATTEMPT_END_KINDS.flatMap((kind) => ENDS[kind].map((c) => ({ kind, ...c, name: `${kind} ${JSON.stringify(c.entry)}` })));
+const at = (entry: Entry, time: number): Interaction => ({ ...entry, at: time });
+
+describe('ATTEMPT_ENDS: the history entries that end a delivery attempt', () => {
+  it('are outcome, send_error, inquiry, inquiry_error, inquiry_lag, failover and attempt_ended', () => {
+    expect([...ATTEMPT_END_KINDS]).toEqual(['outcome', 'send_error', 'inquiry', 'inquiry_error', 'inquiry_lag', 'failover', 'attempt_ended']);
+    expect([...ATTEMPT_ENDS]).toEqual([...ATTEMPT_END_KINDS]);
+  });
+
+  it('prove an attempt absent only by a miss, a failover, its waiting end, or an error saying the request never landed', () => {
+    for (const c of cases) expect({ name: c.name, proves: notLandedProof(c.entry) }).toEqual({ name: c.name, proves: c.proves });
+  });
+
+  it('leave every other entry proving nothing, the attempt itself and an inquiry that found something included', () => {
+    for (const entry of [
+      { event: 'attempt' },
+      { event: 'received' },
+      { event: 'unfinished_attempt' },
+      { event: 'poll', found: false },
+      { event: 'inquiry', found: true },
+    ])
+      expect(notLandedProof(entry)).toBe('none');
+  });
+});
+
+describe('each reader of the history reads every kind of ATTEMPT_ENDS as an attempt end', () => {
+  it.each(cases)('lastAttemptUnfinished: $name ends the attempt before it', ({ entry }) => {
+    expect(lastAttemptUnfinished([at({ event: 'received' }, NOW), attempt(NOW), at(entry, NOW)])).toBe(false);
+    expect(lastAttemptUnfinished([attempt(NOW - 2), at(entry, NOW - 1), attempt(NOW)])).toBe(true);
+  });
+
+  it.each(cases)('anyAttemptMayHaveLanded (the give-up and failover checks): $name proves the attempt absent only as the rule says', ({ entry, proves }) => {
+    expect(anyAttemptMayHaveLanded([attempt(NOW), at(entry, NOW)])).toBe(proves === 'none');
+    // An entry not yet written (a failover decided in this pass) reads the same.
+    expect(anyAttemptMayHaveLanded([attempt(NOW), entry])).toBe(proves === 'none');
+  });
+
+  it.each(cases)('unprovenAttempts: $name leaves the attempt before it unproven only when it proves nothing', ({ entry, proves }) => {
+    expect(unprovenAttempts([attempt(NOW), at(entry, NOW)])).toHaveLength(proves === 'none' ? 1 : 0);
+  });
+
+  it.each(cases)('readInquiryMiss (the status search horizon): $name proves the attempt before it absent only as the rule says', ({ entry, proves }) => {
+    const rules = { lagMs: 0, resendReplays: false, horizonMs: 7 * DAY };
+    const miss = readInquiryMiss([attempt(NOW - 8 * DAY), at(entry, NOW - 8 * DAY + 1)], rules, NOW);
+    expect(miss.kind).toBe(proves === 'none' ? 'beyond_horizon' : 'no_trace');
+  });
+});
