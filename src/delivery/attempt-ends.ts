@@ -89,36 +89,31 @@ export function lastAttemptUnfinished(history: readonly HistoryEntryRead[]): boo
 
 /**
  * Whether any recorded attempt may have reached the PSP: one is proven not to have only by an end that proves it absent
- * ({@link notLandedProof}). An attempt with no recorded end (a crash mid-call), a timeout or a 5xx may have moved
- * money. Pure.
+ * ({@link notLandedProof}), its own or a later one that covers it. An attempt with no recorded end (a crash mid-call), a
+ * timeout or a 5xx may have moved money. Pure.
  */
 export function anyAttemptMayHaveLanded(history: readonly HistoryEntryRead[]): boolean {
-  let open = false; // the latest attempt is not proven harmless
-  for (const entry of history) {
-    if (entry.event === 'attempt') {
-      if (open) return true; // the previous attempt was followed by another without proof
-      open = true;
-    } else if (open && notLandedProof(entry) !== 'none') {
-      open = false;
-    }
-  }
-  return open;
+  return unprovenAttempts(history).length > 0;
 }
 
 /**
  * The `attempt` entries of `history` not proven absent ({@link notLandedProof}), oldest first: an end that proves
- * `every` attempt before it clears them, one that proves its `own` attempt takes the latest. Pure.
+ * `every` attempt before it clears them, one that proves its `own` attempt takes the latest, if that one is still
+ * unproven (a second error after it proves nothing of an earlier attempt). Pure.
  */
 export function unprovenAttempts<T extends HistoryEntryRead>(history: readonly T[]): T[] {
   const unproven: T[] = [];
+  let latestUnproven = false;
   for (const entry of history) {
     if (entry.event === 'attempt') {
       unproven.push(entry);
+      latestUnproven = true;
       continue;
     }
     const proof = notLandedProof(entry);
     if (proof === 'every') unproven.length = 0;
-    else if (proof === 'own') unproven.pop();
+    else if (proof === 'own' && latestUnproven) unproven.pop();
+    if (proof !== 'none') latestUnproven = false;
   }
   return unproven;
 }

@@ -88,3 +88,65 @@ describe('each reader of the history reads every kind of ATTEMPT_ENDS as an atte
     expect(miss.kind).toBe(proves === 'none' ? 'beyond_horizon' : 'no_trace');
   });
 });
+
+describe('the readers agree on which attempts a proof covers', () => {
+  // Two attempts under one key (a 5xx retried, then a timeout) before the status inquiry about that key missed: the
+  // miss proves both absent, as the failover it leads to takes for granted.
+  const retriedThenMissed = [
+    attempt(NOW - 50),
+    at({ event: 'send_error', kind: 'server_error', http_status: 500 }, NOW - 49),
+    attempt(NOW - 40),
+    at({ event: 'send_error', kind: 'outcome_unknown' }, NOW - 39),
+    at({ event: 'inquiry', found: false }, NOW - 30),
+  ];
+  const histories: Record<string, Interaction[]> = {
+    'two attempts under one key, then a miss': retriedThenMissed,
+    'then a failover and a request at the next gateway never sent': [
+      ...retriedThenMissed,
+      at({ event: 'failover', from: 'sima', to: 'simb', trigger: 'inquiry_not_found' }, NOW - 30),
+      attempt(NOW - 20),
+      at({ event: 'send_error', kind: 'not_sent' }, NOW - 19),
+    ],
+    'then a failover and a request at the next gateway that timed out': [
+      ...retriedThenMissed,
+      at({ event: 'failover', from: 'sima', to: 'simb', trigger: 'inquiry_not_found' }, NOW - 30),
+      attempt(NOW - 20),
+      at({ event: 'send_error', kind: 'outcome_unknown' }, NOW - 19),
+    ],
+    'a 5xx retried and then never sent: the first may have landed': [
+      attempt(NOW - 50),
+      at({ event: 'send_error', kind: 'server_error', http_status: 500 }, NOW - 49),
+      attempt(NOW - 40),
+      at({ event: 'send_error', kind: 'not_sent' }, NOW - 39),
+    ],
+    'an error proves its own attempt only, not one proven before it by a failover': [
+      attempt(NOW - 50),
+      at({ event: 'send_error', kind: 'server_error', http_status: 500 }, NOW - 49),
+      attempt(NOW - 40),
+      at({ event: 'failover', from: 'sima', to: 'simb', trigger: 'breaker_open' }, NOW - 39),
+      at({ event: 'send_error', kind: 'not_sent' }, NOW - 38),
+    ],
+  };
+
+  it('anyAttemptMayHaveLanded reads an inquiry miss as proof of every attempt under the key it asked about, as the status search horizon does', () => {
+    expect(anyAttemptMayHaveLanded(retriedThenMissed)).toBe(false);
+    expect(anyAttemptMayHaveLanded(histories['then a failover and a request at the next gateway never sent'])).toBe(false);
+  });
+
+  it.each(Object.keys(histories))('%s: may have landed exactly when an attempt is left unproven', (name) => {
+    const history = histories[name];
+    expect(anyAttemptMayHaveLanded(history)).toBe(unprovenAttempts(history).length > 0);
+  });
+
+  it('an error that says the request never landed proves its own attempt, never an earlier one', () => {
+    const history = [
+      attempt(NOW - 50),
+      at({ event: 'send_error', kind: 'server_error', http_status: 500 }, NOW - 49),
+      attempt(NOW - 40),
+      at({ event: 'send_error', kind: 'not_sent' }, NOW - 39),
+      at({ event: 'send_error', kind: 'not_sent' }, NOW - 38),
+    ];
+    expect(unprovenAttempts(history)).toEqual([history[0]]);
+    expect(anyAttemptMayHaveLanded(history)).toBe(true);
+  });
+});
