@@ -905,10 +905,11 @@ export class DeliveryService {
   }
 
   /**
-   * Appends an inquiry's `inquiry_lag` entry (read as the end of the attempt asked about: `ATTEMPT_ENDS`, src/delivery/attempt-ends.ts) only while the
-   * operation stands as read (`Ledger.appendAsRead`); `null` then. After another worker's move meanwhile (its resend: one
-   * more attempt) it would read as the end of that attempt, which may be at the PSP: nothing written, said at info, and
-   * this run ends as for a lost move (that worker's attempt is that worker's to finish).
+   * Appends an inquiry's `inquiry_lag` entry (read as the end of the attempt asked about: `ATTEMPT_ENDS`,
+   * src/delivery/attempt-ends.ts) only while the operation stands as read (`Ledger.appendAsRead`); `null` then. After
+   * another worker's move meanwhile (its resend: one more attempt) it would read as the end of that attempt, which may be
+   * at the PSP: nothing written, said at info, and this run ends as for a lost move (that worker's attempt is that
+   * worker's to finish).
    */
   private async inquiryLagAsRead(op: OperationRecord, entry: Omit<Interaction, 'at'>): Promise<DeliveryStep | null> {
     const appended = await this.deps.ledger.appendAsRead(op, entry);
