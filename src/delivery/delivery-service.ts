@@ -618,9 +618,10 @@ export class DeliveryService {
   /**
    * Whether any recorded attempt may have reached the PSP (`anyAttemptMayHaveLanded`, src/delivery/attempt-ends.ts): one
    * is proven not to have only when it ended in an error that says so (`not_sent`: it never left; `rate_limited`,
-   * `authentication`: refused before processing), a later status inquiry found no trace of it, or a failover followed
-   * it. An attempt with no recorded end (a crash mid-call), a timeout or a 5xx may have moved money. Read only on this
-   * rare path (giving up). `pending`: entries this pass decided and will write with its next move (a failover's,
+   * `authentication`: refused before processing, or the failover it led to), or a later status inquiry under its key
+   * found no trace of it. An attempt with no recorded end (a crash mid-call), a timeout or a 5xx may have moved money,
+   * whatever failover came after a later attempt. Read only on rare paths (giving up, a failover behind an open
+   * breaker). `pending`: entries this pass decided and will write with its next move (a failover's,
    * `PendingFailover`), read after the history.
    */
   private async mayHaveReachedPsp(id: string, pending: readonly PendingFailover[] = []): Promise<boolean> {

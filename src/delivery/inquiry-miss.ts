@@ -3,7 +3,7 @@ import { counter } from '../metrics/metrics-registry';
 import type { Interaction } from '../ledger/ledger';
 import type { CommandType } from '../contracts/payment-command';
 import { GatewayTransformer, inquiryHorizonOf, inquiryLagOf } from '../gateways/gateway-adapter';
-import { unprovenAttempts } from './attempt-ends';
+import { unprovenUnderCurrentKey } from './attempt-ends';
 
 /**
  * What a status inquiry that found no trace of an operation proves, read from the operation's history:
@@ -13,8 +13,9 @@ import { unprovenAttempts } from './attempt-ends';
  * - `index_lag`: the latest attempt is younger than the gateway's `inquiryLagMs`: the PSP's search may not
  *   show it yet. Proves nothing: no failover, and a resend only where the PSP replays a request it already
  *   performed under the same idempotency key (`resend`); else ask again.
- * - `beyond_horizon`: an attempt not yet proven absent (by an earlier miss, a failover or `attempt_ended`, or its own error
- *   saying it never landed) is older than what the gateway's inquiry searches
+ * - `beyond_horizon`: an attempt under the key asked about (since the last failover) not yet proven absent (by an
+ *   earlier miss, its own error saying it never landed, or the failover that ended it: src/delivery/attempt-ends.ts)
+ *   is older than what the gateway's inquiry searches
  *   (`inquiryHorizonMs`: Cybersource's transaction search covers the last 7 days): the miss cannot see it.
  *   Proves nothing, and nothing is resent (no idempotency key protects it): UNRESOLVED, for a webhook, the
  *   PSP's reports or an operator.
@@ -48,9 +49,10 @@ export function readInquiryMiss(history: readonly Interaction[], rules: InquiryM
   if (history.some((h) => h.psp_has_request === true)) return { kind: 'psp_has_request' };
   const horizonMs = rules.horizonMs ?? 0;
   if (horizonMs > 0) {
-    // The attempts not proven absent (src/delivery/attempt-ends.ts): an earlier miss or a failover (or the end a
-    // waiting one records) proves every one before it did nothing; an error that says the request never landed its own.
-    const oldest = unprovenAttempts(history)[0]?.at;
+    // The attempts under the key asked about not proven absent (src/delivery/attempt-ends.ts): an earlier miss proves
+    // every one before it did nothing; an error that says the request never landed, or the failover that ended it, its
+    // own. Those before the last failover were at another gateway: this search does not look for them.
+    const oldest = unprovenUnderCurrentKey(history)[0]?.at;
     if (oldest !== undefined && now - oldest >= horizonMs) return { kind: 'beyond_horizon', attemptAgeMs: now - oldest, horizonMs };
   }
   if (rules.lagMs <= 0) return { kind: 'no_trace' };

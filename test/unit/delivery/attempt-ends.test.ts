@@ -30,15 +30,15 @@ const ENDS: { readonly [K in AttemptEndKind]: readonly { readonly entry: Entry; 
     { entry: { event: 'send_error', kind: 'server_error', http_status: 500 }, proves: 'none' },
     { entry: { event: 'send_error', kind: 'outcome_unknown' }, proves: 'none' },
   ],
-  inquiry: [{ entry: { event: 'inquiry', found: false, elapsed_ms: 40 }, proves: 'every' }],
+  inquiry: [{ entry: { event: 'inquiry', found: false, elapsed_ms: 40 }, proves: 'key' }],
   inquiry_error: [
     { entry: { event: 'inquiry_error', kind: 'outcome_unknown' }, proves: 'none' },
     // An error about the question: it says nothing of the attempt asked about.
     { entry: { event: 'inquiry_error', kind: 'rate_limited', http_status: 429 }, proves: 'none' },
   ],
   inquiry_lag: [{ entry: { event: 'inquiry_lag', found: false, elapsed_ms: 40, attempt_age_ms: 60_000, lag_ms: 900_000 }, proves: 'none' }],
-  failover: [{ entry: { event: 'failover', from: 'sima', to: 'simb', trigger: 'not_sent' }, proves: 'every' }],
-  attempt_ended: [{ entry: { event: 'attempt_ended', trigger: 'declined', failover_waits: 'circuit open for simb' }, proves: 'every' }],
+  failover: [{ entry: { event: 'failover', from: 'sima', to: 'simb', trigger: 'not_sent' }, proves: 'own' }],
+  attempt_ended: [{ entry: { event: 'attempt_ended', trigger: 'declined', failover_waits: 'circuit open for simb' }, proves: 'own' }],
 };
 
 const cases = ATTEMPT_END_KINDS.flatMap((kind) => ENDS[kind].map((c) => ({ kind, ...c, name: `${kind} ${JSON.stringify(c.entry)}` })));
@@ -148,5 +148,55 @@ describe('the readers agree on which attempts a proof covers', () => {
     ];
     expect(unprovenAttempts(history)).toEqual([history[0]]);
     expect(anyAttemptMayHaveLanded(history)).toBe(true);
+  });
+});
+
+describe('a failover, or the end a waiting one records, proves only the attempt it ended; a miss only the attempts under its key', () => {
+  const fiveHundred = (time: number) => at({ event: 'send_error', kind: 'server_error', http_status: 500 }, time);
+  const failover = (time: number) => at({ event: 'failover', from: 'sima', to: 'simb', trigger: 'not_sent' }, time);
+
+  it('a 5xx retried, the retry not sent and failed over: the 5xx attempt may still be at the first gateway (a give-up never FAILs it)', () => {
+    const history = [attempt(NOW - 50), fiveHundred(NOW - 49), attempt(NOW - 40), failover(NOW - 39), attempt(NOW - 30)];
+    history.push(at({ event: 'send_error', kind: 'rate_limited', http_status: 429 }, NOW - 29));
+    expect(unprovenAttempts(history)).toEqual([history[0]]);
+    expect(anyAttemptMayHaveLanded(history)).toBe(true);
+  });
+
+  it('a 5xx retried, the retry not sent and its failover waiting (attempt_ended): still may have landed (no failover behind an open breaker)', () => {
+    const history = [
+      attempt(NOW - 50),
+      fiveHundred(NOW - 49),
+      attempt(NOW - 40),
+      at({ event: 'attempt_ended', trigger: 'not_sent', failover_waits: 'circuit open for simb' }, NOW - 39),
+    ];
+    expect(unprovenAttempts(history)).toEqual([history[0]]);
+    expect(anyAttemptMayHaveLanded(history)).toBe(true);
+  });
+
+  it("a miss at the next gateway (under the failover's key) proves nothing of an attempt under the first key", () => {
+    const history = [attempt(NOW - 50), fiveHundred(NOW - 49), attempt(NOW - 40), failover(NOW - 39), attempt(NOW - 30)];
+    history.push(at({ event: 'send_error', kind: 'outcome_unknown' }, NOW - 29), at({ event: 'inquiry', found: false }, NOW - 20));
+    expect(unprovenAttempts(history)).toEqual([history[0]]);
+    expect(anyAttemptMayHaveLanded(history)).toBe(true);
+  });
+
+  it('the search horizon reads only the attempts under the key asked about: one at the gateway a failover left is not searched there', () => {
+    const rules = { lagMs: 0, resendReplays: false, horizonMs: 7 * DAY };
+    const history = [attempt(NOW - 8 * DAY), fiveHundred(NOW - 8 * DAY + 1), attempt(NOW - 8 * DAY + 2), failover(NOW - 8 * DAY + 3), attempt(NOW - DAY)];
+    history.push(at({ event: 'send_error', kind: 'outcome_unknown' }, NOW - DAY + 1));
+    expect(readInquiryMiss(history, rules, NOW).kind).toBe('no_trace');
+  });
+
+  it('the search horizon still sees a 5xx attempt whose not-sent retry ended in a waiting failover (attempt_ended proves the retry only)', () => {
+    const rules = { lagMs: 0, resendReplays: false, horizonMs: 7 * DAY };
+    const history = [
+      attempt(NOW - 8 * DAY),
+      fiveHundred(NOW - 8 * DAY + 1),
+      attempt(NOW - 8 * DAY + 2),
+      at({ event: 'attempt_ended', trigger: 'not_sent', failover_waits: 'circuit open for simb' }, NOW - 8 * DAY + 3),
+      attempt(NOW - DAY),
+      at({ event: 'send_error', kind: 'outcome_unknown' }, NOW - DAY + 1),
+    ];
+    expect(readInquiryMiss(history, rules, NOW)).toMatchObject({ kind: 'beyond_horizon' });
   });
 });
