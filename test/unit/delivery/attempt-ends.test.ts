@@ -180,6 +180,12 @@ describe('a failover, or the end a waiting one records, proves only the attempt 
     expect(anyAttemptMayHaveLanded(history)).toBe(true);
   });
 
+  it("an error proves its own attempt only as that attempt's first end: a not-sent entry after a 5xx with no attempt between proves nothing", () => {
+    const history = [attempt(NOW - 50), fiveHundred(NOW - 49), at({ event: 'send_error', kind: 'not_sent' }, NOW - 48)];
+    expect(unprovenAttempts(history)).toEqual([history[0]]);
+    expect(anyAttemptMayHaveLanded(history)).toBe(true);
+  });
+
   it('the search horizon reads only the attempts under the key asked about: one at the gateway a failover left is not searched there', () => {
     const rules = { lagMs: 0, resendReplays: false, horizonMs: 7 * DAY };
     const history = [attempt(NOW - 8 * DAY), fiveHundred(NOW - 8 * DAY + 1), attempt(NOW - 8 * DAY + 2), failover(NOW - 8 * DAY + 3), attempt(NOW - DAY)];
