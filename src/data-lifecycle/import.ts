@@ -37,6 +37,12 @@ export interface ImportSummary {
    * export by the bridge can write; a token without one is masked as card data.
    */
   issuedTokensIndexed: number;
+  /**
+   * Operations whose record's `gateway_reference` read as a card number without the export's voucher for it under this
+   * deployment's current or previous bus secret (`OperationSnapshot.reference_voucher`; a file exported before vouchers,
+   * or edited): masked as card data (counted in `cardDataFound` too). A reference of no card number's shape is kept.
+   */
+  gatewayReferencesMasked: number;
   /** The ndjson export's header window, when it had one. */
   window?: { from: number; to: number };
   /** ndjson: the `end` line was read and its count matches (false: the file is truncated). csv: always true. */
@@ -186,6 +192,7 @@ export async function importOperations(redis: RedisClient, prefix: string, input
   const index = lineTokenIndex(redis, prefix, options.issuedTokens);
   let issuedTokensKept = 0;
   let issuedTokensIndexed = 0;
+  let gatewayReferencesMasked = 0;
   const keysOf = operationKeysOf(prefix);
   const batchSize = options.batch ?? 200;
   const seen: { format: 'ndjson' | 'csv' } = { format: 'ndjson' };
@@ -218,10 +225,16 @@ export async function importOperations(redis: RedisClient, prefix: string, input
       issuedTokensKept += tokens[n].fieldsKept;
       countIssuedTokensKept('import', tokens[n].fieldsKept);
       countNetworkIdsKept('import', networkIds.length);
+      if (tokens[n].referenceDistrusted) gatewayReferencesMasked += 1;
       if (masked.paths.length > 0) {
         cardDataFound += 1;
         cardDataInImport.inc();
-        options.logger?.error('card data found in an import file: masked before it was written', { operation_id: line.id, paths: masked.paths.slice(0, 10) });
+        options.logger?.error('card data found in an import file: masked before it was written', {
+          operation_id: line.id,
+          paths: masked.paths.slice(0, 10),
+          // A card-like PSP reference the line does not vouch for (exported before vouchers, or edited): masked too.
+          ...(tokens[n].referenceDistrusted ? { gateway_reference_unvouched: true } : {}),
+        });
       }
       return masked.snap;
     });
@@ -261,6 +274,7 @@ export async function importOperations(redis: RedisClient, prefix: string, input
     cardDataFound,
     issuedTokensKept,
     issuedTokensIndexed,
+    gatewayReferencesMasked,
     ...(header ? { window: { from: header.from, to: header.to } } : {}),
     complete,
     durationMs: Date.now() - started,
