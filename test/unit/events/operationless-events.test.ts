@@ -1,0 +1,30 @@
+import { operationlessEventKind, ownerIdOf } from '../../../src/events/operationless-events';
+import { skipNoticeId } from '../../../src/recurring/recurring-skip-notice';
+
+describe('operationlessEventKind', () => {
+  it('names the kind of each event id that belongs to no operation', () => {
+    expect(operationlessEventKind(skipNoticeId('sched-1', 2, 5))).toBe('skip_notice');
+    expect(operationlessEventKind('sched-1.c7.failed')).toBe('recurring_failed');
+    expect(operationlessEventKind('split-9.split-tender.ROLLED_BACK')).toBe('split_tender');
+    expect(operationlessEventKind('refund-3.split-refund.REFUND_FAILED')).toBe('split_refund');
+    expect(operationlessEventKind('refund-3.split-refund.refused.amount_above_left.0a1b2c')).toBe('split_refund');
+  });
+
+  it("is null for an operation's own events (its states, pre-notice, adjustments, conflicts)", () => {
+    for (const id of [
+      'op-1.SUCCEEDED',
+      'op-1.FAILED',
+      'op-1.refund-pending',
+      'op-1.adj.adj_0123456789abcdef01234567',
+      'op-1.idempotency-conflict.abc',
+      'sched-1.c7.FAILED',
+    ]) {
+      expect(operationlessEventKind(id)).toBeNull();
+    }
+  });
+
+  it('gives the operation id an event id would belong to (all before its last dot)', () => {
+    expect(ownerIdOf('op-1.split-tender.PENDING')).toBe('op-1.split-tender');
+    expect(ownerIdOf('nodot')).toBe('');
+  });
+});
