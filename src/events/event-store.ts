@@ -8,7 +8,7 @@ import { paramsJson } from './event-json';
 import { LeaseHolder, isHolderId } from '../leases/lease-holder';
 import { counter } from '../metrics/metrics-registry';
 import { orderKeyPart } from '../ledger/order-index';
-import { OperationlessEventKind, operationlessEventKind, ownerIdOf } from './operationless-events';
+import { OperationlessEventKind, operationlessEventKind, ownerIdsOf } from './operationless-events';
 
 // The recording of an event, as a Lua function `pb_record_event()` (reading the script's K and A) so that the ledger's outcome
 // transition can record the outcome's event in the same atomic step (`EventStore.recordStep`); RECORD_SCRIPT
@@ -222,20 +222,22 @@ return 'expired'
 
 // Retention's expiry of an event of no operation (`EventStore.dropOperationlessEvent`): its record and its set-aside,
 // dismissed and own index entries go, unless it is unsent again (an operator's resend: its delivery or setting aside
-// puts it back in its index) or an operation of the name its id would be an event of exists (then it is that
-// operation's, expiring with it): either way it leaves its index. Its payment's sequence counters go as a conflict
-// event's do (DROP_CONFLICT_EVENT_SCRIPT). Returns 'expired', 'gone' (erased or expired already), 'unsent_event' or
-// 'operation_event'.
+// puts it back in its index) or an operation exists whose own event its id could be (the extra keys: the records of
+// `ownerIdsOf`; then it is that operation's, whose expiry deletes it as one of its events): either way it leaves its
+// index. Its payment's sequence counters go as a conflict event's do (DROP_CONFLICT_EVENT_SCRIPT). Returns 'expired',
+// 'gone' (erased or expired already), 'unsent_event' or 'operation_event'.
 const DROP_OPERATIONLESS_EVENT_SCRIPT = new LuaScript(
-  luaInputs(['event', 'unsent', 'rejected', 'dismissed', 'operationless', 'owner', 'seq', 'sent', 'order'], ['event_id', 'has_order']),
+  luaInputs(['event', 'unsent', 'rejected', 'dismissed', 'operationless', 'seq', 'sent', 'order'], ['event_id', 'has_order', 'owners']),
   `
 if redis.call('ZSCORE', K.unsent, A.event_id) then
   redis.call('ZREM', K.operationless, A.event_id)
   return 'unsent_event'
 end
-if redis.call('EXISTS', K.owner) == 1 then
-  redis.call('ZREM', K.operationless, A.event_id)
-  return 'operation_event'
+for i = 1, tonumber(A.owners) do
+  if redis.call('EXISTS', XK(i)) == 1 then
+    redis.call('ZREM', K.operationless, A.event_id)
+    return 'operation_event'
+  end
 end
 local existed = redis.call('DEL', K.event)
 redis.call('ZREM', K.rejected, A.event_id)
@@ -846,27 +848,34 @@ export class EventStore {
   /**
    * Deletes an event of no operation found by `operationlessEventsBefore`, with its set-aside and dismissed entries, in
    * one script of its shard (DROP_OPERATIONLESS_EVENT_SCRIPT): `expired`, `gone` (nothing left to delete), else why it
-   * is kept (`unsent_event`: resent meanwhile; `operation_event`: an operation's own, expiring with it).
+   * is kept (`unsent_event`: resent meanwhile; `operation_event`: possibly an existing operation's own, expiring with it).
    */
   async dropOperationlessEvent(entry: Pick<OperationlessEventEntry, 'eventId' | 'shard'>): Promise<'expired' | 'gone' | 'unsent_event' | 'operation_event'> {
     const keys = this.shards[entry.shard];
     const eventKey = keys.event(entry.eventId);
     const [paymentKey, params] = await this.redis.hmget(eventKey, 'payment_key', 'params');
     const orderId = orderIdOfParams(params);
-    const done = await DROP_OPERATIONLESS_EVENT_SCRIPT.run(this.redis, {
-      keys: {
-        event: eventKey,
-        unsent: keys.unsentEvents,
-        rejected: keys.rejectedEvents,
-        dismissed: keys.dismissedEvents,
-        operationless: keys.operationlessEvents,
-        owner: keys.op(ownerIdOf(entry.eventId)),
-        seq: keys.paymentSequence(paymentKey ?? ''),
-        sent: keys.paymentSent(paymentKey ?? ''),
-        order: orderId === undefined ? eventKey : keys.order(orderKeyPart(orderId)),
+    // The records of the operations whose own event its id could be (almost always none), in its shard (an operation's
+    // events are in its own).
+    const owners = ownerIdsOf(entry.eventId).map((id) => keys.op(id));
+    const done = await DROP_OPERATIONLESS_EVENT_SCRIPT.run(
+      this.redis,
+      {
+        keys: {
+          event: eventKey,
+          unsent: keys.unsentEvents,
+          rejected: keys.rejectedEvents,
+          dismissed: keys.dismissedEvents,
+          operationless: keys.operationlessEvents,
+          seq: keys.paymentSequence(paymentKey ?? ''),
+          sent: keys.paymentSent(paymentKey ?? ''),
+          order: orderId === undefined ? eventKey : keys.order(orderKeyPart(orderId)),
+        },
+        args: { event_id: entry.eventId, has_order: orderId !== undefined && paymentKey !== null ? '1' : '0', owners: owners.length },
       },
-      args: { event_id: entry.eventId, has_order: orderId !== undefined && paymentKey !== null ? '1' : '0' },
-    });
+      [],
+      owners,
+    );
     return done === 'gone' || done === 'unsent_event' || done === 'operation_event' ? done : 'expired';
   }
 

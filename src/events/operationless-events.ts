@@ -1,3 +1,4 @@
+import { isEventOf } from '../data-lifecycle/key-families';
 import { isSkipNoticeEventId } from './payment-event';
 
 /**
@@ -16,7 +17,7 @@ export const OPERATIONLESS_EVENT_KINDS: readonly OperationlessEventKind[] = ['sk
 /**
  * The kind of event `eventId` when its id has the shape of one that belongs to no operation, else null. An operation's
  * own event could have such an id (a channel's operation id ending in `.split-tender`): retention checks that no
- * operation of that name exists before it deletes one (`EventStore.dropOperationlessEvent`).
+ * operation it could be an event of exists ({@link ownerIdsOf}) before it deletes one (`EventStore.dropOperationlessEvent`).
  */
 export function operationlessEventKind(eventId: string): OperationlessEventKind | null {
   if (isSkipNoticeEventId(eventId)) return 'skip_notice';
@@ -26,7 +27,17 @@ export function operationlessEventKind(eventId: string): OperationlessEventKind 
   return null;
 }
 
-/** The id of the operation whose own event `eventId` would be (all before its last `.`), to check none exists. */
-export function ownerIdOf(eventId: string): string {
-  return eventId.slice(0, Math.max(0, eventId.lastIndexOf('.')));
+/**
+ * The ids of the operations whose own event `eventId` could be (src/data-lifecycle/key-families.ts `isEventOf`: a state,
+ * the refund pre-notice…, an adjustment's `adj.<id>`, an idempotency conflict's), to check none exists before retention
+ * deletes it as an event of no operation. Empty for almost every id: a skipped-cycles notice or a `recurring_failed`
+ * (`.failed`, never an operation's suffix) can be no operation's, whatever operation bears the name before its suffix
+ * (a cycle's first attempt under the earlier naming is `<schedule>.c<n>`), so it is never kept for one.
+ */
+export function ownerIdsOf(eventId: string): string[] {
+  const owners: string[] = [];
+  for (let i = eventId.indexOf('.'); i > 0; i = eventId.indexOf('.', i + 1)) {
+    if (isEventOf(eventId.slice(0, i), eventId)) owners.push(eventId.slice(0, i));
+  }
+  return owners;
 }

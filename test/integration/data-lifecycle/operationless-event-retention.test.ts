@@ -137,4 +137,34 @@ describe('retention of outbox events that belong to no operation', () => {
     await sweep(now).runOnce();
     expect(await redis.exists(new ShardKeys(config.redis.keyPrefix, shardOfEvent(own)).event(own.eventId))).toBe(1);
   });
+  it("expires a cycle's recurring_failed notice though an operation bears the cycle's earlier name (<schedule>.c<n>: its events never end in .failed)", async () => {
+    const { config, events, sweep } = setup();
+    const now = Date.now();
+    const at = now - 500 * DAY;
+    const schedule = `sched-named-${now.toString(36)}`;
+    // The first attempt's operation as cycles were named before the bridge's `_` (or a channel's command of that reference).
+    const cmd = channelCommand('sale', {}, { operation_reference: `${schedule}.c4` });
+    await new Ledger(redis, config.redis.keyPrefix).create(`${schedule}.c4`, cmd, at, { event: 'attempt' });
+    const notice = { ...eventOf(`${schedule}.c4.failed`, config.serviceBus.methods.notifications.recurring_failed), ...eventAnchor(cmd.payment) };
+    const keys = await delivered(config, events, notice, at);
+
+    expect(await sweep(now).runOnce()).toMatchObject({ operationlessEventsExpired: 1 });
+    expect(await redis.exists(keys.event(notice.eventId))).toBe(0);
+    expect(await redis.zscore(keys.operationlessEvents, notice.eventId)).toBeNull();
+  });
+
+  it("leaves an operation's adjustment event whose id reads as a split refund's refusal (an operation id ending in .split-refund.refused)", async () => {
+    const { config, events, sweep } = setup();
+    const now = Date.now();
+    const at = now - 500 * DAY;
+    const cmd = channelCommand('sale', {}, { operation_reference: `op-${now.toString(36)}.split-refund.refused` });
+    const id = cmd.payment.operation_reference!;
+    // Live (not terminal): retention keeps the operation, and so its events.
+    await new Ledger(redis, config.redis.keyPrefix).create(id, cmd, at, { event: 'attempt' });
+    const own: PaymentEvent = { eventId: `${id}.adj.adj_0123456789abcdef01234567`, ...eventAnchor(cmd.payment), method: 'm', params: {} };
+    const keys = await delivered(config, events, own, at);
+
+    await sweep(now).runOnce();
+    expect(await redis.exists(keys.event(own.eventId))).toBe(1);
+  });
 });

@@ -1,4 +1,4 @@
-import { operationlessEventKind, ownerIdOf } from '../../../src/events/operationless-events';
+import { operationlessEventKind, ownerIdsOf } from '../../../src/events/operationless-events';
 import { skipNoticeId } from '../../../src/recurring/recurring-skip-notice';
 
 describe('operationlessEventKind', () => {
@@ -23,8 +23,14 @@ describe('operationlessEventKind', () => {
     }
   });
 
-  it('gives the operation id an event id would belong to (all before its last dot)', () => {
-    expect(ownerIdOf('op-1.split-tender.PENDING')).toBe('op-1.split-tender');
-    expect(ownerIdOf('nodot')).toBe('');
+  it('gives the operations an event id could be an own event of (none for a notice whatever precedes its suffix)', () => {
+    expect(ownerIdsOf('op-1.split-tender.FAILED')).toEqual(['op-1.split-tender']);
+    expect(ownerIdsOf('op-1.split-tender.PENDING')).toEqual(['op-1.split-tender']);
+    expect(ownerIdsOf('op-1.split-refund.refused.adj.adj_0123456789abcdef')).toEqual(['op-1.split-refund.refused']);
+    expect(ownerIdsOf('op-1.split-refund.refused.idempotency-conflict.abc')).toEqual(['op-1.split-refund.refused']);
+    expect(ownerIdsOf('sched-1.c4.failed')).toEqual([]);
+    expect(ownerIdsOf(skipNoticeId('sched-1', 2, 5))).toEqual([]);
+    expect(ownerIdsOf('split-9.split-tender.DONE')).toEqual([]);
+    expect(ownerIdsOf('nodot')).toEqual([]);
   });
 });
