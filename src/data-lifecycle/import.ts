@@ -176,6 +176,17 @@ async function* snapshotsOf(
 }
 
 /**
+ * `masked` without the reference entries whose key the masking changed (a card-like PSP reference the line did not
+ * vouch for): an entry under the mask names no PSP reference, and every such one of a gateway would share one key,
+ * the last operation written taking it. Unchanged when nothing was masked.
+ */
+function withoutMaskedReferences(line: OperationSnapshot, masked: OperationSnapshot): OperationSnapshot {
+  if (masked === line) return masked;
+  const references = masked.references.filter((r, i) => r.key === line.references[i]?.key);
+  return references.length === masked.references.length ? masked : { ...masked, references };
+}
+
+/**
  * Restores an export (ndjson or csv, as `exportOperations` writes them; the format is recognised from the
  * first character) into the namespace `prefix`, which must hold no ledger yet: refused with
  * `NamespaceNotEmptyError` otherwise. Each operation is restored atomically with every index the ledger
@@ -236,7 +247,7 @@ export async function importOperations(redis: RedisClient, prefix: string, input
           ...(tokens[n].referenceDistrusted ? { gateway_reference_unvouched: true } : {}),
         });
       }
-      return masked.snap;
+      return withoutMaskedReferences(line, masked.snap);
     });
     const results = await Promise.all(
       checked.map(async (s) => {

@@ -107,6 +107,10 @@ describe('import of a card-like gateway_reference', () => {
     const summary = await importOperations(redis, target, Readable.from([old.text.replace(old.line, withoutVoucher(old.line))]), withSecrets);
     expect(summary).toMatchObject({ complete: true, cardDataFound: 1, gatewayReferencesMasked: 1 });
     expect((await new Ledger(redis, target).get(old.seeded.auth))?.gatewayReference).toBe('[PAN REDACTED]');
+    // Its reference entry is not written under the mask: no operation is found by `[PAN REDACTED]` (two masked ones
+    // of a gateway would share that key, the last written taking it).
+    expect(await new Ledger(redis, target).findByReference('simulator', '[PAN REDACTED]')).toBeNull();
+    expect((await scanRedis(redis, target, [PSP_REFERENCE])).findings).toEqual([]);
 
     const plain = await exported('pi_3NaBcD12eFgH34');
     const target2 = freshPrefix();
