@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Config } from '../../../src/config/config';
 import { RetentionSweep } from '../../../src/data-lifecycle/retention-sweep';
 import { EventStore } from '../../../src/events/event-store';
+import { backfillOperationlessEventIndex, operationlessEventBackfillMarker } from '../../../src/events/operationless-event-backfill';
 import { PaymentEvent, eventAnchor, shardOfEvent } from '../../../src/events/payment-event';
 import { Ledger } from '../../../src/ledger/ledger';
 import { silentLogger } from '../../../src/logging/logger';
@@ -166,5 +167,38 @@ describe('retention of outbox events that belong to no operation', () => {
 
     await sweep(now).runOnce();
     expect(await redis.exists(keys.event(own.eventId))).toBe(1);
+  });
+  it('indexes once those an earlier release delivered or set aside (in no index), so retention deletes them too', async () => {
+    const { config, events, sweep } = setup();
+    const prefix = config.redis.keyPrefix;
+    const now = Date.now();
+    const at = now - 500 * DAY;
+    const m = config.serviceBus.methods.notifications;
+    const tag = now.toString(36);
+    const delivered = eventOf(skipNoticeId(`sched-earlier-${tag}`, 1, 3), m.recurring_cycles_skipped);
+    const setAside = eventOf(`sched-earlier-${tag}.c2.failed`, m.recurring_failed);
+    const unsent = eventOf(`split-earlier-${tag}.split-tender.DONE`, m.split_tender_settled);
+    const own = eventOf(`op-earlier-${tag}.SUCCEEDED`, 'm');
+    const k = (e: PaymentEvent) => new ShardKeys(prefix, shardOfEvent(e));
+    for (const e of [delivered, setAside, unsent, own]) await events.recordAndCheck(e, at);
+    // As an earlier release left them: out of the unsent index (delivered, or set aside then), in no index of theirs.
+    for (const e of [delivered, own]) await redis.zrem(k(e).unsentEvents, e.eventId);
+    await redis.zrem(k(setAside).unsentEvents, setAside.eventId);
+    await redis.hset(k(setAside).event(setAside.eventId), { rejected_at: String(at), rejected_reason: 'rpc_-32601' });
+    await redis.zadd(k(setAside).rejectedEvents, at, setAside.eventId);
+    for (const e of [delivered, setAside, unsent, own]) expect(await redis.zscore(k(e).operationlessEvents, e.eventId)).toBeNull();
+
+    // Run 450 days ago: a delivered one's clock counts from the backfill's now, a set-aside one's from when set aside.
+    expect(await backfillOperationlessEventIndex(redis, prefix, now - 450 * DAY)).toEqual({ alreadyDone: false, indexed: 2 });
+    expect(Number(await redis.zscore(k(delivered).operationlessEvents, delivered.eventId))).toBe(now - 450 * DAY);
+    expect(Number(await redis.zscore(k(setAside).operationlessEvents, setAside.eventId))).toBe(at);
+    expect(await redis.zscore(k(unsent).operationlessEvents, unsent.eventId)).toBeNull();
+    expect(await redis.zscore(k(own).operationlessEvents, own.eventId)).toBeNull();
+    expect(await redis.get(operationlessEventBackfillMarker(prefix))).toBe(String(now - 450 * DAY));
+    expect(await backfillOperationlessEventIndex(redis, prefix, now)).toEqual({ alreadyDone: true, indexed: 0 });
+
+    expect(await sweep(now).runOnce()).toMatchObject({ operationlessEventsExpired: 2 });
+    for (const e of [delivered, setAside]) expect(await redis.exists(k(e).event(e.eventId))).toBe(0);
+    for (const e of [unsent, own]) expect(await redis.exists(k(e).event(e.eventId))).toBe(1);
   });
 });
