@@ -36,7 +36,7 @@ export function operationlessEventKind(eventId: string): OperationlessEventKind 
  */
 export function ownerIdsOf(eventId: string): string[] {
   const owners: string[] = [];
-  for (let i = eventId.indexOf('.'); i > 0; i = eventId.indexOf('.', i + 1)) {
+  for (let i = eventId.indexOf('.', 1); i > 0; i = eventId.indexOf('.', i + 1)) {
     if (isEventOf(eventId.slice(0, i), eventId)) owners.push(eventId.slice(0, i));
   }
   return owners;

@@ -32,5 +32,7 @@ describe('operationlessEventKind', () => {
     expect(ownerIdsOf(skipNoticeId('sched-1', 2, 5))).toEqual([]);
     expect(ownerIdsOf('split-9.split-tender.DONE')).toEqual([]);
     expect(ownerIdsOf('nodot')).toEqual([]);
+    // An id may start with a dot: the dots after it are still looked at.
+    expect(ownerIdsOf('.op.split-tender.FAILED')).toEqual(['.op.split-tender']);
   });
 });
