@@ -138,6 +138,8 @@ export async function dataImport(ctx: OpsContext, io: OpsOutput, args: { file: s
         issued_tokens_kept: summary.issuedTokensKept,
         // Card-like stored tokens the file vouched for (their keyed digest), noted in the issued-token index again.
         issued_tokens_indexed: summary.issuedTokensIndexed,
+        // Card-like PSP references without the export's voucher (a file exported before vouchers, or edited): masked.
+        gateway_references_masked: summary.gatewayReferencesMasked,
       },
     });
     io.err.write(
@@ -145,6 +147,9 @@ export async function dataImport(ctx: OpsContext, io: OpsOutput, args: { file: s
         (summary.duplicates > 0 ? `; ${summary.duplicates} repeated line(s) skipped` : '') +
         (summary.issuedTokensKept > 0 ? `; ${summary.issuedTokensKept} card-like stored token(s) the issued-token index knows kept` : '') +
         (summary.issuedTokensIndexed > 0 ? `; ${summary.issuedTokensIndexed} card-like stored token(s) noted as issued again` : '') +
+        (summary.gatewayReferencesMasked > 0
+          ? `; ${summary.gatewayReferencesMasked} card-like PSP reference(s) without the export's voucher masked (a file exported before vouchers, or edited)`
+          : '') +
         '\n',
     );
     if (summary.cardDataFound > 0)

@@ -37,6 +37,12 @@ export interface ImportSummary {
    * export by the bridge can write; a token without one is masked as card data.
    */
   issuedTokensIndexed: number;
+  /**
+   * Operations whose record's `gateway_reference` read as a card number without the export's voucher for it under this
+   * deployment's current or previous bus secret (`OperationSnapshot.reference_voucher`; a file exported before vouchers,
+   * or edited): masked as card data (counted in `cardDataFound` too). A reference of no card number's shape is kept.
+   */
+  gatewayReferencesMasked: number;
   /** The ndjson export's header window, when it had one. */
   window?: { from: number; to: number };
   /** ndjson: the `end` line was read and its count matches (false: the file is truncated). csv: always true. */
@@ -170,6 +176,17 @@ async function* snapshotsOf(
 }
 
 /**
+ * `masked` without the reference entries whose key the masking changed (a card-like PSP reference the line did not
+ * vouch for): an entry under the mask names no PSP reference, and every such one of a gateway would share one key,
+ * the last operation written taking it. Unchanged when nothing was masked.
+ */
+function withoutMaskedReferences(line: OperationSnapshot, masked: OperationSnapshot): OperationSnapshot {
+  if (masked === line) return masked;
+  const references = masked.references.filter((r, i) => r.key === line.references[i]?.key);
+  return references.length === masked.references.length ? masked : { ...masked, references };
+}
+
+/**
  * Restores an export (ndjson or csv, as `exportOperations` writes them; the format is recognised from the
  * first character) into the namespace `prefix`, which must hold no ledger yet: refused with
  * `NamespaceNotEmptyError` otherwise. Each operation is restored atomically with every index the ledger
@@ -186,6 +203,7 @@ export async function importOperations(redis: RedisClient, prefix: string, input
   const index = lineTokenIndex(redis, prefix, options.issuedTokens);
   let issuedTokensKept = 0;
   let issuedTokensIndexed = 0;
+  let gatewayReferencesMasked = 0;
   const keysOf = operationKeysOf(prefix);
   const batchSize = options.batch ?? 200;
   const seen: { format: 'ndjson' | 'csv' } = { format: 'ndjson' };
@@ -218,12 +236,18 @@ export async function importOperations(redis: RedisClient, prefix: string, input
       issuedTokensKept += tokens[n].fieldsKept;
       countIssuedTokensKept('import', tokens[n].fieldsKept);
       countNetworkIdsKept('import', networkIds.length);
+      if (tokens[n].referenceDistrusted) gatewayReferencesMasked += 1;
       if (masked.paths.length > 0) {
         cardDataFound += 1;
         cardDataInImport.inc();
-        options.logger?.error('card data found in an import file: masked before it was written', { operation_id: line.id, paths: masked.paths.slice(0, 10) });
+        options.logger?.error('card data found in an import file: masked before it was written', {
+          operation_id: line.id,
+          paths: masked.paths.slice(0, 10),
+          // A card-like PSP reference the line does not vouch for (exported before vouchers, or edited): masked too.
+          ...(tokens[n].referenceDistrusted ? { gateway_reference_unvouched: true } : {}),
+        });
       }
-      return masked.snap;
+      return withoutMaskedReferences(line, masked.snap);
     });
     const results = await Promise.all(
       checked.map(async (s) => {
@@ -261,6 +285,7 @@ export async function importOperations(redis: RedisClient, prefix: string, input
     cardDataFound,
     issuedTokensKept,
     issuedTokensIndexed,
+    gatewayReferencesMasked,
     ...(header ? { window: { from: header.from, to: header.to } } : {}),
     complete,
     durationMs: Date.now() - started,

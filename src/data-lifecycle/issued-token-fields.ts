@@ -5,6 +5,7 @@ import { NETWORK_TRANSACTION_ID_FIELD, hasNetworkTransactionIdShape } from '../l
 import { containsCardNumber } from '../logging/redact';
 import { RedisClient } from '../redis/redis-connection';
 import { OperationSnapshot } from './operation-snapshot';
+import { ReferenceVouchers } from './reference-vouchers';
 
 /**
  * What export, retention's archive and import ask the issued-token index with (`src/ledger/issued-tokens.ts`): the bus
@@ -20,12 +21,18 @@ export interface IssuedTokenIndexOptions {
 export interface LineTokenIndex {
   readonly tokens: Pick<IssuedTokens, 'gatewaysOf' | 'networkIdGatewaysOf' | 'digest' | 'vouchingDigest' | 'record'>;
   readonly gateways?: Readonly<Record<string, GatewayConfig>>;
+  /** Vouchers of card-like `gateway_reference` values, under the same bus secrets (`ReferenceVouchers`). */
+  readonly references?: ReferenceVouchers;
 }
 
 /** The index of namespace `prefix` (undefined without `options`: every card-like value is masked, as before the index). */
 export function lineTokenIndex(redis: RedisClient, prefix: string, options: IssuedTokenIndexOptions | undefined): LineTokenIndex | undefined {
   if (options === undefined) return undefined;
-  return { tokens: new IssuedTokens(new Ledger(redis, prefix), options.secrets), gateways: options.gateways };
+  return {
+    tokens: new IssuedTokens(new Ledger(redis, prefix), options.secrets),
+    gateways: options.gateways,
+    references: new ReferenceVouchers(options.secrets),
+  };
 }
 
 /** A string that reads as a card number as the line's scan would flag it (what `pspIdentifiersOf` also asks). */
@@ -40,15 +47,16 @@ function readsAsCardNumber(v: unknown): v is string {
  * holds them as the PSP's (a webhook's only when its item names the operation: `webhooks/webhook-item-check.ts`), so
  * they are no card data, there or where the line repeats them (its reference entries, its events); the shopper
  * reference beside the id is not exempt. Empty for almost every line.
- * @param distrusted the record's card-like stored tokens an import could not verify (`importedTokensOf`): neither
- *   they nor their id are exempt.
+ * @param distrusted the record's card-like stored tokens and `gateway_reference` an import could not verify
+ *   (`importedTokensOf`): neither they nor their id are exempt.
  */
 export function pspIdentifiersOf(snap: OperationSnapshot, distrusted: ReadonlySet<string> = NONE): string[] {
   const record: Record<string, unknown> = snap.record ?? {};
   // A file's record may hold anything there (a number, an object): only a string is an identifier.
   const token = typeof record.stored_token !== 'string' || distrusted.has(record.stored_token) ? undefined : record.stored_token;
+  const reference = typeof record.gateway_reference !== 'string' || distrusted.has(record.gateway_reference) ? undefined : record.gateway_reference;
   const newKey = typeof record.new_gateway_key !== 'string' || distrusted.has(record.new_gateway_key) ? undefined : record.new_gateway_key;
-  const values = [record.gateway_reference, newKey, token?.slice(token.lastIndexOf(':') + 1)];
+  const values = [reference, newKey, token?.slice(token.lastIndexOf(':') + 1)];
   return values.filter(readsAsCardNumber);
 }
 
@@ -203,8 +211,12 @@ export async function issuedTokensOfLines(index: LineTokenIndex | undefined, sna
  * index holds for it (`LineTokens.issued`), so an import after the index was lost notes them again. Unchanged without.
  */
 export function withIssuedTokenVouchers(snap: OperationSnapshot, index: LineTokenIndex | undefined, tokens: LineTokens): OperationSnapshot {
-  if (index === undefined || tokens.issued.length === 0) return snap;
-  return { ...snap, issued_tokens: tokens.issued.map(({ token, gateway }) => ({ digest: index.tokens.digest(token), gateway })) };
+  if (index === undefined) return snap;
+  // The record's card-like PSP reference gets the export's voucher (`ReferenceVouchers`), which import checks.
+  const reference = snap.record?.gateway_reference;
+  const voucher = index.references && readsAsCardNumber(reference) ? { reference_voucher: index.references.voucher(snap.id, reference) } : {};
+  if (tokens.issued.length === 0) return { ...snap, ...voucher };
+  return { ...snap, issued_tokens: tokens.issued.map(({ token, gateway }) => ({ digest: index.tokens.digest(token), gateway })), ...voucher };
 }
 
 /** What an import does with one line's card-like stored tokens (`importedTokensOf`). */
@@ -213,8 +225,13 @@ export interface ImportedTokens {
   kept: string[];
   /** Tokens to note in the namespace's index before the line is written: vouched for by the line, not yet held. */
   toIndex: { token: string; gateway: string }[];
-  /** The record's card-like stored tokens neither held nor vouched for: masked and counted as card data. */
+  /**
+   * The record's card-like stored tokens neither held nor vouched for, and its card-like `gateway_reference` without
+   * the export's voucher (`ReferenceVouchers`): masked and counted as card data.
+   */
   distrusted: ReadonlySet<string>;
+  /** Whether its card-like `gateway_reference` is among `distrusted` (the import's `gatewayReferencesMasked`). */
+  referenceDistrusted: boolean;
   /** How many of `kept` are values of its token fields, not the record's own tokens (`issued_tokens_kept`). */
   fieldsKept: number;
   /**
@@ -267,7 +284,13 @@ export async function importedTokensOf(index: LineTokenIndex | undefined, snaps:
   const reportedIds = new Set(askedIds.filter((_id, i) => foundIds[i] !== null));
   return snaps.map((snap, n) => {
     const own = snap.record ? issuedTokensOfRecord(snap.record).tokens : [];
-    if (index === undefined) return { kept: [], toIndex: [], distrusted: new Set(own), fieldsKept: 0, networkIds: [], ownNetworkIds: [] };
+    // A card-like PSP reference is kept only with the export's voucher for it: a file may have been edited to hold a card number there.
+    const reference = snap.record?.gateway_reference;
+    const referenceDistrusted = readsAsCardNumber(reference) && !(index?.references?.vouches(snap.id, reference, snap.reference_voucher) ?? false);
+    const unvouched = referenceDistrusted ? [reference] : [];
+    if (index === undefined) {
+      return { kept: [], toIndex: [], distrusted: new Set([...own, ...unvouched]), referenceDistrusted, fieldsKept: 0, networkIds: [], ownNetworkIds: [] };
+    }
     const known = new Set(held[n].issued.map((t) => t.token));
     const vouchers = vouchersOf(snap);
     const candidates = [...new Set([...own, ...tokenFieldValues(snap).filter(readsAsCardNumber)])].filter((t) => !known.has(t));
@@ -281,8 +304,16 @@ export async function importedTokensOf(index: LineTokenIndex | undefined, snaps:
     });
     const vouched = new Set(toIndex.map((t) => t.token));
     const kept = [...new Set([...held[n].kept, ...own.filter((t) => known.has(t)), ...vouched])];
-    const distrusted = new Set(own.filter((t) => !known.has(t) && !vouched.has(t)));
+    const distrusted = new Set([...own.filter((t) => !known.has(t) && !vouched.has(t)), ...unvouched]);
     const ownNetworkIds = ownIds[n].filter((id) => reportedIds.has(id));
-    return { kept, toIndex, distrusted, fieldsKept: kept.filter((t) => !own.includes(t)).length, networkIds: held[n].networkIds, ownNetworkIds };
+    return {
+      kept,
+      toIndex,
+      distrusted,
+      referenceDistrusted,
+      fieldsKept: kept.filter((t) => !own.includes(t)).length,
+      networkIds: held[n].networkIds,
+      ownNetworkIds,
+    };
   });
 }

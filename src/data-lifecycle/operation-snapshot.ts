@@ -56,6 +56,12 @@ export interface OperationSnapshot {
    * notes the token as issued again (`src/data-lifecycle/issued-token-fields.ts`). Absent on almost every line.
    */
   issued_tokens?: { digest: string; gateway: string }[];
+  /**
+   * The export's voucher for the record's `gateway_reference` when it reads as a card number (an Adyen pspReference may):
+   * its keyed digest with the operation id under the exporting deployment's bus secret (`ReferenceVouchers`), without
+   * which an import masks it as card data. Absent on almost every line.
+   */
+  reference_voucher?: string;
 }
 
 /** First line of an export file. */

@@ -32,6 +32,11 @@ export interface RetentionReport {
    * recorded after the pass that expired it read its events; absent: none).
    */
   conflictEventsExpired?: number;
+  /**
+   * Outbox events of no operation (a recurring schedule's notices, a split tender's and a split refund's events:
+   * src/events/operationless-events.ts) delivered or set aside before the cutoff, deleted (absent: none).
+   */
+  operationlessEventsExpired?: number;
   /** The archive file written this pass (none when nothing was due). */
   archiveFile?: string;
   /** Set when the pass did not run: `disabled`, `no_archive_dir`. */
@@ -44,6 +49,11 @@ const archivedTotal = counter('pb_retention_archived_total', 'Operations written
 const splitTendersExpiredTotal = counter(
   'pb_retention_split_tenders_expired_total',
   'Split tender records deleted by the retention sweep with the last of their steps (archived with them first)',
+);
+const operationlessExpiredTotal = counter(
+  'pb_retention_operationless_events_expired_total',
+  'Outbox events that belong to no operation (recurring notices, split tender and split refund events) deleted by the retention sweep retention.expire_after_days after they were delivered or set aside, by kind',
+  ['kind'],
 );
 const keptTotal = counter('pb_retention_kept_total', 'Operations past the retention cutoff kept in Redis, by reason', ['reason']);
 const lastRun = gauge('pb_retention_last_run_timestamp_seconds', 'When the retention sweep last completed a pass (unix seconds)');
@@ -218,10 +228,17 @@ export class RetentionSweep {
     for (const e of await events.deliveredConflictEventsBefore(cutoff, batch)) {
       if ((await events.dropConflictEvent(e)) === 'expired') report.conflictEventsExpired = (report.conflictEventsExpired ?? 0) + 1;
     }
+    // Events of no operation (a schedule's notices, a split's events): no operation's expiry takes them, so the same
+    // period runs from when they were delivered or set aside.
+    for (const e of await events.operationlessEventsBefore(cutoff, batch)) {
+      if ((await events.dropOperationlessEvent(e)) !== 'expired') continue;
+      report.operationlessEventsExpired = (report.operationlessEventsExpired ?? 0) + 1;
+      operationlessExpiredTotal.inc({ kind: e.kind });
+    }
     const retired = await this.retireLeftSplits(prefix, now, batch);
     if (retired > 0) report.splitTendersExpired = (report.splitTendersExpired ?? 0) + retired;
     lastRun.set(Math.floor(now / 1000));
-    if (report.examined > 0 || report.conflictEventsExpired !== undefined) {
+    if (report.examined > 0 || report.conflictEventsExpired !== undefined || report.operationlessEventsExpired !== undefined) {
       logger.info('retention sweep', { cutoff: new Date(cutoff).toISOString(), ...report });
     }
     return report;

@@ -8,6 +8,7 @@ import { paramsJson } from './event-json';
 import { LeaseHolder, isHolderId } from '../leases/lease-holder';
 import { counter } from '../metrics/metrics-registry';
 import { orderKeyPart } from '../ledger/order-index';
+import { OperationlessEventKind, operationlessEventKind, ownerIdsOf } from './operationless-events';
 
 // The recording of an event, as a Lua function `pb_record_event()` (reading the script's K and A) so that the ledger's outcome
 // transition can record the outcome's event in the same atomic step (`EventStore.recordStep`); RECORD_SCRIPT
@@ -96,6 +97,7 @@ return cur
 
 // An idempotency-conflict event taken out of the unsent index also enters the index of delivered ones
 // (`ShardKeys.deliveredConflictEvents`): nothing else names it once delivered, and retention and erasure find it there.
+// So does an event of no operation (`ShardKeys.operationlessEvents`, src/events/operationless-events.ts), for retention.
 // A script of its own: every other event (one a command) keeps the two keys and two arguments above.
 const MARK_CONFLICT_SENT_SCRIPT = new LuaScript(
   luaInputs(['sent', 'unsent', 'conflicts'], ['sequence', 'event_id', 'now']),
@@ -108,8 +110,10 @@ return cur
 // The bus refused the event's content for good: it leaves the unsent index for the rejected one, with its
 // reason on its hash, and the payment's watermark rises past it so the events after it are not held for ever.
 // One an operator dismissed (`dismissed_at`, DISMISS_SCRIPT) is never set aside again, only kept out of the unsent index.
+// An event of no operation (`of_no_operation` '1') also enters their index (`ShardKeys.operationlessEvents`), set aside
+// being as final for retention's clock as delivered.
 const SET_ASIDE_SCRIPT = new LuaScript(
-  luaInputs(['event', 'sent', 'unsent', 'rejected'], ['sequence', 'event_id', 'reason', 'now']),
+  luaInputs(['event', 'sent', 'unsent', 'rejected', 'operationless'], ['sequence', 'event_id', 'reason', 'now', 'of_no_operation']),
   `
 if redis.call('EXISTS', K.event) == 0 then return 0 end
 if redis.call('HEXISTS', K.event, 'dismissed_at') == 1 then
@@ -121,6 +125,7 @@ if cur < tonumber(A.sequence) then redis.call('SET', K.sent, A.sequence) end
 redis.call('ZREM', K.unsent, A.event_id)
 redis.call('HSET', K.event, 'rejected_at', A.now, 'rejected_reason', A.reason)
 redis.call('ZADD', K.rejected, A.now, A.event_id)
+if A.of_no_operation == '1' then redis.call('ZADD', K.operationless, A.now, A.event_id) end
 return 1
 `,
 );
@@ -215,6 +220,38 @@ return 'expired'
 `,
 );
 
+// Retention's expiry of an event of no operation (`EventStore.dropOperationlessEvent`): its record and its set-aside,
+// dismissed and own index entries go, unless it is unsent again (an operator's resend: its delivery or setting aside
+// puts it back in its index) or an operation exists whose own event its id could be (the extra keys: the records of
+// `ownerIdsOf`; then it is that operation's, whose expiry deletes it as one of its events): either way it leaves its
+// index. Its payment's sequence counters go as a conflict event's do (DROP_CONFLICT_EVENT_SCRIPT). Returns 'expired',
+// 'gone' (erased or expired already), 'unsent_event' or 'operation_event'.
+const DROP_OPERATIONLESS_EVENT_SCRIPT = new LuaScript(
+  luaInputs(['event', 'unsent', 'rejected', 'dismissed', 'operationless', 'seq', 'sent', 'order'], ['event_id', 'has_order', 'owners']),
+  `
+if redis.call('ZSCORE', K.unsent, A.event_id) then
+  redis.call('ZREM', K.operationless, A.event_id)
+  return 'unsent_event'
+end
+for i = 1, tonumber(A.owners) do
+  if redis.call('EXISTS', XK(i)) == 1 then
+    redis.call('ZREM', K.operationless, A.event_id)
+    return 'operation_event'
+  end
+end
+local existed = redis.call('DEL', K.event)
+redis.call('ZREM', K.rejected, A.event_id)
+redis.call('ZREM', K.dismissed, A.event_id)
+redis.call('ZREM', K.operationless, A.event_id)
+if existed == 0 then return 'gone' end
+if A.has_order == '1' and redis.call('EXISTS', K.order) == 0 then
+  local seq = tonumber(redis.call('GET', K.seq) or '0')
+  if seq <= tonumber(redis.call('GET', K.sent) or '0') then redis.call('DEL', K.seq, K.sent) end
+end
+return 'expired'
+`,
+);
+
 // Erasure of one event's params (`EventStore.scrubConflictEvent`): replaced only if they still read as the caller read them.
 const REPLACE_PARAMS_SCRIPT = new LuaScript(
   luaInputs(['event'], ['old', 'new']),
@@ -251,6 +288,13 @@ export interface ConflictEventEntry {
   shard: number;
   /** The index it is in: `unsent` (not delivered yet), `rejected` (set aside), `dismissed`, `delivered` (the bus has it). */
   index: 'unsent' | SetAsideIndex | 'delivered';
+}
+
+/** An event of no operation found in their index (`EventStore.operationlessEventsBefore`). */
+export interface OperationlessEventEntry {
+  eventId: string;
+  shard: number;
+  kind: OperationlessEventKind;
 }
 
 /** Index entries whose event is gone, taken out by `EventStore.trimDangling`. */
@@ -643,6 +687,13 @@ export class EventStore {
       });
       return;
     }
+    if (operationlessEventKind(eventId) !== null) {
+      await MARK_CONFLICT_SENT_SCRIPT.run(this.redis, {
+        keys: { sent: keys.paymentSent(paymentKey), unsent: keys.unsentEvents, conflicts: keys.operationlessEvents },
+        args: { sequence, event_id: eventId, now },
+      });
+      return;
+    }
     await MARK_SENT_SCRIPT.run(this.redis, { keys: { sent: keys.paymentSent(paymentKey), unsent: keys.unsentEvents }, args: { sequence, event_id: eventId } });
   }
 
@@ -655,8 +706,14 @@ export class EventStore {
   async setAside(event: StoredEvent, reason: string, now = Date.now()): Promise<boolean> {
     const keys = this.shards[event.shard ?? (await this.keysOfEventId(event.eventId)).shard];
     const done = await SET_ASIDE_SCRIPT.run(this.redis, {
-      keys: { event: keys.event(event.eventId), sent: keys.paymentSent(event.paymentKey), unsent: keys.unsentEvents, rejected: keys.rejectedEvents },
-      args: { sequence: event.sequence, event_id: event.eventId, reason, now },
+      keys: {
+        event: keys.event(event.eventId),
+        sent: keys.paymentSent(event.paymentKey),
+        unsent: keys.unsentEvents,
+        rejected: keys.rejectedEvents,
+        operationless: keys.operationlessEvents,
+      },
+      args: { sequence: event.sequence, event_id: event.eventId, reason, now, of_no_operation: operationlessEventKind(event.eventId) === null ? '0' : '1' },
     });
     return done === 1;
   }
@@ -772,6 +829,54 @@ export class EventStore {
       args: { event_id: entry.eventId, has_order: orderId !== undefined && paymentKey !== null ? '1' : '0' },
     });
     return done === 'unsent_event' || done === 'set_aside_event' ? done : 'expired';
+  }
+
+  /**
+   * Events of no operation (src/events/operationless-events.ts) delivered or set aside at or before `before` (epoch ms),
+   * at most `limit` a shard, from every shard's index of them: retention's clock for them, as for an operation's events
+   * its own expiry's.
+   */
+  async operationlessEventsBefore(before: number, limit: number): Promise<OperationlessEventEntry[]> {
+    const found: OperationlessEventEntry[] = [];
+    for (const keys of this.shards) {
+      const ids = await this.redis.zrangebyscore(keys.operationlessEvents, '-inf', String(before), 'LIMIT', 0, limit);
+      for (const eventId of ids) found.push({ eventId, shard: keys.shard, kind: operationlessEventKind(eventId) ?? 'skip_notice' });
+    }
+    return found;
+  }
+
+  /**
+   * Deletes an event of no operation found by `operationlessEventsBefore`, with its set-aside and dismissed entries, in
+   * one script of its shard (DROP_OPERATIONLESS_EVENT_SCRIPT): `expired`, `gone` (nothing left to delete), else why it
+   * is kept (`unsent_event`: resent meanwhile; `operation_event`: possibly an existing operation's own, expiring with it).
+   */
+  async dropOperationlessEvent(entry: Pick<OperationlessEventEntry, 'eventId' | 'shard'>): Promise<'expired' | 'gone' | 'unsent_event' | 'operation_event'> {
+    const keys = this.shards[entry.shard];
+    const eventKey = keys.event(entry.eventId);
+    const [paymentKey, params] = await this.redis.hmget(eventKey, 'payment_key', 'params');
+    const orderId = orderIdOfParams(params);
+    // The records of the operations whose own event its id could be (almost always none), in its shard (an operation's
+    // events are in its own).
+    const owners = ownerIdsOf(entry.eventId).map((id) => keys.op(id));
+    const done = await DROP_OPERATIONLESS_EVENT_SCRIPT.run(
+      this.redis,
+      {
+        keys: {
+          event: eventKey,
+          unsent: keys.unsentEvents,
+          rejected: keys.rejectedEvents,
+          dismissed: keys.dismissedEvents,
+          operationless: keys.operationlessEvents,
+          seq: keys.paymentSequence(paymentKey ?? ''),
+          sent: keys.paymentSent(paymentKey ?? ''),
+          order: orderId === undefined ? eventKey : keys.order(orderKeyPart(orderId)),
+        },
+        args: { event_id: entry.eventId, has_order: orderId !== undefined && paymentKey !== null ? '1' : '0', owners: owners.length },
+      },
+      [],
+      owners,
+    );
+    return done === 'gone' || done === 'unsent_event' || done === 'operation_event' ? done : 'expired';
   }
 
   /** Set-aside events, oldest first, from every shard; an entry whose event is gone is dropped from the index. */

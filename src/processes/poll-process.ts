@@ -20,6 +20,7 @@ import { createRedis } from '../redis/redis-connection';
 import { moveLegacyKeys } from '../data-lifecycle/legacy-keys';
 import { backfillIdClaims } from '../ledger/id-claim-backfill';
 import { backfillHeldRecaptureIndex } from '../ledger/held-recapture-backfill';
+import { backfillOperationlessEventIndex } from '../events/operationless-event-backfill';
 import { backfillHeldForPspRetryIndex } from '../ledger/held-for-psp-retry-backfill';
 import { extendKeyLifetimes, KEY_LIFETIME_UPGRADES } from '../ledger/key-lifetime-upgrade';
 import { backfillSplitReferenceClaims } from '../split-tender/split-reference-backfill';
@@ -95,7 +96,8 @@ export async function runPollProcess(config: Config, logger: Logger, routes: Rea
  * operations created before ids were claimed get their claim, once (src/ledger/id-claim-backfill.ts), captures holding a
  * re-capture from before the index of held re-captures enter it, once (src/ledger/held-recapture-backfill.ts), captures
  * and refunds held for their PSP's retry from before the index of held ones enter that one, once
- * (src/ledger/held-for-psp-retry-backfill.ts), and so do
+ * (src/ledger/held-for-psp-retry-backfill.ts), outbox events of no operation delivered or set aside before their index
+ * enter it, once (src/events/operationless-event-backfill.ts), and so do
  * split tenders and split refunds recorded before they claimed theirs (src/split-tender/split-reference-backfill.ts). A
  * failure is logged and retried at the next start; it never stops the poller.
  */
@@ -144,6 +146,15 @@ async function upgradeDataLogged(redis: RedisClient, prefix: string, logger: Log
       logger.info("captures and refunds held for their PSP's retry from before its index indexed (listed, counted and alerted on)", { indexed: held.indexed });
   } catch (err) {
     logger.warn("captures and refunds held for their PSP's retry not indexed (retried at the next start)", { error: (err as Error).message });
+  }
+  try {
+    const notices = await backfillOperationlessEventIndex(redis, prefix);
+    if (!notices.alreadyDone)
+      logger.info('outbox events of no operation from before their index indexed (retention deletes them: a delivered one counts from now)', {
+        indexed: notices.indexed,
+      });
+  } catch (err) {
+    logger.warn('outbox events of no operation not indexed for retention (retried at the next start)', { error: (err as Error).message });
   }
   try {
     const splits = await backfillSplitReferenceClaims(redis, prefix);

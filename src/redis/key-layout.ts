@@ -33,6 +33,7 @@ import { firstExisting } from './shard-probe';
  *                             which split tender record holds <id> as a split's or split refund's own reference
  *   S events:rejected         zset: events the bus refused for their content, set aside
  *   S events:dismissed        zset: set-aside events an operator dismissed for good (out of events:rejected)
+ *   S events:operationless_done  zset: events of no operation delivered or set aside, by when (retention's clock)
  *   S parked:<gateway>:<ref>  hash: webhook outcomes of a modification no operation held the PSP reference of yet, by
  *                             event id (expiring), in the shard of `<gateway>:<ref>` itself (webhooks/parked-outcomes.ts)
  *   S replica-probe           string (expiring): a write made before a WAIT on the shard's node (`redis.replica_acks`)
@@ -221,6 +222,14 @@ export class ShardKeys {
    */
   get deliveredConflictEvents(): string {
     return `${this.base}events:conflicts_delivered`;
+  }
+  /**
+   * Sorted set: outbox events that belong to no operation (src/events/operationless-events.ts) that left the unsent
+   * index, delivered or set aside (`EventStore.markSent`, `setAside`; score = when, ms): retention's own clock for them,
+   * as nothing else would ever delete them (`EventStore.operationlessEventsBefore`).
+   */
+  get operationlessEvents(): string {
+    return `${this.base}events:operationless_done`;
   }
   paymentSequence(paymentKey: string): string {
     return `${this.base}payment:${paymentKey}:seq`;

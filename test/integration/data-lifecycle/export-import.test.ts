@@ -330,12 +330,18 @@ describe('export → import → export', () => {
       issuedTokensIndexed: 1,
     });
     expect(await new Ledger(redis, fromCsv).get(seededHere.auth)).toMatchObject({ storedToken: `shopper-0042:${tokenId}` });
-    // Without the bus secret to check the export's digest with, the stored token is masked as card data.
+    // Without the bus secret to check the export's digest and voucher with, the stored token and the card-like PSP
+    // reference are masked as card data.
     const unchecked = freshPrefix();
-    expect(await importOperations(redis, unchecked, Readable.from([text]))).toMatchObject({ complete: true, cardDataFound: 1, issuedTokensIndexed: 0 });
+    expect(await importOperations(redis, unchecked, Readable.from([text]))).toMatchObject({
+      complete: true,
+      cardDataFound: 1,
+      issuedTokensIndexed: 0,
+      gatewayReferencesMasked: 1,
+    });
     expect(await new Ledger(redis, unchecked).get(seededHere.auth)).toMatchObject({
       storedToken: 'shopper-0042:[PAN REDACTED]',
-      gatewayReference: pspReference,
+      gatewayReference: '[PAN REDACTED]',
     });
     // Only those values of that record: a card number elsewhere in the line (a shopper reference that is one, a
     // history note) is still masked, on export and on import; the edited stored token, which the line's digest no
