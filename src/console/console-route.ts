@@ -324,7 +324,7 @@ export class ConsoleRoute implements WebRoute {
     const sessionId = cookieOf(req, this.cookieName(req));
     const { session, stale, removed, idle } = await this.sessions.get(sessionId, (user) => this.accountOf(user));
     if (stale) {
-      const why = removed ? 'of an account no longer in console.accounts' : 'opened with an earlier console password';
+      const why = removed ? 'of a removed console account' : 'opened with an earlier console password';
       this.deps.logger.info(`console: session ${why} ended`, {
         user: String(stale.user ?? '?'),
         ...(typeof stale.createdAt === 'number' ? { created_at: new Date(stale.createdAt).toISOString() } : {}),

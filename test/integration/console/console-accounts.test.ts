@@ -134,7 +134,7 @@ describe('console: named accounts with roles', () => {
     await restartWith({ 'console.accounts': [ALICE, { username: 'carol', password: carolPassword, role: 'viewer' }] }, logger);
     expect(await status(viewer.cookie)).toBe(303);
     expect(await status(alice.cookie)).toBe(200);
-    expect(lines.some((l) => l.includes('console: session of an account no longer in console.accounts ended') && l.includes('"user":"bob"'))).toBe(true);
+    expect(lines.some((l) => l.includes('console: session of a removed console account ended') && l.includes('"user":"bob"'))).toBe(true);
     // Back in, the account starts from a new login: its session is gone for good.
     await restartWith({ 'console.accounts': [{ ...ALICE, role: 'viewer' }, bob] });
     expect(await status(viewer.cookie)).toBe(303);
