@@ -56,16 +56,35 @@ export async function hashConsolePassword(password: string): Promise<string> {
   return `scrypt$${N}$${r}$${p}$${salt.toString('base64url')}$${hash.toString('base64url')}`;
 }
 
-/** A hash of no password: what a login for no account is checked against, so it costs what a real one does. */
-const DECOY: ConsolePasswordHash = {
-  ...CONSOLE_SCRYPT_DEFAULTS,
-  salt: randomBytes(SALT_BYTES),
-  hash: randomBytes(HASH_BYTES),
-};
+/** A hash of no password with `params`: what a login for no account is checked against, so it costs what a real one does. */
+export function decoyConsolePasswordHash(params: { N: number; r: number; p: number } = CONSOLE_SCRYPT_DEFAULTS): ConsolePasswordHash {
+  return { N: params.N, r: params.r, p: params.p, salt: randomBytes(SALT_BYTES), hash: randomBytes(HASH_BYTES) };
+}
+
+/**
+ * The decoy a console with the accounts' `hashes` checks a login for no account (or a clear-password one)
+ * against: with the parameters most of them use (all of them, as `payment-bridge console-password-hash` makes
+ * them, whatever its defaults were then), so naming no account costs what naming one does; the defaults when
+ * there is no hash.
+ */
+export function loginDecoy(hashes: readonly ConsolePasswordHash[]): ConsolePasswordHash {
+  const counts = new Map<string, { params: { N: number; r: number; p: number }; n: number }>();
+  for (const { N, r, p } of hashes) {
+    const seen = counts.get(`${N}$${r}$${p}`) ?? { params: { N, r, p }, n: 0 };
+    seen.n += 1;
+    counts.set(`${N}$${r}$${p}`, seen);
+  }
+  let most: { params: { N: number; r: number; p: number }; n: number } | undefined;
+  for (const c of counts.values()) if (!most || c.n > most.n) most = c;
+  return decoyConsolePasswordHash(most?.params);
+}
+
+const DECOY = decoyConsolePasswordHash();
 
 /**
  * Whether `candidate` matches the parsed hash `stored` (constant-time comparison); null: checked against a decoy
  * with the default parameters, always false, in the time a real check takes (no user enumeration by timing).
+ * A decoy of {@link loginDecoy} passed as `stored` is false too: its hash is random bytes, of no password.
  */
 export async function verifyConsolePasswordHash(stored: ConsolePasswordHash | null, candidate: string): Promise<boolean> {
   const target = stored ?? DECOY;

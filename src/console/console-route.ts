@@ -45,7 +45,7 @@ import { ConsoleHosts, consoleAllowedHosts, loggableHeader } from './console-hos
 import { ConsoleSession, ConsoleSessions, constantTimeEqual } from './console-sessions';
 import { consoleAccountsInForce } from '../config/console-accounts';
 import { ConsoleAccount, ConsoleRole } from '../config/config';
-import { ConsolePasswordHash, parseConsolePasswordHash, verifyConsolePasswordHash } from '../config/console-password-hash';
+import { ConsolePasswordHash, loginDecoy, parseConsolePasswordHash, verifyConsolePasswordHash } from '../config/console-password-hash';
 import { DEAD_LETTERS_PER_PAGE, DEAD_LETTERS_PER_PAGE_MAX, DeadLetterPageRequest, consoleSnapshot } from './console-snapshot';
 import { DeadLetterCursor } from '../ops/dead-letter-store';
 import { parseDeadLetterCursor } from '../ops/dead-letter-cursor';
@@ -272,6 +272,12 @@ export class ConsoleRoute implements WebRoute {
   private readonly accounts: readonly LoginAccount[];
   /** Whether any account's password is a hash: every login then costs one scrypt, whichever account it names. */
   private readonly anyHashed: boolean;
+  /**
+   * What a login for no account, or for a clear-password one, is checked against when any account is hashed: a
+   * hash of no password with the accounts' own scrypt parameters (the defaults would cost more or less than a
+   * hash made with others, and the time would tell whether the user exists).
+   */
+  private readonly decoy: ConsolePasswordHash;
 
   constructor(
     private readonly deps: {
@@ -291,6 +297,7 @@ export class ConsoleRoute implements WebRoute {
     this.crossOriginLogins = new LogThrottle(deps.logger);
     this.accounts = consoleAccountsInForce(deps.config.console).map((a) => ({ ...a, hash: parseConsolePasswordHash(a.password) }));
     this.anyHashed = this.accounts.some((a) => a.hash !== null);
+    this.decoy = loginDecoy(this.accounts.flatMap((a) => (a.hash ? [a.hash] : [])));
   }
 
   /** The account in force named `username`, if any: its role is read at every request, so a change applies at the next. */
@@ -637,13 +644,14 @@ export class ConsoleRoute implements WebRoute {
    * not and whichever was wrong: every account's name is compared (whole, never cut: a cut would let a longer
    * name that begins with a configured one in; both are hashed before the comparison, so any length compares in
    * the same time), and then one password check of the same cost, against the account's password or, for no
-   * account, a decoy: when any account's password is a hash, one scrypt with the default parameters for a
-   * clear-password account or none too (a hash made with other parameters takes its own time).
+   * account, a decoy: when any account's password is a hash, one scrypt for a clear-password account or none
+   * too, against {@link decoy}, with the parameters the accounts' hashes use.
    */
   private async checkLogin(user: string, password: string): Promise<LoginAccount | undefined> {
     let account: LoginAccount | undefined;
     for (const a of this.accounts) if (constantTimeEqual(user, a.username) && account === undefined) account = a;
-    const hashOk = this.anyHashed ? await verifyConsolePasswordHash(account?.hash ?? null, password) : false;
+    // Against the decoy, false (its hash is of no password); only an account's own hash logs in, below.
+    const hashOk = this.anyHashed ? await verifyConsolePasswordHash(account?.hash ?? this.decoy, password) : false;
     // Compared always, for no account against a value no password equals (16+ characters are required).
     const clearOk = constantTimeEqual(password, account && !account.hash ? account.password : '\0');
     if (!account) return undefined;

@@ -3,6 +3,7 @@
  * lines name who acted, a viewer reads and is refused every action, a login for no account costs what a wrong
  * password does, and an account removed (restart with the new configuration) loses its sessions.
  */
+import { randomBytes, scryptSync } from 'node:crypto';
 import * as passwordHash from '../../../src/config/console-password-hash';
 import { Config } from '../../../src/config/config';
 import { Logger, silentLogger } from '../../../src/logging/logger';
@@ -122,8 +123,9 @@ describe('console: named accounts with roles', () => {
       pages.push(await res.text());
     }
     expect(new Set(pages).size).toBe(1);
-    // One check of the same cost each: the unknown user and the clear-password account against the decoy.
-    expect(verify.mock.calls.map(([stored]) => (stored === null ? 'decoy' : stored.N))).toEqual(['decoy', passwordHash.CONSOLE_SCRYPT_DEFAULTS.N, 'decoy']);
+    // One check of the same cost each: the unknown user and the clear-password account against a decoy of bob's parameters.
+    const { N } = passwordHash.CONSOLE_SCRYPT_DEFAULTS;
+    expect(verify.mock.calls.map(([stored]) => stored?.N ?? 'the default decoy')).toEqual([N, N, N]);
   });
 
   it("ends a removed account's sessions at the restart, keeps the others', and applies a role change at the next request", async () => {
@@ -144,6 +146,25 @@ describe('console: named accounts with roles', () => {
     const again = consoleSession(stack, alice.cookie);
     expect(await again.dashboard()).toContain('alice (viewer)');
     expect((await again.post('dead-letters/archive', `csrf=${await again.csrf()}`)).status).toBe(403);
+  });
+
+  it("checks a login for no account against a decoy of the accounts' own scrypt parameters, not the defaults", async () => {
+    // A hash made with other parameters than the command's (by hand, or by an earlier default): 2^14.
+    const salt = randomBytes(16);
+    const key = scryptSync('dave-console-password-01', salt, 32, { N: 2 ** 14, r: 8, p: 1 });
+    const dave = { username: 'dave', password: `scrypt$16384$8$1$${salt.toString('base64url')}$${key.toString('base64url')}`, role: 'operator' };
+    await restartWith({ 'console.accounts': [dave, { username: 'erin', password: 'erin-console-password-01', role: 'viewer' }] });
+    const verify = jest.spyOn(passwordHash, 'verifyConsolePasswordHash');
+    const costs = async (user: string, password: string): Promise<Array<number | string>> => {
+      verify.mockClear();
+      expect((await consoleLogin(stack.base, password, {}, user)).status).toBe(401);
+      return verify.mock.calls.map(([stored]) => stored?.N ?? 'the default decoy');
+    };
+    // The same work whoever is named: one scrypt at dave's cost.
+    expect(await costs('dave', 'not-daves-password-0123')).toEqual([2 ** 14]);
+    expect(await costs('mallory', 'not-daves-password-0123')).toEqual([2 ** 14]);
+    expect(await costs('erin', 'not-erins-password-0123')).toEqual([2 ** 14]);
+    expect((await consoleLogin(stack.base, 'dave-console-password-01', {}, 'dave')).status).toBe(303);
   });
 
   it('keeps the single console.username / console.password: one operator account, as before', async () => {

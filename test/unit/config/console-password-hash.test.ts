@@ -1,5 +1,11 @@
 import { PassThrough } from 'node:stream';
-import { CONSOLE_SCRYPT_DEFAULTS, hashConsolePassword, parseConsolePasswordHash, verifyConsolePasswordHash } from '../../../src/config/console-password-hash';
+import {
+  CONSOLE_SCRYPT_DEFAULTS,
+  hashConsolePassword,
+  loginDecoy,
+  parseConsolePasswordHash,
+  verifyConsolePasswordHash,
+} from '../../../src/config/console-password-hash';
 import { runConsolePasswordHash } from '../../../src/cli/console-password-hash-command';
 
 /** Console password hashes: scrypt$N$r$p$salt$hash, made by `payment-bridge console-password-hash`. */
@@ -31,6 +37,16 @@ describe('console password hashes', () => {
   it('checks a login for no account against a decoy, false whatever the password', async () => {
     expect(await verifyConsolePasswordHash(null, 'alice-console-password-01')).toBe(false);
     expect(await verifyConsolePasswordHash(null, '')).toBe(false);
+  });
+
+  it("makes the login decoy with the parameters most of the accounts' hashes use, the defaults without any, and never verifies it", async () => {
+    const at = (N: number, r = 8) => parseConsolePasswordHash(`scrypt$${N}$${r}$1$${'A'.repeat(22)}$${'B'.repeat(43)}`)!;
+    expect(loginDecoy([])).toMatchObject(CONSOLE_SCRYPT_DEFAULTS);
+    expect(loginDecoy([at(16384)])).toMatchObject({ N: 16384, r: 8, p: 1 });
+    expect(loginDecoy([at(65536, 4), at(16384), at(65536, 4)])).toMatchObject({ N: 65536, r: 4, p: 1 });
+    const decoy = loginDecoy([at(16384)]);
+    expect(decoy.hash).toHaveLength(32);
+    expect(await verifyConsolePasswordHash(decoy, '')).toBe(false);
   });
 
   it('parses only hashes within bounds: N a power of two from 2^14 to 2^20, r 1..32, p 1..16, 16+ salt bytes, 32 hash bytes', () => {
