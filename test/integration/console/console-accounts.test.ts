@@ -4,6 +4,8 @@
  * password does, and an account removed (restart with the new configuration) loses its sessions.
  */
 import { randomBytes, scryptSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as passwordHash from '../../../src/config/console-password-hash';
 import { Config } from '../../../src/config/config';
 import { Logger, silentLogger } from '../../../src/logging/logger';
@@ -110,6 +112,30 @@ describe('console: named accounts with roles', () => {
     const alice = await login('alice', ALICE.password);
     expect((await alice.post('dead-letters/archive', `csrf=${await alice.csrf()}`)).status).toBe(303);
     expect((await alice.audited('ops.dead_letters_archive')).map((e) => e.actor)).toEqual([expect.stringMatching(/^console:alice@/)]);
+  });
+
+  it('refuses a viewer every form the route acts on, whatever it holds, and does nothing of it (table over every POST path)', async () => {
+    // Every path the route's POST branch dispatches on, read from the route itself: an action added later is in
+    // this table without anyone remembering to add it.
+    const route = readFileSync(join(__dirname, '../../../src/console/console-route.ts'), 'utf8');
+    const posts = route.slice(route.indexOf("if (method === 'POST')"), route.indexOf("if (method !== 'GET'"));
+    const paths = [...posts.matchAll(/sub === '(\/[^']+)'/g)].map((m) => m[1]).filter((p) => p !== '/lookup' && p !== '/logout');
+    expect(paths.length).toBeGreaterThanOrEqual(10);
+    const viewer = await login('bob', BOB_PASSWORD);
+    const csrf = await viewer.csrf();
+    // Each form's fields as its page would post them, for a dry run and for the real thing.
+    const fields = `csrf=${csrf}&id=dl-${'0'.repeat(24)}&id=op-1&reason=viewer+test&decision=release`;
+    const before = (await viewer.audited('')).length;
+    const refusedBefore = await refusedCount();
+    const table = [...paths, '/no-such-action'].flatMap((path) => [
+      [path, `${fields}&mode=dry_run`],
+      [path, `${fields}&mode=execute`],
+    ]);
+    for (const [path, body] of table) expect([path, (await viewer.post(path.slice(1), body)).status]).toEqual([path, 403]);
+    expect(await refusedCount()).toBe(refusedBefore + table.length);
+    const written = (await viewer.audited('')).slice(before);
+    expect(written.map((e) => [e.action, e.outcome, e.target])).toEqual(table.map(([path]) => ['console.action', 'refused', path]));
+    for (const e of written) expect(e.actor).toMatch(/^console:bob@/);
   });
 
   it('takes the same path for an unknown user and a wrong password: one scrypt check each, the same 401 page', async () => {
