@@ -73,9 +73,15 @@ describe('console accounts in the configuration', () => {
     expect(err.message).toContain('console.password');
   });
 
-  it('refuses an unknown role or a missing field of an entry, naming console.accounts', () => {
-    expect(refusal(enabled([{ username: 'alice', password: 'alice-console-password-01', role: 'admin' }])).key).toMatch(/^console\.accounts/);
-    expect(refusal(enabled([{ username: 'alice', password: 'alice-console-password-01' }])).key).toMatch(/^console\.accounts/);
+  it('refuses an unknown role, a bad user name, a missing or unknown field of an entry, naming the entry as the other checks do', () => {
+    const alice = { username: 'alice', password: 'alice-console-password-01', role: 'operator' };
+    const carol = { username: 'carol', password: 'carol-console-password-01', role: 'viewer' };
+    expect(refusal(enabled([carol, { ...alice, role: 'admin' }])).key).toBe('console.accounts[1].role');
+    expect(refusal(enabled([carol, { ...alice, username: 'al ice' }])).key).toBe('console.accounts[1].username');
+    expect(refusal(enabled([carol, { username: 'alice', password: 'alice-console-password-01' }])).key).toBe('console.accounts[1].role');
+    const typo = refusal(enabled([carol, { ...alice, passwd: 'alice-console-password-01' }]));
+    expect(typo.key).toBe('console.accounts[1].passwd');
+    expect(typo.message).not.toContain('alice-console-password-01');
   });
 
   it('checks nothing of the accounts while the console is off', () => {
