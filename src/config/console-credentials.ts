@@ -1,7 +1,7 @@
 import type { Config } from './config';
 import { MIN_SECRET_LENGTH } from './secret-strength';
 import { consoleAccountKey, consoleAccountsInForce } from './console-accounts';
-import { looksLikeConsolePasswordHash, parseConsolePasswordHash } from './console-password-hash';
+import { loginDecoy, looksLikeConsolePasswordHash, parseConsolePasswordHash } from './console-password-hash';
 
 /**
  * The console's accounts, when the console is enabled (`console.accounts`, or the single account of
@@ -60,4 +60,28 @@ export function consoleCredentialProblems(config: Config): [string, string][] {
     if (same) problems.push([key, `must be the console's own secret, not the value of ${same[0]}`]);
   });
   return problems;
+}
+
+/**
+ * A warning per hashed account whose scrypt parameters differ from those most hashed accounts use: a login for
+ * no account is checked against a decoy with the latter (`loginDecoy`), so a login naming that account takes
+ * another time, which tells the account exists. Never quotes the hash.
+ * @returns `[key, what]` pairs naming `console.accounts[<n>].password`; empty when every hash shares its parameters.
+ */
+export function consoleHashParameterWarnings(config: Config): [string, string][] {
+  if (!config.console.enabled) return [];
+  const settings = config.console;
+  const hashes = consoleAccountsInForce(settings).map(({ password }) => parseConsolePasswordHash(password));
+  const decoy = loginDecoy(hashes.flatMap((h) => (h ? [h] : [])));
+  const params = (h: { N: number; r: number; p: number }) => `N ${h.N}, r ${h.r}, p ${h.p}`;
+  return hashes.flatMap((h, i): [string, string][] =>
+    h && params(h) !== params(decoy)
+      ? [
+          [
+            consoleAccountKey(settings, i, 'password'),
+            `is a hash with other scrypt parameters (${params(h)}) than the other accounts' (${params(decoy)}): its login takes another time than one for no account, which tells the account exists; make it again with payment-bridge console-password-hash`,
+          ],
+        ]
+      : [],
+  );
 }

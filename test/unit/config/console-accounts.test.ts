@@ -1,5 +1,6 @@
 import { ConfigError } from '../../../src/errors/config-error';
 import { consoleAccountsInForce } from '../../../src/config/console-accounts';
+import { configWarnings } from '../../../src/config/cross-field-rules';
 import { testConfig } from '../../support/test-config';
 import { thrownBy } from '../../support/thrown';
 
@@ -82,6 +83,17 @@ describe('console accounts in the configuration', () => {
     const typo = refusal(enabled([carol, { ...alice, passwd: 'alice-console-password-01' }]));
     expect(typo.key).toBe('console.accounts[1].passwd');
     expect(typo.message).not.toContain('alice-console-password-01');
+  });
+
+  it('warns of hashed accounts whose scrypt parameters differ from the others: the time of their login tells they exist', () => {
+    const at = (N: number) => `scrypt$${N}$8$1$${'A'.repeat(22)}$${'B'.repeat(43)}`;
+    const accounts = (...ns: number[]) => ns.map((N, i) => ({ username: `user${i}`, password: at(N), role: 'operator' }));
+    const consoleWarnings = (config: ReturnType<typeof testConfig>) => configWarnings(config).filter(([key]) => key.startsWith('console.accounts'));
+    expect(consoleWarnings(testConfig(enabled(accounts(32768, 32768))))).toEqual([]);
+    const warned = consoleWarnings(testConfig(enabled(accounts(32768, 16384, 32768))));
+    expect(warned.map(([key]) => key)).toEqual(['console.accounts[1].password']);
+    expect(warned[0][1]).toContain('console-password-hash');
+    expect(warned[0][1]).not.toContain('AAAA');
   });
 
   it('checks nothing of the accounts while the console is off', () => {
