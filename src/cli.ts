@@ -12,6 +12,7 @@ import { addDataCommands } from './cli/data-commands';
 import { addPaymentMethodsCommand } from './cli/payment-methods-command';
 import { addRecurringCommands } from './cli/recurring-commands';
 import { addReconcileCommand } from './cli/reconcile-command';
+import { addConsolePasswordHashCommand } from './cli/console-password-hash-command';
 import { createLogger } from './logging/logger';
 import { openOps } from './ops/ops-context';
 import { createGatewayClients } from './gateways/gateway-registry';
@@ -167,6 +168,7 @@ addDataCommands(program, withOpsContext);
 addPaymentMethodsCommand(program, () => ({ config: configOrExit(configPath(), processLogger('ops'), { role: 'ops' }), logger: processLogger('ops', 'error') }));
 addReconcileCommand(program, withOpsContext);
 addRecurringCommands(program, withOpsContext);
+addConsolePasswordHashCommand(program);
 
 program.parseAsync(process.argv).catch((err: Error) => {
   process.stderr.write(`payment-bridge: ${err.message}\n`);

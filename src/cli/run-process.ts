@@ -30,6 +30,7 @@ export function configOrExit(path: string | undefined, logger: Logger, audit: { 
       config.serviceBus.secretNext,
       config.momClient.clientSecret,
       config.console.password,
+      ...config.console.accounts.map((a) => a.password),
     ])
       registerSecret(secret);
     // Each gateway's secrets are the settings its definition declares secret (src/gateways/<name>/).

@@ -16,18 +16,40 @@ function pointerSegments(pointer: string): string[] {
     .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
-/** The dotted key a schema error is about (`gateways.stripe.base_url`, `service_bus.url`). */
-export function keyOfError(error: ErrorObject): string {
+type ArraySchema = Schema & { type?: unknown; items?: unknown };
+
+/**
+ * `segments` as a key: dotted, an element of an array (as `schema` says, when given) as `[<index>]`, as the
+ * `%env()%` resolution and the cross-field rules name it (`console.accounts[1].role`, not `console.accounts.1.role`).
+ */
+function keyOfSegments(segments: readonly string[], schema?: object): string {
+  let node: ArraySchema | null = (schema as ArraySchema | undefined) ?? null;
+  let key = '';
+  for (const segment of segments) {
+    if (node?.type === 'array' && /^\d+$/.test(segment)) {
+      key += `[${segment}]`;
+      node = node.items && typeof node.items === 'object' ? (node.items as ArraySchema) : null;
+      continue;
+    }
+    key += key === '' ? segment : `.${segment}`;
+    const next: unknown = node?.properties?.[segment] ?? (node && typeof node.additionalProperties === 'object' ? node.additionalProperties : undefined);
+    node = next && typeof next === 'object' ? (next as ArraySchema) : null;
+  }
+  return key;
+}
+
+/** The dotted key a schema error is about (`gateways.stripe.base_url`, `service_bus.url`, `console.accounts[1].role`). */
+export function keyOfError(error: ErrorObject, schema?: object): string {
   const path = pointerSegments(error.instancePath);
   if (error.keyword === 'additionalProperties') {
     path.push(String((error.params as { additionalProperty: string }).additionalProperty));
-    return path.join('.');
+    return keyOfSegments(path, schema);
   }
   if (error.keyword === 'required') path.push(String((error.params as { missingProperty: string }).missingProperty));
   // A bad map key (a gateway name) is reported at the map; name the key itself.
   const badName = error.propertyName ?? (error.params as { propertyName?: string }).propertyName;
   if (badName !== undefined) path.push(badName);
-  return path.join('.') || '(root)';
+  return keyOfSegments(path, schema) || '(root)';
 }
 
 /**
@@ -131,7 +153,7 @@ export function schemaProblems(errors: readonly ErrorObject[], schema: object): 
   const seen = new Set<string>();
   const out: Array<[string, string]> = [];
   for (const error of sorted) {
-    const entry: [string, string] = [keyOfError(error), describeError(error, schema)];
+    const entry: [string, string] = [keyOfError(error, schema), describeError(error, schema)];
     const id = entry.join(': ');
     if (seen.has(id)) continue;
     seen.add(id);

@@ -244,6 +244,21 @@ export const configSchema = {
     'console.path': { type: 'string', pattern: '^/[A-Za-z0-9_-]+$', default: '/console' },
     'console.username': { type: 'string', pattern: '^[A-Za-z0-9._@-]{1,64}$', default: 'operator' },
     'console.password': { type: 'string', default: '' },
+    // Named accounts, each a clear password or an scrypt hash (console-password-hash.ts); instead of username/password.
+    'console.accounts': {
+      type: 'array',
+      default: [],
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['username', 'password', 'role'],
+        properties: {
+          username: { type: 'string', pattern: '^[A-Za-z0-9._@-]{1,64}$' },
+          password: { type: 'string' },
+          role: { enum: ['operator', 'viewer'] },
+        },
+      },
+    },
     'console.session_ttl_ms': { ...positiveInt, default: 28800000 },
     // Under a minute ends a session while its operator reads a page.
     'console.session_idle_ms': { type: 'integer', minimum: 60000, default: 900000 },

@@ -518,6 +518,21 @@ export interface AuditConfig {
   readonly streamMaxLen: number;
 }
 
+/**
+ * What a console account may do: `operator` every action; `viewer` reads only (every form that changes state is
+ * refused with 403, audited and counted).
+ */
+export type ConsoleRole = 'operator' | 'viewer';
+
+/** One console login (`console.accounts[]`). */
+export interface ConsoleAccount {
+  /** Login name, unique among the accounts: `[A-Za-z0-9._@-]{1,64}`. */
+  readonly username: string;
+  /** The password in clear (16+ characters, never another secret of the bridge) or its hash `scrypt$N$r$p$salt$hash`. */
+  readonly password: string;
+  readonly role: ConsoleRole;
+}
+
 /** The operator console (`console.*`), served by the `web` role on its own port. */
 export interface ConsoleConfig {
   /** Whether the `web` role serves the console. Default false. */
@@ -530,8 +545,16 @@ export interface ConsoleConfig {
   readonly path: string;
   /** The console's login name. Default `operator`. */
   readonly username: string;
-  /** The console's own password (16+ characters, never a bus or gateway secret); required when enabled. */
+  /**
+   * The console's own password (16+ characters, never a bus or gateway secret); required when enabled unless
+   * `accounts` is given. With `username`, one `operator` account (see `consoleAccountsInForce`).
+   */
   readonly password: string;
+  /**
+   * Named accounts (`console.accounts`), instead of `username`/`password` (both given: a configuration error).
+   * Default [] (the single account of `username`/`password`).
+   */
+  readonly accounts: readonly ConsoleAccount[];
   /** How long a console session lasts from its login, milliseconds. Default 28800000 (8 h). */
   readonly sessionTtlMs: number;
   /**

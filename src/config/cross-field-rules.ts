@@ -1,6 +1,6 @@
 import type { Config } from './config';
 import { edgeProblems } from './edge-checks';
-import { consoleCredentialProblems } from './console-credentials';
+import { consoleCredentialProblems, consoleHashParameterWarnings } from './console-credentials';
 import { channelsConfigProblems } from './channels-config';
 import { limitsConfigProblems } from './limits-config';
 import { routingConfigProblems } from './routing-config';
@@ -174,7 +174,14 @@ const RULES: readonly Rule[] = [
   takeDeadlineWithinCommandTimeout,
   vaultDeclarations,
 ];
-const WARNINGS: readonly Rule[] = [simulatorInProduction, consoleIdleBeyondLifetime, loneVaults, gatewayConfigWarnings, adminOpenBeyondLoopback];
+const WARNINGS: readonly Rule[] = [
+  simulatorInProduction,
+  consoleIdleBeyondLifetime,
+  consoleHashParameterWarnings,
+  loneVaults,
+  gatewayConfigWarnings,
+  adminOpenBeyondLoopback,
+];
 
 /** Every cross-field problem of a schema-valid configuration, `[key, problem]`; empty when it is coherent. */
 export function crossFieldProblems(config: Config): Problem[] {

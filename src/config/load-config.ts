@@ -6,6 +6,7 @@ import { configSchema } from './config-schema';
 import { configValidator } from '../validation/precompiled-validator';
 import {
   BusCommandName,
+  ConsoleAccount,
   BusNotificationName,
   Config,
   EdgeConfig,
@@ -337,6 +338,11 @@ function toConfig(p: Params): Config {
       path: str(p, 'console.path'),
       username: str(p, 'console.username'),
       password: str(p, 'console.password'),
+      accounts: (p['console.accounts'] as Params[]).map((a) => ({
+        username: String(a.username),
+        password: String(a.password),
+        role: a.role as ConsoleAccount['role'],
+      })),
       sessionTtlMs: num(p, 'console.session_ttl_ms'),
       sessionIdleMs: num(p, 'console.session_idle_ms'),
       stuckAfterMs: num(p, 'console.stuck_after_ms'),

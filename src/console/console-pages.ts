@@ -27,8 +27,13 @@ import { SafeHtml, html } from './html';
 export interface PageContext {
   base: string;
   user?: string;
+  /** The logged-in account's role: a `viewer` is shown no action buttons (the route refuses its posts anyway). */
+  role?: 'operator' | 'viewer';
   csrf?: string;
 }
+
+/** Whether the page's account may act (an operator, or a page without a login). */
+const mayAct = (ctx: PageContext): boolean => ctx.role !== 'viewer';
 
 const money = (amount: number | undefined, currency: string | undefined): string => {
   if (amount === undefined || !currency) return '';
@@ -74,6 +79,7 @@ export function layout(ctx: PageContext, title: string, content: SafeHtml): stri
                   </form>
                   <form method="post" action="${ctx.base}/logout" class="logout">
                     <input type="hidden" name="csrf" value="${ctx.csrf}" />
+                    <span class="who" id="console-user">${ctx.user} (${ctx.role ?? 'operator'})</span>
                     <button type="submit">Log out ${ctx.user}</button>
                   </form>`
               : ''
@@ -176,6 +182,12 @@ function actionForm(
   },
 ): SafeHtml {
   if (list.rows.length === 0) return html`<p class="empty" id="${list.id}">none</p>`;
+  if (!mayAct(ctx))
+    return dataTable(
+      list.id,
+      list.headers,
+      list.rows.map((r) => ({ attrs: html` data-${list.rowKey}="${r.value}"`, cells: r.cells })),
+    );
   const selectAll = list.selectAll ? html`<input type="checkbox" data-select-all aria-label="select all" />` : '';
   return html`<form method="post" action="${ctx.base}${list.action}" id="${list.id}-form">
     <input type="hidden" name="csrf" value="${ctx.csrf}" />
@@ -561,17 +573,21 @@ export function dashboardPage(
             >${(['hard', 'config', 'outage', 'unknown'] as const).map((c) => html`<span class="triage t-${c}">${c} ${s.deadLetterSummary[c].open}</span> `)}</small
           >
         </h2>
-        <form method="post" action="${ctx.base}/dead-letters/archive" class="archive" id="dead-letters-archive">
-          <input type="hidden" name="csrf" value="${ctx.csrf}" />
-          <small
-            >${
-              s.deadLetterArchiveIntervalMs > 0
-                ? `moved from the dead-letter queue by the workers every ${age(s.deadLetterArchiveIntervalMs)}`
-                : 'moved from the dead-letter queue only when asked (amqp.dead_letter_archive_interval_ms: 0)'
-            }</small
-          >
-          <button type="submit">archive the queue now</button>
-        </form>
+        ${
+          mayAct(ctx)
+            ? html`<form method="post" action="${ctx.base}/dead-letters/archive" class="archive" id="dead-letters-archive">
+                <input type="hidden" name="csrf" value="${ctx.csrf}" />
+                <small
+                  >${
+                    s.deadLetterArchiveIntervalMs > 0
+                      ? `moved from the dead-letter queue by the workers every ${age(s.deadLetterArchiveIntervalMs)}`
+                      : 'moved from the dead-letter queue only when asked (amqp.dead_letter_archive_interval_ms: 0)'
+                  }</small
+                >
+                <button type="submit">archive the queue now</button>
+              </form>`
+            : ''
+        }
         <p class="sort">
           sort: <a href="${dashboardHref(ctx, 'time', per)}" ${order === 'time' ? html` aria-current="true"` : ''}>newest</a> ·
           <a href="${dashboardHref(ctx, 'impact', per)}" ${order === 'impact' ? html` aria-current="true"` : ''}>impact</a>
@@ -778,21 +794,25 @@ function heldForPspRetrySection(ctx: PageContext, h: HeldForPspRetryView): SafeH
       Release it only once the PSP confirmed no retry will come: ${releasedEffect(h.command)} (as
       <code>payment-bridge ops held-retries release</code>).
     </p>
-    <form method="post" action="${ctx.base}/held-retries/release" class="actions" id="held-release-form">
-      <input type="hidden" name="csrf" value="${ctx.csrf}" />
-      <input type="hidden" name="id" value="${h.operation_id}" />
-      <label for="held-release-reason">reason</label>
-      <input
-        type="text"
-        id="held-release-reason"
-        name="reason"
-        required
-        maxlength="${String(HELD_RELEASE_REASON_MAX)}"
-        placeholder="what the PSP confirmed, e.g. the support case"
-      />
-      <button type="submit" name="mode" value="dry_run">Dry run</button>
-      <button type="submit" name="mode" value="execute" class="danger">Release</button>
-    </form>
+    ${
+      mayAct(ctx)
+        ? html`<form method="post" action="${ctx.base}/held-retries/release" class="actions" id="held-release-form">
+            <input type="hidden" name="csrf" value="${ctx.csrf}" />
+            <input type="hidden" name="id" value="${h.operation_id}" />
+            <label for="held-release-reason">reason</label>
+            <input
+              type="text"
+              id="held-release-reason"
+              name="reason"
+              required
+              maxlength="${String(HELD_RELEASE_REASON_MAX)}"
+              placeholder="what the PSP confirmed, e.g. the support case"
+            />
+            <button type="submit" name="mode" value="dry_run">Dry run</button>
+            <button type="submit" name="mode" value="execute" class="danger">Release</button>
+          </form>`
+        : ''
+    }
   </section>`;
 }
 
@@ -845,12 +865,16 @@ export function deadLetterPage(ctx: PageContext, stored: DeadLetterRecord, plan:
       </dl>
       <h2>Body (redacted)</h2>
       <pre class="body">${r.body}</pre>
-      <form method="post" action="${ctx.base}/dead-letters/replay" class="actions">
-        <input type="hidden" name="csrf" value="${ctx.csrf}" />
-        <input type="hidden" name="id" value="${r.id}" />
-        <button type="submit" name="mode" value="dry_run">Dry run</button>
-        <button type="submit" name="mode" value="execute" class="danger">Replay</button>
-      </form>
+      ${
+        mayAct(ctx)
+          ? html`<form method="post" action="${ctx.base}/dead-letters/replay" class="actions">
+              <input type="hidden" name="csrf" value="${ctx.csrf}" />
+              <input type="hidden" name="id" value="${r.id}" />
+              <button type="submit" name="mode" value="dry_run">Dry run</button>
+              <button type="submit" name="mode" value="execute" class="danger">Replay</button>
+            </form>`
+          : ''
+      }
     </section>`,
   );
 }

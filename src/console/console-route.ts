@@ -43,6 +43,9 @@ import { containsCardNumber } from '../logging/redact';
 import { LogThrottle } from '../logging/log-throttle';
 import { ConsoleHosts, consoleAllowedHosts, loggableHeader } from './console-hosts';
 import { ConsoleSession, ConsoleSessions, constantTimeEqual } from './console-sessions';
+import { consoleAccountsInForce } from '../config/console-accounts';
+import { ConsoleAccount, ConsoleRole } from '../config/config';
+import { ConsolePasswordHash, loginDecoy, parseConsolePasswordHash, verifyConsolePasswordHash } from '../config/console-password-hash';
 import { DEAD_LETTERS_PER_PAGE, DEAD_LETTERS_PER_PAGE_MAX, DeadLetterPageRequest, consoleSnapshot } from './console-snapshot';
 import { DeadLetterCursor } from '../ops/dead-letter-store';
 import { parseDeadLetterCursor } from '../ops/dead-letter-cursor';
@@ -116,6 +119,20 @@ const hostsRefused = counter(
   'Console requests refused because they name a host the console does not answer (console.allowed_hosts): 421, by reason (not_allowed, missing); or more than one Host field: 400, reason duplicate',
   ['reason'],
 );
+
+const actionsRefused = counter(
+  'pb_console_actions_refused_total',
+  "Console forms that change state refused for the account's role, by reason (viewer: a viewer account, which only reads)",
+  ['reason'],
+);
+
+/** What a viewer may still post: the search box (a read, posted so what is typed stays out of URLs) and its logout. */
+const VIEWER_POSTS: ReadonlySet<string> = new Set(['/lookup', '/logout']);
+
+/** An account in force, with its password's hash parsed once (null: a clear password). */
+interface LoginAccount extends ConsoleAccount {
+  readonly hash: ConsolePasswordHash | null;
+}
 
 const idleEnded = counter(
   'pb_console_sessions_idle_ended_total',
@@ -251,6 +268,16 @@ export class ConsoleRoute implements WebRoute {
   private readonly hostRefusals: LogThrottle;
   /** One warning a minute for logins posted from another origin (any page the operator opens can post them, without end). */
   private readonly crossOriginLogins: LogThrottle;
+  /** The accounts in force (`console.accounts`, or the single one of `console.username` / `console.password`). */
+  private readonly accounts: readonly LoginAccount[];
+  /** Whether any account's password is a hash: every login then costs one scrypt, whichever account it names. */
+  private readonly anyHashed: boolean;
+  /**
+   * What a login for no account, or for a clear-password one, is checked against when any account is hashed: a
+   * hash of no password with the accounts' own scrypt parameters (the defaults would cost more or less than a
+   * hash made with others, and the time would tell whether the user exists).
+   */
+  private readonly decoy: ConsolePasswordHash;
 
   constructor(
     private readonly deps: {
@@ -268,6 +295,14 @@ export class ConsoleRoute implements WebRoute {
     this.hosts = new ConsoleHosts(consoleAllowedHosts(deps.config));
     this.hostRefusals = new LogThrottle(deps.logger);
     this.crossOriginLogins = new LogThrottle(deps.logger);
+    this.accounts = consoleAccountsInForce(deps.config.console).map((a) => ({ ...a, hash: parseConsolePasswordHash(a.password) }));
+    this.anyHashed = this.accounts.some((a) => a.hash !== null);
+    this.decoy = loginDecoy(this.accounts.flatMap((a) => (a.hash ? [a.hash] : [])));
+  }
+
+  /** The account in force named `username`, if any: its role is read at every request, so a change applies at the next. */
+  private accountOf(username: string): LoginAccount | undefined {
+    return this.accounts.find((a) => a.username === username);
   }
 
   /**
@@ -294,9 +329,10 @@ export class ConsoleRoute implements WebRoute {
     if (sub === '/login') return method === 'POST' ? this.login(req, res) : send(res, 200, 'text/html; charset=utf-8', loginPage({ base: this.base }));
 
     const sessionId = cookieOf(req, this.cookieName(req));
-    const { session, stale, idle } = await this.sessions.get(sessionId, this.deps.config.console);
+    const { session, stale, removed, idle } = await this.sessions.get(sessionId, (user) => this.accountOf(user));
     if (stale) {
-      this.deps.logger.info('console: session opened with an earlier console password ended', {
+      const why = removed ? 'of a removed console account' : 'opened with an earlier console password';
+      this.deps.logger.info(`console: session ${why} ended`, {
         user: String(stale.user ?? '?'),
         ...(typeof stale.createdAt === 'number' ? { created_at: new Date(stale.createdAt).toISOString() } : {}),
       });
@@ -309,14 +345,15 @@ export class ConsoleRoute implements WebRoute {
         idle_ms: this.deps.config.console.sessionIdleMs,
       });
     }
-    if (!session || !sessionId) {
+    const account = session ? this.accountOf(session.user) : undefined;
+    if (!session || !sessionId || !account) {
       if (sub === '/api/summary') return send(res, 401, 'application/json', JSON.stringify({ error: 'log in first' }));
       return redirect(res, `${this.base}/login`);
     }
     // The dashboard's own refresh of its figures is no use by the operator: it would keep an open dashboard
     // on an unattended screen logged in until the lifetime ends.
     if (sub !== '/api/summary') await this.sessions.touch(sessionId, session);
-    const page: PageContext = { base: this.base, user: session.user, csrf: session.csrf };
+    const page: PageContext = { base: this.base, user: session.user, role: account.role, csrf: session.csrf };
     const url = new URL(req.url ?? '/', 'http://console.invalid');
 
     if (method === 'POST') {
@@ -331,6 +368,7 @@ export class ConsoleRoute implements WebRoute {
           messagePage(page, 'Refused', 'This form is stale or did not come from the console. Reload the page and try again.'),
         );
       }
+      if (account.role !== 'operator' && !VIEWER_POSTS.has(sub)) return this.refuseForRole(req, res, page, session, account.role, sub);
       if (sub === '/lookup') return this.lookup(req, res, page, session, form);
       if (sub === '/logout') {
         await this.sessions.destroy(sessionId);
@@ -445,6 +483,24 @@ export class ConsoleRoute implements WebRoute {
     return this.deps.access?.forwardedHttps(req) ?? false;
   }
 
+  /**
+   * A form that changes state posted by an account whose role only reads: 403, nothing done, audited as refused
+   * (`console.action`, target the form's path), counted and logged with the user.
+   */
+  private async refuseForRole(
+    req: IncomingMessage,
+    res: ServerResponse,
+    page: PageContext,
+    session: ConsoleSession,
+    role: ConsoleRole,
+    sub: string,
+  ): Promise<void> {
+    actionsRefused.inc({ reason: role });
+    await this.audit(req, session, 'console.action', 'refused', sub, { role, reason: 'role' });
+    this.deps.logger.info('console: action refused to a viewer account', { user: session.user, role, action: sub });
+    send(res, 403, 'text/html; charset=utf-8', messagePage(page, 'Refused', 'Your console account is a viewer: it reads, it takes no action.'));
+  }
+
   /** Who, for the audit log: the console user and the client address as the edge believes it. */
   private actor(req: IncomingMessage, user: string): string {
     const client = this.deps.access?.clientOf(req) ?? req.socket.remoteAddress ?? 'unknown';
@@ -531,13 +587,6 @@ export class ConsoleRoute implements WebRoute {
   private async login(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const form = await this.form(req, res);
     if (!form) return;
-    const { username, password } = this.deps.config.console;
-    // Whole, never cut: a cut would let a longer name that begins with the configured one in (both are hashed
-    // before the comparison, so any length compares in the same time).
-    const user = form.get('username') ?? '';
-    // Both compared, always: the time taken does not say which one was wrong.
-    const userOk = constantTimeEqual(user, username);
-    const passwordOk = constantTimeEqual(form.get('password') ?? '', password);
     const client = this.deps.access?.clientOf(req) ?? req.socket.remoteAddress ?? 'unknown';
     // Refused before the attempt is counted: a page on another site that the operator opens posts from the
     // operator's own address, and counted, its posts would lock the operator out for the window. Such a post
@@ -560,7 +609,8 @@ export class ConsoleRoute implements WebRoute {
       logins.inc({ outcome: 'throttled' });
       return send(res, 429, 'text/html; charset=utf-8', loginPage({ base: this.base }, 'Too many failed logins from here: try again later.'));
     }
-    if (!userOk || !passwordOk) {
+    const account = await this.checkLogin(form.get('username') ?? '', form.get('password') ?? '');
+    if (!account) {
       logins.inc({ outcome: 'refused' });
       // The first refusal of a window and the one that locks the client out are audited, not every guess (a flood
       // would push the operators' entries out of the audit stream); never the user typed (it may be a password).
@@ -582,10 +632,30 @@ export class ConsoleRoute implements WebRoute {
     // invalidating the previous one).
     await this.sessions.destroy(cookieOf(req, COOKIE));
     await this.sessions.destroy(cookieOf(req, HOST_COOKIE));
-    const { id } = await this.sessions.create(this.deps.config.console);
+    const { id } = await this.sessions.create(account);
     logins.inc({ outcome: 'ok' });
-    await this.deps.ops.audit.record({ action: 'console.login', actor: `console:${username}@${client}`, outcome: 'ok' });
+    await this.deps.ops.audit.record({ action: 'console.login', actor: `console:${account.username}@${client}`, outcome: 'ok' });
+    this.deps.logger.info('console: login', { user: account.username, role: account.role, client });
     redirect(res, this.base, { 'set-cookie': this.cookie(req, id, Math.floor(this.deps.config.console.sessionTtlMs / 1000)) });
+  }
+
+  /**
+   * The account `user` and `password` log in to, or undefined. Takes the same time whether the user exists or
+   * not and whichever was wrong: every account's name is compared (whole, never cut: a cut would let a longer
+   * name that begins with a configured one in; both are hashed before the comparison, so any length compares in
+   * the same time), and then one password check of the same cost, against the account's password or, for no
+   * account, a decoy: when any account's password is a hash, one scrypt for a clear-password account or none
+   * too, against {@link decoy}, with the parameters the accounts' hashes use.
+   */
+  private async checkLogin(user: string, password: string): Promise<LoginAccount | undefined> {
+    let account: LoginAccount | undefined;
+    for (const a of this.accounts) if (constantTimeEqual(user, a.username) && account === undefined) account = a;
+    // Against the decoy, false (its hash is of no password); only an account's own hash logs in, below.
+    const hashOk = this.anyHashed ? await verifyConsolePasswordHash(account?.hash ?? this.decoy, password) : false;
+    // Compared always, for no account against a value no password equals (16+ characters are required).
+    const clearOk = constantTimeEqual(password, account && !account.hash ? account.password : '\0');
+    if (!account) return undefined;
+    return (account.hash ? hashOk : clearOk) ? account : undefined;
   }
 
   private async summary(res: ServerResponse): Promise<void> {

@@ -15,11 +15,17 @@ export interface ConsoleSession {
   seal: string;
 }
 
-/** The user name and password a session is opened with (`console.username`, `console.password`). */
+/**
+ * The account a session is opened with (one of `console.accounts`, or `console.username` / `console.password`):
+ * its password as configured, clear or hashed.
+ */
 export interface ConsoleCredentials {
   readonly username: string;
   readonly password: string;
 }
+
+/** The account in force of a user name, or undefined when there is none (any more). */
+export type ConsoleAccountLookup = (username: string) => ConsoleCredentials | undefined;
 
 /**
  * HMAC of the session id keyed by the credentials: a session opened with other credentials (before the
@@ -47,8 +53,9 @@ export interface IdleSession {
  * Console sessions in Redis, so every web process knows every login and a logout ends it everywhere:
  * `P console:session:<sha256 of the session id>` → the session (JSON), expiring with the session. The id
  * itself lives only in the browser's cookie (HttpOnly, SameSite=Strict); Redis holds its hash, so reading
- * Redis does not give a usable session. A session holds only while the console's credentials are the ones
- * it was opened with: rotating the password ends every session (they survive a restart otherwise). It ends
+ * Redis does not give a usable session. A session holds only while its account's credentials are the ones
+ * it was opened with: rotating an account's password, or removing the account, ends its sessions (they survive
+ * a restart otherwise); its role is not sealed in, the route reads it at every request. It ends
  * at its absolute lifetime (`console.session_ttl_ms` from the login) or once unused for the idle timeout
  * (`console.session_idle_ms`), whichever comes first (OWASP Session Management Cheat Sheet: both enforced
  * by the server).
@@ -82,17 +89,18 @@ export class ConsoleSessions {
   }
 
   /**
-   * The live session of `id`, or null. A session opened with other credentials than `credentials` (the
-   * password was rotated since) is null too, and is deleted: `stale` says so. So is one older than the
+   * The live session of `id`, or null. A session whose account `accountOf` no longer knows (removed), or
+   * opened with other credentials than its account's (the password was rotated since), is null too, and is
+   * deleted: `stale` says so, `removed` which. So is one older than the
    * lifetime in force: its key expires with the lifetime it was opened under, which a shorter
    * `console.session_ttl_ms` (and a restart) must cut short too. So is one unused for the idle timeout in
    * force: `idle` says so. Reading a session does not count as using it: see {@link touch}.
    */
   async get(
     id: string | undefined,
-    credentials: ConsoleCredentials,
+    accountOf: ConsoleAccountLookup,
     now = Date.now(),
-  ): Promise<{ session: ConsoleSession | null; stale?: Partial<ConsoleSession>; idle?: IdleSession }> {
+  ): Promise<{ session: ConsoleSession | null; stale?: Partial<ConsoleSession>; removed?: boolean; idle?: IdleSession }> {
     if (!id || !/^[A-Za-z0-9_-]{43}$/.test(id)) return { session: null };
     const raw = await this.redis.get(this.key(id));
     if (!raw) return { session: null };
@@ -101,9 +109,14 @@ export class ConsoleSessions {
       await this.redis.del(this.key(id));
       return { session: null };
     }
+    const credentials = typeof session.user === 'string' ? accountOf(session.user) : undefined;
+    if (!credentials) {
+      await this.redis.del(this.key(id));
+      return { session: null, stale: session, removed: true };
+    }
     if (typeof session.seal !== 'string' || !constantTimeEqual(session.seal, credentialSeal(id, credentials))) {
       await this.redis.del(this.key(id));
-      return { session: null, stale: session };
+      return { session: null, stale: session, removed: false };
     }
     const lastUsedAt = typeof session.lastUsedAt === 'number' ? session.lastUsedAt : session.createdAt;
     if (now - lastUsedAt >= this.idleMs) {

@@ -4,7 +4,7 @@
 // @ts-nocheck
 "use strict";
 export const parameters = validate21;
-const schema6 = {"type":"object","additionalProperties":false,"required":["service_bus.url","service_bus.endpoint_name","service_bus.secret","service_bus.public_url","mom_client.client_id","mom_client.client_secret","mom_client.oauth_server_url","amqp.url","redis.url"],"properties":{"service_bus.url":{"$ref":"#/definitions/p0"},"service_bus.rpc_path":{"$ref":"#/definitions/p1","default":"/"},"service_bus.endpoint_name":{"$ref":"#/definitions/p2"},"service_bus.secret":{"$ref":"#/definitions/p3"},"service_bus.public_url":{"$ref":"#/definitions/p4"},"service_bus.delegate_path":{"$ref":"#/definitions/p5","default":"/delegate/oms"},"service_bus.subscribes":{"$ref":"#/definitions/p6","default":[]},"service_bus.amount_units":{"$ref":"#/definitions/p7","default":"minor"},"service_bus.refund_pending_notice":{"$ref":"#/definitions/p8","default":true},"service_bus.timeout_ms":{"$ref":"#/definitions/p9","default":10000},"service_bus.connect_timeout_ms":{"$ref":"#/definitions/p10","default":2000},"service_bus.method.register":{"$ref":"#/definitions/p11","default":"magento.service_bus.remote.register"},"service_bus.method.unregister":{"$ref":"#/definitions/p12","default":"magento.service_bus.remote.unregister"},"service_bus.method.validate":{"$ref":"#/definitions/p13","default":"magento.payments.payments_management.validate"},"service_bus.method.revalidate":{"$ref":"#/definitions/p14","default":"magento.payments.payments_management.revalidate"},"service_bus.method.capture":{"$ref":"#/definitions/p15","default":"magento.payments.payments_management.capture"},"service_bus.method.cancel":{"$ref":"#/definitions/p16","default":"magento.payments.payments_management.cancel"},"service_bus.method.refund":{"$ref":"#/definitions/p17","default":"magento.payments.payments_management.refund"},"service_bus.method.validated":{"$ref":"#/definitions/p18","default":"magento.payments.payments_management.validated"},"service_bus.method.revalidated":{"$ref":"#/definitions/p19","default":"magento.payments.payments_management.revalidated"},"service_bus.method.captured":{"$ref":"#/definitions/p20","default":"magento.payments.payments_management.captured"},"service_bus.method.cancelled":{"$ref":"#/definitions/p21","default":"magento.payments.payments_management.cancelled"},"service_bus.method.refunded":{"$ref":"#/definitions/p22","default":"magento.payments.payments_management.refunded"},"service_bus.method.authorized":{"$ref":"#/definitions/p23","default":"magento.payments.payments_management.authorized"},"service_bus.method.sold":{"$ref":"#/definitions/p24","default":"magento.payments.payments_management.sold"},"service_bus.method.tokenized":{"$ref":"#/definitions/p25","default":"magento.payments.payments_management.tokenized"},"service_bus.method.refund_updated":{"$ref":"#/definitions/p26","default":"magento.postsales.refund_management.updated"},"service_bus.method.authorization_expiring":{"$ref":"#/definitions/p27","default":"magento.payments.payments_management.authorization_expiring"},"service_bus.method.adjusted":{"$ref":"#/definitions/p28","default":"magento.payments.payments_management.adjusted"},"service_bus.method.balance_inquiry":{"$ref":"#/definitions/p29","default":"magento.payments.payments_management.balance_inquiry"},"service_bus.method.reload":{"$ref":"#/definitions/p30","default":"magento.payments.payments_management.reload"},"service_bus.method.issue":{"$ref":"#/definitions/p31","default":"magento.payments.payments_management.issue"},"service_bus.method.activate":{"$ref":"#/definitions/p32","default":"magento.payments.payments_management.activate"},"service_bus.method.deactivate":{"$ref":"#/definitions/p33","default":"magento.payments.payments_management.deactivate"},"service_bus.method.merge_balance":{"$ref":"#/definitions/p34","default":"magento.payments.payments_management.merge_balance"},"service_bus.method.balance_reported":{"$ref":"#/definitions/p35","default":"magento.payments.payments_management.balance_reported"},"service_bus.method.reloaded":{"$ref":"#/definitions/p36","default":"magento.payments.payments_management.reloaded"},"service_bus.method.issued":{"$ref":"#/definitions/p37","default":"magento.payments.payments_management.issued"},"service_bus.method.activated":{"$ref":"#/definitions/p38","default":"magento.payments.payments_management.activated"},"service_bus.method.deactivated":{"$ref":"#/definitions/p39","default":"magento.payments.payments_management.deactivated"},"service_bus.method.balance_merged":{"$ref":"#/definitions/p40","default":"magento.payments.payments_management.balance_merged"},"service_bus.method.recurring_failed":{"$ref":"#/definitions/p41","default":"magento.payments.payments_management.recurring_failed"},"service_bus.method.recurring_cycles_skipped":{"$ref":"#/definitions/p42","default":"magento.payments.payments_management.recurring_cycles_skipped"},"service_bus.method.split_tender_settled":{"$ref":"#/definitions/p43","default":"magento.payments.payments_management.split_tender_settled"},"mom_client.client_id":{"$ref":"#/definitions/p44"},"mom_client.client_secret":{"$ref":"#/definitions/p45"},"mom_client.oauth_server_url":{"$ref":"#/definitions/p46"},"mom_client.token_path":{"$ref":"#/definitions/p47","default":"/oauth/token"},"mom_client.scope":{"$ref":"#/definitions/p48","default":""},"mom_client.client_auth":{"$ref":"#/definitions/p49","default":"header"},"mom_client.refresh_margin_s":{"$ref":"#/definitions/p50","default":60},"amqp.url":{"$ref":"#/definitions/p51"},"amqp.exchange.commands":{"$ref":"#/definitions/p52","default":"payment-bridge.commands"},"amqp.queue.commands":{"$ref":"#/definitions/p53","default":"worker:payment:command"},"amqp.queue.type":{"$ref":"#/definitions/p54","default":"quorum"},"amqp.exchange.dead_letter":{"$ref":"#/definitions/p55","default":"payment-bridge.dead-letter"},"amqp.queue.dead_letter":{"$ref":"#/definitions/p56","default":"worker:payment:dead-letter"},"amqp.prefetch":{"$ref":"#/definitions/p57","default":50},"amqp.publish_timeout_ms":{"$ref":"#/definitions/p58","default":5000},"amqp.reconnect_ms":{"$ref":"#/definitions/p59","default":1000},"amqp.urls":{"$ref":"#/definitions/p60","default":[]},"amqp.queue.dead_letter_strategy":{"$ref":"#/definitions/p61","default":"at-most-once"},"amqp.dead_letter_archive_interval_ms":{"$ref":"#/definitions/p62","default":10000},"redis.url":{"$ref":"#/definitions/p63"},"redis.key_prefix":{"$ref":"#/definitions/p64","default":"pb:"},"redis.cluster.nodes":{"$ref":"#/definitions/p65","default":[]},"redis.cluster.retry_delay_ms":{"$ref":"#/definitions/p66","default":400},"redis.cluster.retry_delay_on_moved_ms":{"$ref":"#/definitions/p67","default":100},"redis.cluster.max_redirections":{"$ref":"#/definitions/p68","default":16},"redis.cluster.slots_refresh_interval_ms":{"$ref":"#/definitions/p69","default":5000},"redis.replica_acks":{"$ref":"#/definitions/p70","default":0},"redis.replica_ack_timeout_ms":{"$ref":"#/definitions/p71","default":1000},"http.host":{"$ref":"#/definitions/p72","default":"127.0.0.1"},"http.port":{"$ref":"#/definitions/p73","default":8080},"http.intake_path":{"$ref":"#/definitions/p74","default":"/bus"},"http.body_limit_bytes":{"$ref":"#/definitions/p75","default":262144},"http.discard_limit_bytes":{"$ref":"#/definitions/p76","default":4194304},"http.discard_timeout_ms":{"$ref":"#/definitions/p77","default":5000},"proxy.host":{"$ref":"#/definitions/p78","default":""},"proxy.port":{"$ref":"#/definitions/p79","default":0},"delivery.concurrency":{"$ref":"#/definitions/p80","default":100},"delivery.backoff_base_ms":{"$ref":"#/definitions/p81","default":500},"delivery.backoff_max_ms":{"$ref":"#/definitions/p82","default":60000},"delivery.max_age_ms":{"$ref":"#/definitions/p83","default":0},"delivery.breaker_failure_threshold":{"$ref":"#/definitions/p84","default":20},"delivery.breaker_open_ms":{"$ref":"#/definitions/p85","default":1000},"delivery.config_grace_ms":{"$ref":"#/definitions/p86","default":1800000},"delivery.retry_after_max_ms":{"$ref":"#/definitions/p87","default":300000},"delivery.late_failure_confirm_ms":{"$ref":"#/definitions/p88","default":30000},"delivery.recapture_failure_wait_ms":{"$ref":"#/definitions/p89","default":86400000},"delivery.parked_outcome_ttl_ms":{"$ref":"#/definitions/p90","default":2592000000},"delivery.void_wait_max_ms":{"$ref":"#/definitions/p91","default":86400000},"delivery.authorization_wait_max_ms":{"$ref":"#/definitions/p92","default":5616000000},"events.concurrency":{"$ref":"#/definitions/p93","default":50},"events.backoff_base_ms":{"$ref":"#/definitions/p94","default":250},"events.backoff_max_ms":{"$ref":"#/definitions/p95","default":30000},"queues.watchdog_interval_ms":{"$ref":"#/definitions/p96","default":15000},"leases.holder_ttl_ms":{"$ref":"#/definitions/p97","default":2000},"poller.schedule_ms":{"$ref":"#/definitions/p98","default":[60000,300000,1800000,7200000,86400000]},"poller.in_process_interval_ms":{"$ref":"#/definitions/p99","default":0},"poller.unresolved_interval_ms":{"$ref":"#/definitions/p100","default":3600000},"poller.webhook_wait_alert_ms":{"$ref":"#/definitions/p101","default":86400000},"poller.action_expiry_inquiry_max_ms":{"$ref":"#/definitions/p102","default":3600000},"registration.attempts":{"$ref":"#/definitions/p103","default":5},"registration.backoff_base_ms":{"$ref":"#/definitions/p104","default":500},"authorizations.validity_ms":{"$ref":"#/definitions/p105","default":{}},"authorizations.expiry_warning_ms":{"$ref":"#/definitions/p106","default":86400000},"authorizations.orphan_reversal":{"$ref":"#/definitions/p107","default":"dry_run"},"authorizations.orphan_void_after_ms":{"$ref":"#/definitions/p108","default":345600000},"authorizations.orphan_void_after_ms_by_account":{"$ref":"#/definitions/p109","default":{}},"authorizations.sweep_limit":{"$ref":"#/definitions/p110","default":1000},"monitoring.host":{"$ref":"#/definitions/p111","default":"127.0.0.1"},"monitoring.worker_port":{"$ref":"#/definitions/p112","default":0},"monitoring.poller_port":{"$ref":"#/definitions/p113","default":0},"monitoring.ready_max_event_lag_ms":{"$ref":"#/definitions/p114","default":60000},"shutdown.deadline_ms":{"$ref":"#/definitions/p115","default":30000},"poller.interval_ms":{"$ref":"#/definitions/p116","default":30000},"log.level":{"$ref":"#/definitions/p117","default":"info"},"split_tender.refund_order":{"$ref":"#/definitions/p118","default":"card_first"},"split_tender.sweep_interval_ms":{"$ref":"#/definitions/p119","default":500},"security.allow_insecure_http":{"$ref":"#/definitions/p120","default":false},"edge.max_connections":{"$ref":"#/definitions/p121","default":4000},"edge.max_connections_per_ip":{"$ref":"#/definitions/p122","default":512},"edge.headers_timeout_ms":{"$ref":"#/definitions/p123","default":10000},"edge.request_timeout_ms":{"$ref":"#/definitions/p124","default":30000},"edge.keep_alive_timeout_ms":{"$ref":"#/definitions/p125","default":30000},"edge.trusted_proxies":{"$ref":"#/definitions/p126","default":[]},"edge.allow.intake":{"$ref":"#/definitions/p127","default":[]},"edge.allow.webhooks":{"$ref":"#/definitions/p128","default":{}},"edge.allow.admin":{"$ref":"#/definitions/p129","default":[]},"edge.tls.cert_file":{"$ref":"#/definitions/p130","default":""},"edge.tls.key_file":{"$ref":"#/definitions/p131","default":""},"edge.tls.ca_file":{"$ref":"#/definitions/p132","default":""},"service_bus.secret_previous":{"$ref":"#/definitions/p133","default":""},"service_bus.secret_next":{"$ref":"#/definitions/p134","default":""},"audit.stream_max_len":{"$ref":"#/definitions/p135","default":10000},"console.enabled":{"$ref":"#/definitions/p136","default":false},"console.bind":{"$ref":"#/definitions/p137","default":"127.0.0.1"},"console.port":{"$ref":"#/definitions/p138","default":8081},"console.path":{"$ref":"#/definitions/p139","default":"/console"},"console.username":{"$ref":"#/definitions/p140","default":"operator"},"console.password":{"$ref":"#/definitions/p141","default":""},"console.session_ttl_ms":{"$ref":"#/definitions/p142","default":28800000},"console.session_idle_ms":{"$ref":"#/definitions/p143","default":900000},"console.stuck_after_ms":{"$ref":"#/definitions/p144","default":300000},"console.secure_cookie":{"$ref":"#/definitions/p145","default":"auto"},"console.allowed_hosts":{"$ref":"#/definitions/p146","default":[]},"channels.credentials":{"$ref":"#/definitions/p147","default":{}},"channels.free_text_fields":{"$ref":"#/definitions/p148","default":["payment.custom_attributes","payment.note","payment.notes","payment.comment","payment.gift_message","payment.lines[].item_name"]},"channels.profiles":{"$ref":"#/definitions/p149","default":[]},"channels.triage.min_amount":{"$ref":"#/definitions/p150","default":100000},"channels.triage.min_amount_by_currency":{"$ref":"#/definitions/p151","default":{}},"channels.triage.commands":{"$ref":"#/definitions/p152","default":["capture","refund"]},"channels.triage.channels":{"$ref":"#/definitions/p153","default":[]},"channels.triage.index_size":{"$ref":"#/definitions/p154","default":10000},"channels.triage.retention_ms":{"$ref":"#/definitions/p155","default":2592000000},"routing.rules":{"$ref":"#/definitions/p156","default":[]},"routing.agreements":{"$ref":"#/definitions/p157","default":[]},"routing.require_agreement":{"$ref":"#/definitions/p158","default":false},"routing.country_attributes":{"$ref":"#/definitions/p159","default":["country","billing_country","country_code"]},"routing.failover.enabled":{"$ref":"#/definitions/p160","default":false},"routing.failover.decline_codes":{"$ref":"#/definitions/p161","default":[]},"routing.payment_methods.rpc_method":{"$ref":"#/definitions/p162","default":"magento.payments.payments_management.payment_methods"},"routing.payment_methods.cache_ms":{"$ref":"#/definitions/p163","default":30000},"routing.payment_methods.by_gateway":{"$ref":"#/definitions/p164","default":{}},"routing.payment_methods.gateway_timeout_ms":{"$ref":"#/definitions/p165","default":3000},"rate_limits.enabled":{"$ref":"#/definitions/p166","default":true},"rate_limits.channel_per_s":{"$ref":"#/definitions/p167","default":10000},"rate_limits.channel_burst":{"$ref":"#/definitions/p168","default":20000},"rate_limits.account_per_s":{"$ref":"#/definitions/p169","default":5000},"rate_limits.account_burst":{"$ref":"#/definitions/p170","default":10000},"rate_limits.by_channel":{"$ref":"#/definitions/p171","default":{}},"rate_limits.by_account":{"$ref":"#/definitions/p172","default":{}},"rate_limits.lease_tokens":{"$ref":"#/definitions/p173","default":8},"rate_limits.take_deadline_ms":{"$ref":"#/definitions/p174","default":500},"backpressure.max_backlog":{"$ref":"#/definitions/p175","default":20000},"backpressure.retry_after_s":{"$ref":"#/definitions/p176","default":5},"backpressure.depth_cache_ms":{"$ref":"#/definitions/p177","default":500},"backpressure.priority_lane":{"$ref":"#/definitions/p178","default":true},"inflight.adaptive":{"$ref":"#/definitions/p179","default":true},"inflight.min":{"$ref":"#/definitions/p180","default":16},"inflight.max":{"$ref":"#/definitions/p181","default":512},"inflight.initial":{"$ref":"#/definitions/p182","default":64},"inflight.memory_budget_mib":{"$ref":"#/definitions/p183","default":143},"inflight.lag_limit_ms":{"$ref":"#/definitions/p184","default":100},"inflight.interval_ms":{"$ref":"#/definitions/p185","default":500},"caps.rules":{"$ref":"#/definitions/p186","default":[]},"risk.rules":{"$ref":"#/definitions/p187","default":[]},"risk.amount_thresholds":{"$ref":"#/definitions/p188","default":{}},"risk.velocity":{"$ref":"#/definitions/p189","default":[]},"risk.new_token_amounts":{"$ref":"#/definitions/p190","default":{}},"risk.token_memory_ms":{"$ref":"#/definitions/p191","default":15552000000},"risk.review_window_ms":{"$ref":"#/definitions/p192","default":86400000},"risk.hash_key":{"$ref":"#/definitions/p193","default":""},"fx.settlement_currencies":{"$ref":"#/definitions/p194","default":{}},"fx.gateway_rates":{"$ref":"#/definitions/p195","default":true},"fx.rates":{"$ref":"#/definitions/p196","default":[]},"fx.max_rate_age_ms":{"$ref":"#/definitions/p197","default":3600000},"fx.cache_ms":{"$ref":"#/definitions/p198","default":60000},"reconciliation.schedule":{"$ref":"#/definitions/p199","default":"off"},"reconciliation.interval_ms":{"$ref":"#/definitions/p200","default":3600000},"reconciliation.window_ms":{"$ref":"#/definitions/p201","default":3600000},"reconciliation.lag_ms":{"$ref":"#/definitions/p202","default":7200000},"reconciliation.gateways":{"$ref":"#/definitions/p203","default":[]},"reconciliation.request_timeout_ms":{"$ref":"#/definitions/p204","default":30000},"reconciliation.download_deadline_ms":{"$ref":"#/definitions/p205","default":900000},"reconciliation.state_ttl_days":{"$ref":"#/definitions/p206","default":35},"reconciliation.lookups_per_run":{"$ref":"#/definitions/p207","default":500},"reconciliation.report_dir":{"$ref":"#/definitions/p208","default":""},"retention.enabled":{"$ref":"#/definitions/p209","default":true},"retention.expire_after_days":{"$ref":"#/definitions/p210","default":400},"retention.archive_dir":{"$ref":"#/definitions/p211","default":"var/archive"},"retention.batch":{"$ref":"#/definitions/p212","default":500},"retention.require_reconciliation":{"$ref":"#/definitions/p213","default":false},"authentication.action_timeout_ms":{"$ref":"#/definitions/p214","default":900000},"authentication.qr_code_timeout_ms":{"$ref":"#/definitions/p215","default":86400000},"authentication.voucher_timeout_ms":{"$ref":"#/definitions/p216","default":604800000},"authentication.bank_transfer_timeout_ms":{"$ref":"#/definitions/p217","default":1209600000},"authentication.action_deadline_grace_ms":{"$ref":"#/definitions/p218","default":259200000},"authentication.max_action_wait_ms":{"$ref":"#/definitions/p219","default":5356800000},"recurring.retry_schedule_ms":{"$ref":"#/definitions/p220","default":[86400000,259200000,432000000]},"recurring.run_limit":{"$ref":"#/definitions/p221","default":500},"recurring.ended_retention_days":{"$ref":"#/definitions/p222","default":400},"recurring.rpc_method.create":{"$ref":"#/definitions/p223","default":"magento.payments.recurring_management.create"},"recurring.rpc_method.list":{"$ref":"#/definitions/p224","default":"magento.payments.recurring_management.list"},"recurring.rpc_method.cancel":{"$ref":"#/definitions/p225","default":"magento.payments.recurring_management.cancel"},"gateways":{"$ref":"#/definitions/p226","default":{}}},"definitions":{"p0":{"type":"string","pattern":"^https?://[^\\s]+$"},"p1":{"type":"string","pattern":"^/"},"p2":{"type":"string","minLength":1},"p3":{"type":"string","minLength":16},"p4":{"type":"string","pattern":"^https?://[^\\s]+$"},"p5":{"type":"string","pattern":"^/"},"p6":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"}},"p7":{"enum":["minor","major"]},"p8":{"type":"boolean"},"p9":{"type":"integer","minimum":1},"p10":{"type":"integer","minimum":1},"p11":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p12":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p13":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p14":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p15":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p16":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p17":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p18":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p19":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p20":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p21":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p22":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p23":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p24":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p25":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p26":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p27":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p28":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p29":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p30":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p31":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p32":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p33":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p34":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p35":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p36":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p37":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p38":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p39":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p40":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p41":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p42":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p43":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p44":{"type":"string","minLength":1},"p45":{"type":"string","minLength":1},"p46":{"type":"string","pattern":"^https?://[^\\s]+$"},"p47":{"type":"string","pattern":"^/"},"p48":{"type":"string"},"p49":{"enum":["header","body"]},"p50":{"type":"integer","minimum":0},"p51":{"type":"string","pattern":"^amqps?://"},"p52":{"type":"string","minLength":1},"p53":{"type":"string","minLength":1},"p54":{"enum":["quorum","classic"]},"p55":{"type":"string","minLength":1},"p56":{"type":"string","minLength":1},"p57":{"type":"integer","minimum":1},"p58":{"type":"integer","minimum":1},"p59":{"type":"integer","minimum":1},"p60":{"type":"array","items":{"type":"string","pattern":"^amqps?://"}},"p61":{"enum":["at-most-once","at-least-once"]},"p62":{"type":"integer","minimum":0},"p63":{"type":"string","pattern":"^rediss?://"},"p64":{"type":"string","pattern":"^[A-Za-z0-9:_-]+$"},"p65":{"type":"array","items":{"type":"string","pattern":"^[^\\s:/]+:[0-9]{1,5}$"}},"p66":{"type":"integer","minimum":1},"p67":{"type":"integer","minimum":0},"p68":{"type":"integer","minimum":1},"p69":{"type":"integer","minimum":1},"p70":{"type":"integer","minimum":0},"p71":{"type":"integer","minimum":1},"p72":{"type":"string"},"p73":{"type":"integer","minimum":0,"maximum":65535},"p74":{"type":"string","pattern":"^/"},"p75":{"type":"integer","minimum":1},"p76":{"type":"integer","minimum":0},"p77":{"type":"integer","minimum":0},"p78":{"type":"string"},"p79":{"type":"integer","minimum":0,"maximum":65535},"p80":{"type":"integer","minimum":1},"p81":{"type":"integer","minimum":1},"p82":{"type":"integer","minimum":1},"p83":{"type":"integer","minimum":0},"p84":{"type":"integer","minimum":1},"p85":{"type":"integer","minimum":1},"p86":{"type":"integer","minimum":0},"p87":{"type":"integer","minimum":1},"p88":{"type":"integer","minimum":0},"p89":{"type":"integer","minimum":1},"p90":{"type":"integer","minimum":1},"p91":{"type":"integer","minimum":1},"p92":{"type":"integer","minimum":1,"maximum":31536000000},"p93":{"type":"integer","minimum":1},"p94":{"type":"integer","minimum":1},"p95":{"type":"integer","minimum":1},"p96":{"type":"integer","minimum":0},"p97":{"type":"integer","minimum":200},"p98":{"type":"array","items":{"type":"integer","minimum":1},"minItems":1},"p99":{"type":"integer","minimum":0},"p100":{"type":"integer","minimum":1},"p101":{"type":"integer","minimum":1},"p102":{"type":"integer","minimum":1},"p103":{"type":"integer","minimum":1},"p104":{"type":"integer","minimum":1},"p105":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(\\.[a-z0-9_-]+)?$"},"additionalProperties":{"type":"integer","minimum":1}},"p106":{"type":"integer","minimum":0},"p107":{"enum":["off","dry_run","on"]},"p108":{"type":"integer","minimum":0},"p109":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*:.+$"},"additionalProperties":{"type":"integer","minimum":0}},"p110":{"type":"integer","minimum":1},"p111":{"type":"string","minLength":1},"p112":{"type":"integer","minimum":0,"maximum":65535},"p113":{"type":"integer","minimum":0,"maximum":65535},"p114":{"type":"integer","minimum":1},"p115":{"type":"integer","minimum":1},"p116":{"type":"integer","minimum":1},"p117":{"enum":["error","warn","info","debug"]},"p118":{"enum":["card_first","gift_card_first"]},"p119":{"type":"integer","minimum":50,"maximum":600000},"p120":{"type":"boolean"},"p121":{"type":"integer","minimum":1},"p122":{"type":"integer","minimum":1},"p123":{"type":"integer","minimum":1},"p124":{"type":"integer","minimum":1},"p125":{"type":"integer","minimum":1},"p126":{"type":"array","items":{"type":"string","minLength":1}},"p127":{"type":"array","items":{"type":"string","minLength":1}},"p128":{"type":"object","propertyNames":{"pattern":"^([a-z][a-z0-9_-]*|\\*)$"},"additionalProperties":{"type":"array","items":{"type":"string","minLength":1}}},"p129":{"type":"array","items":{"type":"string","minLength":1}},"p130":{"type":"string"},"p131":{"type":"string"},"p132":{"type":"string"},"p133":{"type":"string"},"p134":{"type":"string"},"p135":{"type":"integer","minimum":1},"p136":{"type":"boolean"},"p137":{"type":"string","minLength":1},"p138":{"type":"integer","minimum":0,"maximum":65535},"p139":{"type":"string","pattern":"^/[A-Za-z0-9_-]+$"},"p140":{"type":"string","pattern":"^[A-Za-z0-9._@-]{1,64}$"},"p141":{"type":"string"},"p142":{"type":"integer","minimum":1},"p143":{"type":"integer","minimum":60000},"p144":{"type":"integer","minimum":1},"p145":{"enum":["auto","always"]},"p146":{"type":"array","items":{"type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)\\.?(:[0-9]{1,5})?$"}},"p147":{"type":"object","propertyNames":{"enum":["web","pos","marketplace"]},"additionalProperties":{"type":"array","minItems":1,"maxItems":3,"items":{"type":"object","additionalProperties":false,"required":["key_id","secret"],"properties":{"key_id":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"secret":{"type":"string","minLength":32}}}}},"p148":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"}},"p149":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["channel"],"properties":{"channel":{"enum":["bus","web","pos","marketplace"]},"account":{"type":"string","minLength":1,"default":"*"},"required_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]},"min_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"max_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"free_text_card_data":{"enum":["mask","refuse"],"default":"mask"},"free_text_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]}}}},"p150":{"type":"integer","minimum":0,"maximum":99999999999999},"p151":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p152":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]}},"p153":{"type":"array","items":{"enum":["bus","web","pos","marketplace"]}},"p154":{"type":"integer","minimum":1},"p155":{"type":"integer","minimum":1},"p156":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","gateways"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"when":{"type":"object","additionalProperties":false,"default":{},"properties":{"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"min_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"max_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"channels":{"type":"array","items":{"enum":["bus","web","pos","marketplace"]},"default":[]},"countries":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z]{2}$"},"default":[]},"methods":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64},"default":[]},"merchants":{"type":"array","items":{"type":"string","minLength":1},"default":[]},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"default":[]},"agreement_status":{"type":"array","items":{"enum":["active","suspended","expired","pending","none"]},"default":[]},"agreement_gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"}}},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"minItems":1,"maxItems":8}}}},"p157":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["merchant","gateway","status"],"properties":{"merchant":{"type":"string","minLength":1},"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"status":{"enum":["active","suspended","expired"]},"valid_from":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"},"valid_until":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"}}}},"p158":{"type":"boolean"},"p159":{"type":"array","items":{"type":"string","minLength":1}},"p160":{"type":"boolean"},"p161":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64}},"p162":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p163":{"type":"integer","minimum":0},"p164":{"type":"object","propertyNames":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"additionalProperties":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64}}},"p165":{"type":"integer","minimum":1},"p166":{"type":"boolean"},"p167":{"type":"integer","minimum":1},"p168":{"type":"integer","minimum":1},"p169":{"type":"integer","minimum":1},"p170":{"type":"integer","minimum":1},"p171":{"type":"object","propertyNames":{"enum":["bus","web","pos","marketplace"]},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}},"p172":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*:.+$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}},"p173":{"type":"integer","minimum":1,"maximum":100},"p174":{"type":"integer","minimum":50,"maximum":5000},"p175":{"type":"integer","minimum":0},"p176":{"type":"integer","minimum":1,"maximum":3600},"p177":{"type":"integer","minimum":1},"p178":{"type":"boolean"},"p179":{"type":"boolean"},"p180":{"type":"integer","minimum":1},"p181":{"type":"integer","minimum":1,"maximum":65535},"p182":{"type":"integer","minimum":1},"p183":{"type":"integer","minimum":1},"p184":{"type":"integer","minimum":1},"p185":{"type":"integer","minimum":100},"p186":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["scope","name","currency"],"properties":{"scope":{"enum":["gateway","merchant"]},"name":{"type":"string","minLength":1},"gateway":{"type":"string","minLength":1,"default":"*"},"currency":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"min_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"max_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_count":{"type":"integer","minimum":0},"monthly_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"monthly_count":{"type":"integer","minimum":0}}}},"p187":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","when","action"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,64}$"},"when":{"type":"array","minItems":1,"items":{"enum":["high_amount","velocity_customer","velocity_token","velocity_ip","velocity_email","country_mismatch","new_token_high_amount"]}},"action":{"enum":["allow","psp_review","hold","decline"]}}}},"p188":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p189":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["by","window_ms","max_count"],"properties":{"by":{"enum":["customer","token","ip","email"]},"window_ms":{"type":"integer","minimum":1000},"max_count":{"type":"integer","minimum":0}}}},"p190":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p191":{"type":"integer","minimum":1},"p192":{"type":"integer","minimum":1},"p193":{"type":"string"},"p194":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(:.+)?$"},"additionalProperties":{"type":"array","minItems":1,"items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]}}},"p195":{"type":"boolean"},"p196":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["from","to","rate","as_of"],"properties":{"from":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"to":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"rate":{"type":"string","pattern":"^(\\d+(\\.\\d+)?|\\d+/\\d+)$"},"as_of":{"type":"string","minLength":10}}}},"p197":{"type":"integer","minimum":1},"p198":{"type":"integer","minimum":0},"p199":{"enum":["off","dry_run","on"]},"p200":{"type":"integer","minimum":1},"p201":{"type":"integer","minimum":1},"p202":{"type":"integer","minimum":0},"p203":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true},"p204":{"type":"integer","minimum":1},"p205":{"type":"integer","minimum":1,"maximum":2147483647},"p206":{"type":"integer","minimum":1},"p207":{"type":"integer","minimum":0,"maximum":100000},"p208":{"type":"string"},"p209":{"type":"boolean"},"p210":{"type":"integer","minimum":30,"maximum":3650},"p211":{"type":"string"},"p212":{"type":"integer","minimum":1,"maximum":10000},"p213":{"type":"boolean"},"p214":{"type":"integer","minimum":1},"p215":{"type":"integer","minimum":1,"maximum":31536000000},"p216":{"type":"integer","minimum":1,"maximum":31536000000},"p217":{"type":"integer","minimum":1,"maximum":31536000000},"p218":{"type":"integer","minimum":0,"maximum":31536000000},"p219":{"type":"integer","minimum":1,"maximum":31536000000},"p220":{"type":"array","maxItems":10,"items":{"type":"integer","minimum":1}},"p221":{"type":"integer","minimum":1},"p222":{"type":"integer","minimum":30,"maximum":3650},"p223":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p224":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p225":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p226":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*$"},"additionalProperties":{"type":"object","required":["type"],"properties":{"type":{"enum":["stripe","adyen","adyen-stored-value","cybersource","simulator"]}},"allOf":[{"if":{"properties":{"type":{"const":"stripe"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key"],"properties":{"type":{"const":"stripe"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"report_username":{"type":"string","default":""},"report_password":{"type":"string","default":""},"authorisation_type":{"type":"string","default":""},"report_base_url":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen-stored-value"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen-stored-value"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"issue_svs":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"cybersource"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","merchant_id","key_id","shared_secret"],"properties":{"type":{"const":"cybersource"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"merchant_id":{"type":"string","minLength":1},"key_id":{"type":"string","minLength":1},"shared_secret":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"webhook_key_id":{"type":"string","default":""},"webhook_key_id_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""},"webhook_private_key":{"type":"string","default":""},"reverse_after_void":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"simulator"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url"],"properties":{"type":{"const":"simulator"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","default":""},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}}]}}}};
+const schema6 = {"type":"object","additionalProperties":false,"required":["service_bus.url","service_bus.endpoint_name","service_bus.secret","service_bus.public_url","mom_client.client_id","mom_client.client_secret","mom_client.oauth_server_url","amqp.url","redis.url"],"properties":{"service_bus.url":{"$ref":"#/definitions/p0"},"service_bus.rpc_path":{"$ref":"#/definitions/p1","default":"/"},"service_bus.endpoint_name":{"$ref":"#/definitions/p2"},"service_bus.secret":{"$ref":"#/definitions/p3"},"service_bus.public_url":{"$ref":"#/definitions/p4"},"service_bus.delegate_path":{"$ref":"#/definitions/p5","default":"/delegate/oms"},"service_bus.subscribes":{"$ref":"#/definitions/p6","default":[]},"service_bus.amount_units":{"$ref":"#/definitions/p7","default":"minor"},"service_bus.refund_pending_notice":{"$ref":"#/definitions/p8","default":true},"service_bus.timeout_ms":{"$ref":"#/definitions/p9","default":10000},"service_bus.connect_timeout_ms":{"$ref":"#/definitions/p10","default":2000},"service_bus.method.register":{"$ref":"#/definitions/p11","default":"magento.service_bus.remote.register"},"service_bus.method.unregister":{"$ref":"#/definitions/p12","default":"magento.service_bus.remote.unregister"},"service_bus.method.validate":{"$ref":"#/definitions/p13","default":"magento.payments.payments_management.validate"},"service_bus.method.revalidate":{"$ref":"#/definitions/p14","default":"magento.payments.payments_management.revalidate"},"service_bus.method.capture":{"$ref":"#/definitions/p15","default":"magento.payments.payments_management.capture"},"service_bus.method.cancel":{"$ref":"#/definitions/p16","default":"magento.payments.payments_management.cancel"},"service_bus.method.refund":{"$ref":"#/definitions/p17","default":"magento.payments.payments_management.refund"},"service_bus.method.validated":{"$ref":"#/definitions/p18","default":"magento.payments.payments_management.validated"},"service_bus.method.revalidated":{"$ref":"#/definitions/p19","default":"magento.payments.payments_management.revalidated"},"service_bus.method.captured":{"$ref":"#/definitions/p20","default":"magento.payments.payments_management.captured"},"service_bus.method.cancelled":{"$ref":"#/definitions/p21","default":"magento.payments.payments_management.cancelled"},"service_bus.method.refunded":{"$ref":"#/definitions/p22","default":"magento.payments.payments_management.refunded"},"service_bus.method.authorized":{"$ref":"#/definitions/p23","default":"magento.payments.payments_management.authorized"},"service_bus.method.sold":{"$ref":"#/definitions/p24","default":"magento.payments.payments_management.sold"},"service_bus.method.tokenized":{"$ref":"#/definitions/p25","default":"magento.payments.payments_management.tokenized"},"service_bus.method.refund_updated":{"$ref":"#/definitions/p26","default":"magento.postsales.refund_management.updated"},"service_bus.method.authorization_expiring":{"$ref":"#/definitions/p27","default":"magento.payments.payments_management.authorization_expiring"},"service_bus.method.adjusted":{"$ref":"#/definitions/p28","default":"magento.payments.payments_management.adjusted"},"service_bus.method.balance_inquiry":{"$ref":"#/definitions/p29","default":"magento.payments.payments_management.balance_inquiry"},"service_bus.method.reload":{"$ref":"#/definitions/p30","default":"magento.payments.payments_management.reload"},"service_bus.method.issue":{"$ref":"#/definitions/p31","default":"magento.payments.payments_management.issue"},"service_bus.method.activate":{"$ref":"#/definitions/p32","default":"magento.payments.payments_management.activate"},"service_bus.method.deactivate":{"$ref":"#/definitions/p33","default":"magento.payments.payments_management.deactivate"},"service_bus.method.merge_balance":{"$ref":"#/definitions/p34","default":"magento.payments.payments_management.merge_balance"},"service_bus.method.balance_reported":{"$ref":"#/definitions/p35","default":"magento.payments.payments_management.balance_reported"},"service_bus.method.reloaded":{"$ref":"#/definitions/p36","default":"magento.payments.payments_management.reloaded"},"service_bus.method.issued":{"$ref":"#/definitions/p37","default":"magento.payments.payments_management.issued"},"service_bus.method.activated":{"$ref":"#/definitions/p38","default":"magento.payments.payments_management.activated"},"service_bus.method.deactivated":{"$ref":"#/definitions/p39","default":"magento.payments.payments_management.deactivated"},"service_bus.method.balance_merged":{"$ref":"#/definitions/p40","default":"magento.payments.payments_management.balance_merged"},"service_bus.method.recurring_failed":{"$ref":"#/definitions/p41","default":"magento.payments.payments_management.recurring_failed"},"service_bus.method.recurring_cycles_skipped":{"$ref":"#/definitions/p42","default":"magento.payments.payments_management.recurring_cycles_skipped"},"service_bus.method.split_tender_settled":{"$ref":"#/definitions/p43","default":"magento.payments.payments_management.split_tender_settled"},"mom_client.client_id":{"$ref":"#/definitions/p44"},"mom_client.client_secret":{"$ref":"#/definitions/p45"},"mom_client.oauth_server_url":{"$ref":"#/definitions/p46"},"mom_client.token_path":{"$ref":"#/definitions/p47","default":"/oauth/token"},"mom_client.scope":{"$ref":"#/definitions/p48","default":""},"mom_client.client_auth":{"$ref":"#/definitions/p49","default":"header"},"mom_client.refresh_margin_s":{"$ref":"#/definitions/p50","default":60},"amqp.url":{"$ref":"#/definitions/p51"},"amqp.exchange.commands":{"$ref":"#/definitions/p52","default":"payment-bridge.commands"},"amqp.queue.commands":{"$ref":"#/definitions/p53","default":"worker:payment:command"},"amqp.queue.type":{"$ref":"#/definitions/p54","default":"quorum"},"amqp.exchange.dead_letter":{"$ref":"#/definitions/p55","default":"payment-bridge.dead-letter"},"amqp.queue.dead_letter":{"$ref":"#/definitions/p56","default":"worker:payment:dead-letter"},"amqp.prefetch":{"$ref":"#/definitions/p57","default":50},"amqp.publish_timeout_ms":{"$ref":"#/definitions/p58","default":5000},"amqp.reconnect_ms":{"$ref":"#/definitions/p59","default":1000},"amqp.urls":{"$ref":"#/definitions/p60","default":[]},"amqp.queue.dead_letter_strategy":{"$ref":"#/definitions/p61","default":"at-most-once"},"amqp.dead_letter_archive_interval_ms":{"$ref":"#/definitions/p62","default":10000},"redis.url":{"$ref":"#/definitions/p63"},"redis.key_prefix":{"$ref":"#/definitions/p64","default":"pb:"},"redis.cluster.nodes":{"$ref":"#/definitions/p65","default":[]},"redis.cluster.retry_delay_ms":{"$ref":"#/definitions/p66","default":400},"redis.cluster.retry_delay_on_moved_ms":{"$ref":"#/definitions/p67","default":100},"redis.cluster.max_redirections":{"$ref":"#/definitions/p68","default":16},"redis.cluster.slots_refresh_interval_ms":{"$ref":"#/definitions/p69","default":5000},"redis.replica_acks":{"$ref":"#/definitions/p70","default":0},"redis.replica_ack_timeout_ms":{"$ref":"#/definitions/p71","default":1000},"http.host":{"$ref":"#/definitions/p72","default":"127.0.0.1"},"http.port":{"$ref":"#/definitions/p73","default":8080},"http.intake_path":{"$ref":"#/definitions/p74","default":"/bus"},"http.body_limit_bytes":{"$ref":"#/definitions/p75","default":262144},"http.discard_limit_bytes":{"$ref":"#/definitions/p76","default":4194304},"http.discard_timeout_ms":{"$ref":"#/definitions/p77","default":5000},"proxy.host":{"$ref":"#/definitions/p78","default":""},"proxy.port":{"$ref":"#/definitions/p79","default":0},"delivery.concurrency":{"$ref":"#/definitions/p80","default":100},"delivery.backoff_base_ms":{"$ref":"#/definitions/p81","default":500},"delivery.backoff_max_ms":{"$ref":"#/definitions/p82","default":60000},"delivery.max_age_ms":{"$ref":"#/definitions/p83","default":0},"delivery.breaker_failure_threshold":{"$ref":"#/definitions/p84","default":20},"delivery.breaker_open_ms":{"$ref":"#/definitions/p85","default":1000},"delivery.config_grace_ms":{"$ref":"#/definitions/p86","default":1800000},"delivery.retry_after_max_ms":{"$ref":"#/definitions/p87","default":300000},"delivery.late_failure_confirm_ms":{"$ref":"#/definitions/p88","default":30000},"delivery.recapture_failure_wait_ms":{"$ref":"#/definitions/p89","default":86400000},"delivery.parked_outcome_ttl_ms":{"$ref":"#/definitions/p90","default":2592000000},"delivery.void_wait_max_ms":{"$ref":"#/definitions/p91","default":86400000},"delivery.authorization_wait_max_ms":{"$ref":"#/definitions/p92","default":5616000000},"events.concurrency":{"$ref":"#/definitions/p93","default":50},"events.backoff_base_ms":{"$ref":"#/definitions/p94","default":250},"events.backoff_max_ms":{"$ref":"#/definitions/p95","default":30000},"queues.watchdog_interval_ms":{"$ref":"#/definitions/p96","default":15000},"leases.holder_ttl_ms":{"$ref":"#/definitions/p97","default":2000},"poller.schedule_ms":{"$ref":"#/definitions/p98","default":[60000,300000,1800000,7200000,86400000]},"poller.in_process_interval_ms":{"$ref":"#/definitions/p99","default":0},"poller.unresolved_interval_ms":{"$ref":"#/definitions/p100","default":3600000},"poller.webhook_wait_alert_ms":{"$ref":"#/definitions/p101","default":86400000},"poller.action_expiry_inquiry_max_ms":{"$ref":"#/definitions/p102","default":3600000},"registration.attempts":{"$ref":"#/definitions/p103","default":5},"registration.backoff_base_ms":{"$ref":"#/definitions/p104","default":500},"authorizations.validity_ms":{"$ref":"#/definitions/p105","default":{}},"authorizations.expiry_warning_ms":{"$ref":"#/definitions/p106","default":86400000},"authorizations.orphan_reversal":{"$ref":"#/definitions/p107","default":"dry_run"},"authorizations.orphan_void_after_ms":{"$ref":"#/definitions/p108","default":345600000},"authorizations.orphan_void_after_ms_by_account":{"$ref":"#/definitions/p109","default":{}},"authorizations.sweep_limit":{"$ref":"#/definitions/p110","default":1000},"monitoring.host":{"$ref":"#/definitions/p111","default":"127.0.0.1"},"monitoring.worker_port":{"$ref":"#/definitions/p112","default":0},"monitoring.poller_port":{"$ref":"#/definitions/p113","default":0},"monitoring.ready_max_event_lag_ms":{"$ref":"#/definitions/p114","default":60000},"shutdown.deadline_ms":{"$ref":"#/definitions/p115","default":30000},"poller.interval_ms":{"$ref":"#/definitions/p116","default":30000},"log.level":{"$ref":"#/definitions/p117","default":"info"},"split_tender.refund_order":{"$ref":"#/definitions/p118","default":"card_first"},"split_tender.sweep_interval_ms":{"$ref":"#/definitions/p119","default":500},"security.allow_insecure_http":{"$ref":"#/definitions/p120","default":false},"edge.max_connections":{"$ref":"#/definitions/p121","default":4000},"edge.max_connections_per_ip":{"$ref":"#/definitions/p122","default":512},"edge.headers_timeout_ms":{"$ref":"#/definitions/p123","default":10000},"edge.request_timeout_ms":{"$ref":"#/definitions/p124","default":30000},"edge.keep_alive_timeout_ms":{"$ref":"#/definitions/p125","default":30000},"edge.trusted_proxies":{"$ref":"#/definitions/p126","default":[]},"edge.allow.intake":{"$ref":"#/definitions/p127","default":[]},"edge.allow.webhooks":{"$ref":"#/definitions/p128","default":{}},"edge.allow.admin":{"$ref":"#/definitions/p129","default":[]},"edge.tls.cert_file":{"$ref":"#/definitions/p130","default":""},"edge.tls.key_file":{"$ref":"#/definitions/p131","default":""},"edge.tls.ca_file":{"$ref":"#/definitions/p132","default":""},"service_bus.secret_previous":{"$ref":"#/definitions/p133","default":""},"service_bus.secret_next":{"$ref":"#/definitions/p134","default":""},"audit.stream_max_len":{"$ref":"#/definitions/p135","default":10000},"console.enabled":{"$ref":"#/definitions/p136","default":false},"console.bind":{"$ref":"#/definitions/p137","default":"127.0.0.1"},"console.port":{"$ref":"#/definitions/p138","default":8081},"console.path":{"$ref":"#/definitions/p139","default":"/console"},"console.username":{"$ref":"#/definitions/p140","default":"operator"},"console.password":{"$ref":"#/definitions/p141","default":""},"console.accounts":{"$ref":"#/definitions/p142","default":[]},"console.session_ttl_ms":{"$ref":"#/definitions/p143","default":28800000},"console.session_idle_ms":{"$ref":"#/definitions/p144","default":900000},"console.stuck_after_ms":{"$ref":"#/definitions/p145","default":300000},"console.secure_cookie":{"$ref":"#/definitions/p146","default":"auto"},"console.allowed_hosts":{"$ref":"#/definitions/p147","default":[]},"channels.credentials":{"$ref":"#/definitions/p148","default":{}},"channels.free_text_fields":{"$ref":"#/definitions/p149","default":["payment.custom_attributes","payment.note","payment.notes","payment.comment","payment.gift_message","payment.lines[].item_name"]},"channels.profiles":{"$ref":"#/definitions/p150","default":[]},"channels.triage.min_amount":{"$ref":"#/definitions/p151","default":100000},"channels.triage.min_amount_by_currency":{"$ref":"#/definitions/p152","default":{}},"channels.triage.commands":{"$ref":"#/definitions/p153","default":["capture","refund"]},"channels.triage.channels":{"$ref":"#/definitions/p154","default":[]},"channels.triage.index_size":{"$ref":"#/definitions/p155","default":10000},"channels.triage.retention_ms":{"$ref":"#/definitions/p156","default":2592000000},"routing.rules":{"$ref":"#/definitions/p157","default":[]},"routing.agreements":{"$ref":"#/definitions/p158","default":[]},"routing.require_agreement":{"$ref":"#/definitions/p159","default":false},"routing.country_attributes":{"$ref":"#/definitions/p160","default":["country","billing_country","country_code"]},"routing.failover.enabled":{"$ref":"#/definitions/p161","default":false},"routing.failover.decline_codes":{"$ref":"#/definitions/p162","default":[]},"routing.payment_methods.rpc_method":{"$ref":"#/definitions/p163","default":"magento.payments.payments_management.payment_methods"},"routing.payment_methods.cache_ms":{"$ref":"#/definitions/p164","default":30000},"routing.payment_methods.by_gateway":{"$ref":"#/definitions/p165","default":{}},"routing.payment_methods.gateway_timeout_ms":{"$ref":"#/definitions/p166","default":3000},"rate_limits.enabled":{"$ref":"#/definitions/p167","default":true},"rate_limits.channel_per_s":{"$ref":"#/definitions/p168","default":10000},"rate_limits.channel_burst":{"$ref":"#/definitions/p169","default":20000},"rate_limits.account_per_s":{"$ref":"#/definitions/p170","default":5000},"rate_limits.account_burst":{"$ref":"#/definitions/p171","default":10000},"rate_limits.by_channel":{"$ref":"#/definitions/p172","default":{}},"rate_limits.by_account":{"$ref":"#/definitions/p173","default":{}},"rate_limits.lease_tokens":{"$ref":"#/definitions/p174","default":8},"rate_limits.take_deadline_ms":{"$ref":"#/definitions/p175","default":500},"backpressure.max_backlog":{"$ref":"#/definitions/p176","default":20000},"backpressure.retry_after_s":{"$ref":"#/definitions/p177","default":5},"backpressure.depth_cache_ms":{"$ref":"#/definitions/p178","default":500},"backpressure.priority_lane":{"$ref":"#/definitions/p179","default":true},"inflight.adaptive":{"$ref":"#/definitions/p180","default":true},"inflight.min":{"$ref":"#/definitions/p181","default":16},"inflight.max":{"$ref":"#/definitions/p182","default":512},"inflight.initial":{"$ref":"#/definitions/p183","default":64},"inflight.memory_budget_mib":{"$ref":"#/definitions/p184","default":143},"inflight.lag_limit_ms":{"$ref":"#/definitions/p185","default":100},"inflight.interval_ms":{"$ref":"#/definitions/p186","default":500},"caps.rules":{"$ref":"#/definitions/p187","default":[]},"risk.rules":{"$ref":"#/definitions/p188","default":[]},"risk.amount_thresholds":{"$ref":"#/definitions/p189","default":{}},"risk.velocity":{"$ref":"#/definitions/p190","default":[]},"risk.new_token_amounts":{"$ref":"#/definitions/p191","default":{}},"risk.token_memory_ms":{"$ref":"#/definitions/p192","default":15552000000},"risk.review_window_ms":{"$ref":"#/definitions/p193","default":86400000},"risk.hash_key":{"$ref":"#/definitions/p194","default":""},"fx.settlement_currencies":{"$ref":"#/definitions/p195","default":{}},"fx.gateway_rates":{"$ref":"#/definitions/p196","default":true},"fx.rates":{"$ref":"#/definitions/p197","default":[]},"fx.max_rate_age_ms":{"$ref":"#/definitions/p198","default":3600000},"fx.cache_ms":{"$ref":"#/definitions/p199","default":60000},"reconciliation.schedule":{"$ref":"#/definitions/p200","default":"off"},"reconciliation.interval_ms":{"$ref":"#/definitions/p201","default":3600000},"reconciliation.window_ms":{"$ref":"#/definitions/p202","default":3600000},"reconciliation.lag_ms":{"$ref":"#/definitions/p203","default":7200000},"reconciliation.gateways":{"$ref":"#/definitions/p204","default":[]},"reconciliation.request_timeout_ms":{"$ref":"#/definitions/p205","default":30000},"reconciliation.download_deadline_ms":{"$ref":"#/definitions/p206","default":900000},"reconciliation.state_ttl_days":{"$ref":"#/definitions/p207","default":35},"reconciliation.lookups_per_run":{"$ref":"#/definitions/p208","default":500},"reconciliation.report_dir":{"$ref":"#/definitions/p209","default":""},"retention.enabled":{"$ref":"#/definitions/p210","default":true},"retention.expire_after_days":{"$ref":"#/definitions/p211","default":400},"retention.archive_dir":{"$ref":"#/definitions/p212","default":"var/archive"},"retention.batch":{"$ref":"#/definitions/p213","default":500},"retention.require_reconciliation":{"$ref":"#/definitions/p214","default":false},"authentication.action_timeout_ms":{"$ref":"#/definitions/p215","default":900000},"authentication.qr_code_timeout_ms":{"$ref":"#/definitions/p216","default":86400000},"authentication.voucher_timeout_ms":{"$ref":"#/definitions/p217","default":604800000},"authentication.bank_transfer_timeout_ms":{"$ref":"#/definitions/p218","default":1209600000},"authentication.action_deadline_grace_ms":{"$ref":"#/definitions/p219","default":259200000},"authentication.max_action_wait_ms":{"$ref":"#/definitions/p220","default":5356800000},"recurring.retry_schedule_ms":{"$ref":"#/definitions/p221","default":[86400000,259200000,432000000]},"recurring.run_limit":{"$ref":"#/definitions/p222","default":500},"recurring.ended_retention_days":{"$ref":"#/definitions/p223","default":400},"recurring.rpc_method.create":{"$ref":"#/definitions/p224","default":"magento.payments.recurring_management.create"},"recurring.rpc_method.list":{"$ref":"#/definitions/p225","default":"magento.payments.recurring_management.list"},"recurring.rpc_method.cancel":{"$ref":"#/definitions/p226","default":"magento.payments.recurring_management.cancel"},"gateways":{"$ref":"#/definitions/p227","default":{}}},"definitions":{"p0":{"type":"string","pattern":"^https?://[^\\s]+$"},"p1":{"type":"string","pattern":"^/"},"p2":{"type":"string","minLength":1},"p3":{"type":"string","minLength":16},"p4":{"type":"string","pattern":"^https?://[^\\s]+$"},"p5":{"type":"string","pattern":"^/"},"p6":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"}},"p7":{"enum":["minor","major"]},"p8":{"type":"boolean"},"p9":{"type":"integer","minimum":1},"p10":{"type":"integer","minimum":1},"p11":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p12":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p13":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p14":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p15":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p16":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p17":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p18":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p19":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p20":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p21":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p22":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p23":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p24":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p25":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p26":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p27":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p28":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p29":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p30":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p31":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p32":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p33":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p34":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p35":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p36":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p37":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p38":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p39":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p40":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p41":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p42":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p43":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p44":{"type":"string","minLength":1},"p45":{"type":"string","minLength":1},"p46":{"type":"string","pattern":"^https?://[^\\s]+$"},"p47":{"type":"string","pattern":"^/"},"p48":{"type":"string"},"p49":{"enum":["header","body"]},"p50":{"type":"integer","minimum":0},"p51":{"type":"string","pattern":"^amqps?://"},"p52":{"type":"string","minLength":1},"p53":{"type":"string","minLength":1},"p54":{"enum":["quorum","classic"]},"p55":{"type":"string","minLength":1},"p56":{"type":"string","minLength":1},"p57":{"type":"integer","minimum":1},"p58":{"type":"integer","minimum":1},"p59":{"type":"integer","minimum":1},"p60":{"type":"array","items":{"type":"string","pattern":"^amqps?://"}},"p61":{"enum":["at-most-once","at-least-once"]},"p62":{"type":"integer","minimum":0},"p63":{"type":"string","pattern":"^rediss?://"},"p64":{"type":"string","pattern":"^[A-Za-z0-9:_-]+$"},"p65":{"type":"array","items":{"type":"string","pattern":"^[^\\s:/]+:[0-9]{1,5}$"}},"p66":{"type":"integer","minimum":1},"p67":{"type":"integer","minimum":0},"p68":{"type":"integer","minimum":1},"p69":{"type":"integer","minimum":1},"p70":{"type":"integer","minimum":0},"p71":{"type":"integer","minimum":1},"p72":{"type":"string"},"p73":{"type":"integer","minimum":0,"maximum":65535},"p74":{"type":"string","pattern":"^/"},"p75":{"type":"integer","minimum":1},"p76":{"type":"integer","minimum":0},"p77":{"type":"integer","minimum":0},"p78":{"type":"string"},"p79":{"type":"integer","minimum":0,"maximum":65535},"p80":{"type":"integer","minimum":1},"p81":{"type":"integer","minimum":1},"p82":{"type":"integer","minimum":1},"p83":{"type":"integer","minimum":0},"p84":{"type":"integer","minimum":1},"p85":{"type":"integer","minimum":1},"p86":{"type":"integer","minimum":0},"p87":{"type":"integer","minimum":1},"p88":{"type":"integer","minimum":0},"p89":{"type":"integer","minimum":1},"p90":{"type":"integer","minimum":1},"p91":{"type":"integer","minimum":1},"p92":{"type":"integer","minimum":1,"maximum":31536000000},"p93":{"type":"integer","minimum":1},"p94":{"type":"integer","minimum":1},"p95":{"type":"integer","minimum":1},"p96":{"type":"integer","minimum":0},"p97":{"type":"integer","minimum":200},"p98":{"type":"array","items":{"type":"integer","minimum":1},"minItems":1},"p99":{"type":"integer","minimum":0},"p100":{"type":"integer","minimum":1},"p101":{"type":"integer","minimum":1},"p102":{"type":"integer","minimum":1},"p103":{"type":"integer","minimum":1},"p104":{"type":"integer","minimum":1},"p105":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(\\.[a-z0-9_-]+)?$"},"additionalProperties":{"type":"integer","minimum":1}},"p106":{"type":"integer","minimum":0},"p107":{"enum":["off","dry_run","on"]},"p108":{"type":"integer","minimum":0},"p109":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*:.+$"},"additionalProperties":{"type":"integer","minimum":0}},"p110":{"type":"integer","minimum":1},"p111":{"type":"string","minLength":1},"p112":{"type":"integer","minimum":0,"maximum":65535},"p113":{"type":"integer","minimum":0,"maximum":65535},"p114":{"type":"integer","minimum":1},"p115":{"type":"integer","minimum":1},"p116":{"type":"integer","minimum":1},"p117":{"enum":["error","warn","info","debug"]},"p118":{"enum":["card_first","gift_card_first"]},"p119":{"type":"integer","minimum":50,"maximum":600000},"p120":{"type":"boolean"},"p121":{"type":"integer","minimum":1},"p122":{"type":"integer","minimum":1},"p123":{"type":"integer","minimum":1},"p124":{"type":"integer","minimum":1},"p125":{"type":"integer","minimum":1},"p126":{"type":"array","items":{"type":"string","minLength":1}},"p127":{"type":"array","items":{"type":"string","minLength":1}},"p128":{"type":"object","propertyNames":{"pattern":"^([a-z][a-z0-9_-]*|\\*)$"},"additionalProperties":{"type":"array","items":{"type":"string","minLength":1}}},"p129":{"type":"array","items":{"type":"string","minLength":1}},"p130":{"type":"string"},"p131":{"type":"string"},"p132":{"type":"string"},"p133":{"type":"string"},"p134":{"type":"string"},"p135":{"type":"integer","minimum":1},"p136":{"type":"boolean"},"p137":{"type":"string","minLength":1},"p138":{"type":"integer","minimum":0,"maximum":65535},"p139":{"type":"string","pattern":"^/[A-Za-z0-9_-]+$"},"p140":{"type":"string","pattern":"^[A-Za-z0-9._@-]{1,64}$"},"p141":{"type":"string"},"p142":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["username","password","role"],"properties":{"username":{"type":"string","pattern":"^[A-Za-z0-9._@-]{1,64}$"},"password":{"type":"string"},"role":{"enum":["operator","viewer"]}}}},"p143":{"type":"integer","minimum":1},"p144":{"type":"integer","minimum":60000},"p145":{"type":"integer","minimum":1},"p146":{"enum":["auto","always"]},"p147":{"type":"array","items":{"type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)\\.?(:[0-9]{1,5})?$"}},"p148":{"type":"object","propertyNames":{"enum":["web","pos","marketplace"]},"additionalProperties":{"type":"array","minItems":1,"maxItems":3,"items":{"type":"object","additionalProperties":false,"required":["key_id","secret"],"properties":{"key_id":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"secret":{"type":"string","minLength":32}}}}},"p149":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"}},"p150":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["channel"],"properties":{"channel":{"enum":["bus","web","pos","marketplace"]},"account":{"type":"string","minLength":1,"default":"*"},"required_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]},"min_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"max_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"free_text_card_data":{"enum":["mask","refuse"],"default":"mask"},"free_text_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]}}}},"p151":{"type":"integer","minimum":0,"maximum":99999999999999},"p152":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p153":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]}},"p154":{"type":"array","items":{"enum":["bus","web","pos","marketplace"]}},"p155":{"type":"integer","minimum":1},"p156":{"type":"integer","minimum":1},"p157":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","gateways"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"when":{"type":"object","additionalProperties":false,"default":{},"properties":{"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"min_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"max_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"channels":{"type":"array","items":{"enum":["bus","web","pos","marketplace"]},"default":[]},"countries":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z]{2}$"},"default":[]},"methods":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64},"default":[]},"merchants":{"type":"array","items":{"type":"string","minLength":1},"default":[]},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"default":[]},"agreement_status":{"type":"array","items":{"enum":["active","suspended","expired","pending","none"]},"default":[]},"agreement_gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"}}},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"minItems":1,"maxItems":8}}}},"p158":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["merchant","gateway","status"],"properties":{"merchant":{"type":"string","minLength":1},"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"status":{"enum":["active","suspended","expired"]},"valid_from":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"},"valid_until":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"}}}},"p159":{"type":"boolean"},"p160":{"type":"array","items":{"type":"string","minLength":1}},"p161":{"type":"boolean"},"p162":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64}},"p163":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p164":{"type":"integer","minimum":0},"p165":{"type":"object","propertyNames":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"additionalProperties":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64}}},"p166":{"type":"integer","minimum":1},"p167":{"type":"boolean"},"p168":{"type":"integer","minimum":1},"p169":{"type":"integer","minimum":1},"p170":{"type":"integer","minimum":1},"p171":{"type":"integer","minimum":1},"p172":{"type":"object","propertyNames":{"enum":["bus","web","pos","marketplace"]},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}},"p173":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*:.+$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}},"p174":{"type":"integer","minimum":1,"maximum":100},"p175":{"type":"integer","minimum":50,"maximum":5000},"p176":{"type":"integer","minimum":0},"p177":{"type":"integer","minimum":1,"maximum":3600},"p178":{"type":"integer","minimum":1},"p179":{"type":"boolean"},"p180":{"type":"boolean"},"p181":{"type":"integer","minimum":1},"p182":{"type":"integer","minimum":1,"maximum":65535},"p183":{"type":"integer","minimum":1},"p184":{"type":"integer","minimum":1},"p185":{"type":"integer","minimum":1},"p186":{"type":"integer","minimum":100},"p187":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["scope","name","currency"],"properties":{"scope":{"enum":["gateway","merchant"]},"name":{"type":"string","minLength":1},"gateway":{"type":"string","minLength":1,"default":"*"},"currency":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"min_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"max_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_count":{"type":"integer","minimum":0},"monthly_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"monthly_count":{"type":"integer","minimum":0}}}},"p188":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","when","action"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,64}$"},"when":{"type":"array","minItems":1,"items":{"enum":["high_amount","velocity_customer","velocity_token","velocity_ip","velocity_email","country_mismatch","new_token_high_amount"]}},"action":{"enum":["allow","psp_review","hold","decline"]}}}},"p189":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p190":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["by","window_ms","max_count"],"properties":{"by":{"enum":["customer","token","ip","email"]},"window_ms":{"type":"integer","minimum":1000},"max_count":{"type":"integer","minimum":0}}}},"p191":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p192":{"type":"integer","minimum":1},"p193":{"type":"integer","minimum":1},"p194":{"type":"string"},"p195":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(:.+)?$"},"additionalProperties":{"type":"array","minItems":1,"items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]}}},"p196":{"type":"boolean"},"p197":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["from","to","rate","as_of"],"properties":{"from":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"to":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"rate":{"type":"string","pattern":"^(\\d+(\\.\\d+)?|\\d+/\\d+)$"},"as_of":{"type":"string","minLength":10}}}},"p198":{"type":"integer","minimum":1},"p199":{"type":"integer","minimum":0},"p200":{"enum":["off","dry_run","on"]},"p201":{"type":"integer","minimum":1},"p202":{"type":"integer","minimum":1},"p203":{"type":"integer","minimum":0},"p204":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true},"p205":{"type":"integer","minimum":1},"p206":{"type":"integer","minimum":1,"maximum":2147483647},"p207":{"type":"integer","minimum":1},"p208":{"type":"integer","minimum":0,"maximum":100000},"p209":{"type":"string"},"p210":{"type":"boolean"},"p211":{"type":"integer","minimum":30,"maximum":3650},"p212":{"type":"string"},"p213":{"type":"integer","minimum":1,"maximum":10000},"p214":{"type":"boolean"},"p215":{"type":"integer","minimum":1},"p216":{"type":"integer","minimum":1,"maximum":31536000000},"p217":{"type":"integer","minimum":1,"maximum":31536000000},"p218":{"type":"integer","minimum":1,"maximum":31536000000},"p219":{"type":"integer","minimum":0,"maximum":31536000000},"p220":{"type":"integer","minimum":1,"maximum":31536000000},"p221":{"type":"array","maxItems":10,"items":{"type":"integer","minimum":1}},"p222":{"type":"integer","minimum":1},"p223":{"type":"integer","minimum":30,"maximum":3650},"p224":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p225":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p226":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p227":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*$"},"additionalProperties":{"type":"object","required":["type"],"properties":{"type":{"enum":["stripe","adyen","adyen-stored-value","cybersource","simulator"]}},"allOf":[{"if":{"properties":{"type":{"const":"stripe"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key"],"properties":{"type":{"const":"stripe"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"report_username":{"type":"string","default":""},"report_password":{"type":"string","default":""},"authorisation_type":{"type":"string","default":""},"report_base_url":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen-stored-value"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen-stored-value"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"issue_svs":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"cybersource"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","merchant_id","key_id","shared_secret"],"properties":{"type":{"const":"cybersource"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"merchant_id":{"type":"string","minLength":1},"key_id":{"type":"string","minLength":1},"shared_secret":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"webhook_key_id":{"type":"string","default":""},"webhook_key_id_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""},"webhook_private_key":{"type":"string","default":""},"reverse_after_void":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"simulator"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url"],"properties":{"type":{"const":"simulator"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","default":""},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}}]}}}};
 const func2 = Object.prototype.hasOwnProperty;
 const schema7 = {"type":"string","pattern":"^https?://[^\\s]+$"};
 const pattern0 = new RegExp("^https?://[^\\s]+$", "u");
@@ -4524,9 +4524,138 @@ validate304.errors = vErrors;
 return errors === 0;
 }
 
-const schema149 = {"type":"integer","minimum":1};
+const schema149 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["username","password","role"],"properties":{"username":{"type":"string","pattern":"^[A-Za-z0-9._@-]{1,64}$"},"password":{"type":"string"},"role":{"enum":["operator","viewer"]}}}};
 
 function validate306(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(Array.isArray(data)){
+const len0 = data.length;
+for(let i0=0; i0<len0; i0++){
+let data0 = data[i0];
+if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
+if(data0.username === undefined){
+const err0 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/required",keyword:"required",params:{missingProperty: "username"},message:"must have required property '"+"username"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data0.password === undefined){
+const err1 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/required",keyword:"required",params:{missingProperty: "password"},message:"must have required property '"+"password"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data0.role === undefined){
+const err2 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/required",keyword:"required",params:{missingProperty: "role"},message:"must have required property '"+"role"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+for(const key0 in data0){
+if(!(((key0 === "username") || (key0 === "password")) || (key0 === "role"))){
+const err3 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data0.username !== undefined){
+let data1 = data0.username;
+if(typeof data1 === "string"){
+if(!pattern50.test(data1)){
+const err4 = {instancePath:instancePath+"/" + i0+"/username",schemaPath:"#/items/properties/username/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._@-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9._@-]{1,64}$"+"\""};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+else {
+const err5 = {instancePath:instancePath+"/" + i0+"/username",schemaPath:"#/items/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data0.password !== undefined){
+if(typeof data0.password !== "string"){
+const err6 = {instancePath:instancePath+"/" + i0+"/password",schemaPath:"#/items/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data0.role !== undefined){
+let data3 = data0.role;
+if(!((data3 === "operator") || (data3 === "viewer"))){
+const err7 = {instancePath:instancePath+"/" + i0+"/role",schemaPath:"#/items/properties/role/enum",keyword:"enum",params:{allowedValues: schema149.items.properties.role.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+}
+else {
+const err8 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+}
+else {
+const err9 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+validate306.errors = vErrors;
+return errors === 0;
+}
+
+const schema150 = {"type":"integer","minimum":1};
+
+function validate308(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -4551,13 +4680,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate306.errors = vErrors;
+validate308.errors = vErrors;
 return errors === 0;
 }
 
-const schema150 = {"type":"integer","minimum":60000};
+const schema151 = {"type":"integer","minimum":60000};
 
-function validate308(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate310(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -4582,13 +4711,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate308.errors = vErrors;
+validate310.errors = vErrors;
 return errors === 0;
 }
 
-const schema151 = {"type":"integer","minimum":1};
+const schema152 = {"type":"integer","minimum":1};
 
-function validate310(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate312(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -4613,17 +4742,17 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate310.errors = vErrors;
+validate312.errors = vErrors;
 return errors === 0;
 }
 
-const schema152 = {"enum":["auto","always"]};
+const schema153 = {"enum":["auto","always"]};
 
-function validate312(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate314(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!((data === "auto") || (data === "always"))){
-const err0 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema152.enum},message:"must be equal to one of the allowed values"};
+const err0 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema153.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -4632,14 +4761,14 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate312.errors = vErrors;
+validate314.errors = vErrors;
 return errors === 0;
 }
 
-const schema153 = {"type":"array","items":{"type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)\\.?(:[0-9]{1,5})?$"}};
-const pattern51 = new RegExp("^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)\\.?(:[0-9]{1,5})?$", "u");
+const schema154 = {"type":"array","items":{"type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)\\.?(:[0-9]{1,5})?$"}};
+const pattern52 = new RegExp("^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)\\.?(:[0-9]{1,5})?$", "u");
 
-function validate314(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate316(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -4647,7 +4776,7 @@ const len0 = data.length;
 for(let i0=0; i0<len0; i0++){
 let data0 = data[i0];
 if(typeof data0 === "string"){
-if(!pattern51.test(data0)){
+if(!pattern52.test(data0)){
 const err0 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/pattern",keyword:"pattern",params:{pattern: "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)\\.?(:[0-9]{1,5})?$"},message:"must match pattern \""+"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)\\.?(:[0-9]{1,5})?$"+"\""};
 if(vErrors === null){
 vErrors = [err0];
@@ -4680,21 +4809,21 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate314.errors = vErrors;
+validate316.errors = vErrors;
 return errors === 0;
 }
 
-const schema154 = {"type":"object","propertyNames":{"enum":["web","pos","marketplace"]},"additionalProperties":{"type":"array","minItems":1,"maxItems":3,"items":{"type":"object","additionalProperties":false,"required":["key_id","secret"],"properties":{"key_id":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"secret":{"type":"string","minLength":32}}}}};
-const pattern52 = new RegExp("^[A-Za-z0-9._-]{1,64}$", "u");
+const schema155 = {"type":"object","propertyNames":{"enum":["web","pos","marketplace"]},"additionalProperties":{"type":"array","minItems":1,"maxItems":3,"items":{"type":"object","additionalProperties":false,"required":["key_id","secret"],"properties":{"key_id":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"secret":{"type":"string","minLength":32}}}}};
+const pattern53 = new RegExp("^[A-Za-z0-9._-]{1,64}$", "u");
 
-function validate316(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate318(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
 const _errs1 = errors;
 if(!(((key0 === "web") || (key0 === "pos")) || (key0 === "marketplace"))){
-const err0 = {instancePath,schemaPath:"#/propertyNames/enum",keyword:"enum",params:{allowedValues: schema154.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key0};
+const err0 = {instancePath,schemaPath:"#/propertyNames/enum",keyword:"enum",params:{allowedValues: schema155.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key0};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -4777,7 +4906,7 @@ errors++;
 if(data1.key_id !== undefined){
 let data2 = data1.key_id;
 if(typeof data2 === "string"){
-if(!pattern52.test(data2)){
+if(!pattern53.test(data2)){
 const err7 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i0+"/key_id",schemaPath:"#/additionalProperties/items/properties/key_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9._-]{1,64}$"+"\""};
 if(vErrors === null){
 vErrors = [err7];
@@ -4859,14 +4988,14 @@ vErrors.push(err13);
 }
 errors++;
 }
-validate316.errors = vErrors;
+validate318.errors = vErrors;
 return errors === 0;
 }
 
-const schema155 = {"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"}};
-const pattern53 = new RegExp("^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$", "u");
+const schema156 = {"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"}};
+const pattern54 = new RegExp("^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$", "u");
 
-function validate318(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate320(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -4874,7 +5003,7 @@ const len0 = data.length;
 for(let i0=0; i0<len0; i0++){
 let data0 = data[i0];
 if(typeof data0 === "string"){
-if(!pattern53.test(data0)){
+if(!pattern54.test(data0)){
 const err0 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/pattern",keyword:"pattern",params:{pattern: "^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},message:"must match pattern \""+"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err0];
@@ -4907,13 +5036,13 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate318.errors = vErrors;
+validate320.errors = vErrors;
 return errors === 0;
 }
 
-const schema156 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["channel"],"properties":{"channel":{"enum":["bus","web","pos","marketplace"]},"account":{"type":"string","minLength":1,"default":"*"},"required_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]},"min_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"max_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"free_text_card_data":{"enum":["mask","refuse"],"default":"mask"},"free_text_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]}}}};
+const schema157 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["channel"],"properties":{"channel":{"enum":["bus","web","pos","marketplace"]},"account":{"type":"string","minLength":1,"default":"*"},"required_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]},"min_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"max_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"free_text_card_data":{"enum":["mask","refuse"],"default":"mask"},"free_text_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]}}}};
 
-function validate320(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate322(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -4950,7 +5079,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data0){
-if(!(func2.call(schema156.items.properties, key0))){
+if(!(func2.call(schema157.items.properties, key0))){
 const err1 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
@@ -4964,7 +5093,7 @@ errors++;
 if(data0.channel !== undefined){
 let data1 = data0.channel;
 if(!((((data1 === "bus") || (data1 === "web")) || (data1 === "pos")) || (data1 === "marketplace"))){
-const err2 = {instancePath:instancePath+"/" + i0+"/channel",schemaPath:"#/items/properties/channel/enum",keyword:"enum",params:{allowedValues: schema156.items.properties.channel.enum},message:"must be equal to one of the allowed values"};
+const err2 = {instancePath:instancePath+"/" + i0+"/channel",schemaPath:"#/items/properties/channel/enum",keyword:"enum",params:{allowedValues: schema157.items.properties.channel.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -5003,7 +5132,7 @@ const len1 = data3.length;
 for(let i1=0; i1<len1; i1++){
 let data4 = data3[i1];
 if(typeof data4 === "string"){
-if(!pattern53.test(data4)){
+if(!pattern54.test(data4)){
 const err5 = {instancePath:instancePath+"/" + i0+"/required_fields/" + i1,schemaPath:"#/items/properties/required_fields/items/pattern",keyword:"pattern",params:{pattern: "^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},message:"must match pattern \""+"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -5039,7 +5168,7 @@ errors++;
 if(data0.min_amount !== undefined){
 let data5 = data0.min_amount;
 if((!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))) && (!(data5 && typeof data5 == "object" && !Array.isArray(data5)))){
-const err8 = {instancePath:instancePath+"/" + i0+"/min_amount",schemaPath:"#/items/properties/min_amount/type",keyword:"type",params:{type: schema156.items.properties.min_amount.type},message:"must be integer,object"};
+const err8 = {instancePath:instancePath+"/" + i0+"/min_amount",schemaPath:"#/items/properties/min_amount/type",keyword:"type",params:{type: schema157.items.properties.min_amount.type},message:"must be integer,object"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -5111,7 +5240,7 @@ errors++;
 if(data0.max_amount !== undefined){
 let data7 = data0.max_amount;
 if((!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))) && (!(data7 && typeof data7 == "object" && !Array.isArray(data7)))){
-const err14 = {instancePath:instancePath+"/" + i0+"/max_amount",schemaPath:"#/items/properties/max_amount/type",keyword:"type",params:{type: schema156.items.properties.max_amount.type},message:"must be integer,object"};
+const err14 = {instancePath:instancePath+"/" + i0+"/max_amount",schemaPath:"#/items/properties/max_amount/type",keyword:"type",params:{type: schema157.items.properties.max_amount.type},message:"must be integer,object"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -5186,7 +5315,7 @@ const len2 = data9.length;
 for(let i2=0; i2<len2; i2++){
 let data10 = data9[i2];
 if(!(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((data10 === "AED") || (data10 === "AFN")) || (data10 === "ALL")) || (data10 === "AMD")) || (data10 === "ANG")) || (data10 === "AOA")) || (data10 === "ARS")) || (data10 === "AUD")) || (data10 === "AWG")) || (data10 === "AZN")) || (data10 === "BAM")) || (data10 === "BBD")) || (data10 === "BDT")) || (data10 === "BGN")) || (data10 === "BHD")) || (data10 === "BIF")) || (data10 === "BMD")) || (data10 === "BND")) || (data10 === "BOB")) || (data10 === "BRL")) || (data10 === "BSD")) || (data10 === "BTN")) || (data10 === "BWP")) || (data10 === "BYN")) || (data10 === "BZD")) || (data10 === "CAD")) || (data10 === "CDF")) || (data10 === "CHF")) || (data10 === "CLF")) || (data10 === "CLP")) || (data10 === "CNY")) || (data10 === "COP")) || (data10 === "CRC")) || (data10 === "CUC")) || (data10 === "CUP")) || (data10 === "CVE")) || (data10 === "CZK")) || (data10 === "DJF")) || (data10 === "DKK")) || (data10 === "DOP")) || (data10 === "DZD")) || (data10 === "EGP")) || (data10 === "ERN")) || (data10 === "ETB")) || (data10 === "EUR")) || (data10 === "FJD")) || (data10 === "FKP")) || (data10 === "GBP")) || (data10 === "GEL")) || (data10 === "GHS")) || (data10 === "GIP")) || (data10 === "GMD")) || (data10 === "GNF")) || (data10 === "GTQ")) || (data10 === "GYD")) || (data10 === "HKD")) || (data10 === "HNL")) || (data10 === "HTG")) || (data10 === "HUF")) || (data10 === "IDR")) || (data10 === "ILS")) || (data10 === "INR")) || (data10 === "IQD")) || (data10 === "IRR")) || (data10 === "ISK")) || (data10 === "JMD")) || (data10 === "JOD")) || (data10 === "JPY")) || (data10 === "KES")) || (data10 === "KGS")) || (data10 === "KHR")) || (data10 === "KMF")) || (data10 === "KPW")) || (data10 === "KRW")) || (data10 === "KWD")) || (data10 === "KYD")) || (data10 === "KZT")) || (data10 === "LAK")) || (data10 === "LBP")) || (data10 === "LKR")) || (data10 === "LRD")) || (data10 === "LSL")) || (data10 === "LYD")) || (data10 === "MAD")) || (data10 === "MDL")) || (data10 === "MGA")) || (data10 === "MKD")) || (data10 === "MMK")) || (data10 === "MNT")) || (data10 === "MOP")) || (data10 === "MRU")) || (data10 === "MUR")) || (data10 === "MVR")) || (data10 === "MWK")) || (data10 === "MXN")) || (data10 === "MYR")) || (data10 === "MZN")) || (data10 === "NAD")) || (data10 === "NGN")) || (data10 === "NIO")) || (data10 === "NOK")) || (data10 === "NPR")) || (data10 === "NZD")) || (data10 === "OMR")) || (data10 === "PAB")) || (data10 === "PEN")) || (data10 === "PGK")) || (data10 === "PHP")) || (data10 === "PKR")) || (data10 === "PLN")) || (data10 === "PYG")) || (data10 === "QAR")) || (data10 === "RON")) || (data10 === "RSD")) || (data10 === "RUB")) || (data10 === "RWF")) || (data10 === "SAR")) || (data10 === "SBD")) || (data10 === "SCR")) || (data10 === "SDG")) || (data10 === "SEK")) || (data10 === "SGD")) || (data10 === "SHP")) || (data10 === "SLE")) || (data10 === "SOS")) || (data10 === "SRD")) || (data10 === "SSP")) || (data10 === "STN")) || (data10 === "SVC")) || (data10 === "SYP")) || (data10 === "SZL")) || (data10 === "THB")) || (data10 === "TJS")) || (data10 === "TMT")) || (data10 === "TND")) || (data10 === "TOP")) || (data10 === "TRY")) || (data10 === "TTD")) || (data10 === "TWD")) || (data10 === "TZS")) || (data10 === "UAH")) || (data10 === "UGX")) || (data10 === "USD")) || (data10 === "UYI")) || (data10 === "UYU")) || (data10 === "UYW")) || (data10 === "UZS")) || (data10 === "VED")) || (data10 === "VES")) || (data10 === "VND")) || (data10 === "VUV")) || (data10 === "WST")) || (data10 === "XAF")) || (data10 === "XCD")) || (data10 === "XCG")) || (data10 === "XOF")) || (data10 === "XPF")) || (data10 === "YER")) || (data10 === "ZAR")) || (data10 === "ZMW")) || (data10 === "ZWG"))){
-const err20 = {instancePath:instancePath+"/" + i0+"/currencies/" + i2,schemaPath:"#/items/properties/currencies/items/enum",keyword:"enum",params:{allowedValues: schema156.items.properties.currencies.items.enum},message:"must be equal to one of the allowed values"};
+const err20 = {instancePath:instancePath+"/" + i0+"/currencies/" + i2,schemaPath:"#/items/properties/currencies/items/enum",keyword:"enum",params:{allowedValues: schema157.items.properties.currencies.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -5213,7 +5342,7 @@ const len3 = data11.length;
 for(let i3=0; i3<len3; i3++){
 let data12 = data11[i3];
 if(!((((((((((((((data12 === "validate") || (data12 === "revalidate")) || (data12 === "capture")) || (data12 === "cancel")) || (data12 === "refund")) || (data12 === "authorize")) || (data12 === "sale")) || (data12 === "tokenize")) || (data12 === "balance_inquiry")) || (data12 === "reload")) || (data12 === "issue")) || (data12 === "activate")) || (data12 === "deactivate")) || (data12 === "merge_balance"))){
-const err22 = {instancePath:instancePath+"/" + i0+"/commands/" + i3,schemaPath:"#/items/properties/commands/items/enum",keyword:"enum",params:{allowedValues: schema156.items.properties.commands.items.enum},message:"must be equal to one of the allowed values"};
+const err22 = {instancePath:instancePath+"/" + i0+"/commands/" + i3,schemaPath:"#/items/properties/commands/items/enum",keyword:"enum",params:{allowedValues: schema157.items.properties.commands.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -5236,7 +5365,7 @@ errors++;
 }
 let data13 = data0.free_text_card_data;
 if(!((data13 === "mask") || (data13 === "refuse"))){
-const err24 = {instancePath:instancePath+"/" + i0+"/free_text_card_data",schemaPath:"#/items/properties/free_text_card_data/enum",keyword:"enum",params:{allowedValues: schema156.items.properties.free_text_card_data.enum},message:"must be equal to one of the allowed values"};
+const err24 = {instancePath:instancePath+"/" + i0+"/free_text_card_data",schemaPath:"#/items/properties/free_text_card_data/enum",keyword:"enum",params:{allowedValues: schema157.items.properties.free_text_card_data.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -5251,7 +5380,7 @@ const len4 = data14.length;
 for(let i4=0; i4<len4; i4++){
 let data15 = data14[i4];
 if(typeof data15 === "string"){
-if(!pattern53.test(data15)){
+if(!pattern54.test(data15)){
 const err25 = {instancePath:instancePath+"/" + i0+"/free_text_fields/" + i4,schemaPath:"#/items/properties/free_text_fields/items/pattern",keyword:"pattern",params:{pattern: "^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},message:"must match pattern \""+"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err25];
@@ -5307,13 +5436,13 @@ vErrors.push(err29);
 }
 errors++;
 }
-validate320.errors = vErrors;
+validate322.errors = vErrors;
 return errors === 0;
 }
 
-const schema157 = {"type":"integer","minimum":0,"maximum":99999999999999};
+const schema158 = {"type":"integer","minimum":0,"maximum":99999999999999};
 
-function validate322(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate324(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -5348,20 +5477,20 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate322.errors = vErrors;
+validate324.errors = vErrors;
 return errors === 0;
 }
 
-const schema158 = {"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}};
+const schema159 = {"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}};
 
-function validate324(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate326(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
 const _errs1 = errors;
 if(!(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((key0 === "AED") || (key0 === "AFN")) || (key0 === "ALL")) || (key0 === "AMD")) || (key0 === "ANG")) || (key0 === "AOA")) || (key0 === "ARS")) || (key0 === "AUD")) || (key0 === "AWG")) || (key0 === "AZN")) || (key0 === "BAM")) || (key0 === "BBD")) || (key0 === "BDT")) || (key0 === "BGN")) || (key0 === "BHD")) || (key0 === "BIF")) || (key0 === "BMD")) || (key0 === "BND")) || (key0 === "BOB")) || (key0 === "BRL")) || (key0 === "BSD")) || (key0 === "BTN")) || (key0 === "BWP")) || (key0 === "BYN")) || (key0 === "BZD")) || (key0 === "CAD")) || (key0 === "CDF")) || (key0 === "CHF")) || (key0 === "CLF")) || (key0 === "CLP")) || (key0 === "CNY")) || (key0 === "COP")) || (key0 === "CRC")) || (key0 === "CUC")) || (key0 === "CUP")) || (key0 === "CVE")) || (key0 === "CZK")) || (key0 === "DJF")) || (key0 === "DKK")) || (key0 === "DOP")) || (key0 === "DZD")) || (key0 === "EGP")) || (key0 === "ERN")) || (key0 === "ETB")) || (key0 === "EUR")) || (key0 === "FJD")) || (key0 === "FKP")) || (key0 === "GBP")) || (key0 === "GEL")) || (key0 === "GHS")) || (key0 === "GIP")) || (key0 === "GMD")) || (key0 === "GNF")) || (key0 === "GTQ")) || (key0 === "GYD")) || (key0 === "HKD")) || (key0 === "HNL")) || (key0 === "HTG")) || (key0 === "HUF")) || (key0 === "IDR")) || (key0 === "ILS")) || (key0 === "INR")) || (key0 === "IQD")) || (key0 === "IRR")) || (key0 === "ISK")) || (key0 === "JMD")) || (key0 === "JOD")) || (key0 === "JPY")) || (key0 === "KES")) || (key0 === "KGS")) || (key0 === "KHR")) || (key0 === "KMF")) || (key0 === "KPW")) || (key0 === "KRW")) || (key0 === "KWD")) || (key0 === "KYD")) || (key0 === "KZT")) || (key0 === "LAK")) || (key0 === "LBP")) || (key0 === "LKR")) || (key0 === "LRD")) || (key0 === "LSL")) || (key0 === "LYD")) || (key0 === "MAD")) || (key0 === "MDL")) || (key0 === "MGA")) || (key0 === "MKD")) || (key0 === "MMK")) || (key0 === "MNT")) || (key0 === "MOP")) || (key0 === "MRU")) || (key0 === "MUR")) || (key0 === "MVR")) || (key0 === "MWK")) || (key0 === "MXN")) || (key0 === "MYR")) || (key0 === "MZN")) || (key0 === "NAD")) || (key0 === "NGN")) || (key0 === "NIO")) || (key0 === "NOK")) || (key0 === "NPR")) || (key0 === "NZD")) || (key0 === "OMR")) || (key0 === "PAB")) || (key0 === "PEN")) || (key0 === "PGK")) || (key0 === "PHP")) || (key0 === "PKR")) || (key0 === "PLN")) || (key0 === "PYG")) || (key0 === "QAR")) || (key0 === "RON")) || (key0 === "RSD")) || (key0 === "RUB")) || (key0 === "RWF")) || (key0 === "SAR")) || (key0 === "SBD")) || (key0 === "SCR")) || (key0 === "SDG")) || (key0 === "SEK")) || (key0 === "SGD")) || (key0 === "SHP")) || (key0 === "SLE")) || (key0 === "SOS")) || (key0 === "SRD")) || (key0 === "SSP")) || (key0 === "STN")) || (key0 === "SVC")) || (key0 === "SYP")) || (key0 === "SZL")) || (key0 === "THB")) || (key0 === "TJS")) || (key0 === "TMT")) || (key0 === "TND")) || (key0 === "TOP")) || (key0 === "TRY")) || (key0 === "TTD")) || (key0 === "TWD")) || (key0 === "TZS")) || (key0 === "UAH")) || (key0 === "UGX")) || (key0 === "USD")) || (key0 === "UYI")) || (key0 === "UYU")) || (key0 === "UYW")) || (key0 === "UZS")) || (key0 === "VED")) || (key0 === "VES")) || (key0 === "VND")) || (key0 === "VUV")) || (key0 === "WST")) || (key0 === "XAF")) || (key0 === "XCD")) || (key0 === "XCG")) || (key0 === "XOF")) || (key0 === "XPF")) || (key0 === "YER")) || (key0 === "ZAR")) || (key0 === "ZMW")) || (key0 === "ZWG"))){
-const err0 = {instancePath,schemaPath:"#/propertyNames/enum",keyword:"enum",params:{allowedValues: schema158.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key0};
+const err0 = {instancePath,schemaPath:"#/propertyNames/enum",keyword:"enum",params:{allowedValues: schema159.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key0};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -5428,46 +5557,11 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate324.errors = vErrors;
-return errors === 0;
-}
-
-const schema159 = {"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]}};
-
-function validate326(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(Array.isArray(data)){
-const len0 = data.length;
-for(let i0=0; i0<len0; i0++){
-let data0 = data[i0];
-if(!((((((((((((((data0 === "validate") || (data0 === "revalidate")) || (data0 === "capture")) || (data0 === "cancel")) || (data0 === "refund")) || (data0 === "authorize")) || (data0 === "sale")) || (data0 === "tokenize")) || (data0 === "balance_inquiry")) || (data0 === "reload")) || (data0 === "issue")) || (data0 === "activate")) || (data0 === "deactivate")) || (data0 === "merge_balance"))){
-const err0 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/enum",keyword:"enum",params:{allowedValues: schema159.items.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-}
-}
-else {
-const err1 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
 validate326.errors = vErrors;
 return errors === 0;
 }
 
-const schema160 = {"type":"array","items":{"enum":["bus","web","pos","marketplace"]}};
+const schema160 = {"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]}};
 
 function validate328(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -5476,7 +5570,7 @@ if(Array.isArray(data)){
 const len0 = data.length;
 for(let i0=0; i0<len0; i0++){
 let data0 = data[i0];
-if(!((((data0 === "bus") || (data0 === "web")) || (data0 === "pos")) || (data0 === "marketplace"))){
+if(!((((((((((((((data0 === "validate") || (data0 === "revalidate")) || (data0 === "capture")) || (data0 === "cancel")) || (data0 === "refund")) || (data0 === "authorize")) || (data0 === "sale")) || (data0 === "tokenize")) || (data0 === "balance_inquiry")) || (data0 === "reload")) || (data0 === "issue")) || (data0 === "activate")) || (data0 === "deactivate")) || (data0 === "merge_balance"))){
 const err0 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/enum",keyword:"enum",params:{allowedValues: schema160.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err0];
@@ -5502,13 +5596,17 @@ validate328.errors = vErrors;
 return errors === 0;
 }
 
-const schema161 = {"type":"integer","minimum":1};
+const schema161 = {"type":"array","items":{"enum":["bus","web","pos","marketplace"]}};
 
 function validate330(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(Array.isArray(data)){
+const len0 = data.length;
+for(let i0=0; i0<len0; i0++){
+let data0 = data[i0];
+if(!((((data0 === "bus") || (data0 === "web")) || (data0 === "pos")) || (data0 === "marketplace"))){
+const err0 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/enum",keyword:"enum",params:{allowedValues: schema161.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -5517,9 +5615,10 @@ vErrors.push(err0);
 }
 errors++;
 }
-if((typeof data == "number") && (isFinite(data))){
-if(data < 1 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+}
+else {
+const err1 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -5527,7 +5626,6 @@ else {
 vErrors.push(err1);
 }
 errors++;
-}
 }
 validate330.errors = vErrors;
 return errors === 0;
@@ -5564,11 +5662,42 @@ validate332.errors = vErrors;
 return errors === 0;
 }
 
-const schema163 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","gateways"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"when":{"type":"object","additionalProperties":false,"default":{},"properties":{"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"min_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"max_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"channels":{"type":"array","items":{"enum":["bus","web","pos","marketplace"]},"default":[]},"countries":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z]{2}$"},"default":[]},"methods":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64},"default":[]},"merchants":{"type":"array","items":{"type":"string","minLength":1},"default":[]},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"default":[]},"agreement_status":{"type":"array","items":{"enum":["active","suspended","expired","pending","none"]},"default":[]},"agreement_gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"}}},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"minItems":1,"maxItems":8}}}};
-const pattern57 = new RegExp("^[A-Za-z]{2}$", "u");
-const pattern58 = new RegExp("^[a-z][a-z0-9_-]{0,31}$", "u");
+const schema163 = {"type":"integer","minimum":1};
 
 function validate334(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data < 1 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+validate334.errors = vErrors;
+return errors === 0;
+}
+
+const schema164 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","gateways"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"when":{"type":"object","additionalProperties":false,"default":{},"properties":{"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"min_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"max_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"channels":{"type":"array","items":{"enum":["bus","web","pos","marketplace"]},"default":[]},"countries":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z]{2}$"},"default":[]},"methods":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64},"default":[]},"merchants":{"type":"array","items":{"type":"string","minLength":1},"default":[]},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"default":[]},"agreement_status":{"type":"array","items":{"enum":["active","suspended","expired","pending","none"]},"default":[]},"agreement_gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"}}},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"minItems":1,"maxItems":8}}}};
+const pattern58 = new RegExp("^[A-Za-z]{2}$", "u");
+const pattern59 = new RegExp("^[a-z][a-z0-9_-]{0,31}$", "u");
+
+function validate336(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -5614,7 +5743,7 @@ errors++;
 if(data0.name !== undefined){
 let data1 = data0.name;
 if(typeof data1 === "string"){
-if(!pattern52.test(data1)){
+if(!pattern53.test(data1)){
 const err3 = {instancePath:instancePath+"/" + i0+"/name",schemaPath:"#/items/properties/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9._-]{1,64}$"+"\""};
 if(vErrors === null){
 vErrors = [err3];
@@ -5663,7 +5792,7 @@ if(data2.agreement_status === undefined){
 data2.agreement_status = [];
 }
 for(const key1 in data2){
-if(!(func2.call(schema163.items.properties.when.properties, key1))){
+if(!(func2.call(schema164.items.properties.when.properties, key1))){
 const err5 = {instancePath:instancePath+"/" + i0+"/when",schemaPath:"#/items/properties/when/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err5];
@@ -5680,7 +5809,7 @@ const len1 = data3.length;
 for(let i1=0; i1<len1; i1++){
 let data4 = data3[i1];
 if(!((((((((((((((data4 === "validate") || (data4 === "revalidate")) || (data4 === "capture")) || (data4 === "cancel")) || (data4 === "refund")) || (data4 === "authorize")) || (data4 === "sale")) || (data4 === "tokenize")) || (data4 === "balance_inquiry")) || (data4 === "reload")) || (data4 === "issue")) || (data4 === "activate")) || (data4 === "deactivate")) || (data4 === "merge_balance"))){
-const err6 = {instancePath:instancePath+"/" + i0+"/when/commands/" + i1,schemaPath:"#/items/properties/when/properties/commands/items/enum",keyword:"enum",params:{allowedValues: schema163.items.properties.when.properties.commands.items.enum},message:"must be equal to one of the allowed values"};
+const err6 = {instancePath:instancePath+"/" + i0+"/when/commands/" + i1,schemaPath:"#/items/properties/when/properties/commands/items/enum",keyword:"enum",params:{allowedValues: schema164.items.properties.when.properties.commands.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -5707,7 +5836,7 @@ const len2 = data5.length;
 for(let i2=0; i2<len2; i2++){
 let data6 = data5[i2];
 if(!(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((data6 === "AED") || (data6 === "AFN")) || (data6 === "ALL")) || (data6 === "AMD")) || (data6 === "ANG")) || (data6 === "AOA")) || (data6 === "ARS")) || (data6 === "AUD")) || (data6 === "AWG")) || (data6 === "AZN")) || (data6 === "BAM")) || (data6 === "BBD")) || (data6 === "BDT")) || (data6 === "BGN")) || (data6 === "BHD")) || (data6 === "BIF")) || (data6 === "BMD")) || (data6 === "BND")) || (data6 === "BOB")) || (data6 === "BRL")) || (data6 === "BSD")) || (data6 === "BTN")) || (data6 === "BWP")) || (data6 === "BYN")) || (data6 === "BZD")) || (data6 === "CAD")) || (data6 === "CDF")) || (data6 === "CHF")) || (data6 === "CLF")) || (data6 === "CLP")) || (data6 === "CNY")) || (data6 === "COP")) || (data6 === "CRC")) || (data6 === "CUC")) || (data6 === "CUP")) || (data6 === "CVE")) || (data6 === "CZK")) || (data6 === "DJF")) || (data6 === "DKK")) || (data6 === "DOP")) || (data6 === "DZD")) || (data6 === "EGP")) || (data6 === "ERN")) || (data6 === "ETB")) || (data6 === "EUR")) || (data6 === "FJD")) || (data6 === "FKP")) || (data6 === "GBP")) || (data6 === "GEL")) || (data6 === "GHS")) || (data6 === "GIP")) || (data6 === "GMD")) || (data6 === "GNF")) || (data6 === "GTQ")) || (data6 === "GYD")) || (data6 === "HKD")) || (data6 === "HNL")) || (data6 === "HTG")) || (data6 === "HUF")) || (data6 === "IDR")) || (data6 === "ILS")) || (data6 === "INR")) || (data6 === "IQD")) || (data6 === "IRR")) || (data6 === "ISK")) || (data6 === "JMD")) || (data6 === "JOD")) || (data6 === "JPY")) || (data6 === "KES")) || (data6 === "KGS")) || (data6 === "KHR")) || (data6 === "KMF")) || (data6 === "KPW")) || (data6 === "KRW")) || (data6 === "KWD")) || (data6 === "KYD")) || (data6 === "KZT")) || (data6 === "LAK")) || (data6 === "LBP")) || (data6 === "LKR")) || (data6 === "LRD")) || (data6 === "LSL")) || (data6 === "LYD")) || (data6 === "MAD")) || (data6 === "MDL")) || (data6 === "MGA")) || (data6 === "MKD")) || (data6 === "MMK")) || (data6 === "MNT")) || (data6 === "MOP")) || (data6 === "MRU")) || (data6 === "MUR")) || (data6 === "MVR")) || (data6 === "MWK")) || (data6 === "MXN")) || (data6 === "MYR")) || (data6 === "MZN")) || (data6 === "NAD")) || (data6 === "NGN")) || (data6 === "NIO")) || (data6 === "NOK")) || (data6 === "NPR")) || (data6 === "NZD")) || (data6 === "OMR")) || (data6 === "PAB")) || (data6 === "PEN")) || (data6 === "PGK")) || (data6 === "PHP")) || (data6 === "PKR")) || (data6 === "PLN")) || (data6 === "PYG")) || (data6 === "QAR")) || (data6 === "RON")) || (data6 === "RSD")) || (data6 === "RUB")) || (data6 === "RWF")) || (data6 === "SAR")) || (data6 === "SBD")) || (data6 === "SCR")) || (data6 === "SDG")) || (data6 === "SEK")) || (data6 === "SGD")) || (data6 === "SHP")) || (data6 === "SLE")) || (data6 === "SOS")) || (data6 === "SRD")) || (data6 === "SSP")) || (data6 === "STN")) || (data6 === "SVC")) || (data6 === "SYP")) || (data6 === "SZL")) || (data6 === "THB")) || (data6 === "TJS")) || (data6 === "TMT")) || (data6 === "TND")) || (data6 === "TOP")) || (data6 === "TRY")) || (data6 === "TTD")) || (data6 === "TWD")) || (data6 === "TZS")) || (data6 === "UAH")) || (data6 === "UGX")) || (data6 === "USD")) || (data6 === "UYI")) || (data6 === "UYU")) || (data6 === "UYW")) || (data6 === "UZS")) || (data6 === "VED")) || (data6 === "VES")) || (data6 === "VND")) || (data6 === "VUV")) || (data6 === "WST")) || (data6 === "XAF")) || (data6 === "XCD")) || (data6 === "XCG")) || (data6 === "XOF")) || (data6 === "XPF")) || (data6 === "YER")) || (data6 === "ZAR")) || (data6 === "ZMW")) || (data6 === "ZWG"))){
-const err8 = {instancePath:instancePath+"/" + i0+"/when/currencies/" + i2,schemaPath:"#/items/properties/when/properties/currencies/items/enum",keyword:"enum",params:{allowedValues: schema163.items.properties.when.properties.currencies.items.enum},message:"must be equal to one of the allowed values"};
+const err8 = {instancePath:instancePath+"/" + i0+"/when/currencies/" + i2,schemaPath:"#/items/properties/when/properties/currencies/items/enum",keyword:"enum",params:{allowedValues: schema164.items.properties.when.properties.currencies.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -5731,7 +5860,7 @@ errors++;
 if(data2.min_amount !== undefined){
 let data7 = data2.min_amount;
 if((!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))) && (!(data7 && typeof data7 == "object" && !Array.isArray(data7)))){
-const err10 = {instancePath:instancePath+"/" + i0+"/when/min_amount",schemaPath:"#/items/properties/when/properties/min_amount/type",keyword:"type",params:{type: schema163.items.properties.when.properties.min_amount.type},message:"must be integer,object"};
+const err10 = {instancePath:instancePath+"/" + i0+"/when/min_amount",schemaPath:"#/items/properties/when/properties/min_amount/type",keyword:"type",params:{type: schema164.items.properties.when.properties.min_amount.type},message:"must be integer,object"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -5803,7 +5932,7 @@ errors++;
 if(data2.max_amount !== undefined){
 let data9 = data2.max_amount;
 if((!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))) && (!(data9 && typeof data9 == "object" && !Array.isArray(data9)))){
-const err16 = {instancePath:instancePath+"/" + i0+"/when/max_amount",schemaPath:"#/items/properties/when/properties/max_amount/type",keyword:"type",params:{type: schema163.items.properties.when.properties.max_amount.type},message:"must be integer,object"};
+const err16 = {instancePath:instancePath+"/" + i0+"/when/max_amount",schemaPath:"#/items/properties/when/properties/max_amount/type",keyword:"type",params:{type: schema164.items.properties.when.properties.max_amount.type},message:"must be integer,object"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -5878,7 +6007,7 @@ const len3 = data11.length;
 for(let i3=0; i3<len3; i3++){
 let data12 = data11[i3];
 if(!((((data12 === "bus") || (data12 === "web")) || (data12 === "pos")) || (data12 === "marketplace"))){
-const err22 = {instancePath:instancePath+"/" + i0+"/when/channels/" + i3,schemaPath:"#/items/properties/when/properties/channels/items/enum",keyword:"enum",params:{allowedValues: schema163.items.properties.when.properties.channels.items.enum},message:"must be equal to one of the allowed values"};
+const err22 = {instancePath:instancePath+"/" + i0+"/when/channels/" + i3,schemaPath:"#/items/properties/when/properties/channels/items/enum",keyword:"enum",params:{allowedValues: schema164.items.properties.when.properties.channels.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -5905,7 +6034,7 @@ const len4 = data13.length;
 for(let i4=0; i4<len4; i4++){
 let data14 = data13[i4];
 if(typeof data14 === "string"){
-if(!pattern57.test(data14)){
+if(!pattern58.test(data14)){
 const err24 = {instancePath:instancePath+"/" + i0+"/when/countries/" + i4,schemaPath:"#/items/properties/when/properties/countries/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z]{2}$"},message:"must match pattern \""+"^[A-Za-z]{2}$"+"\""};
 if(vErrors === null){
 vErrors = [err24];
@@ -6032,7 +6161,7 @@ const len7 = data19.length;
 for(let i7=0; i7<len7; i7++){
 let data20 = data19[i7];
 if(typeof data20 === "string"){
-if(!pattern58.test(data20)){
+if(!pattern59.test(data20)){
 const err34 = {instancePath:instancePath+"/" + i0+"/when/gateways/" + i7,schemaPath:"#/items/properties/when/properties/gateways/items/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]{0,31}$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]{0,31}$"+"\""};
 if(vErrors === null){
 vErrors = [err34];
@@ -6071,7 +6200,7 @@ const len8 = data21.length;
 for(let i8=0; i8<len8; i8++){
 let data22 = data21[i8];
 if(!(((((data22 === "active") || (data22 === "suspended")) || (data22 === "expired")) || (data22 === "pending")) || (data22 === "none"))){
-const err37 = {instancePath:instancePath+"/" + i0+"/when/agreement_status/" + i8,schemaPath:"#/items/properties/when/properties/agreement_status/items/enum",keyword:"enum",params:{allowedValues: schema163.items.properties.when.properties.agreement_status.items.enum},message:"must be equal to one of the allowed values"};
+const err37 = {instancePath:instancePath+"/" + i0+"/when/agreement_status/" + i8,schemaPath:"#/items/properties/when/properties/agreement_status/items/enum",keyword:"enum",params:{allowedValues: schema164.items.properties.when.properties.agreement_status.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -6095,7 +6224,7 @@ errors++;
 if(data2.agreement_gateway !== undefined){
 let data23 = data2.agreement_gateway;
 if(typeof data23 === "string"){
-if(!pattern58.test(data23)){
+if(!pattern59.test(data23)){
 const err39 = {instancePath:instancePath+"/" + i0+"/when/agreement_gateway",schemaPath:"#/items/properties/when/properties/agreement_gateway/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]{0,31}$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]{0,31}$"+"\""};
 if(vErrors === null){
 vErrors = [err39];
@@ -6155,7 +6284,7 @@ const len9 = data24.length;
 for(let i9=0; i9<len9; i9++){
 let data25 = data24[i9];
 if(typeof data25 === "string"){
-if(!pattern58.test(data25)){
+if(!pattern59.test(data25)){
 const err44 = {instancePath:instancePath+"/" + i0+"/gateways/" + i9,schemaPath:"#/items/properties/gateways/items/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]{0,31}$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]{0,31}$"+"\""};
 if(vErrors === null){
 vErrors = [err44];
@@ -6212,14 +6341,14 @@ vErrors.push(err48);
 }
 errors++;
 }
-validate334.errors = vErrors;
+validate336.errors = vErrors;
 return errors === 0;
 }
 
-const schema164 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["merchant","gateway","status"],"properties":{"merchant":{"type":"string","minLength":1},"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"status":{"enum":["active","suspended","expired"]},"valid_from":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"},"valid_until":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"}}}};
-const pattern62 = new RegExp("^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$", "u");
+const schema165 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["merchant","gateway","status"],"properties":{"merchant":{"type":"string","minLength":1},"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"status":{"enum":["active","suspended","expired"]},"valid_from":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"},"valid_until":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"}}}};
+const pattern63 = new RegExp("^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$", "u");
 
-function validate336(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate338(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -6297,7 +6426,7 @@ errors++;
 if(data0.gateway !== undefined){
 let data2 = data0.gateway;
 if(typeof data2 === "string"){
-if(!pattern58.test(data2)){
+if(!pattern59.test(data2)){
 const err6 = {instancePath:instancePath+"/" + i0+"/gateway",schemaPath:"#/items/properties/gateway/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]{0,31}$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]{0,31}$"+"\""};
 if(vErrors === null){
 vErrors = [err6];
@@ -6322,7 +6451,7 @@ errors++;
 if(data0.status !== undefined){
 let data3 = data0.status;
 if(!(((data3 === "active") || (data3 === "suspended")) || (data3 === "expired"))){
-const err8 = {instancePath:instancePath+"/" + i0+"/status",schemaPath:"#/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema164.items.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err8 = {instancePath:instancePath+"/" + i0+"/status",schemaPath:"#/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema165.items.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -6335,7 +6464,7 @@ errors++;
 if(data0.valid_from !== undefined){
 let data4 = data0.valid_from;
 if(typeof data4 === "string"){
-if(!pattern62.test(data4)){
+if(!pattern63.test(data4)){
 const err9 = {instancePath:instancePath+"/" + i0+"/valid_from",schemaPath:"#/items/properties/valid_from/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"+"\""};
 if(vErrors === null){
 vErrors = [err9];
@@ -6360,7 +6489,7 @@ errors++;
 if(data0.valid_until !== undefined){
 let data5 = data0.valid_until;
 if(typeof data5 === "string"){
-if(!pattern62.test(data5)){
+if(!pattern63.test(data5)){
 const err11 = {instancePath:instancePath+"/" + i0+"/valid_until",schemaPath:"#/items/properties/valid_until/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"+"\""};
 if(vErrors === null){
 vErrors = [err11];
@@ -6405,13 +6534,13 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate336.errors = vErrors;
+validate338.errors = vErrors;
 return errors === 0;
 }
 
-const schema165 = {"type":"boolean"};
+const schema166 = {"type":"boolean"};
 
-function validate338(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate340(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "boolean"){
@@ -6424,13 +6553,13 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate338.errors = vErrors;
+validate340.errors = vErrors;
 return errors === 0;
 }
 
-const schema166 = {"type":"array","items":{"type":"string","minLength":1}};
+const schema167 = {"type":"array","items":{"type":"string","minLength":1}};
 
-function validate340(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate342(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -6471,13 +6600,13 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate340.errors = vErrors;
+validate342.errors = vErrors;
 return errors === 0;
 }
 
-const schema167 = {"type":"boolean"};
+const schema168 = {"type":"boolean"};
 
-function validate342(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate344(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "boolean"){
@@ -6490,13 +6619,13 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate342.errors = vErrors;
+validate344.errors = vErrors;
 return errors === 0;
 }
 
-const schema168 = {"type":"array","items":{"type":"string","minLength":1,"maxLength":64}};
+const schema169 = {"type":"array","items":{"type":"string","minLength":1,"maxLength":64}};
 
-function validate344(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate346(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -6547,13 +6676,13 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate344.errors = vErrors;
+validate346.errors = vErrors;
 return errors === 0;
 }
 
-const schema169 = {"type":"string","pattern":"^[A-Za-z0-9_.]+$"};
+const schema170 = {"type":"string","pattern":"^[A-Za-z0-9_.]+$"};
 
-function validate346(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate348(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data === "string"){
@@ -6578,13 +6707,13 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate346.errors = vErrors;
+validate348.errors = vErrors;
 return errors === 0;
 }
 
-const schema170 = {"type":"integer","minimum":0};
+const schema171 = {"type":"integer","minimum":0};
 
-function validate348(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate350(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -6609,20 +6738,20 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate348.errors = vErrors;
+validate350.errors = vErrors;
 return errors === 0;
 }
 
-const schema171 = {"type":"object","propertyNames":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"additionalProperties":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64}}};
+const schema172 = {"type":"object","propertyNames":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"additionalProperties":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64}}};
 
-function validate350(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate352(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
 const _errs1 = errors;
 if(typeof key0 === "string"){
-if(!pattern58.test(key0)){
+if(!pattern59.test(key0)){
 const err0 = {instancePath,schemaPath:"#/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]{0,31}$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]{0,31}$"+"\"",propertyName:key0};
 if(vErrors === null){
 vErrors = [err0];
@@ -6717,13 +6846,13 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate350.errors = vErrors;
+validate352.errors = vErrors;
 return errors === 0;
 }
 
-const schema172 = {"type":"integer","minimum":1};
+const schema173 = {"type":"integer","minimum":1};
 
-function validate352(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate354(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -6748,13 +6877,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate352.errors = vErrors;
+validate354.errors = vErrors;
 return errors === 0;
 }
 
-const schema173 = {"type":"boolean"};
+const schema174 = {"type":"boolean"};
 
-function validate354(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate356(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "boolean"){
@@ -6766,37 +6895,6 @@ else {
 vErrors.push(err0);
 }
 errors++;
-}
-validate354.errors = vErrors;
-return errors === 0;
-}
-
-const schema174 = {"type":"integer","minimum":1};
-
-function validate356(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if((typeof data == "number") && (isFinite(data))){
-if(data < 1 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
 }
 validate356.errors = vErrors;
 return errors === 0;
@@ -6895,16 +6993,47 @@ validate362.errors = vErrors;
 return errors === 0;
 }
 
-const schema178 = {"type":"object","propertyNames":{"enum":["bus","web","pos","marketplace"]},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}};
+const schema178 = {"type":"integer","minimum":1};
 
 function validate364(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data < 1 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+validate364.errors = vErrors;
+return errors === 0;
+}
+
+const schema179 = {"type":"object","propertyNames":{"enum":["bus","web","pos","marketplace"]},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}};
+
+function validate366(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
 const _errs1 = errors;
 if(!((((key0 === "bus") || (key0 === "web")) || (key0 === "pos")) || (key0 === "marketplace"))){
-const err0 = {instancePath,schemaPath:"#/propertyNames/enum",keyword:"enum",params:{allowedValues: schema178.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key0};
+const err0 = {instancePath,schemaPath:"#/propertyNames/enum",keyword:"enum",params:{allowedValues: schema179.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key0};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -7033,13 +7162,13 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate364.errors = vErrors;
+validate366.errors = vErrors;
 return errors === 0;
 }
 
-const schema179 = {"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*:.+$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}};
+const schema180 = {"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*:.+$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}};
 
-function validate366(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate368(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -7177,13 +7306,13 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate366.errors = vErrors;
+validate368.errors = vErrors;
 return errors === 0;
 }
 
-const schema180 = {"type":"integer","minimum":1,"maximum":100};
+const schema181 = {"type":"integer","minimum":1,"maximum":100};
 
-function validate368(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate370(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7218,13 +7347,13 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate368.errors = vErrors;
+validate370.errors = vErrors;
 return errors === 0;
 }
 
-const schema181 = {"type":"integer","minimum":50,"maximum":5000};
+const schema182 = {"type":"integer","minimum":50,"maximum":5000};
 
-function validate370(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate372(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7259,13 +7388,13 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate370.errors = vErrors;
+validate372.errors = vErrors;
 return errors === 0;
 }
 
-const schema182 = {"type":"integer","minimum":0};
+const schema183 = {"type":"integer","minimum":0};
 
-function validate372(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate374(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7290,13 +7419,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate372.errors = vErrors;
+validate374.errors = vErrors;
 return errors === 0;
 }
 
-const schema183 = {"type":"integer","minimum":1,"maximum":3600};
+const schema184 = {"type":"integer","minimum":1,"maximum":3600};
 
-function validate374(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate376(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7331,13 +7460,13 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate374.errors = vErrors;
+validate376.errors = vErrors;
 return errors === 0;
 }
 
-const schema184 = {"type":"integer","minimum":1};
+const schema185 = {"type":"integer","minimum":1};
 
-function validate376(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate378(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7361,25 +7490,6 @@ vErrors.push(err1);
 }
 errors++;
 }
-}
-validate376.errors = vErrors;
-return errors === 0;
-}
-
-const schema185 = {"type":"boolean"};
-
-function validate378(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(typeof data !== "boolean"){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
 }
 validate378.errors = vErrors;
 return errors === 0;
@@ -7404,9 +7514,28 @@ validate380.errors = vErrors;
 return errors === 0;
 }
 
-const schema187 = {"type":"integer","minimum":1};
+const schema187 = {"type":"boolean"};
 
 function validate382(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(typeof data !== "boolean"){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+validate382.errors = vErrors;
+return errors === 0;
+}
+
+const schema188 = {"type":"integer","minimum":1};
+
+function validate384(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7431,13 +7560,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate382.errors = vErrors;
+validate384.errors = vErrors;
 return errors === 0;
 }
 
-const schema188 = {"type":"integer","minimum":1,"maximum":65535};
+const schema189 = {"type":"integer","minimum":1,"maximum":65535};
 
-function validate384(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate386(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7468,37 +7597,6 @@ vErrors = [err2];
 }
 else {
 vErrors.push(err2);
-}
-errors++;
-}
-}
-validate384.errors = vErrors;
-return errors === 0;
-}
-
-const schema189 = {"type":"integer","minimum":1};
-
-function validate386(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if((typeof data == "number") && (isFinite(data))){
-if(data < 1 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
 }
 errors++;
 }
@@ -7569,9 +7667,40 @@ validate390.errors = vErrors;
 return errors === 0;
 }
 
-const schema192 = {"type":"integer","minimum":100};
+const schema192 = {"type":"integer","minimum":1};
 
 function validate392(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data < 1 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+validate392.errors = vErrors;
+return errors === 0;
+}
+
+const schema193 = {"type":"integer","minimum":100};
+
+function validate394(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7596,13 +7725,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate392.errors = vErrors;
+validate394.errors = vErrors;
 return errors === 0;
 }
 
-const schema193 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["scope","name","currency"],"properties":{"scope":{"enum":["gateway","merchant"]},"name":{"type":"string","minLength":1},"gateway":{"type":"string","minLength":1,"default":"*"},"currency":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"min_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"max_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_count":{"type":"integer","minimum":0},"monthly_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"monthly_count":{"type":"integer","minimum":0}}}};
+const schema194 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["scope","name","currency"],"properties":{"scope":{"enum":["gateway","merchant"]},"name":{"type":"string","minLength":1},"gateway":{"type":"string","minLength":1,"default":"*"},"currency":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"min_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"max_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_count":{"type":"integer","minimum":0},"monthly_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"monthly_count":{"type":"integer","minimum":0}}}};
 
-function validate394(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate396(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -7644,7 +7773,7 @@ vErrors.push(err2);
 errors++;
 }
 for(const key0 in data0){
-if(!(func2.call(schema193.items.properties, key0))){
+if(!(func2.call(schema194.items.properties, key0))){
 const err3 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err3];
@@ -7658,7 +7787,7 @@ errors++;
 if(data0.scope !== undefined){
 let data1 = data0.scope;
 if(!((data1 === "gateway") || (data1 === "merchant"))){
-const err4 = {instancePath:instancePath+"/" + i0+"/scope",schemaPath:"#/items/properties/scope/enum",keyword:"enum",params:{allowedValues: schema193.items.properties.scope.enum},message:"must be equal to one of the allowed values"};
+const err4 = {instancePath:instancePath+"/" + i0+"/scope",schemaPath:"#/items/properties/scope/enum",keyword:"enum",params:{allowedValues: schema194.items.properties.scope.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -7719,7 +7848,7 @@ errors++;
 if(data0.currency !== undefined){
 let data4 = data0.currency;
 if(!(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((data4 === "AED") || (data4 === "AFN")) || (data4 === "ALL")) || (data4 === "AMD")) || (data4 === "ANG")) || (data4 === "AOA")) || (data4 === "ARS")) || (data4 === "AUD")) || (data4 === "AWG")) || (data4 === "AZN")) || (data4 === "BAM")) || (data4 === "BBD")) || (data4 === "BDT")) || (data4 === "BGN")) || (data4 === "BHD")) || (data4 === "BIF")) || (data4 === "BMD")) || (data4 === "BND")) || (data4 === "BOB")) || (data4 === "BRL")) || (data4 === "BSD")) || (data4 === "BTN")) || (data4 === "BWP")) || (data4 === "BYN")) || (data4 === "BZD")) || (data4 === "CAD")) || (data4 === "CDF")) || (data4 === "CHF")) || (data4 === "CLF")) || (data4 === "CLP")) || (data4 === "CNY")) || (data4 === "COP")) || (data4 === "CRC")) || (data4 === "CUC")) || (data4 === "CUP")) || (data4 === "CVE")) || (data4 === "CZK")) || (data4 === "DJF")) || (data4 === "DKK")) || (data4 === "DOP")) || (data4 === "DZD")) || (data4 === "EGP")) || (data4 === "ERN")) || (data4 === "ETB")) || (data4 === "EUR")) || (data4 === "FJD")) || (data4 === "FKP")) || (data4 === "GBP")) || (data4 === "GEL")) || (data4 === "GHS")) || (data4 === "GIP")) || (data4 === "GMD")) || (data4 === "GNF")) || (data4 === "GTQ")) || (data4 === "GYD")) || (data4 === "HKD")) || (data4 === "HNL")) || (data4 === "HTG")) || (data4 === "HUF")) || (data4 === "IDR")) || (data4 === "ILS")) || (data4 === "INR")) || (data4 === "IQD")) || (data4 === "IRR")) || (data4 === "ISK")) || (data4 === "JMD")) || (data4 === "JOD")) || (data4 === "JPY")) || (data4 === "KES")) || (data4 === "KGS")) || (data4 === "KHR")) || (data4 === "KMF")) || (data4 === "KPW")) || (data4 === "KRW")) || (data4 === "KWD")) || (data4 === "KYD")) || (data4 === "KZT")) || (data4 === "LAK")) || (data4 === "LBP")) || (data4 === "LKR")) || (data4 === "LRD")) || (data4 === "LSL")) || (data4 === "LYD")) || (data4 === "MAD")) || (data4 === "MDL")) || (data4 === "MGA")) || (data4 === "MKD")) || (data4 === "MMK")) || (data4 === "MNT")) || (data4 === "MOP")) || (data4 === "MRU")) || (data4 === "MUR")) || (data4 === "MVR")) || (data4 === "MWK")) || (data4 === "MXN")) || (data4 === "MYR")) || (data4 === "MZN")) || (data4 === "NAD")) || (data4 === "NGN")) || (data4 === "NIO")) || (data4 === "NOK")) || (data4 === "NPR")) || (data4 === "NZD")) || (data4 === "OMR")) || (data4 === "PAB")) || (data4 === "PEN")) || (data4 === "PGK")) || (data4 === "PHP")) || (data4 === "PKR")) || (data4 === "PLN")) || (data4 === "PYG")) || (data4 === "QAR")) || (data4 === "RON")) || (data4 === "RSD")) || (data4 === "RUB")) || (data4 === "RWF")) || (data4 === "SAR")) || (data4 === "SBD")) || (data4 === "SCR")) || (data4 === "SDG")) || (data4 === "SEK")) || (data4 === "SGD")) || (data4 === "SHP")) || (data4 === "SLE")) || (data4 === "SOS")) || (data4 === "SRD")) || (data4 === "SSP")) || (data4 === "STN")) || (data4 === "SVC")) || (data4 === "SYP")) || (data4 === "SZL")) || (data4 === "THB")) || (data4 === "TJS")) || (data4 === "TMT")) || (data4 === "TND")) || (data4 === "TOP")) || (data4 === "TRY")) || (data4 === "TTD")) || (data4 === "TWD")) || (data4 === "TZS")) || (data4 === "UAH")) || (data4 === "UGX")) || (data4 === "USD")) || (data4 === "UYI")) || (data4 === "UYU")) || (data4 === "UYW")) || (data4 === "UZS")) || (data4 === "VED")) || (data4 === "VES")) || (data4 === "VND")) || (data4 === "VUV")) || (data4 === "WST")) || (data4 === "XAF")) || (data4 === "XCD")) || (data4 === "XCG")) || (data4 === "XOF")) || (data4 === "XPF")) || (data4 === "YER")) || (data4 === "ZAR")) || (data4 === "ZMW")) || (data4 === "ZWG"))){
-const err9 = {instancePath:instancePath+"/" + i0+"/currency",schemaPath:"#/items/properties/currency/enum",keyword:"enum",params:{allowedValues: schema193.items.properties.currency.enum},message:"must be equal to one of the allowed values"};
+const err9 = {instancePath:instancePath+"/" + i0+"/currency",schemaPath:"#/items/properties/currency/enum",keyword:"enum",params:{allowedValues: schema194.items.properties.currency.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -7942,14 +8071,14 @@ vErrors.push(err27);
 }
 errors++;
 }
-validate394.errors = vErrors;
+validate396.errors = vErrors;
 return errors === 0;
 }
 
-const schema194 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","when","action"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,64}$"},"when":{"type":"array","minItems":1,"items":{"enum":["high_amount","velocity_customer","velocity_token","velocity_ip","velocity_email","country_mismatch","new_token_high_amount"]}},"action":{"enum":["allow","psp_review","hold","decline"]}}}};
-const pattern67 = new RegExp("^[A-Za-z0-9_.-]{1,64}$", "u");
+const schema195 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","when","action"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,64}$"},"when":{"type":"array","minItems":1,"items":{"enum":["high_amount","velocity_customer","velocity_token","velocity_ip","velocity_email","country_mismatch","new_token_high_amount"]}},"action":{"enum":["allow","psp_review","hold","decline"]}}}};
+const pattern68 = new RegExp("^[A-Za-z0-9_.-]{1,64}$", "u");
 
-function validate396(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate398(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -8002,7 +8131,7 @@ errors++;
 if(data0.name !== undefined){
 let data1 = data0.name;
 if(typeof data1 === "string"){
-if(!pattern67.test(data1)){
+if(!pattern68.test(data1)){
 const err4 = {instancePath:instancePath+"/" + i0+"/name",schemaPath:"#/items/properties/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,64}$"+"\""};
 if(vErrors === null){
 vErrors = [err4];
@@ -8041,7 +8170,7 @@ const len1 = data2.length;
 for(let i1=0; i1<len1; i1++){
 let data3 = data2[i1];
 if(!(((((((data3 === "high_amount") || (data3 === "velocity_customer")) || (data3 === "velocity_token")) || (data3 === "velocity_ip")) || (data3 === "velocity_email")) || (data3 === "country_mismatch")) || (data3 === "new_token_high_amount"))){
-const err7 = {instancePath:instancePath+"/" + i0+"/when/" + i1,schemaPath:"#/items/properties/when/items/enum",keyword:"enum",params:{allowedValues: schema194.items.properties.when.items.enum},message:"must be equal to one of the allowed values"};
+const err7 = {instancePath:instancePath+"/" + i0+"/when/" + i1,schemaPath:"#/items/properties/when/items/enum",keyword:"enum",params:{allowedValues: schema195.items.properties.when.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -8066,7 +8195,7 @@ errors++;
 if(data0.action !== undefined){
 let data4 = data0.action;
 if(!((((data4 === "allow") || (data4 === "psp_review")) || (data4 === "hold")) || (data4 === "decline"))){
-const err9 = {instancePath:instancePath+"/" + i0+"/action",schemaPath:"#/items/properties/action/enum",keyword:"enum",params:{allowedValues: schema194.items.properties.action.enum},message:"must be equal to one of the allowed values"};
+const err9 = {instancePath:instancePath+"/" + i0+"/action",schemaPath:"#/items/properties/action/enum",keyword:"enum",params:{allowedValues: schema195.items.properties.action.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -8099,20 +8228,20 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate396.errors = vErrors;
+validate398.errors = vErrors;
 return errors === 0;
 }
 
-const schema195 = {"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}};
+const schema196 = {"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}};
 
-function validate398(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate400(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
 const _errs1 = errors;
 if(!(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((key0 === "AED") || (key0 === "AFN")) || (key0 === "ALL")) || (key0 === "AMD")) || (key0 === "ANG")) || (key0 === "AOA")) || (key0 === "ARS")) || (key0 === "AUD")) || (key0 === "AWG")) || (key0 === "AZN")) || (key0 === "BAM")) || (key0 === "BBD")) || (key0 === "BDT")) || (key0 === "BGN")) || (key0 === "BHD")) || (key0 === "BIF")) || (key0 === "BMD")) || (key0 === "BND")) || (key0 === "BOB")) || (key0 === "BRL")) || (key0 === "BSD")) || (key0 === "BTN")) || (key0 === "BWP")) || (key0 === "BYN")) || (key0 === "BZD")) || (key0 === "CAD")) || (key0 === "CDF")) || (key0 === "CHF")) || (key0 === "CLF")) || (key0 === "CLP")) || (key0 === "CNY")) || (key0 === "COP")) || (key0 === "CRC")) || (key0 === "CUC")) || (key0 === "CUP")) || (key0 === "CVE")) || (key0 === "CZK")) || (key0 === "DJF")) || (key0 === "DKK")) || (key0 === "DOP")) || (key0 === "DZD")) || (key0 === "EGP")) || (key0 === "ERN")) || (key0 === "ETB")) || (key0 === "EUR")) || (key0 === "FJD")) || (key0 === "FKP")) || (key0 === "GBP")) || (key0 === "GEL")) || (key0 === "GHS")) || (key0 === "GIP")) || (key0 === "GMD")) || (key0 === "GNF")) || (key0 === "GTQ")) || (key0 === "GYD")) || (key0 === "HKD")) || (key0 === "HNL")) || (key0 === "HTG")) || (key0 === "HUF")) || (key0 === "IDR")) || (key0 === "ILS")) || (key0 === "INR")) || (key0 === "IQD")) || (key0 === "IRR")) || (key0 === "ISK")) || (key0 === "JMD")) || (key0 === "JOD")) || (key0 === "JPY")) || (key0 === "KES")) || (key0 === "KGS")) || (key0 === "KHR")) || (key0 === "KMF")) || (key0 === "KPW")) || (key0 === "KRW")) || (key0 === "KWD")) || (key0 === "KYD")) || (key0 === "KZT")) || (key0 === "LAK")) || (key0 === "LBP")) || (key0 === "LKR")) || (key0 === "LRD")) || (key0 === "LSL")) || (key0 === "LYD")) || (key0 === "MAD")) || (key0 === "MDL")) || (key0 === "MGA")) || (key0 === "MKD")) || (key0 === "MMK")) || (key0 === "MNT")) || (key0 === "MOP")) || (key0 === "MRU")) || (key0 === "MUR")) || (key0 === "MVR")) || (key0 === "MWK")) || (key0 === "MXN")) || (key0 === "MYR")) || (key0 === "MZN")) || (key0 === "NAD")) || (key0 === "NGN")) || (key0 === "NIO")) || (key0 === "NOK")) || (key0 === "NPR")) || (key0 === "NZD")) || (key0 === "OMR")) || (key0 === "PAB")) || (key0 === "PEN")) || (key0 === "PGK")) || (key0 === "PHP")) || (key0 === "PKR")) || (key0 === "PLN")) || (key0 === "PYG")) || (key0 === "QAR")) || (key0 === "RON")) || (key0 === "RSD")) || (key0 === "RUB")) || (key0 === "RWF")) || (key0 === "SAR")) || (key0 === "SBD")) || (key0 === "SCR")) || (key0 === "SDG")) || (key0 === "SEK")) || (key0 === "SGD")) || (key0 === "SHP")) || (key0 === "SLE")) || (key0 === "SOS")) || (key0 === "SRD")) || (key0 === "SSP")) || (key0 === "STN")) || (key0 === "SVC")) || (key0 === "SYP")) || (key0 === "SZL")) || (key0 === "THB")) || (key0 === "TJS")) || (key0 === "TMT")) || (key0 === "TND")) || (key0 === "TOP")) || (key0 === "TRY")) || (key0 === "TTD")) || (key0 === "TWD")) || (key0 === "TZS")) || (key0 === "UAH")) || (key0 === "UGX")) || (key0 === "USD")) || (key0 === "UYI")) || (key0 === "UYU")) || (key0 === "UYW")) || (key0 === "UZS")) || (key0 === "VED")) || (key0 === "VES")) || (key0 === "VND")) || (key0 === "VUV")) || (key0 === "WST")) || (key0 === "XAF")) || (key0 === "XCD")) || (key0 === "XCG")) || (key0 === "XOF")) || (key0 === "XPF")) || (key0 === "YER")) || (key0 === "ZAR")) || (key0 === "ZMW")) || (key0 === "ZWG"))){
-const err0 = {instancePath,schemaPath:"#/propertyNames/enum",keyword:"enum",params:{allowedValues: schema195.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key0};
+const err0 = {instancePath,schemaPath:"#/propertyNames/enum",keyword:"enum",params:{allowedValues: schema196.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key0};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -8179,13 +8308,13 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate398.errors = vErrors;
+validate400.errors = vErrors;
 return errors === 0;
 }
 
-const schema196 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["by","window_ms","max_count"],"properties":{"by":{"enum":["customer","token","ip","email"]},"window_ms":{"type":"integer","minimum":1000},"max_count":{"type":"integer","minimum":0}}}};
+const schema197 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["by","window_ms","max_count"],"properties":{"by":{"enum":["customer","token","ip","email"]},"window_ms":{"type":"integer","minimum":1000},"max_count":{"type":"integer","minimum":0}}}};
 
-function validate400(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate402(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -8238,7 +8367,7 @@ errors++;
 if(data0.by !== undefined){
 let data1 = data0.by;
 if(!((((data1 === "customer") || (data1 === "token")) || (data1 === "ip")) || (data1 === "email"))){
-const err4 = {instancePath:instancePath+"/" + i0+"/by",schemaPath:"#/items/properties/by/enum",keyword:"enum",params:{allowedValues: schema196.items.properties.by.enum},message:"must be equal to one of the allowed values"};
+const err4 = {instancePath:instancePath+"/" + i0+"/by",schemaPath:"#/items/properties/by/enum",keyword:"enum",params:{allowedValues: schema197.items.properties.by.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -8321,20 +8450,20 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate400.errors = vErrors;
+validate402.errors = vErrors;
 return errors === 0;
 }
 
-const schema197 = {"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}};
+const schema198 = {"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}};
 
-function validate402(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate404(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
 const _errs1 = errors;
 if(!(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((key0 === "AED") || (key0 === "AFN")) || (key0 === "ALL")) || (key0 === "AMD")) || (key0 === "ANG")) || (key0 === "AOA")) || (key0 === "ARS")) || (key0 === "AUD")) || (key0 === "AWG")) || (key0 === "AZN")) || (key0 === "BAM")) || (key0 === "BBD")) || (key0 === "BDT")) || (key0 === "BGN")) || (key0 === "BHD")) || (key0 === "BIF")) || (key0 === "BMD")) || (key0 === "BND")) || (key0 === "BOB")) || (key0 === "BRL")) || (key0 === "BSD")) || (key0 === "BTN")) || (key0 === "BWP")) || (key0 === "BYN")) || (key0 === "BZD")) || (key0 === "CAD")) || (key0 === "CDF")) || (key0 === "CHF")) || (key0 === "CLF")) || (key0 === "CLP")) || (key0 === "CNY")) || (key0 === "COP")) || (key0 === "CRC")) || (key0 === "CUC")) || (key0 === "CUP")) || (key0 === "CVE")) || (key0 === "CZK")) || (key0 === "DJF")) || (key0 === "DKK")) || (key0 === "DOP")) || (key0 === "DZD")) || (key0 === "EGP")) || (key0 === "ERN")) || (key0 === "ETB")) || (key0 === "EUR")) || (key0 === "FJD")) || (key0 === "FKP")) || (key0 === "GBP")) || (key0 === "GEL")) || (key0 === "GHS")) || (key0 === "GIP")) || (key0 === "GMD")) || (key0 === "GNF")) || (key0 === "GTQ")) || (key0 === "GYD")) || (key0 === "HKD")) || (key0 === "HNL")) || (key0 === "HTG")) || (key0 === "HUF")) || (key0 === "IDR")) || (key0 === "ILS")) || (key0 === "INR")) || (key0 === "IQD")) || (key0 === "IRR")) || (key0 === "ISK")) || (key0 === "JMD")) || (key0 === "JOD")) || (key0 === "JPY")) || (key0 === "KES")) || (key0 === "KGS")) || (key0 === "KHR")) || (key0 === "KMF")) || (key0 === "KPW")) || (key0 === "KRW")) || (key0 === "KWD")) || (key0 === "KYD")) || (key0 === "KZT")) || (key0 === "LAK")) || (key0 === "LBP")) || (key0 === "LKR")) || (key0 === "LRD")) || (key0 === "LSL")) || (key0 === "LYD")) || (key0 === "MAD")) || (key0 === "MDL")) || (key0 === "MGA")) || (key0 === "MKD")) || (key0 === "MMK")) || (key0 === "MNT")) || (key0 === "MOP")) || (key0 === "MRU")) || (key0 === "MUR")) || (key0 === "MVR")) || (key0 === "MWK")) || (key0 === "MXN")) || (key0 === "MYR")) || (key0 === "MZN")) || (key0 === "NAD")) || (key0 === "NGN")) || (key0 === "NIO")) || (key0 === "NOK")) || (key0 === "NPR")) || (key0 === "NZD")) || (key0 === "OMR")) || (key0 === "PAB")) || (key0 === "PEN")) || (key0 === "PGK")) || (key0 === "PHP")) || (key0 === "PKR")) || (key0 === "PLN")) || (key0 === "PYG")) || (key0 === "QAR")) || (key0 === "RON")) || (key0 === "RSD")) || (key0 === "RUB")) || (key0 === "RWF")) || (key0 === "SAR")) || (key0 === "SBD")) || (key0 === "SCR")) || (key0 === "SDG")) || (key0 === "SEK")) || (key0 === "SGD")) || (key0 === "SHP")) || (key0 === "SLE")) || (key0 === "SOS")) || (key0 === "SRD")) || (key0 === "SSP")) || (key0 === "STN")) || (key0 === "SVC")) || (key0 === "SYP")) || (key0 === "SZL")) || (key0 === "THB")) || (key0 === "TJS")) || (key0 === "TMT")) || (key0 === "TND")) || (key0 === "TOP")) || (key0 === "TRY")) || (key0 === "TTD")) || (key0 === "TWD")) || (key0 === "TZS")) || (key0 === "UAH")) || (key0 === "UGX")) || (key0 === "USD")) || (key0 === "UYI")) || (key0 === "UYU")) || (key0 === "UYW")) || (key0 === "UZS")) || (key0 === "VED")) || (key0 === "VES")) || (key0 === "VND")) || (key0 === "VUV")) || (key0 === "WST")) || (key0 === "XAF")) || (key0 === "XCD")) || (key0 === "XCG")) || (key0 === "XOF")) || (key0 === "XPF")) || (key0 === "YER")) || (key0 === "ZAR")) || (key0 === "ZMW")) || (key0 === "ZWG"))){
-const err0 = {instancePath,schemaPath:"#/propertyNames/enum",keyword:"enum",params:{allowedValues: schema197.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key0};
+const err0 = {instancePath,schemaPath:"#/propertyNames/enum",keyword:"enum",params:{allowedValues: schema198.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key0};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -8401,37 +8530,6 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate402.errors = vErrors;
-return errors === 0;
-}
-
-const schema198 = {"type":"integer","minimum":1};
-
-function validate404(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if((typeof data == "number") && (isFinite(data))){
-if(data < 1 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
 validate404.errors = vErrors;
 return errors === 0;
 }
@@ -8467,9 +8565,40 @@ validate406.errors = vErrors;
 return errors === 0;
 }
 
-const schema200 = {"type":"string"};
+const schema200 = {"type":"integer","minimum":1};
 
 function validate408(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data < 1 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+validate408.errors = vErrors;
+return errors === 0;
+}
+
+const schema201 = {"type":"string"};
+
+function validate410(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "string"){
@@ -8482,21 +8611,21 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate408.errors = vErrors;
+validate410.errors = vErrors;
 return errors === 0;
 }
 
-const schema201 = {"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(:.+)?$"},"additionalProperties":{"type":"array","minItems":1,"items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]}}};
-const pattern68 = new RegExp("^[a-z][a-z0-9_-]*(:.+)?$", "u");
+const schema202 = {"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(:.+)?$"},"additionalProperties":{"type":"array","minItems":1,"items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]}}};
+const pattern69 = new RegExp("^[a-z][a-z0-9_-]*(:.+)?$", "u");
 
-function validate410(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate412(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
 const _errs1 = errors;
 if(typeof key0 === "string"){
-if(!pattern68.test(key0)){
+if(!pattern69.test(key0)){
 const err0 = {instancePath,schemaPath:"#/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]*(:.+)?$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]*(:.+)?$"+"\"",propertyName:key0};
 if(vErrors === null){
 vErrors = [err0];
@@ -8536,7 +8665,7 @@ const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
 let data1 = data0[i0];
 if(!(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((data1 === "AED") || (data1 === "AFN")) || (data1 === "ALL")) || (data1 === "AMD")) || (data1 === "ANG")) || (data1 === "AOA")) || (data1 === "ARS")) || (data1 === "AUD")) || (data1 === "AWG")) || (data1 === "AZN")) || (data1 === "BAM")) || (data1 === "BBD")) || (data1 === "BDT")) || (data1 === "BGN")) || (data1 === "BHD")) || (data1 === "BIF")) || (data1 === "BMD")) || (data1 === "BND")) || (data1 === "BOB")) || (data1 === "BRL")) || (data1 === "BSD")) || (data1 === "BTN")) || (data1 === "BWP")) || (data1 === "BYN")) || (data1 === "BZD")) || (data1 === "CAD")) || (data1 === "CDF")) || (data1 === "CHF")) || (data1 === "CLF")) || (data1 === "CLP")) || (data1 === "CNY")) || (data1 === "COP")) || (data1 === "CRC")) || (data1 === "CUC")) || (data1 === "CUP")) || (data1 === "CVE")) || (data1 === "CZK")) || (data1 === "DJF")) || (data1 === "DKK")) || (data1 === "DOP")) || (data1 === "DZD")) || (data1 === "EGP")) || (data1 === "ERN")) || (data1 === "ETB")) || (data1 === "EUR")) || (data1 === "FJD")) || (data1 === "FKP")) || (data1 === "GBP")) || (data1 === "GEL")) || (data1 === "GHS")) || (data1 === "GIP")) || (data1 === "GMD")) || (data1 === "GNF")) || (data1 === "GTQ")) || (data1 === "GYD")) || (data1 === "HKD")) || (data1 === "HNL")) || (data1 === "HTG")) || (data1 === "HUF")) || (data1 === "IDR")) || (data1 === "ILS")) || (data1 === "INR")) || (data1 === "IQD")) || (data1 === "IRR")) || (data1 === "ISK")) || (data1 === "JMD")) || (data1 === "JOD")) || (data1 === "JPY")) || (data1 === "KES")) || (data1 === "KGS")) || (data1 === "KHR")) || (data1 === "KMF")) || (data1 === "KPW")) || (data1 === "KRW")) || (data1 === "KWD")) || (data1 === "KYD")) || (data1 === "KZT")) || (data1 === "LAK")) || (data1 === "LBP")) || (data1 === "LKR")) || (data1 === "LRD")) || (data1 === "LSL")) || (data1 === "LYD")) || (data1 === "MAD")) || (data1 === "MDL")) || (data1 === "MGA")) || (data1 === "MKD")) || (data1 === "MMK")) || (data1 === "MNT")) || (data1 === "MOP")) || (data1 === "MRU")) || (data1 === "MUR")) || (data1 === "MVR")) || (data1 === "MWK")) || (data1 === "MXN")) || (data1 === "MYR")) || (data1 === "MZN")) || (data1 === "NAD")) || (data1 === "NGN")) || (data1 === "NIO")) || (data1 === "NOK")) || (data1 === "NPR")) || (data1 === "NZD")) || (data1 === "OMR")) || (data1 === "PAB")) || (data1 === "PEN")) || (data1 === "PGK")) || (data1 === "PHP")) || (data1 === "PKR")) || (data1 === "PLN")) || (data1 === "PYG")) || (data1 === "QAR")) || (data1 === "RON")) || (data1 === "RSD")) || (data1 === "RUB")) || (data1 === "RWF")) || (data1 === "SAR")) || (data1 === "SBD")) || (data1 === "SCR")) || (data1 === "SDG")) || (data1 === "SEK")) || (data1 === "SGD")) || (data1 === "SHP")) || (data1 === "SLE")) || (data1 === "SOS")) || (data1 === "SRD")) || (data1 === "SSP")) || (data1 === "STN")) || (data1 === "SVC")) || (data1 === "SYP")) || (data1 === "SZL")) || (data1 === "THB")) || (data1 === "TJS")) || (data1 === "TMT")) || (data1 === "TND")) || (data1 === "TOP")) || (data1 === "TRY")) || (data1 === "TTD")) || (data1 === "TWD")) || (data1 === "TZS")) || (data1 === "UAH")) || (data1 === "UGX")) || (data1 === "USD")) || (data1 === "UYI")) || (data1 === "UYU")) || (data1 === "UYW")) || (data1 === "UZS")) || (data1 === "VED")) || (data1 === "VES")) || (data1 === "VND")) || (data1 === "VUV")) || (data1 === "WST")) || (data1 === "XAF")) || (data1 === "XCD")) || (data1 === "XCG")) || (data1 === "XOF")) || (data1 === "XPF")) || (data1 === "YER")) || (data1 === "ZAR")) || (data1 === "ZMW")) || (data1 === "ZWG"))){
-const err3 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i0,schemaPath:"#/additionalProperties/items/enum",keyword:"enum",params:{allowedValues: schema201.additionalProperties.items.enum},message:"must be equal to one of the allowed values"};
+const err3 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i0,schemaPath:"#/additionalProperties/items/enum",keyword:"enum",params:{allowedValues: schema202.additionalProperties.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -8569,13 +8698,13 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate410.errors = vErrors;
+validate412.errors = vErrors;
 return errors === 0;
 }
 
-const schema202 = {"type":"boolean"};
+const schema203 = {"type":"boolean"};
 
-function validate412(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate414(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "boolean"){
@@ -8588,14 +8717,14 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate412.errors = vErrors;
+validate414.errors = vErrors;
 return errors === 0;
 }
 
-const schema203 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["from","to","rate","as_of"],"properties":{"from":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"to":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"rate":{"type":"string","pattern":"^(\\d+(\\.\\d+)?|\\d+/\\d+)$"},"as_of":{"type":"string","minLength":10}}}};
-const pattern69 = new RegExp("^(\\d+(\\.\\d+)?|\\d+/\\d+)$", "u");
+const schema204 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["from","to","rate","as_of"],"properties":{"from":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"to":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"rate":{"type":"string","pattern":"^(\\d+(\\.\\d+)?|\\d+/\\d+)$"},"as_of":{"type":"string","minLength":10}}}};
+const pattern70 = new RegExp("^(\\d+(\\.\\d+)?|\\d+/\\d+)$", "u");
 
-function validate414(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate416(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -8658,7 +8787,7 @@ errors++;
 if(data0.from !== undefined){
 let data1 = data0.from;
 if(!(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((data1 === "AED") || (data1 === "AFN")) || (data1 === "ALL")) || (data1 === "AMD")) || (data1 === "ANG")) || (data1 === "AOA")) || (data1 === "ARS")) || (data1 === "AUD")) || (data1 === "AWG")) || (data1 === "AZN")) || (data1 === "BAM")) || (data1 === "BBD")) || (data1 === "BDT")) || (data1 === "BGN")) || (data1 === "BHD")) || (data1 === "BIF")) || (data1 === "BMD")) || (data1 === "BND")) || (data1 === "BOB")) || (data1 === "BRL")) || (data1 === "BSD")) || (data1 === "BTN")) || (data1 === "BWP")) || (data1 === "BYN")) || (data1 === "BZD")) || (data1 === "CAD")) || (data1 === "CDF")) || (data1 === "CHF")) || (data1 === "CLF")) || (data1 === "CLP")) || (data1 === "CNY")) || (data1 === "COP")) || (data1 === "CRC")) || (data1 === "CUC")) || (data1 === "CUP")) || (data1 === "CVE")) || (data1 === "CZK")) || (data1 === "DJF")) || (data1 === "DKK")) || (data1 === "DOP")) || (data1 === "DZD")) || (data1 === "EGP")) || (data1 === "ERN")) || (data1 === "ETB")) || (data1 === "EUR")) || (data1 === "FJD")) || (data1 === "FKP")) || (data1 === "GBP")) || (data1 === "GEL")) || (data1 === "GHS")) || (data1 === "GIP")) || (data1 === "GMD")) || (data1 === "GNF")) || (data1 === "GTQ")) || (data1 === "GYD")) || (data1 === "HKD")) || (data1 === "HNL")) || (data1 === "HTG")) || (data1 === "HUF")) || (data1 === "IDR")) || (data1 === "ILS")) || (data1 === "INR")) || (data1 === "IQD")) || (data1 === "IRR")) || (data1 === "ISK")) || (data1 === "JMD")) || (data1 === "JOD")) || (data1 === "JPY")) || (data1 === "KES")) || (data1 === "KGS")) || (data1 === "KHR")) || (data1 === "KMF")) || (data1 === "KPW")) || (data1 === "KRW")) || (data1 === "KWD")) || (data1 === "KYD")) || (data1 === "KZT")) || (data1 === "LAK")) || (data1 === "LBP")) || (data1 === "LKR")) || (data1 === "LRD")) || (data1 === "LSL")) || (data1 === "LYD")) || (data1 === "MAD")) || (data1 === "MDL")) || (data1 === "MGA")) || (data1 === "MKD")) || (data1 === "MMK")) || (data1 === "MNT")) || (data1 === "MOP")) || (data1 === "MRU")) || (data1 === "MUR")) || (data1 === "MVR")) || (data1 === "MWK")) || (data1 === "MXN")) || (data1 === "MYR")) || (data1 === "MZN")) || (data1 === "NAD")) || (data1 === "NGN")) || (data1 === "NIO")) || (data1 === "NOK")) || (data1 === "NPR")) || (data1 === "NZD")) || (data1 === "OMR")) || (data1 === "PAB")) || (data1 === "PEN")) || (data1 === "PGK")) || (data1 === "PHP")) || (data1 === "PKR")) || (data1 === "PLN")) || (data1 === "PYG")) || (data1 === "QAR")) || (data1 === "RON")) || (data1 === "RSD")) || (data1 === "RUB")) || (data1 === "RWF")) || (data1 === "SAR")) || (data1 === "SBD")) || (data1 === "SCR")) || (data1 === "SDG")) || (data1 === "SEK")) || (data1 === "SGD")) || (data1 === "SHP")) || (data1 === "SLE")) || (data1 === "SOS")) || (data1 === "SRD")) || (data1 === "SSP")) || (data1 === "STN")) || (data1 === "SVC")) || (data1 === "SYP")) || (data1 === "SZL")) || (data1 === "THB")) || (data1 === "TJS")) || (data1 === "TMT")) || (data1 === "TND")) || (data1 === "TOP")) || (data1 === "TRY")) || (data1 === "TTD")) || (data1 === "TWD")) || (data1 === "TZS")) || (data1 === "UAH")) || (data1 === "UGX")) || (data1 === "USD")) || (data1 === "UYI")) || (data1 === "UYU")) || (data1 === "UYW")) || (data1 === "UZS")) || (data1 === "VED")) || (data1 === "VES")) || (data1 === "VND")) || (data1 === "VUV")) || (data1 === "WST")) || (data1 === "XAF")) || (data1 === "XCD")) || (data1 === "XCG")) || (data1 === "XOF")) || (data1 === "XPF")) || (data1 === "YER")) || (data1 === "ZAR")) || (data1 === "ZMW")) || (data1 === "ZWG"))){
-const err5 = {instancePath:instancePath+"/" + i0+"/from",schemaPath:"#/items/properties/from/enum",keyword:"enum",params:{allowedValues: schema203.items.properties.from.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/" + i0+"/from",schemaPath:"#/items/properties/from/enum",keyword:"enum",params:{allowedValues: schema204.items.properties.from.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -8671,7 +8800,7 @@ errors++;
 if(data0.to !== undefined){
 let data2 = data0.to;
 if(!(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((data2 === "AED") || (data2 === "AFN")) || (data2 === "ALL")) || (data2 === "AMD")) || (data2 === "ANG")) || (data2 === "AOA")) || (data2 === "ARS")) || (data2 === "AUD")) || (data2 === "AWG")) || (data2 === "AZN")) || (data2 === "BAM")) || (data2 === "BBD")) || (data2 === "BDT")) || (data2 === "BGN")) || (data2 === "BHD")) || (data2 === "BIF")) || (data2 === "BMD")) || (data2 === "BND")) || (data2 === "BOB")) || (data2 === "BRL")) || (data2 === "BSD")) || (data2 === "BTN")) || (data2 === "BWP")) || (data2 === "BYN")) || (data2 === "BZD")) || (data2 === "CAD")) || (data2 === "CDF")) || (data2 === "CHF")) || (data2 === "CLF")) || (data2 === "CLP")) || (data2 === "CNY")) || (data2 === "COP")) || (data2 === "CRC")) || (data2 === "CUC")) || (data2 === "CUP")) || (data2 === "CVE")) || (data2 === "CZK")) || (data2 === "DJF")) || (data2 === "DKK")) || (data2 === "DOP")) || (data2 === "DZD")) || (data2 === "EGP")) || (data2 === "ERN")) || (data2 === "ETB")) || (data2 === "EUR")) || (data2 === "FJD")) || (data2 === "FKP")) || (data2 === "GBP")) || (data2 === "GEL")) || (data2 === "GHS")) || (data2 === "GIP")) || (data2 === "GMD")) || (data2 === "GNF")) || (data2 === "GTQ")) || (data2 === "GYD")) || (data2 === "HKD")) || (data2 === "HNL")) || (data2 === "HTG")) || (data2 === "HUF")) || (data2 === "IDR")) || (data2 === "ILS")) || (data2 === "INR")) || (data2 === "IQD")) || (data2 === "IRR")) || (data2 === "ISK")) || (data2 === "JMD")) || (data2 === "JOD")) || (data2 === "JPY")) || (data2 === "KES")) || (data2 === "KGS")) || (data2 === "KHR")) || (data2 === "KMF")) || (data2 === "KPW")) || (data2 === "KRW")) || (data2 === "KWD")) || (data2 === "KYD")) || (data2 === "KZT")) || (data2 === "LAK")) || (data2 === "LBP")) || (data2 === "LKR")) || (data2 === "LRD")) || (data2 === "LSL")) || (data2 === "LYD")) || (data2 === "MAD")) || (data2 === "MDL")) || (data2 === "MGA")) || (data2 === "MKD")) || (data2 === "MMK")) || (data2 === "MNT")) || (data2 === "MOP")) || (data2 === "MRU")) || (data2 === "MUR")) || (data2 === "MVR")) || (data2 === "MWK")) || (data2 === "MXN")) || (data2 === "MYR")) || (data2 === "MZN")) || (data2 === "NAD")) || (data2 === "NGN")) || (data2 === "NIO")) || (data2 === "NOK")) || (data2 === "NPR")) || (data2 === "NZD")) || (data2 === "OMR")) || (data2 === "PAB")) || (data2 === "PEN")) || (data2 === "PGK")) || (data2 === "PHP")) || (data2 === "PKR")) || (data2 === "PLN")) || (data2 === "PYG")) || (data2 === "QAR")) || (data2 === "RON")) || (data2 === "RSD")) || (data2 === "RUB")) || (data2 === "RWF")) || (data2 === "SAR")) || (data2 === "SBD")) || (data2 === "SCR")) || (data2 === "SDG")) || (data2 === "SEK")) || (data2 === "SGD")) || (data2 === "SHP")) || (data2 === "SLE")) || (data2 === "SOS")) || (data2 === "SRD")) || (data2 === "SSP")) || (data2 === "STN")) || (data2 === "SVC")) || (data2 === "SYP")) || (data2 === "SZL")) || (data2 === "THB")) || (data2 === "TJS")) || (data2 === "TMT")) || (data2 === "TND")) || (data2 === "TOP")) || (data2 === "TRY")) || (data2 === "TTD")) || (data2 === "TWD")) || (data2 === "TZS")) || (data2 === "UAH")) || (data2 === "UGX")) || (data2 === "USD")) || (data2 === "UYI")) || (data2 === "UYU")) || (data2 === "UYW")) || (data2 === "UZS")) || (data2 === "VED")) || (data2 === "VES")) || (data2 === "VND")) || (data2 === "VUV")) || (data2 === "WST")) || (data2 === "XAF")) || (data2 === "XCD")) || (data2 === "XCG")) || (data2 === "XOF")) || (data2 === "XPF")) || (data2 === "YER")) || (data2 === "ZAR")) || (data2 === "ZMW")) || (data2 === "ZWG"))){
-const err6 = {instancePath:instancePath+"/" + i0+"/to",schemaPath:"#/items/properties/to/enum",keyword:"enum",params:{allowedValues: schema203.items.properties.to.enum},message:"must be equal to one of the allowed values"};
+const err6 = {instancePath:instancePath+"/" + i0+"/to",schemaPath:"#/items/properties/to/enum",keyword:"enum",params:{allowedValues: schema204.items.properties.to.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -8684,7 +8813,7 @@ errors++;
 if(data0.rate !== undefined){
 let data3 = data0.rate;
 if(typeof data3 === "string"){
-if(!pattern69.test(data3)){
+if(!pattern70.test(data3)){
 const err7 = {instancePath:instancePath+"/" + i0+"/rate",schemaPath:"#/items/properties/rate/pattern",keyword:"pattern",params:{pattern: "^(\\d+(\\.\\d+)?|\\d+/\\d+)$"},message:"must match pattern \""+"^(\\d+(\\.\\d+)?|\\d+/\\d+)$"+"\""};
 if(vErrors === null){
 vErrors = [err7];
@@ -8754,13 +8883,13 @@ vErrors.push(err12);
 }
 errors++;
 }
-validate414.errors = vErrors;
+validate416.errors = vErrors;
 return errors === 0;
 }
 
-const schema204 = {"type":"integer","minimum":1};
+const schema205 = {"type":"integer","minimum":1};
 
-function validate416(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate418(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -8785,13 +8914,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate416.errors = vErrors;
+validate418.errors = vErrors;
 return errors === 0;
 }
 
-const schema205 = {"type":"integer","minimum":0};
+const schema206 = {"type":"integer","minimum":0};
 
-function validate418(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate420(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -8816,36 +8945,17 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate418.errors = vErrors;
-return errors === 0;
-}
-
-const schema206 = {"enum":["off","dry_run","on"]};
-
-function validate420(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((data === "off") || (data === "dry_run")) || (data === "on"))){
-const err0 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema206.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
 validate420.errors = vErrors;
 return errors === 0;
 }
 
-const schema207 = {"type":"integer","minimum":1};
+const schema207 = {"enum":["off","dry_run","on"]};
 
 function validate422(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(!(((data === "off") || (data === "dry_run")) || (data === "on"))){
+const err0 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema207.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -8853,18 +8963,6 @@ else {
 vErrors.push(err0);
 }
 errors++;
-}
-if((typeof data == "number") && (isFinite(data))){
-if(data < 1 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
 }
 validate422.errors = vErrors;
 return errors === 0;
@@ -8901,9 +8999,40 @@ validate424.errors = vErrors;
 return errors === 0;
 }
 
-const schema209 = {"type":"integer","minimum":0};
+const schema209 = {"type":"integer","minimum":1};
 
 function validate426(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data < 1 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+validate426.errors = vErrors;
+return errors === 0;
+}
+
+const schema210 = {"type":"integer","minimum":0};
+
+function validate428(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -8928,13 +9057,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate426.errors = vErrors;
+validate428.errors = vErrors;
 return errors === 0;
 }
 
-const schema210 = {"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true};
+const schema211 = {"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true};
 
-function validate428(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate430(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -8999,13 +9128,13 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate428.errors = vErrors;
+validate430.errors = vErrors;
 return errors === 0;
 }
 
-const schema211 = {"type":"integer","minimum":1};
+const schema212 = {"type":"integer","minimum":1};
 
-function validate430(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate432(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -9030,13 +9159,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate430.errors = vErrors;
+validate432.errors = vErrors;
 return errors === 0;
 }
 
-const schema212 = {"type":"integer","minimum":1,"maximum":2147483647};
+const schema213 = {"type":"integer","minimum":1,"maximum":2147483647};
 
-function validate432(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate434(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -9071,13 +9200,13 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate432.errors = vErrors;
+validate434.errors = vErrors;
 return errors === 0;
 }
 
-const schema213 = {"type":"integer","minimum":1};
+const schema214 = {"type":"integer","minimum":1};
 
-function validate434(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate436(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -9102,13 +9231,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate434.errors = vErrors;
+validate436.errors = vErrors;
 return errors === 0;
 }
 
-const schema214 = {"type":"integer","minimum":0,"maximum":100000};
+const schema215 = {"type":"integer","minimum":0,"maximum":100000};
 
-function validate436(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate438(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -9143,13 +9272,13 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate436.errors = vErrors;
+validate438.errors = vErrors;
 return errors === 0;
 }
 
-const schema215 = {"type":"string"};
+const schema216 = {"type":"string"};
 
-function validate438(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate440(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "string"){
@@ -9162,13 +9291,13 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate438.errors = vErrors;
+validate440.errors = vErrors;
 return errors === 0;
 }
 
-const schema216 = {"type":"boolean"};
+const schema217 = {"type":"boolean"};
 
-function validate440(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate442(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "boolean"){
@@ -9181,13 +9310,13 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate440.errors = vErrors;
+validate442.errors = vErrors;
 return errors === 0;
 }
 
-const schema217 = {"type":"integer","minimum":30,"maximum":3650};
+const schema218 = {"type":"integer","minimum":30,"maximum":3650};
 
-function validate442(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate444(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -9222,13 +9351,13 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate442.errors = vErrors;
+validate444.errors = vErrors;
 return errors === 0;
 }
 
-const schema218 = {"type":"string"};
+const schema219 = {"type":"string"};
 
-function validate444(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate446(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "string"){
@@ -9241,13 +9370,13 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate444.errors = vErrors;
+validate446.errors = vErrors;
 return errors === 0;
 }
 
-const schema219 = {"type":"integer","minimum":1,"maximum":10000};
+const schema220 = {"type":"integer","minimum":1,"maximum":10000};
 
-function validate446(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate448(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -9282,13 +9411,13 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate446.errors = vErrors;
+validate448.errors = vErrors;
 return errors === 0;
 }
 
-const schema220 = {"type":"boolean"};
+const schema221 = {"type":"boolean"};
 
-function validate448(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate450(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "boolean"){
@@ -9301,13 +9430,13 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate448.errors = vErrors;
+validate450.errors = vErrors;
 return errors === 0;
 }
 
-const schema221 = {"type":"integer","minimum":1};
+const schema222 = {"type":"integer","minimum":1};
 
-function validate450(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate452(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -9328,47 +9457,6 @@ vErrors = [err1];
 }
 else {
 vErrors.push(err1);
-}
-errors++;
-}
-}
-validate450.errors = vErrors;
-return errors === 0;
-}
-
-const schema222 = {"type":"integer","minimum":1,"maximum":31536000000};
-
-function validate452(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if((typeof data == "number") && (isFinite(data))){
-if(data > 31536000000 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/maximum",keyword:"maximum",params:{comparison: "<=", limit: 31536000000},message:"must be <= 31536000000"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-if(data < 1 || isNaN(data)){
-const err2 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
 }
 errors++;
 }
@@ -9459,50 +9547,9 @@ validate456.errors = vErrors;
 return errors === 0;
 }
 
-const schema225 = {"type":"integer","minimum":0,"maximum":31536000000};
+const schema225 = {"type":"integer","minimum":1,"maximum":31536000000};
 
 function validate458(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if((typeof data == "number") && (isFinite(data))){
-if(data > 31536000000 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/maximum",keyword:"maximum",params:{comparison: "<=", limit: 31536000000},message:"must be <= 31536000000"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-if(data < 0 || isNaN(data)){
-const err2 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-}
-validate458.errors = vErrors;
-return errors === 0;
-}
-
-const schema226 = {"type":"integer","minimum":1,"maximum":31536000000};
-
-function validate460(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -9537,13 +9584,95 @@ vErrors.push(err2);
 errors++;
 }
 }
+validate458.errors = vErrors;
+return errors === 0;
+}
+
+const schema226 = {"type":"integer","minimum":0,"maximum":31536000000};
+
+function validate460(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data > 31536000000 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/maximum",keyword:"maximum",params:{comparison: "<=", limit: 31536000000},message:"must be <= 31536000000"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data < 0 || isNaN(data)){
+const err2 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
 validate460.errors = vErrors;
 return errors === 0;
 }
 
-const schema227 = {"type":"array","maxItems":10,"items":{"type":"integer","minimum":1}};
+const schema227 = {"type":"integer","minimum":1,"maximum":31536000000};
 
 function validate462(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data > 31536000000 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/maximum",keyword:"maximum",params:{comparison: "<=", limit: 31536000000},message:"must be <= 31536000000"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data < 1 || isNaN(data)){
+const err2 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+validate462.errors = vErrors;
+return errors === 0;
+}
+
+const schema228 = {"type":"array","maxItems":10,"items":{"type":"integer","minimum":1}};
+
+function validate464(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -9594,13 +9723,13 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate462.errors = vErrors;
+validate464.errors = vErrors;
 return errors === 0;
 }
 
-const schema228 = {"type":"integer","minimum":1};
+const schema229 = {"type":"integer","minimum":1};
 
-function validate464(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate466(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -9625,13 +9754,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate464.errors = vErrors;
+validate466.errors = vErrors;
 return errors === 0;
 }
 
-const schema229 = {"type":"integer","minimum":30,"maximum":3650};
+const schema230 = {"type":"integer","minimum":30,"maximum":3650};
 
-function validate466(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate468(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -9665,37 +9794,6 @@ vErrors.push(err2);
 }
 errors++;
 }
-}
-validate466.errors = vErrors;
-return errors === 0;
-}
-
-const schema230 = {"type":"string","pattern":"^[A-Za-z0-9_.]+$"};
-
-function validate468(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(typeof data === "string"){
-if(!pattern4.test(data)){
-const err0 = {instancePath,schemaPath:"#/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.]+$"},message:"must match pattern \""+"^[A-Za-z0-9_.]+$"+"\""};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-}
-else {
-const err1 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
 }
 validate468.errors = vErrors;
 return errors === 0;
@@ -9763,18 +9861,49 @@ validate472.errors = vErrors;
 return errors === 0;
 }
 
-const schema233 = {"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*$"},"additionalProperties":{"type":"object","required":["type"],"properties":{"type":{"enum":["stripe","adyen","adyen-stored-value","cybersource","simulator"]}},"allOf":[{"if":{"properties":{"type":{"const":"stripe"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key"],"properties":{"type":{"const":"stripe"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"report_username":{"type":"string","default":""},"report_password":{"type":"string","default":""},"authorisation_type":{"type":"string","default":""},"report_base_url":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen-stored-value"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen-stored-value"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"issue_svs":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"cybersource"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","merchant_id","key_id","shared_secret"],"properties":{"type":{"const":"cybersource"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"merchant_id":{"type":"string","minLength":1},"key_id":{"type":"string","minLength":1},"shared_secret":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"webhook_key_id":{"type":"string","default":""},"webhook_key_id_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""},"webhook_private_key":{"type":"string","default":""},"reverse_after_void":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"simulator"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url"],"properties":{"type":{"const":"simulator"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","default":""},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}}]}};
-const pattern73 = new RegExp("^[a-z][a-z0-9_-]*$", "u");
-const pattern75 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$", "u");
+const schema233 = {"type":"string","pattern":"^[A-Za-z0-9_.]+$"};
 
 function validate474(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(typeof data === "string"){
+if(!pattern4.test(data)){
+const err0 = {instancePath,schemaPath:"#/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.]+$"},message:"must match pattern \""+"^[A-Za-z0-9_.]+$"+"\""};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+else {
+const err1 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+validate474.errors = vErrors;
+return errors === 0;
+}
+
+const schema234 = {"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*$"},"additionalProperties":{"type":"object","required":["type"],"properties":{"type":{"enum":["stripe","adyen","adyen-stored-value","cybersource","simulator"]}},"allOf":[{"if":{"properties":{"type":{"const":"stripe"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key"],"properties":{"type":{"const":"stripe"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"report_username":{"type":"string","default":""},"report_password":{"type":"string","default":""},"authorisation_type":{"type":"string","default":""},"report_base_url":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen-stored-value"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen-stored-value"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"issue_svs":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"cybersource"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","merchant_id","key_id","shared_secret"],"properties":{"type":{"const":"cybersource"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"merchant_id":{"type":"string","minLength":1},"key_id":{"type":"string","minLength":1},"shared_secret":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"webhook_key_id":{"type":"string","default":""},"webhook_key_id_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""},"webhook_private_key":{"type":"string","default":""},"reverse_after_void":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"simulator"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url"],"properties":{"type":{"const":"simulator"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","default":""},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}}]}};
+const pattern74 = new RegExp("^[a-z][a-z0-9_-]*$", "u");
+const pattern76 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$", "u");
+
+function validate476(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
 const _errs1 = errors;
 if(typeof key0 === "string"){
-if(!pattern73.test(key0)){
+if(!pattern74.test(key0)){
 const err0 = {instancePath,schemaPath:"#/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]*$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]*$"+"\"",propertyName:key0};
 if(vErrors === null){
 vErrors = [err0];
@@ -9903,7 +10032,7 @@ vErrors.push(err6);
 errors++;
 }
 for(const key2 in data0){
-if(!(func2.call(schema233.additionalProperties.allOf[0].then.properties, key2))){
+if(!(func2.call(schema234.additionalProperties.allOf[0].then.properties, key2))){
 const err7 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/0/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err7];
@@ -10089,7 +10218,7 @@ errors++;
 if(data0.vault !== undefined){
 let data11 = data0.vault;
 if(typeof data11 === "string"){
-if(!pattern75.test(data11)){
+if(!pattern76.test(data11)){
 const err23 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/vault",schemaPath:"#/additionalProperties/allOf/0/then/properties/vault/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"+"\""};
 if(vErrors === null){
 vErrors = [err23];
@@ -10319,7 +10448,7 @@ vErrors.push(err37);
 errors++;
 }
 for(const key3 in data0){
-if(!(func2.call(schema233.additionalProperties.allOf[1].then.properties, key3))){
+if(!(func2.call(schema234.additionalProperties.allOf[1].then.properties, key3))){
 const err38 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/1/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err38];
@@ -10505,7 +10634,7 @@ errors++;
 if(data0.vault !== undefined){
 let data26 = data0.vault;
 if(typeof data26 === "string"){
-if(!pattern75.test(data26)){
+if(!pattern76.test(data26)){
 const err54 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/vault",schemaPath:"#/additionalProperties/allOf/1/then/properties/vault/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"+"\""};
 if(vErrors === null){
 vErrors = [err54];
@@ -10801,7 +10930,7 @@ vErrors.push(err75);
 errors++;
 }
 for(const key4 in data0){
-if(!(func2.call(schema233.additionalProperties.allOf[2].then.properties, key4))){
+if(!(func2.call(schema234.additionalProperties.allOf[2].then.properties, key4))){
 const err76 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/2/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err76];
@@ -10987,7 +11116,7 @@ errors++;
 if(data0.vault !== undefined){
 let data47 = data0.vault;
 if(typeof data47 === "string"){
-if(!pattern75.test(data47)){
+if(!pattern76.test(data47)){
 const err92 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/vault",schemaPath:"#/additionalProperties/allOf/2/then/properties/vault/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"+"\""};
 if(vErrors === null){
 vErrors = [err92];
@@ -11269,7 +11398,7 @@ vErrors.push(err111);
 errors++;
 }
 for(const key5 in data0){
-if(!(func2.call(schema233.additionalProperties.allOf[3].then.properties, key5))){
+if(!(func2.call(schema234.additionalProperties.allOf[3].then.properties, key5))){
 const err112 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/3/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err112];
@@ -11455,7 +11584,7 @@ errors++;
 if(data0.vault !== undefined){
 let data65 = data0.vault;
 if(typeof data65 === "string"){
-if(!pattern75.test(data65)){
+if(!pattern76.test(data65)){
 const err128 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/vault",schemaPath:"#/additionalProperties/allOf/3/then/properties/vault/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"+"\""};
 if(vErrors === null){
 vErrors = [err128];
@@ -11743,7 +11872,7 @@ vErrors.push(err148);
 errors++;
 }
 for(const key6 in data0){
-if(!(func2.call(schema233.additionalProperties.allOf[4].then.properties, key6))){
+if(!(func2.call(schema234.additionalProperties.allOf[4].then.properties, key6))){
 const err149 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/4/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err149];
@@ -11929,7 +12058,7 @@ errors++;
 if(data0.vault !== undefined){
 let data86 = data0.vault;
 if(typeof data86 === "string"){
-if(!pattern75.test(data86)){
+if(!pattern76.test(data86)){
 const err165 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/vault",schemaPath:"#/additionalProperties/allOf/4/then/properties/vault/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"+"\""};
 if(vErrors === null){
 vErrors = [err165];
@@ -12029,7 +12158,7 @@ errors++;
 if(data0.type !== undefined){
 let data91 = data0.type;
 if(!(((((data91 === "stripe") || (data91 === "adyen")) || (data91 === "adyen-stored-value")) || (data91 === "cybersource")) || (data91 === "simulator"))){
-const err174 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/type",schemaPath:"#/additionalProperties/properties/type/enum",keyword:"enum",params:{allowedValues: schema233.additionalProperties.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err174 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/type",schemaPath:"#/additionalProperties/properties/type/enum",keyword:"enum",params:{allowedValues: schema234.additionalProperties.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -12062,7 +12191,7 @@ vErrors.push(err176);
 }
 errors++;
 }
-validate474.errors = vErrors;
+validate476.errors = vErrors;
 return errors === 0;
 }
 
@@ -12469,6 +12598,9 @@ data["console.username"] = "operator";
 }
 if(data["console.password"] === undefined){
 data["console.password"] = "";
+}
+if(data["console.accounts"] === undefined){
+data["console.accounts"] = [];
 }
 if(data["console.session_ttl_ms"] === undefined){
 data["console.session_ttl_ms"] = 28800000;
@@ -13413,344 +13545,348 @@ if(!(validate304(data["console.password"], {instancePath:instancePath+"/console.
 vErrors = vErrors === null ? validate304.errors : vErrors.concat(validate304.errors);
 errors = vErrors.length;
 }
-if(!(validate306(data["console.session_ttl_ms"], {instancePath:instancePath+"/console.session_ttl_ms",parentData:data,parentDataProperty:"console.session_ttl_ms",rootData}))){
+if(!(validate306(data["console.accounts"], {instancePath:instancePath+"/console.accounts",parentData:data,parentDataProperty:"console.accounts",rootData}))){
 vErrors = vErrors === null ? validate306.errors : vErrors.concat(validate306.errors);
 errors = vErrors.length;
 }
-if(!(validate308(data["console.session_idle_ms"], {instancePath:instancePath+"/console.session_idle_ms",parentData:data,parentDataProperty:"console.session_idle_ms",rootData}))){
+if(!(validate308(data["console.session_ttl_ms"], {instancePath:instancePath+"/console.session_ttl_ms",parentData:data,parentDataProperty:"console.session_ttl_ms",rootData}))){
 vErrors = vErrors === null ? validate308.errors : vErrors.concat(validate308.errors);
 errors = vErrors.length;
 }
-if(!(validate310(data["console.stuck_after_ms"], {instancePath:instancePath+"/console.stuck_after_ms",parentData:data,parentDataProperty:"console.stuck_after_ms",rootData}))){
+if(!(validate310(data["console.session_idle_ms"], {instancePath:instancePath+"/console.session_idle_ms",parentData:data,parentDataProperty:"console.session_idle_ms",rootData}))){
 vErrors = vErrors === null ? validate310.errors : vErrors.concat(validate310.errors);
 errors = vErrors.length;
 }
-if(!(validate312(data["console.secure_cookie"], {instancePath:instancePath+"/console.secure_cookie",parentData:data,parentDataProperty:"console.secure_cookie",rootData}))){
+if(!(validate312(data["console.stuck_after_ms"], {instancePath:instancePath+"/console.stuck_after_ms",parentData:data,parentDataProperty:"console.stuck_after_ms",rootData}))){
 vErrors = vErrors === null ? validate312.errors : vErrors.concat(validate312.errors);
 errors = vErrors.length;
 }
-if(!(validate314(data["console.allowed_hosts"], {instancePath:instancePath+"/console.allowed_hosts",parentData:data,parentDataProperty:"console.allowed_hosts",rootData}))){
+if(!(validate314(data["console.secure_cookie"], {instancePath:instancePath+"/console.secure_cookie",parentData:data,parentDataProperty:"console.secure_cookie",rootData}))){
 vErrors = vErrors === null ? validate314.errors : vErrors.concat(validate314.errors);
 errors = vErrors.length;
 }
-if(!(validate316(data["channels.credentials"], {instancePath:instancePath+"/channels.credentials",parentData:data,parentDataProperty:"channels.credentials",rootData}))){
+if(!(validate316(data["console.allowed_hosts"], {instancePath:instancePath+"/console.allowed_hosts",parentData:data,parentDataProperty:"console.allowed_hosts",rootData}))){
 vErrors = vErrors === null ? validate316.errors : vErrors.concat(validate316.errors);
 errors = vErrors.length;
 }
-if(!(validate318(data["channels.free_text_fields"], {instancePath:instancePath+"/channels.free_text_fields",parentData:data,parentDataProperty:"channels.free_text_fields",rootData}))){
+if(!(validate318(data["channels.credentials"], {instancePath:instancePath+"/channels.credentials",parentData:data,parentDataProperty:"channels.credentials",rootData}))){
 vErrors = vErrors === null ? validate318.errors : vErrors.concat(validate318.errors);
 errors = vErrors.length;
 }
-if(!(validate320(data["channels.profiles"], {instancePath:instancePath+"/channels.profiles",parentData:data,parentDataProperty:"channels.profiles",rootData}))){
+if(!(validate320(data["channels.free_text_fields"], {instancePath:instancePath+"/channels.free_text_fields",parentData:data,parentDataProperty:"channels.free_text_fields",rootData}))){
 vErrors = vErrors === null ? validate320.errors : vErrors.concat(validate320.errors);
 errors = vErrors.length;
 }
-if(!(validate322(data["channels.triage.min_amount"], {instancePath:instancePath+"/channels.triage.min_amount",parentData:data,parentDataProperty:"channels.triage.min_amount",rootData}))){
+if(!(validate322(data["channels.profiles"], {instancePath:instancePath+"/channels.profiles",parentData:data,parentDataProperty:"channels.profiles",rootData}))){
 vErrors = vErrors === null ? validate322.errors : vErrors.concat(validate322.errors);
 errors = vErrors.length;
 }
-if(!(validate324(data["channels.triage.min_amount_by_currency"], {instancePath:instancePath+"/channels.triage.min_amount_by_currency",parentData:data,parentDataProperty:"channels.triage.min_amount_by_currency",rootData}))){
+if(!(validate324(data["channels.triage.min_amount"], {instancePath:instancePath+"/channels.triage.min_amount",parentData:data,parentDataProperty:"channels.triage.min_amount",rootData}))){
 vErrors = vErrors === null ? validate324.errors : vErrors.concat(validate324.errors);
 errors = vErrors.length;
 }
-if(!(validate326(data["channels.triage.commands"], {instancePath:instancePath+"/channels.triage.commands",parentData:data,parentDataProperty:"channels.triage.commands",rootData}))){
+if(!(validate326(data["channels.triage.min_amount_by_currency"], {instancePath:instancePath+"/channels.triage.min_amount_by_currency",parentData:data,parentDataProperty:"channels.triage.min_amount_by_currency",rootData}))){
 vErrors = vErrors === null ? validate326.errors : vErrors.concat(validate326.errors);
 errors = vErrors.length;
 }
-if(!(validate328(data["channels.triage.channels"], {instancePath:instancePath+"/channels.triage.channels",parentData:data,parentDataProperty:"channels.triage.channels",rootData}))){
+if(!(validate328(data["channels.triage.commands"], {instancePath:instancePath+"/channels.triage.commands",parentData:data,parentDataProperty:"channels.triage.commands",rootData}))){
 vErrors = vErrors === null ? validate328.errors : vErrors.concat(validate328.errors);
 errors = vErrors.length;
 }
-if(!(validate330(data["channels.triage.index_size"], {instancePath:instancePath+"/channels.triage.index_size",parentData:data,parentDataProperty:"channels.triage.index_size",rootData}))){
+if(!(validate330(data["channels.triage.channels"], {instancePath:instancePath+"/channels.triage.channels",parentData:data,parentDataProperty:"channels.triage.channels",rootData}))){
 vErrors = vErrors === null ? validate330.errors : vErrors.concat(validate330.errors);
 errors = vErrors.length;
 }
-if(!(validate332(data["channels.triage.retention_ms"], {instancePath:instancePath+"/channels.triage.retention_ms",parentData:data,parentDataProperty:"channels.triage.retention_ms",rootData}))){
+if(!(validate332(data["channels.triage.index_size"], {instancePath:instancePath+"/channels.triage.index_size",parentData:data,parentDataProperty:"channels.triage.index_size",rootData}))){
 vErrors = vErrors === null ? validate332.errors : vErrors.concat(validate332.errors);
 errors = vErrors.length;
 }
-if(!(validate334(data["routing.rules"], {instancePath:instancePath+"/routing.rules",parentData:data,parentDataProperty:"routing.rules",rootData}))){
+if(!(validate334(data["channels.triage.retention_ms"], {instancePath:instancePath+"/channels.triage.retention_ms",parentData:data,parentDataProperty:"channels.triage.retention_ms",rootData}))){
 vErrors = vErrors === null ? validate334.errors : vErrors.concat(validate334.errors);
 errors = vErrors.length;
 }
-if(!(validate336(data["routing.agreements"], {instancePath:instancePath+"/routing.agreements",parentData:data,parentDataProperty:"routing.agreements",rootData}))){
+if(!(validate336(data["routing.rules"], {instancePath:instancePath+"/routing.rules",parentData:data,parentDataProperty:"routing.rules",rootData}))){
 vErrors = vErrors === null ? validate336.errors : vErrors.concat(validate336.errors);
 errors = vErrors.length;
 }
-if(!(validate338(data["routing.require_agreement"], {instancePath:instancePath+"/routing.require_agreement",parentData:data,parentDataProperty:"routing.require_agreement",rootData}))){
+if(!(validate338(data["routing.agreements"], {instancePath:instancePath+"/routing.agreements",parentData:data,parentDataProperty:"routing.agreements",rootData}))){
 vErrors = vErrors === null ? validate338.errors : vErrors.concat(validate338.errors);
 errors = vErrors.length;
 }
-if(!(validate340(data["routing.country_attributes"], {instancePath:instancePath+"/routing.country_attributes",parentData:data,parentDataProperty:"routing.country_attributes",rootData}))){
+if(!(validate340(data["routing.require_agreement"], {instancePath:instancePath+"/routing.require_agreement",parentData:data,parentDataProperty:"routing.require_agreement",rootData}))){
 vErrors = vErrors === null ? validate340.errors : vErrors.concat(validate340.errors);
 errors = vErrors.length;
 }
-if(!(validate342(data["routing.failover.enabled"], {instancePath:instancePath+"/routing.failover.enabled",parentData:data,parentDataProperty:"routing.failover.enabled",rootData}))){
+if(!(validate342(data["routing.country_attributes"], {instancePath:instancePath+"/routing.country_attributes",parentData:data,parentDataProperty:"routing.country_attributes",rootData}))){
 vErrors = vErrors === null ? validate342.errors : vErrors.concat(validate342.errors);
 errors = vErrors.length;
 }
-if(!(validate344(data["routing.failover.decline_codes"], {instancePath:instancePath+"/routing.failover.decline_codes",parentData:data,parentDataProperty:"routing.failover.decline_codes",rootData}))){
+if(!(validate344(data["routing.failover.enabled"], {instancePath:instancePath+"/routing.failover.enabled",parentData:data,parentDataProperty:"routing.failover.enabled",rootData}))){
 vErrors = vErrors === null ? validate344.errors : vErrors.concat(validate344.errors);
 errors = vErrors.length;
 }
-if(!(validate346(data["routing.payment_methods.rpc_method"], {instancePath:instancePath+"/routing.payment_methods.rpc_method",parentData:data,parentDataProperty:"routing.payment_methods.rpc_method",rootData}))){
+if(!(validate346(data["routing.failover.decline_codes"], {instancePath:instancePath+"/routing.failover.decline_codes",parentData:data,parentDataProperty:"routing.failover.decline_codes",rootData}))){
 vErrors = vErrors === null ? validate346.errors : vErrors.concat(validate346.errors);
 errors = vErrors.length;
 }
-if(!(validate348(data["routing.payment_methods.cache_ms"], {instancePath:instancePath+"/routing.payment_methods.cache_ms",parentData:data,parentDataProperty:"routing.payment_methods.cache_ms",rootData}))){
+if(!(validate348(data["routing.payment_methods.rpc_method"], {instancePath:instancePath+"/routing.payment_methods.rpc_method",parentData:data,parentDataProperty:"routing.payment_methods.rpc_method",rootData}))){
 vErrors = vErrors === null ? validate348.errors : vErrors.concat(validate348.errors);
 errors = vErrors.length;
 }
-if(!(validate350(data["routing.payment_methods.by_gateway"], {instancePath:instancePath+"/routing.payment_methods.by_gateway",parentData:data,parentDataProperty:"routing.payment_methods.by_gateway",rootData}))){
+if(!(validate350(data["routing.payment_methods.cache_ms"], {instancePath:instancePath+"/routing.payment_methods.cache_ms",parentData:data,parentDataProperty:"routing.payment_methods.cache_ms",rootData}))){
 vErrors = vErrors === null ? validate350.errors : vErrors.concat(validate350.errors);
 errors = vErrors.length;
 }
-if(!(validate352(data["routing.payment_methods.gateway_timeout_ms"], {instancePath:instancePath+"/routing.payment_methods.gateway_timeout_ms",parentData:data,parentDataProperty:"routing.payment_methods.gateway_timeout_ms",rootData}))){
+if(!(validate352(data["routing.payment_methods.by_gateway"], {instancePath:instancePath+"/routing.payment_methods.by_gateway",parentData:data,parentDataProperty:"routing.payment_methods.by_gateway",rootData}))){
 vErrors = vErrors === null ? validate352.errors : vErrors.concat(validate352.errors);
 errors = vErrors.length;
 }
-if(!(validate354(data["rate_limits.enabled"], {instancePath:instancePath+"/rate_limits.enabled",parentData:data,parentDataProperty:"rate_limits.enabled",rootData}))){
+if(!(validate354(data["routing.payment_methods.gateway_timeout_ms"], {instancePath:instancePath+"/routing.payment_methods.gateway_timeout_ms",parentData:data,parentDataProperty:"routing.payment_methods.gateway_timeout_ms",rootData}))){
 vErrors = vErrors === null ? validate354.errors : vErrors.concat(validate354.errors);
 errors = vErrors.length;
 }
-if(!(validate356(data["rate_limits.channel_per_s"], {instancePath:instancePath+"/rate_limits.channel_per_s",parentData:data,parentDataProperty:"rate_limits.channel_per_s",rootData}))){
+if(!(validate356(data["rate_limits.enabled"], {instancePath:instancePath+"/rate_limits.enabled",parentData:data,parentDataProperty:"rate_limits.enabled",rootData}))){
 vErrors = vErrors === null ? validate356.errors : vErrors.concat(validate356.errors);
 errors = vErrors.length;
 }
-if(!(validate358(data["rate_limits.channel_burst"], {instancePath:instancePath+"/rate_limits.channel_burst",parentData:data,parentDataProperty:"rate_limits.channel_burst",rootData}))){
+if(!(validate358(data["rate_limits.channel_per_s"], {instancePath:instancePath+"/rate_limits.channel_per_s",parentData:data,parentDataProperty:"rate_limits.channel_per_s",rootData}))){
 vErrors = vErrors === null ? validate358.errors : vErrors.concat(validate358.errors);
 errors = vErrors.length;
 }
-if(!(validate360(data["rate_limits.account_per_s"], {instancePath:instancePath+"/rate_limits.account_per_s",parentData:data,parentDataProperty:"rate_limits.account_per_s",rootData}))){
+if(!(validate360(data["rate_limits.channel_burst"], {instancePath:instancePath+"/rate_limits.channel_burst",parentData:data,parentDataProperty:"rate_limits.channel_burst",rootData}))){
 vErrors = vErrors === null ? validate360.errors : vErrors.concat(validate360.errors);
 errors = vErrors.length;
 }
-if(!(validate362(data["rate_limits.account_burst"], {instancePath:instancePath+"/rate_limits.account_burst",parentData:data,parentDataProperty:"rate_limits.account_burst",rootData}))){
+if(!(validate362(data["rate_limits.account_per_s"], {instancePath:instancePath+"/rate_limits.account_per_s",parentData:data,parentDataProperty:"rate_limits.account_per_s",rootData}))){
 vErrors = vErrors === null ? validate362.errors : vErrors.concat(validate362.errors);
 errors = vErrors.length;
 }
-if(!(validate364(data["rate_limits.by_channel"], {instancePath:instancePath+"/rate_limits.by_channel",parentData:data,parentDataProperty:"rate_limits.by_channel",rootData}))){
+if(!(validate364(data["rate_limits.account_burst"], {instancePath:instancePath+"/rate_limits.account_burst",parentData:data,parentDataProperty:"rate_limits.account_burst",rootData}))){
 vErrors = vErrors === null ? validate364.errors : vErrors.concat(validate364.errors);
 errors = vErrors.length;
 }
-if(!(validate366(data["rate_limits.by_account"], {instancePath:instancePath+"/rate_limits.by_account",parentData:data,parentDataProperty:"rate_limits.by_account",rootData}))){
+if(!(validate366(data["rate_limits.by_channel"], {instancePath:instancePath+"/rate_limits.by_channel",parentData:data,parentDataProperty:"rate_limits.by_channel",rootData}))){
 vErrors = vErrors === null ? validate366.errors : vErrors.concat(validate366.errors);
 errors = vErrors.length;
 }
-if(!(validate368(data["rate_limits.lease_tokens"], {instancePath:instancePath+"/rate_limits.lease_tokens",parentData:data,parentDataProperty:"rate_limits.lease_tokens",rootData}))){
+if(!(validate368(data["rate_limits.by_account"], {instancePath:instancePath+"/rate_limits.by_account",parentData:data,parentDataProperty:"rate_limits.by_account",rootData}))){
 vErrors = vErrors === null ? validate368.errors : vErrors.concat(validate368.errors);
 errors = vErrors.length;
 }
-if(!(validate370(data["rate_limits.take_deadline_ms"], {instancePath:instancePath+"/rate_limits.take_deadline_ms",parentData:data,parentDataProperty:"rate_limits.take_deadline_ms",rootData}))){
+if(!(validate370(data["rate_limits.lease_tokens"], {instancePath:instancePath+"/rate_limits.lease_tokens",parentData:data,parentDataProperty:"rate_limits.lease_tokens",rootData}))){
 vErrors = vErrors === null ? validate370.errors : vErrors.concat(validate370.errors);
 errors = vErrors.length;
 }
-if(!(validate372(data["backpressure.max_backlog"], {instancePath:instancePath+"/backpressure.max_backlog",parentData:data,parentDataProperty:"backpressure.max_backlog",rootData}))){
+if(!(validate372(data["rate_limits.take_deadline_ms"], {instancePath:instancePath+"/rate_limits.take_deadline_ms",parentData:data,parentDataProperty:"rate_limits.take_deadline_ms",rootData}))){
 vErrors = vErrors === null ? validate372.errors : vErrors.concat(validate372.errors);
 errors = vErrors.length;
 }
-if(!(validate374(data["backpressure.retry_after_s"], {instancePath:instancePath+"/backpressure.retry_after_s",parentData:data,parentDataProperty:"backpressure.retry_after_s",rootData}))){
+if(!(validate374(data["backpressure.max_backlog"], {instancePath:instancePath+"/backpressure.max_backlog",parentData:data,parentDataProperty:"backpressure.max_backlog",rootData}))){
 vErrors = vErrors === null ? validate374.errors : vErrors.concat(validate374.errors);
 errors = vErrors.length;
 }
-if(!(validate376(data["backpressure.depth_cache_ms"], {instancePath:instancePath+"/backpressure.depth_cache_ms",parentData:data,parentDataProperty:"backpressure.depth_cache_ms",rootData}))){
+if(!(validate376(data["backpressure.retry_after_s"], {instancePath:instancePath+"/backpressure.retry_after_s",parentData:data,parentDataProperty:"backpressure.retry_after_s",rootData}))){
 vErrors = vErrors === null ? validate376.errors : vErrors.concat(validate376.errors);
 errors = vErrors.length;
 }
-if(!(validate378(data["backpressure.priority_lane"], {instancePath:instancePath+"/backpressure.priority_lane",parentData:data,parentDataProperty:"backpressure.priority_lane",rootData}))){
+if(!(validate378(data["backpressure.depth_cache_ms"], {instancePath:instancePath+"/backpressure.depth_cache_ms",parentData:data,parentDataProperty:"backpressure.depth_cache_ms",rootData}))){
 vErrors = vErrors === null ? validate378.errors : vErrors.concat(validate378.errors);
 errors = vErrors.length;
 }
-if(!(validate380(data["inflight.adaptive"], {instancePath:instancePath+"/inflight.adaptive",parentData:data,parentDataProperty:"inflight.adaptive",rootData}))){
+if(!(validate380(data["backpressure.priority_lane"], {instancePath:instancePath+"/backpressure.priority_lane",parentData:data,parentDataProperty:"backpressure.priority_lane",rootData}))){
 vErrors = vErrors === null ? validate380.errors : vErrors.concat(validate380.errors);
 errors = vErrors.length;
 }
-if(!(validate382(data["inflight.min"], {instancePath:instancePath+"/inflight.min",parentData:data,parentDataProperty:"inflight.min",rootData}))){
+if(!(validate382(data["inflight.adaptive"], {instancePath:instancePath+"/inflight.adaptive",parentData:data,parentDataProperty:"inflight.adaptive",rootData}))){
 vErrors = vErrors === null ? validate382.errors : vErrors.concat(validate382.errors);
 errors = vErrors.length;
 }
-if(!(validate384(data["inflight.max"], {instancePath:instancePath+"/inflight.max",parentData:data,parentDataProperty:"inflight.max",rootData}))){
+if(!(validate384(data["inflight.min"], {instancePath:instancePath+"/inflight.min",parentData:data,parentDataProperty:"inflight.min",rootData}))){
 vErrors = vErrors === null ? validate384.errors : vErrors.concat(validate384.errors);
 errors = vErrors.length;
 }
-if(!(validate386(data["inflight.initial"], {instancePath:instancePath+"/inflight.initial",parentData:data,parentDataProperty:"inflight.initial",rootData}))){
+if(!(validate386(data["inflight.max"], {instancePath:instancePath+"/inflight.max",parentData:data,parentDataProperty:"inflight.max",rootData}))){
 vErrors = vErrors === null ? validate386.errors : vErrors.concat(validate386.errors);
 errors = vErrors.length;
 }
-if(!(validate388(data["inflight.memory_budget_mib"], {instancePath:instancePath+"/inflight.memory_budget_mib",parentData:data,parentDataProperty:"inflight.memory_budget_mib",rootData}))){
+if(!(validate388(data["inflight.initial"], {instancePath:instancePath+"/inflight.initial",parentData:data,parentDataProperty:"inflight.initial",rootData}))){
 vErrors = vErrors === null ? validate388.errors : vErrors.concat(validate388.errors);
 errors = vErrors.length;
 }
-if(!(validate390(data["inflight.lag_limit_ms"], {instancePath:instancePath+"/inflight.lag_limit_ms",parentData:data,parentDataProperty:"inflight.lag_limit_ms",rootData}))){
+if(!(validate390(data["inflight.memory_budget_mib"], {instancePath:instancePath+"/inflight.memory_budget_mib",parentData:data,parentDataProperty:"inflight.memory_budget_mib",rootData}))){
 vErrors = vErrors === null ? validate390.errors : vErrors.concat(validate390.errors);
 errors = vErrors.length;
 }
-if(!(validate392(data["inflight.interval_ms"], {instancePath:instancePath+"/inflight.interval_ms",parentData:data,parentDataProperty:"inflight.interval_ms",rootData}))){
+if(!(validate392(data["inflight.lag_limit_ms"], {instancePath:instancePath+"/inflight.lag_limit_ms",parentData:data,parentDataProperty:"inflight.lag_limit_ms",rootData}))){
 vErrors = vErrors === null ? validate392.errors : vErrors.concat(validate392.errors);
 errors = vErrors.length;
 }
-if(!(validate394(data["caps.rules"], {instancePath:instancePath+"/caps.rules",parentData:data,parentDataProperty:"caps.rules",rootData}))){
+if(!(validate394(data["inflight.interval_ms"], {instancePath:instancePath+"/inflight.interval_ms",parentData:data,parentDataProperty:"inflight.interval_ms",rootData}))){
 vErrors = vErrors === null ? validate394.errors : vErrors.concat(validate394.errors);
 errors = vErrors.length;
 }
-if(!(validate396(data["risk.rules"], {instancePath:instancePath+"/risk.rules",parentData:data,parentDataProperty:"risk.rules",rootData}))){
+if(!(validate396(data["caps.rules"], {instancePath:instancePath+"/caps.rules",parentData:data,parentDataProperty:"caps.rules",rootData}))){
 vErrors = vErrors === null ? validate396.errors : vErrors.concat(validate396.errors);
 errors = vErrors.length;
 }
-if(!(validate398(data["risk.amount_thresholds"], {instancePath:instancePath+"/risk.amount_thresholds",parentData:data,parentDataProperty:"risk.amount_thresholds",rootData}))){
+if(!(validate398(data["risk.rules"], {instancePath:instancePath+"/risk.rules",parentData:data,parentDataProperty:"risk.rules",rootData}))){
 vErrors = vErrors === null ? validate398.errors : vErrors.concat(validate398.errors);
 errors = vErrors.length;
 }
-if(!(validate400(data["risk.velocity"], {instancePath:instancePath+"/risk.velocity",parentData:data,parentDataProperty:"risk.velocity",rootData}))){
+if(!(validate400(data["risk.amount_thresholds"], {instancePath:instancePath+"/risk.amount_thresholds",parentData:data,parentDataProperty:"risk.amount_thresholds",rootData}))){
 vErrors = vErrors === null ? validate400.errors : vErrors.concat(validate400.errors);
 errors = vErrors.length;
 }
-if(!(validate402(data["risk.new_token_amounts"], {instancePath:instancePath+"/risk.new_token_amounts",parentData:data,parentDataProperty:"risk.new_token_amounts",rootData}))){
+if(!(validate402(data["risk.velocity"], {instancePath:instancePath+"/risk.velocity",parentData:data,parentDataProperty:"risk.velocity",rootData}))){
 vErrors = vErrors === null ? validate402.errors : vErrors.concat(validate402.errors);
 errors = vErrors.length;
 }
-if(!(validate404(data["risk.token_memory_ms"], {instancePath:instancePath+"/risk.token_memory_ms",parentData:data,parentDataProperty:"risk.token_memory_ms",rootData}))){
+if(!(validate404(data["risk.new_token_amounts"], {instancePath:instancePath+"/risk.new_token_amounts",parentData:data,parentDataProperty:"risk.new_token_amounts",rootData}))){
 vErrors = vErrors === null ? validate404.errors : vErrors.concat(validate404.errors);
 errors = vErrors.length;
 }
-if(!(validate406(data["risk.review_window_ms"], {instancePath:instancePath+"/risk.review_window_ms",parentData:data,parentDataProperty:"risk.review_window_ms",rootData}))){
+if(!(validate406(data["risk.token_memory_ms"], {instancePath:instancePath+"/risk.token_memory_ms",parentData:data,parentDataProperty:"risk.token_memory_ms",rootData}))){
 vErrors = vErrors === null ? validate406.errors : vErrors.concat(validate406.errors);
 errors = vErrors.length;
 }
-if(!(validate408(data["risk.hash_key"], {instancePath:instancePath+"/risk.hash_key",parentData:data,parentDataProperty:"risk.hash_key",rootData}))){
+if(!(validate408(data["risk.review_window_ms"], {instancePath:instancePath+"/risk.review_window_ms",parentData:data,parentDataProperty:"risk.review_window_ms",rootData}))){
 vErrors = vErrors === null ? validate408.errors : vErrors.concat(validate408.errors);
 errors = vErrors.length;
 }
-if(!(validate410(data["fx.settlement_currencies"], {instancePath:instancePath+"/fx.settlement_currencies",parentData:data,parentDataProperty:"fx.settlement_currencies",rootData}))){
+if(!(validate410(data["risk.hash_key"], {instancePath:instancePath+"/risk.hash_key",parentData:data,parentDataProperty:"risk.hash_key",rootData}))){
 vErrors = vErrors === null ? validate410.errors : vErrors.concat(validate410.errors);
 errors = vErrors.length;
 }
-if(!(validate412(data["fx.gateway_rates"], {instancePath:instancePath+"/fx.gateway_rates",parentData:data,parentDataProperty:"fx.gateway_rates",rootData}))){
+if(!(validate412(data["fx.settlement_currencies"], {instancePath:instancePath+"/fx.settlement_currencies",parentData:data,parentDataProperty:"fx.settlement_currencies",rootData}))){
 vErrors = vErrors === null ? validate412.errors : vErrors.concat(validate412.errors);
 errors = vErrors.length;
 }
-if(!(validate414(data["fx.rates"], {instancePath:instancePath+"/fx.rates",parentData:data,parentDataProperty:"fx.rates",rootData}))){
+if(!(validate414(data["fx.gateway_rates"], {instancePath:instancePath+"/fx.gateway_rates",parentData:data,parentDataProperty:"fx.gateway_rates",rootData}))){
 vErrors = vErrors === null ? validate414.errors : vErrors.concat(validate414.errors);
 errors = vErrors.length;
 }
-if(!(validate416(data["fx.max_rate_age_ms"], {instancePath:instancePath+"/fx.max_rate_age_ms",parentData:data,parentDataProperty:"fx.max_rate_age_ms",rootData}))){
+if(!(validate416(data["fx.rates"], {instancePath:instancePath+"/fx.rates",parentData:data,parentDataProperty:"fx.rates",rootData}))){
 vErrors = vErrors === null ? validate416.errors : vErrors.concat(validate416.errors);
 errors = vErrors.length;
 }
-if(!(validate418(data["fx.cache_ms"], {instancePath:instancePath+"/fx.cache_ms",parentData:data,parentDataProperty:"fx.cache_ms",rootData}))){
+if(!(validate418(data["fx.max_rate_age_ms"], {instancePath:instancePath+"/fx.max_rate_age_ms",parentData:data,parentDataProperty:"fx.max_rate_age_ms",rootData}))){
 vErrors = vErrors === null ? validate418.errors : vErrors.concat(validate418.errors);
 errors = vErrors.length;
 }
-if(!(validate420(data["reconciliation.schedule"], {instancePath:instancePath+"/reconciliation.schedule",parentData:data,parentDataProperty:"reconciliation.schedule",rootData}))){
+if(!(validate420(data["fx.cache_ms"], {instancePath:instancePath+"/fx.cache_ms",parentData:data,parentDataProperty:"fx.cache_ms",rootData}))){
 vErrors = vErrors === null ? validate420.errors : vErrors.concat(validate420.errors);
 errors = vErrors.length;
 }
-if(!(validate422(data["reconciliation.interval_ms"], {instancePath:instancePath+"/reconciliation.interval_ms",parentData:data,parentDataProperty:"reconciliation.interval_ms",rootData}))){
+if(!(validate422(data["reconciliation.schedule"], {instancePath:instancePath+"/reconciliation.schedule",parentData:data,parentDataProperty:"reconciliation.schedule",rootData}))){
 vErrors = vErrors === null ? validate422.errors : vErrors.concat(validate422.errors);
 errors = vErrors.length;
 }
-if(!(validate424(data["reconciliation.window_ms"], {instancePath:instancePath+"/reconciliation.window_ms",parentData:data,parentDataProperty:"reconciliation.window_ms",rootData}))){
+if(!(validate424(data["reconciliation.interval_ms"], {instancePath:instancePath+"/reconciliation.interval_ms",parentData:data,parentDataProperty:"reconciliation.interval_ms",rootData}))){
 vErrors = vErrors === null ? validate424.errors : vErrors.concat(validate424.errors);
 errors = vErrors.length;
 }
-if(!(validate426(data["reconciliation.lag_ms"], {instancePath:instancePath+"/reconciliation.lag_ms",parentData:data,parentDataProperty:"reconciliation.lag_ms",rootData}))){
+if(!(validate426(data["reconciliation.window_ms"], {instancePath:instancePath+"/reconciliation.window_ms",parentData:data,parentDataProperty:"reconciliation.window_ms",rootData}))){
 vErrors = vErrors === null ? validate426.errors : vErrors.concat(validate426.errors);
 errors = vErrors.length;
 }
-if(!(validate428(data["reconciliation.gateways"], {instancePath:instancePath+"/reconciliation.gateways",parentData:data,parentDataProperty:"reconciliation.gateways",rootData}))){
+if(!(validate428(data["reconciliation.lag_ms"], {instancePath:instancePath+"/reconciliation.lag_ms",parentData:data,parentDataProperty:"reconciliation.lag_ms",rootData}))){
 vErrors = vErrors === null ? validate428.errors : vErrors.concat(validate428.errors);
 errors = vErrors.length;
 }
-if(!(validate430(data["reconciliation.request_timeout_ms"], {instancePath:instancePath+"/reconciliation.request_timeout_ms",parentData:data,parentDataProperty:"reconciliation.request_timeout_ms",rootData}))){
+if(!(validate430(data["reconciliation.gateways"], {instancePath:instancePath+"/reconciliation.gateways",parentData:data,parentDataProperty:"reconciliation.gateways",rootData}))){
 vErrors = vErrors === null ? validate430.errors : vErrors.concat(validate430.errors);
 errors = vErrors.length;
 }
-if(!(validate432(data["reconciliation.download_deadline_ms"], {instancePath:instancePath+"/reconciliation.download_deadline_ms",parentData:data,parentDataProperty:"reconciliation.download_deadline_ms",rootData}))){
+if(!(validate432(data["reconciliation.request_timeout_ms"], {instancePath:instancePath+"/reconciliation.request_timeout_ms",parentData:data,parentDataProperty:"reconciliation.request_timeout_ms",rootData}))){
 vErrors = vErrors === null ? validate432.errors : vErrors.concat(validate432.errors);
 errors = vErrors.length;
 }
-if(!(validate434(data["reconciliation.state_ttl_days"], {instancePath:instancePath+"/reconciliation.state_ttl_days",parentData:data,parentDataProperty:"reconciliation.state_ttl_days",rootData}))){
+if(!(validate434(data["reconciliation.download_deadline_ms"], {instancePath:instancePath+"/reconciliation.download_deadline_ms",parentData:data,parentDataProperty:"reconciliation.download_deadline_ms",rootData}))){
 vErrors = vErrors === null ? validate434.errors : vErrors.concat(validate434.errors);
 errors = vErrors.length;
 }
-if(!(validate436(data["reconciliation.lookups_per_run"], {instancePath:instancePath+"/reconciliation.lookups_per_run",parentData:data,parentDataProperty:"reconciliation.lookups_per_run",rootData}))){
+if(!(validate436(data["reconciliation.state_ttl_days"], {instancePath:instancePath+"/reconciliation.state_ttl_days",parentData:data,parentDataProperty:"reconciliation.state_ttl_days",rootData}))){
 vErrors = vErrors === null ? validate436.errors : vErrors.concat(validate436.errors);
 errors = vErrors.length;
 }
-if(!(validate438(data["reconciliation.report_dir"], {instancePath:instancePath+"/reconciliation.report_dir",parentData:data,parentDataProperty:"reconciliation.report_dir",rootData}))){
+if(!(validate438(data["reconciliation.lookups_per_run"], {instancePath:instancePath+"/reconciliation.lookups_per_run",parentData:data,parentDataProperty:"reconciliation.lookups_per_run",rootData}))){
 vErrors = vErrors === null ? validate438.errors : vErrors.concat(validate438.errors);
 errors = vErrors.length;
 }
-if(!(validate440(data["retention.enabled"], {instancePath:instancePath+"/retention.enabled",parentData:data,parentDataProperty:"retention.enabled",rootData}))){
+if(!(validate440(data["reconciliation.report_dir"], {instancePath:instancePath+"/reconciliation.report_dir",parentData:data,parentDataProperty:"reconciliation.report_dir",rootData}))){
 vErrors = vErrors === null ? validate440.errors : vErrors.concat(validate440.errors);
 errors = vErrors.length;
 }
-if(!(validate442(data["retention.expire_after_days"], {instancePath:instancePath+"/retention.expire_after_days",parentData:data,parentDataProperty:"retention.expire_after_days",rootData}))){
+if(!(validate442(data["retention.enabled"], {instancePath:instancePath+"/retention.enabled",parentData:data,parentDataProperty:"retention.enabled",rootData}))){
 vErrors = vErrors === null ? validate442.errors : vErrors.concat(validate442.errors);
 errors = vErrors.length;
 }
-if(!(validate444(data["retention.archive_dir"], {instancePath:instancePath+"/retention.archive_dir",parentData:data,parentDataProperty:"retention.archive_dir",rootData}))){
+if(!(validate444(data["retention.expire_after_days"], {instancePath:instancePath+"/retention.expire_after_days",parentData:data,parentDataProperty:"retention.expire_after_days",rootData}))){
 vErrors = vErrors === null ? validate444.errors : vErrors.concat(validate444.errors);
 errors = vErrors.length;
 }
-if(!(validate446(data["retention.batch"], {instancePath:instancePath+"/retention.batch",parentData:data,parentDataProperty:"retention.batch",rootData}))){
+if(!(validate446(data["retention.archive_dir"], {instancePath:instancePath+"/retention.archive_dir",parentData:data,parentDataProperty:"retention.archive_dir",rootData}))){
 vErrors = vErrors === null ? validate446.errors : vErrors.concat(validate446.errors);
 errors = vErrors.length;
 }
-if(!(validate448(data["retention.require_reconciliation"], {instancePath:instancePath+"/retention.require_reconciliation",parentData:data,parentDataProperty:"retention.require_reconciliation",rootData}))){
+if(!(validate448(data["retention.batch"], {instancePath:instancePath+"/retention.batch",parentData:data,parentDataProperty:"retention.batch",rootData}))){
 vErrors = vErrors === null ? validate448.errors : vErrors.concat(validate448.errors);
 errors = vErrors.length;
 }
-if(!(validate450(data["authentication.action_timeout_ms"], {instancePath:instancePath+"/authentication.action_timeout_ms",parentData:data,parentDataProperty:"authentication.action_timeout_ms",rootData}))){
+if(!(validate450(data["retention.require_reconciliation"], {instancePath:instancePath+"/retention.require_reconciliation",parentData:data,parentDataProperty:"retention.require_reconciliation",rootData}))){
 vErrors = vErrors === null ? validate450.errors : vErrors.concat(validate450.errors);
 errors = vErrors.length;
 }
-if(!(validate452(data["authentication.qr_code_timeout_ms"], {instancePath:instancePath+"/authentication.qr_code_timeout_ms",parentData:data,parentDataProperty:"authentication.qr_code_timeout_ms",rootData}))){
+if(!(validate452(data["authentication.action_timeout_ms"], {instancePath:instancePath+"/authentication.action_timeout_ms",parentData:data,parentDataProperty:"authentication.action_timeout_ms",rootData}))){
 vErrors = vErrors === null ? validate452.errors : vErrors.concat(validate452.errors);
 errors = vErrors.length;
 }
-if(!(validate454(data["authentication.voucher_timeout_ms"], {instancePath:instancePath+"/authentication.voucher_timeout_ms",parentData:data,parentDataProperty:"authentication.voucher_timeout_ms",rootData}))){
+if(!(validate454(data["authentication.qr_code_timeout_ms"], {instancePath:instancePath+"/authentication.qr_code_timeout_ms",parentData:data,parentDataProperty:"authentication.qr_code_timeout_ms",rootData}))){
 vErrors = vErrors === null ? validate454.errors : vErrors.concat(validate454.errors);
 errors = vErrors.length;
 }
-if(!(validate456(data["authentication.bank_transfer_timeout_ms"], {instancePath:instancePath+"/authentication.bank_transfer_timeout_ms",parentData:data,parentDataProperty:"authentication.bank_transfer_timeout_ms",rootData}))){
+if(!(validate456(data["authentication.voucher_timeout_ms"], {instancePath:instancePath+"/authentication.voucher_timeout_ms",parentData:data,parentDataProperty:"authentication.voucher_timeout_ms",rootData}))){
 vErrors = vErrors === null ? validate456.errors : vErrors.concat(validate456.errors);
 errors = vErrors.length;
 }
-if(!(validate458(data["authentication.action_deadline_grace_ms"], {instancePath:instancePath+"/authentication.action_deadline_grace_ms",parentData:data,parentDataProperty:"authentication.action_deadline_grace_ms",rootData}))){
+if(!(validate458(data["authentication.bank_transfer_timeout_ms"], {instancePath:instancePath+"/authentication.bank_transfer_timeout_ms",parentData:data,parentDataProperty:"authentication.bank_transfer_timeout_ms",rootData}))){
 vErrors = vErrors === null ? validate458.errors : vErrors.concat(validate458.errors);
 errors = vErrors.length;
 }
-if(!(validate460(data["authentication.max_action_wait_ms"], {instancePath:instancePath+"/authentication.max_action_wait_ms",parentData:data,parentDataProperty:"authentication.max_action_wait_ms",rootData}))){
+if(!(validate460(data["authentication.action_deadline_grace_ms"], {instancePath:instancePath+"/authentication.action_deadline_grace_ms",parentData:data,parentDataProperty:"authentication.action_deadline_grace_ms",rootData}))){
 vErrors = vErrors === null ? validate460.errors : vErrors.concat(validate460.errors);
 errors = vErrors.length;
 }
-if(!(validate462(data["recurring.retry_schedule_ms"], {instancePath:instancePath+"/recurring.retry_schedule_ms",parentData:data,parentDataProperty:"recurring.retry_schedule_ms",rootData}))){
+if(!(validate462(data["authentication.max_action_wait_ms"], {instancePath:instancePath+"/authentication.max_action_wait_ms",parentData:data,parentDataProperty:"authentication.max_action_wait_ms",rootData}))){
 vErrors = vErrors === null ? validate462.errors : vErrors.concat(validate462.errors);
 errors = vErrors.length;
 }
-if(!(validate464(data["recurring.run_limit"], {instancePath:instancePath+"/recurring.run_limit",parentData:data,parentDataProperty:"recurring.run_limit",rootData}))){
+if(!(validate464(data["recurring.retry_schedule_ms"], {instancePath:instancePath+"/recurring.retry_schedule_ms",parentData:data,parentDataProperty:"recurring.retry_schedule_ms",rootData}))){
 vErrors = vErrors === null ? validate464.errors : vErrors.concat(validate464.errors);
 errors = vErrors.length;
 }
-if(!(validate466(data["recurring.ended_retention_days"], {instancePath:instancePath+"/recurring.ended_retention_days",parentData:data,parentDataProperty:"recurring.ended_retention_days",rootData}))){
+if(!(validate466(data["recurring.run_limit"], {instancePath:instancePath+"/recurring.run_limit",parentData:data,parentDataProperty:"recurring.run_limit",rootData}))){
 vErrors = vErrors === null ? validate466.errors : vErrors.concat(validate466.errors);
 errors = vErrors.length;
 }
-if(!(validate468(data["recurring.rpc_method.create"], {instancePath:instancePath+"/recurring.rpc_method.create",parentData:data,parentDataProperty:"recurring.rpc_method.create",rootData}))){
+if(!(validate468(data["recurring.ended_retention_days"], {instancePath:instancePath+"/recurring.ended_retention_days",parentData:data,parentDataProperty:"recurring.ended_retention_days",rootData}))){
 vErrors = vErrors === null ? validate468.errors : vErrors.concat(validate468.errors);
 errors = vErrors.length;
 }
-if(!(validate470(data["recurring.rpc_method.list"], {instancePath:instancePath+"/recurring.rpc_method.list",parentData:data,parentDataProperty:"recurring.rpc_method.list",rootData}))){
+if(!(validate470(data["recurring.rpc_method.create"], {instancePath:instancePath+"/recurring.rpc_method.create",parentData:data,parentDataProperty:"recurring.rpc_method.create",rootData}))){
 vErrors = vErrors === null ? validate470.errors : vErrors.concat(validate470.errors);
 errors = vErrors.length;
 }
-if(!(validate472(data["recurring.rpc_method.cancel"], {instancePath:instancePath+"/recurring.rpc_method.cancel",parentData:data,parentDataProperty:"recurring.rpc_method.cancel",rootData}))){
+if(!(validate472(data["recurring.rpc_method.list"], {instancePath:instancePath+"/recurring.rpc_method.list",parentData:data,parentDataProperty:"recurring.rpc_method.list",rootData}))){
 vErrors = vErrors === null ? validate472.errors : vErrors.concat(validate472.errors);
 errors = vErrors.length;
 }
-if(!(validate474(data.gateways, {instancePath:instancePath+"/gateways",parentData:data,parentDataProperty:"gateways",rootData}))){
+if(!(validate474(data["recurring.rpc_method.cancel"], {instancePath:instancePath+"/recurring.rpc_method.cancel",parentData:data,parentDataProperty:"recurring.rpc_method.cancel",rootData}))){
 vErrors = vErrors === null ? validate474.errors : vErrors.concat(validate474.errors);
+errors = vErrors.length;
+}
+if(!(validate476(data.gateways, {instancePath:instancePath+"/gateways",parentData:data,parentDataProperty:"gateways",rootData}))){
+vErrors = vErrors === null ? validate476.errors : vErrors.concat(validate476.errors);
 errors = vErrors.length;
 }
 }
