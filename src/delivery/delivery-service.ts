@@ -1033,10 +1033,14 @@ export class DeliveryService {
               if (captured) this.noteCancelOfCaptured(op, captured, route.gateway.name, refusal.details.gatewayCode ?? refusal.code);
             }
           : undefined;
+      // A route decided in this pass (a failover's next gateway, a first plan) is the one that refused: written with the
+      // FAIL, so the record says the gateway its history and FAIL event name (the one a failover left, otherwise).
+      const refusedAt = op.routing !== undefined && fresh.has(op.routing) ? op.routing : undefined;
       return this.onError(op, refusal, breaker, 'send', undefined, refusal.details.field, {
         onlyFrom: op.state,
         ...(recorded ? { recorded } : {}),
         ...(failovers.length > 0 ? { precededBy: failovers.map((f) => f.entry) } : {}),
+        ...(refusedAt ? { routing: refusedAt } : {}),
       });
     }
     // Noted once the request is built: a cancel refused unsent is counted and logged as refused (above).
@@ -1236,9 +1240,10 @@ export class DeliveryService {
     /**
      * A refusal before any call, decided on the record as read: FAIL only if the operation is still in `onlyFrom`;
      * `recorded` runs once that FAIL is on record (before the warn line), never for one another worker moved meanwhile;
-     * `precededBy`: history entries written with that FAIL only (the failovers that led to this refusal).
+     * `precededBy`: history entries written with that FAIL only (the failovers that led to this refusal); `routing`: the
+     * route decided in this pass that refused (not yet on record), written with that FAIL.
      */
-    stale?: { onlyFrom: OperationState; recorded?: () => void; precededBy?: TransitionFields['precededBy'] },
+    stale?: { onlyFrom: OperationState; recorded?: () => void; precededBy?: TransitionFields['precededBy']; routing?: RoutingRecord },
   ): Promise<DeliveryStep> {
     if (!(err instanceof GatewayError)) throw err;
     const { ledger, recorder, logger } = this.deps;
@@ -1363,6 +1368,7 @@ export class DeliveryService {
       ...(field ? { field } : {}),
       ...(stale ? { onlyFrom: stale.onlyFrom } : {}),
       ...(stale?.precededBy ? { precededBy: stale.precededBy } : {}),
+      ...(stale?.routing ? { routing: stale.routing } : {}),
     });
     if (stale) {
       if (this.refusalLost(op, failed, reason)) return { kind: 'done', state: failed.state };

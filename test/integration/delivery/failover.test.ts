@@ -393,6 +393,29 @@ describe('routing and failover (authorize, sale)', () => {
     expect(await failovers()).toBe(before + 1);
   });
 
+  it('a failover whose request at the next gateway is refused while being built: the FAILED record, its history and its FAIL event all name that gateway (simb), not the one it left', async () => {
+    const { service, ledger, events } = setup(
+      {},
+      undefined,
+      changing('simb', (route) => ({
+        ...route,
+        transformer: Object.assign(Object.create(route.transformer) as typeof route.transformer, {
+          buildRequest: () => {
+            throw new RangeError('amount not representable at simb');
+          },
+        }),
+      })),
+    );
+    const id = await record(ledger, authorize({ currency: 'USD' }));
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    const op = await ledger.get(id);
+    expect(op?.routing).toMatchObject({ gateway: 'simb', index: 1, failovers: [{ from: 'dead', to: 'simb', trigger: 'not_sent' }] });
+    const failover = (await ledger.interactions(id)).find((h) => h.event === 'failover');
+    expect(failover).toMatchObject({ from: 'dead', to: 'simb' });
+    const payment = (await events.load(`${id}.FAILED`))!.params.payment as Record<string, unknown>;
+    expect(payment).toMatchObject({ status: 'FAIL', reason: 'COMMAND_REFUSED', routing: { gateway: 'simb', failovers: [{ from: 'dead', to: 'simb' }] } });
+  });
+
   it('a failover whose request at the next gateway is refused while being built, after another worker sent again meanwhile: no FAIL, no failover on record or counted', async () => {
     const stack = setup(
       {},
