@@ -1104,14 +1104,15 @@ export class DeliveryService {
       await this.pipeline.reclaim(afterTransition(op, 'SENT', fields, now), planOf(op));
     }
     if (!moved.applied) {
-      // A webhook or another worker decided it meanwhile. A plan decided in this pass never went on record: what it
-      // reserved is given back (`releaseAbandoned`: unless another plan of the operation, the mover's, claims it).
+      // A webhook or another worker decided it meanwhile. The plans decided in this pass never went on record: what
+      // each reserved is given back (`releaseAbandoned`: unless another plan of the operation, the mover's, claims it),
+      // every gateway of a failover chain's (one passed on its open breaker too), not only this one's.
       const failover = failovers[failovers.length - 1];
       noteMoveLost(this.deps.logger, 'attempt', op, moved.from, route.gateway.name, {
         command: op.command,
         ...(failover ? { failover_from: failover.from, failover_trigger: failover.trigger } : {}),
       });
-      if (plan) await this.pipeline.releaseAbandoned(op, plan);
+      await this.abandonPlans(op, plan, failovers);
       return this.movedMeanwhile(op.id);
     }
     // The record as this move left it: the outcome's event is then recorded with the outcome in one round
@@ -1646,7 +1647,7 @@ export class DeliveryService {
       await this.pipeline.releaseAbandoned(op, next.plan);
       return null;
     }
-    const failovers = [...pending, { from, to, trigger, entry: { event: 'failover', from, to, trigger: step.trigger, ...detail } }];
+    const failovers = [...pending, { from, to, trigger, entry: { event: 'failover', from, to, trigger: step.trigger, ...detail }, plan: next.plan }];
     const ctx: OperationContext = {
       operationId: op.id,
       command: op.command,
@@ -1665,6 +1666,17 @@ export class DeliveryService {
       return further ?? { step: { kind: 'wait', reason: `circuit open for ${to}`, delayMs: permit.retryInMs }, sent: false };
     }
     return { step: await this.send(moved, ctx, route, breaker, failovers), sent: true };
+  }
+
+  /**
+   * Gives back what the plans of this pass reserved when nothing of it went on record (its move or refusal lost to another
+   * worker or a PSP fact): `plan` (the one it was to send, if any) and each failover's of the chain that led there, once
+   * each, every one unless another plan of the operation claims its reservation (`releaseAbandoned`).
+   */
+  private async abandonPlans(op: OperationRecord, plan: OrchestrationPlan | undefined, failovers: readonly PendingFailover[]): Promise<void> {
+    const plans = new Set<OrchestrationPlan>(failovers.map((f) => f.plan));
+    if (plan) plans.add(plan);
+    for (const p of plans) await this.pipeline.releaseAbandoned(op, p);
   }
 
   /** Counts and logs the failovers of this pass once the move (or the refusal) they led to is on record. */
@@ -1771,6 +1783,8 @@ interface PendingFailover {
   readonly to: string;
   readonly trigger: FailoverTrigger;
   readonly entry: HistoryEntryDraft;
+  /** The plan decided for `to` (what the stages reserved there): given back if nothing of this pass goes on record. */
+  readonly plan: OrchestrationPlan;
 }
 
 /** Failover triggers whose attempt has no recorded end when the failover is decided (the caller records it otherwise). */

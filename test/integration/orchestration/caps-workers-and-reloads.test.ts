@@ -403,3 +403,66 @@ describe('two workers resending one operation after a status inquiry that found 
     expect(await one.ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', attempts: 2, routing: { gateway: 'simb', index: 1 } });
   });
 });
+
+describe('a failover chain through an open breaker whose move at its last gateway loses', () => {
+  /** sima ▸ simb ▸ simc, simb and simc capped (simc: a second entry on sima's simulator account). */
+  function chained(): Config {
+    return testConfig({
+      'delivery.breaker_failure_threshold': 3,
+      'delivery.breaker_open_ms': 60_000,
+      'routing.rules': [{ name: 'route', when: { commands: ['authorize', 'sale'] }, gateways: ['sima', 'simb', 'simc'] }],
+      'routing.failover.enabled': true,
+      'caps.rules': capped('simb', 'simc'),
+      gateways: {
+        sima: { type: 'simulator', base_url: simA.url, api_key: KEY_A, webhook_secret: 'whsec-capschain-a-0123456789', timeout_ms: 5000 },
+        simb: { type: 'simulator', base_url: simB.url, api_key: KEY_B, webhook_secret: 'whsec-capschain-b-0123456789', timeout_ms: 5000 },
+        simc: { type: 'simulator', base_url: simA.url, api_key: KEY_A, webhook_secret: 'whsec-capschain-c-0123456789', timeout_ms: 5000 },
+      },
+    });
+  }
+
+  it("gives back every reservation the losing pass took, simb's (passed through on its open breaker) with simc's, at once: neither counts", async () => {
+    const c = chained();
+    // Worker 1 finds sima's and simb's breakers open: it fails over to simb, then on to simc. Worker 2 finds sima up.
+    const one = worker(c);
+    const two = worker(c);
+    openBreaker(one, 'sima');
+    openBreaker(one, 'simb');
+    const id = await created(one);
+    const abandoned = async () => (await releases('simb', 'abandoned')) + (await releases('simc', 'abandoned'));
+    const before = await abandoned();
+    // Once worker 1 has decided simc (having reserved at simb and simc), worker 2 moves the operation to SENT at sima
+    // and dies right after (before its PSP call and before anything else it would give back).
+    const failover = one.pipeline.failover.bind(one.pipeline);
+    let raced = false;
+    const race = jest.spyOn(one.pipeline, 'failover').mockImplementation(async (op, plan, now) => {
+      const next = await failover(op, plan, now);
+      if (!raced && op.id === id && plan.index === 1) {
+        raced = true;
+        const transition = two.ledger.transition.bind(two.ledger);
+        const kill = jest.spyOn(two.ledger, 'transition').mockImplementation(async (...args) => {
+          const result = await transition(...args);
+          if (args[0] === id && args[1] === 'SENT' && result.applied) throw new Error('worker killed');
+          return result;
+        });
+        try {
+          await expect(two.service.deliver(id)).rejects.toThrow('worker killed');
+        } finally {
+          kill.mockRestore();
+        }
+        expect([await counted(one, 'simb'), await counted(one, 'simc')]).toEqual([1, 1]);
+      }
+      return next;
+    });
+    try {
+      expect(await one.service.deliver(id)).toEqual({ kind: 'done', state: 'SENT' });
+    } finally {
+      race.mockRestore();
+    }
+    expect(raced).toBe(true);
+    expect(await one.ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 1, routing: { gateway: 'sima', index: 0 } });
+    // Nothing of worker 1's pass is on record: neither of its reservations counts, without waiting for a later pass.
+    expect([await counted(one, 'simb'), await counted(one, 'simc')]).toEqual([0, 0]);
+    expect(await abandoned()).toBe(before + 2);
+  });
+});
