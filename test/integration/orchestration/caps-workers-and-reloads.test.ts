@@ -466,3 +466,56 @@ describe('a failover chain through an open breaker whose move at its last gatewa
     expect(await abandoned()).toBe(before + 2);
   });
 });
+
+describe('a dead failover claim at the attempt count the operation ends with', () => {
+  it("an operation a webhook settles SUCCEEDED (no attempt after the dead plan's, so no pass reclaims it) gives back simb's reservation at that move, counted and logged as reclaimed", async () => {
+    const logs = captureLogger('info');
+    const first = config(['sima', 'simb'], undefined, capped('simb'));
+    const one = worker(first, logs.logger);
+    const id = await created(one);
+    // Worker 1's attempt at sima errs (a 503): the record stays SENT there, one attempt on it.
+    simA.setFaults({ error5xxRate: 1 });
+    try {
+      expect((await one.service.deliver(id)).kind).toBe('retry');
+    } finally {
+      simA.setFaults({});
+    }
+    // A failover plan decided on that record (one attempt) reserved and claimed at simb, as the caps stage does, and
+    // its worker died there, before its move: its claim names the attempt count the record still has.
+    const caps = new CapReservations(one.redis, one.config.redis.keyPrefix, one.config.limits.caps.rules);
+    const atSimb = { index: 1, gateway: 'simb', account: 'default', amount: 1000, currency: 'USD' };
+    expect(await caps.reserve(id, [atSimb], Date.now(), '1:plan-of-a-dead-worker')).toMatchObject({ kind: 'reserved', index: 1 });
+    expect(await counted(one, 'simb')).toBe(1);
+    const reclaimed = (await metricValue('pb_caps_claims_reclaimed_total', { gateway: 'simb' })) ?? 0;
+    const given = await releases('simb', 'reclaimed');
+    // sima's webhook settles it: SUCCEEDED there, with the one attempt on record. No plan can go on record any more.
+    const sent = (await one.ledger.get(id))!;
+    expect(sent).toMatchObject({ state: 'SENT', attempts: 1, routing: { gateway: 'sima', index: 0 } });
+    const after = await one.recorder.apply(sent, { status: 'SUCCESS', gatewayStatus: 'succeeded', gatewayReference: `pi_${id}` }, 'webhook');
+    expect(after).toMatchObject({ state: 'SUCCEEDED', attempts: 1 });
+    expect(await counted(one, 'simb')).toBe(0);
+    expect(await metricValue('pb_caps_claims_reclaimed_total', { gateway: 'simb' })).toBe(reclaimed + 1);
+    expect(await releases('simb', 'reclaimed')).toBe(given + 1);
+    const line = logs.lines.find((l) => l.includes('cap reservation claims reclaimed') && l.includes(id));
+    expect(line).toContain('"gateway":"simb"');
+    expect(line).toContain('"state":"SUCCEEDED"');
+  });
+
+  it("keeps the reservation of the gateway the operation SUCCEEDED at: only the later candidates' claims are dead", async () => {
+    const first = config(['sima', 'simb'], undefined, capped('sima', 'simb'));
+    const one = worker(first);
+    const id = await created(one);
+    simA.setFaults({ error5xxRate: 1 });
+    try {
+      expect((await one.service.deliver(id)).kind).toBe('retry');
+    } finally {
+      simA.setFaults({});
+    }
+    expect(await counted(one, 'sima')).toBe(1);
+    const sent = (await one.ledger.get(id))!;
+    expect((await one.recorder.apply(sent, { status: 'SUCCESS', gatewayStatus: 'succeeded', gatewayReference: `pi_${id}` }, 'webhook')).state).toBe(
+      'SUCCEEDED',
+    );
+    expect(await counted(one, 'sima')).toBe(1);
+  });
+});
