@@ -1018,8 +1018,12 @@ export class DeliveryService {
       // builder, data it needs was erased): its earlier attempt may be at the PSP, so it is never told FAIL.
       // The failovers that led here were decided on proof that the attempt before them did nothing: read with them.
       const sent = await this.refusalOfSent(op, refusal.details.gatewayCode ?? refusal.code, { kind: refusal.kind }, failovers);
+      // A route decided in this pass (a failover's next gateway, a first plan) is the one that refused.
+      const refusedAt = op.routing !== undefined && fresh.has(op.routing) ? op.routing : undefined;
       if (sent) {
         breaker.release(); // we did not call: a reserved probe is freed, the breaker stays as it is
+        // Left to the attempt on record (withheld, UNRESOLVED, or another worker's): no plan of this pass goes on record.
+        await this.abandonPlans(op, refusedAt ? freshPlans.get(refusedAt) : undefined, failovers);
         return sent;
       }
       // Decided on the record as read: one another worker sent meanwhile is left as that one leaves it. A cancel of a
@@ -1033,14 +1037,15 @@ export class DeliveryService {
               if (captured) this.noteCancelOfCaptured(op, captured, route.gateway.name, refusal.details.gatewayCode ?? refusal.code);
             }
           : undefined;
-      // A route decided in this pass (a failover's next gateway, a first plan) is the one that refused: written with the
-      // FAIL, so the record says the gateway its history and FAIL event name (the one a failover left, otherwise).
-      const refusedAt = op.routing !== undefined && fresh.has(op.routing) ? op.routing : undefined;
+      // The route that refused is written with the FAIL, so the record says the gateway its history and FAIL event name
+      // (the one a failover left, otherwise).
       return this.onError(op, refusal, breaker, 'send', undefined, refusal.details.field, {
         onlyFrom: op.state,
         ...(recorded ? { recorded } : {}),
         ...(failovers.length > 0 ? { precededBy: failovers.map((f) => f.entry) } : {}),
         ...(refusedAt ? { routing: refusedAt } : {}),
+        // Lost to another worker's move: the plans of this pass never go on record, and give back what they reserved.
+        lost: () => this.abandonPlans(op, refusedAt ? freshPlans.get(refusedAt) : undefined, failovers),
       });
     }
     // Noted once the request is built: a cancel refused unsent is counted and logged as refused (above).
@@ -1242,9 +1247,16 @@ export class DeliveryService {
      * A refusal before any call, decided on the record as read: FAIL only if the operation is still in `onlyFrom`;
      * `recorded` runs once that FAIL is on record (before the warn line), never for one another worker moved meanwhile;
      * `precededBy`: history entries written with that FAIL only (the failovers that led to this refusal); `routing`: the
-     * route decided in this pass that refused (not yet on record), written with that FAIL.
+     * route decided in this pass that refused (not yet on record), written with that FAIL; `lost` runs when that FAIL
+     * did not apply (another worker moved the operation meanwhile).
      */
-    stale?: { onlyFrom: OperationState; recorded?: () => void; precededBy?: TransitionFields['precededBy']; routing?: RoutingRecord },
+    stale?: {
+      onlyFrom: OperationState;
+      recorded?: () => void;
+      precededBy?: TransitionFields['precededBy'];
+      routing?: RoutingRecord;
+      lost?: () => Promise<void>;
+    },
   ): Promise<DeliveryStep> {
     if (!(err instanceof GatewayError)) throw err;
     const { ledger, recorder, logger } = this.deps;
@@ -1372,7 +1384,10 @@ export class DeliveryService {
       ...(stale?.routing ? { routing: stale.routing } : {}),
     });
     if (stale) {
-      if (this.refusalLost(op, failed, reason)) return { kind: 'done', state: failed.state };
+      if (this.refusalLost(op, failed, reason)) {
+        await stale.lost?.();
+        return { kind: 'done', state: failed.state };
+      }
       stale.recorded?.();
       refusedForGood();
     }
