@@ -1519,6 +1519,9 @@ export class DeliveryService {
     if (this.refusalLost(op, failed, planned.reason)) {
       // The refusing stage counts it apart (`refusal_lost`), never as a refusal that applied.
       planned.tally?.(false);
+      // The failovers that led here never go on record: what their plans reserved (a gateway passed on its open breaker)
+      // is given back, unless another plan of the operation claims it.
+      await this.abandonPlans(op, undefined, failovers);
       return { kind: 'done', state: failed.state };
     }
     this.failedOver(op, failovers);

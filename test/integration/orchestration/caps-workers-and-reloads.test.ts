@@ -465,6 +465,52 @@ describe('a failover chain through an open breaker whose move at its last gatewa
     expect([await counted(one, 'simb'), await counted(one, 'simc')]).toEqual([0, 0]);
     expect(await abandoned()).toBe(before + 2);
   });
+
+  it("gives back simb's reservation too when the chain's refusal at simc (over its cap) loses to another worker's move", async () => {
+    const c = chained();
+    const one = worker(c);
+    const two = worker(c);
+    openBreaker(one, 'sima');
+    openBreaker(one, 'simb');
+    // simc's one authorization of the day is taken by another payment: the chain's plan there is refused (CAP_EXCEEDED).
+    const caps = new CapReservations(one.redis, one.config.redis.keyPrefix, one.config.limits.caps.rules);
+    const other = `other-${Date.now()}`;
+    expect(await caps.reserve(other, [{ index: 2, gateway: 'simc', account: 'default', amount: 1000, currency: 'USD' }])).toMatchObject({ kind: 'reserved' });
+    const id = await created(one);
+    const failover = one.pipeline.failover.bind(one.pipeline);
+    let raced = false;
+    const race = jest.spyOn(one.pipeline, 'failover').mockImplementation(async (op, plan, now) => {
+      const next = await failover(op, plan, now);
+      if (!raced && op.id === id && plan.index === 1) {
+        raced = true;
+        expect(next?.kind).toBe('refuse');
+        // Worker 2 moves the operation to SENT at sima and dies right after (nothing of it reclaims).
+        const transition = two.ledger.transition.bind(two.ledger);
+        const kill = jest.spyOn(two.ledger, 'transition').mockImplementation(async (...args) => {
+          const result = await transition(...args);
+          if (args[0] === id && args[1] === 'SENT' && result.applied) throw new Error('worker killed');
+          return result;
+        });
+        try {
+          await expect(two.service.deliver(id)).rejects.toThrow('worker killed');
+        } finally {
+          kill.mockRestore();
+        }
+        expect(await counted(one, 'simb')).toBe(1);
+      }
+      return next;
+    });
+    try {
+      expect(await one.service.deliver(id)).toEqual({ kind: 'done', state: 'SENT' });
+    } finally {
+      race.mockRestore();
+    }
+    expect(raced).toBe(true);
+    expect(await one.ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 1, routing: { gateway: 'sima', index: 0 } });
+    expect(await counted(one, 'simb')).toBe(0);
+    // simc counts the other payment's authorization only.
+    expect(await counted(one, 'simc')).toBe(1);
+  });
 });
 
 describe('a dead failover claim at the attempt count the operation ends with', () => {
