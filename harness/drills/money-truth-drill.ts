@@ -221,6 +221,7 @@ export async function runMoneyTruthDrill(options: MoneyDrillOptions): Promise<Mo
         ];
       }),
       ...(killer ? [`SIGKILLed ${kills.workers} worker(s) and ${kills.web} web process(es) during the play; ${kills.notes.join('; ')}`] : []),
+      slowestReport(records),
       ...money.figures,
       `PSP requests ${counters.requests}, replays ${counters.replays}, inquiries ${counters.inquiries}, commits never answered ${counters.unansweredCommits}, webhooks sent ${counters.webhooksSent}`,
     ];
@@ -250,47 +251,84 @@ export async function runMoneyTruthDrill(options: MoneyDrillOptions): Promise<Mo
 }
 
 /**
+ * The command whose report took longest after intake accepted it: on a slow run, which operation held the play
+ * (its logs are in the stack's directory when an invariant broke).
+ */
+function slowestReport(records: readonly StepRecord[]): string {
+  // A command's acceptance and its report are separate records (one per send, one per wait): joined by operation.
+  const acceptedAt = new Map<string, number>();
+  for (const r of records) if (r.acceptedAt !== undefined && !acceptedAt.has(r.operationId)) acceptedAt.set(r.operationId, r.acceptedAt);
+  let worst: { ms: number; record: StepRecord } | undefined;
+  for (const r of records) {
+    const from = acceptedAt.get(r.operationId);
+    if (from === undefined || r.reportedAt === undefined) continue;
+    if (!worst || r.reportedAt - from > worst.ms) worst = { ms: r.reportedAt - from, record: r };
+  }
+  if (!worst) return 'slowest report after acceptance: -';
+  const { ms, record } = worst;
+  return `slowest report after acceptance: ${(ms / 1000).toFixed(1)} s (${record.command} ${record.operationId}, ${record.status ?? '?'})`;
+}
+
+/**
  * SIGKILLs the stack's roles one at a time, round robin (each worker slot in turn, then the web when `web`),
  * every `everyMs` to 1.5 × `everyMs`, each followed by its replacement: `stack.startWorker()` (not awaited: the next
- * kill of that slot waits for it to be ready) or `stack.restartWeb()` (awaited). `stop()` ends the kills and
- * resolves once every replacement is up, with the counts and each replacement's time to ready.
+ * kill of that slot waits until it is ready and has been up as long as it took to start, and at least `everyMs`)
+ * or `stack.restartWeb()` (awaited; the web is spared alike).
+ * `stop()` ends the kills and resolves once every replacement is up, with the counts and each replacement's time
+ * to ready.
+ *
+ * That spell of uptime keeps the drill a test of recovery rather than of the host's speed: without it, on a
+ * host where a worker takes longer to start than the round of kills (3-4.5 s with two workers and the web), each
+ * replacement was killed the moment it was ready, no worker ever held a message for long, and the play stretched
+ * past the test's deadline (the CI's seed-9 run: over 90 s, against 16-19 s on a quiet host; 221 s here with
+ * replacements ready 8-27 s after their kill). With it, each role is up at least half the time.
  */
 function startKiller(
   stack: LocalStack,
   options: { everyMs: number; web: boolean; random: () => number; log: (line: string) => void },
 ): { stop(): Promise<{ workers: number; web: number; notes: string[] }> } {
-  const slots: Promise<RoleProcess | null>[] = stack.workers.map((w) => Promise.resolve(w));
+  // Each slot's process, and until when it is spared: up at least as long as it took to start, and `everyMs`.
+  const slots: Promise<{ process: RoleProcess | null; sparedUntil: number }>[] = stack.workers.map((w) => Promise.resolve({ process: w, sparedUntil: 0 }));
   const readyMs: number[] = [];
   const webReadyMs: number[] = [];
   let workers = 0;
   let web = 0;
   let stopped = false;
+  let webSparedUntil = 0;
   const replace = (slot: number) => {
     const killedAt = Date.now();
     slots[slot] = stack.startWorker().then(
       (w) => {
-        readyMs.push(Date.now() - killedAt);
-        return w;
+        const readyAt = Date.now();
+        readyMs.push(readyAt - killedAt);
+        return { process: w, sparedUntil: readyAt + Math.max(options.everyMs, readyAt - killedAt) };
       },
       (err: Error) => {
         options.log(`  the replacement of worker slot ${slot + 1} did not start: ${err.message}`);
-        return null;
+        return { process: null, sparedUntil: 0 };
       },
     );
   };
   const rounds = everyWhile(options.everyMs, options.random, async (turn) => {
     const slot = turn % (slots.length + (options.web ? 1 : 0));
     if (slot === slots.length) {
+      if (webSparedUntil > Date.now()) await sleep(webSparedUntil - Date.now());
+      if (stopped) return;
       const killedAt = Date.now();
       await stack.web.kill('SIGKILL');
       web += 1;
       await stack.restartWeb().then(
-        () => webReadyMs.push(Date.now() - killedAt),
+        () => {
+          const readyAt = Date.now();
+          webReadyMs.push(readyAt - killedAt);
+          webSparedUntil = readyAt + Math.max(options.everyMs, readyAt - killedAt);
+        },
         (err: Error) => options.log(`  the web process did not come back: ${err.message}`),
       );
       return;
     }
-    const victim = await slots[slot];
+    const { process: victim, sparedUntil } = await slots[slot];
+    if (sparedUntil > Date.now()) await sleep(sparedUntil - Date.now());
     if (stopped) return;
     if (victim) {
       await victim.kill('SIGKILL');

@@ -1,6 +1,5 @@
 import { PassThrough } from 'node:stream';
 import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
-import { Config } from '../../../src/config/config';
 import { createDeliveryQueue } from '../../../src/delivery/delivery-queue';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
 import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
@@ -18,10 +17,11 @@ import { eraseOrder } from '../../../src/data-lifecycle/erasure';
 import { IssuedTokens } from '../../../src/ledger/issued-tokens';
 import { dataErase } from '../../../src/cli/data-commands';
 import { openOps } from '../../../src/ops/ops-context';
-import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
-import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
+import { PspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
+import { useSimulatorNamespaces } from '../../support/simulator-namespaces';
 import { testConfig } from '../../support/test-config';
 import { captureLogger } from '../../support/capture-logger';
+import { afterFirstPipeline } from '../../support/first-pipeline';
 
 /**
  * Erasure of an order and its recurring schedules (docs/DATA.md, "Erasure"), on the real Redis and the simulator: the
@@ -33,22 +33,12 @@ const API_KEY = 'sim-erase-schedule-key-0123456789';
 const DAY = 86_400_000;
 // What the schedule holds of the customer: a Stripe-like Customer, an Adyen-like shopper reference, an e-mail address.
 const PERSONAL = /cus_AdaLovelace|shopper-ada|ada@example\.com|custom_attributes/;
-let sim: PspSimulator;
 let redis: RedisClient;
-const configs: Config[] = [];
-const closers: Array<() => Promise<unknown>> = [];
+const files = useSimulatorNamespaces(API_KEY, () => redis);
+const { configs, closers } = files;
+let sim: PspSimulator;
+beforeAll(() => ({ sim } = files));
 let n = 0;
-
-beforeAll(async () => {
-  sim = await startPspSimulator({ apiKey: API_KEY });
-});
-
-afterAll(async () => {
-  for (const close of closers) await close().catch(() => undefined);
-  redis?.disconnect();
-  await sim.stop();
-  for (const c of configs) await purgeNamespace(c).catch(() => undefined);
-});
 
 function setup() {
   const config = testConfig({
@@ -119,28 +109,13 @@ async function erase(s: { prefix: string }, order: string): Promise<Record<strin
 
 /** `redis`, with the first pipeline's first reply an error (a read that failed: a failover, a node loading). */
 function firstPipelineReplyFailing(client: RedisClient): RedisClient {
-  let failed = false;
-  return new Proxy(client, {
-    get(target, prop, receiver) {
-      if (prop === 'pipeline') {
-        return () => {
-          const pipeline = target.pipeline();
-          const exec = pipeline.exec.bind(pipeline);
-          pipeline.exec = async () => {
-            const replies = await exec();
-            if (!failed && replies && replies.length > 0) {
-              failed = true;
-              replies[0] = [new Error('LOADING Redis is loading the dataset in memory'), null];
-            }
-            return replies;
-          };
-          return pipeline;
-        };
-      }
-      const value = Reflect.get(target, prop, receiver) as unknown;
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+  return afterFirstPipeline(
+    client,
+    async (replies) => {
+      if (replies) replies[0] = [new Error('LOADING Redis is loading the dataset in memory'), null];
     },
-  });
+    (replies) => replies !== null && replies.length > 0,
+  );
 }
 
 describe('erase --order: the order recurring schedules', () => {

@@ -1,12 +1,10 @@
 import { PspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { Config } from '../../../src/config/config';
-import { Payment } from '../../../src/contracts/payment-command';
 import { GatewayError } from '../../../src/errors/gateway-error';
-import { Logger } from '../../../src/logging/logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { captureLogger } from '../../support/capture-logger';
 import { DeliveryStack, useDeliveryStacks } from '../../support/delivery-stack';
-import { channelCommand } from '../../support/fixtures';
+import { createdAuthorization, openBreaker, startWorkers } from '../../support/fleet-workers';
 import { useSimulatorPair } from '../../support/simulator-pair';
 import { testConfig } from '../../support/test-config';
 
@@ -45,25 +43,6 @@ function config(prefix?: string): Config {
   });
 }
 
-/** Two (or more) workers of one fleet: one key prefix. */
-function workers(count: number, logger?: Logger): DeliveryStack[] {
-  const first = stacks.build(config(), { logger });
-  return [first, ...Array.from({ length: count - 1 }, () => stacks.build(config(first.config.redis.keyPrefix)))];
-}
-
-/** Opens `gateway`'s circuit breaker in this worker only. */
-function openBreaker(stack: DeliveryStack, gateway: string): void {
-  const breaker = stack.service.breaker(gateway);
-  for (let i = 0; i < 3; i++) breaker.failure();
-}
-
-async function created(stack: DeliveryStack, payment: Partial<Payment> = {}): Promise<string> {
-  const command = channelCommand('authorize', {}, { gateway: 'sima', gateway_key: 'pm_card_visa', currency: 'USD', amount: 1000, ...payment });
-  const id = command.payment.operation_reference!;
-  await stack.ledger.create(id, command);
-  return id;
-}
-
 /** Runs `meanwhile` once, when `stack`'s orchestration has decided the failover of `id` (nothing recorded yet). */
 function atFailover(stack: DeliveryStack, id: string, meanwhile: () => Promise<void>): { restore: () => void; raced: () => boolean } {
   const failover = stack.pipeline.failover.bind(stack.pipeline);
@@ -100,10 +79,10 @@ const movesLost = async (gateway: string): Promise<number> => (await metricValue
 describe('a failover that loses the move to SENT to another worker', () => {
   it('leaves no failover history entry, count or warn line; the lost move is counted and said at info', async () => {
     const logs = captureLogger('info');
-    const [one, two] = workers(2, logs.logger);
+    const [one, two] = startWorkers(stacks, 2, config, logs.logger);
     // Worker 1 (sima's breaker open in its process) fails over to simb; worker 2 sends to sima meanwhile and settles it.
     openBreaker(one, 'sima');
-    const id = await created(one);
+    const id = await createdAuthorization(one);
     const counted = await failoversTotal('sima', 'simb', 'breaker_open');
     const lost = await movesLost('simb');
     const race = atFailover(one, id, async () => {
@@ -131,9 +110,9 @@ describe('a failover that loses the move to SENT to another worker', () => {
   });
 
   it("leaves nothing after the winner's attempt that ends it: killed mid-call there, that attempt stays maybe at the PSP and no other gateway is tried", async () => {
-    const [one, two, three] = workers(3);
+    const [one, two, three] = startWorkers(stacks, 3, config);
     openBreaker(one, 'sima');
-    const id = await created(one);
+    const id = await createdAuthorization(one);
     // Worker 1 decides its failover to simb; meanwhile worker 2 sends to sima and dies after its attempt is on record.
     const race = atFailover(one, id, async () => {
       const revive = killedAfterMove(two, id);
@@ -162,10 +141,10 @@ describe('a failover that loses the move to SENT to another worker', () => {
   });
 
   it("waiting behind the next gateway's open breaker after another worker sent again: nothing ends that worker's attempt", async () => {
-    const [one, two, three] = workers(3);
+    const [one, two, three] = startWorkers(stacks, 3, config);
     // simb's breaker is open in worker 1: its failover after sima's decline waits.
     openBreaker(one, 'simb');
-    const id = await created(one, { gateway_key: 'pm_insufficient_funds' });
+    const id = await createdAuthorization(one, { gateway_key: 'pm_insufficient_funds' });
     // Worker 1's attempt at sima is declined ("try elsewhere"); as it fails over, worker 2 (a redelivery) sends the
     // operation to sima again and dies after that attempt is on record.
     const race = atFailover(one, id, async () => {
@@ -225,7 +204,7 @@ describe('a retryable error of an attempt another worker sent again meanwhile', 
       }),
     });
     other.stack = stacks.build(config(one.config.redis.keyPrefix));
-    id = await created(one);
+    id = await createdAuthorization(one);
     expect(await one.service.deliver(id)).toEqual({ kind: 'done', state: 'SENT' });
     expect(raced).toBe(true);
     // Worker 2's attempt has no recorded end: it may be at the PSP. Worker 1's error (of its own attempt) is not after it.
@@ -282,7 +261,7 @@ describe("a status inquiry's miss read as the search lagging, after another work
       }),
     });
     other.stack = stacks.build(config(one.config.redis.keyPrefix));
-    id = await created(one);
+    id = await createdAuthorization(one);
     expect((await one.service.deliver(id)).kind).toBe('retry');
     expect(await one.ledger.get(id)).toMatchObject({ state: 'UNKNOWN', attempts: 1 });
     expect(await one.service.deliver(id)).toEqual({ kind: 'done', state: 'SENT' });

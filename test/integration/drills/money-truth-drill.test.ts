@@ -10,7 +10,9 @@ import { MoneyDrillResult, formatMoneyTruthReport, runMoneyTruthDrill } from '..
 import { MONEY_INVARIANTS } from '../../../harness/drills/money-truth-checks';
 import { testNamespace } from '../../support/test-config';
 
-jest.setTimeout(90_000);
+// Well past a quiet host's 16-19 s a drill: a slow CI host must not turn a passing drill into a jest timeout, and a
+// drill whose command never reports ends on its own (reportTimeoutMs, 120 s) with the report saying which.
+jest.setTimeout(240_000);
 
 /** Broken invariants as readable lines, with the report when any broke. */
 function broken(result: MoneyDrillResult): string[] {

@@ -24,11 +24,12 @@ import { shardKeysOf, shardOfOrder } from '../../../src/redis/key-layout';
 import { orderIndexKey } from '../../../src/ledger/order-index';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
 import { BusTwin, startBusTwin } from '../../../harness/twins/bus-twin/bus-twin';
-import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
-import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
+import { PspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { captureLogger } from '../../support/capture-logger';
+import { afterFirstPipeline } from '../../support/first-pipeline';
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
+import { useSimulatorNamespaces } from '../../support/simulator-namespaces';
 import { testConfig } from '../../support/test-config';
 
 /**
@@ -38,22 +39,12 @@ import { testConfig } from '../../support/test-config';
  */
 const API_KEY = 'sim-recurring-test-key-0123456789';
 const DAY = 86_400_000;
-let sim: PspSimulator;
 let redis: RedisClient;
-const configs: Config[] = [];
-const closers: Array<() => Promise<unknown>> = [];
+const files = useSimulatorNamespaces(API_KEY, () => redis);
+const { configs, closers } = files;
+let sim: PspSimulator;
+beforeAll(() => ({ sim } = files));
 let n = 0;
-
-beforeAll(async () => {
-  sim = await startPspSimulator({ apiKey: API_KEY });
-});
-
-afterAll(async () => {
-  for (const close of closers) await close().catch(() => undefined);
-  redis?.disconnect();
-  await sim.stop();
-  for (const c of configs) await purgeNamespace(c).catch(() => undefined);
-});
 
 const BUS_CLIENT_ID = 'recurring-test';
 const BUS_CLIENT_SECRET = 'recurring-test-secret-4d2a9c81';
@@ -518,6 +509,22 @@ function chargesOf(id: string): Record<string, number> {
   return Object.fromEntries(Object.entries(sim.counters().effects).filter(([op]) => op.startsWith(`_${id}.`)));
 }
 
+/**
+ * Runner B of a race on one due schedule: on `s`'s store, ledger, recorder and delivery queue, its clock a month
+ * (31 days) ahead; `before` runs once before B's first ledger read (after B read the schedule), e.g. runner A's whole pass.
+ */
+function runnerAMonthAhead(s: ReturnType<typeof setup>, before: () => Promise<unknown>): RecurringRunner {
+  return new RecurringRunner({
+    config: s.config,
+    store: s.store,
+    ledger: hookedLedger(s.ledger, 'get', () => true, before),
+    recorder: s.recorder,
+    deliveryQueue: s.deliveryQueue,
+    logger: silentLogger(),
+    now: () => Date.now() + 31 * DAY,
+  });
+}
+
 describe('recurring billing: missed cycles are skipped, never charged back to back', () => {
   it('a schedule starting in the past charges the cycle due now, once; the older ones are skipped, recorded, counted and logged', async () => {
     const captured = captureLogger('info');
@@ -580,20 +587,7 @@ describe('recurring billing: missed cycles are skipped, never charged back to ba
     const d = definition('pm_card_visa', { start_at: monthsAgo(4, 10) });
     await s.store.add(d);
     // Runner B reads the schedule, then runner A's whole pass runs before B claims; B's clock is a month ahead.
-    const b = new RecurringRunner({
-      config: s.config,
-      store: s.store,
-      ledger: hookedLedger(
-        s.ledger,
-        'get',
-        () => true,
-        () => first(),
-      ),
-      recorder: s.recorder,
-      deliveryQueue: s.deliveryQueue,
-      logger: silentLogger(),
-      now: () => Date.now() + 31 * DAY,
-    });
+    const b = runnerAMonthAhead(s, () => first());
     first = () => s.pass(0);
     expect(await b.runOnce()).toMatchObject({ due: 1, started: 0 });
     for (const job of await s.deliveryQueue.getJobs(['waiting', 'delayed', 'prioritized'])) {
@@ -724,32 +718,6 @@ describe('recurring billing: review of the catch-up and the retention', () => {
     expect(await s.store.get(d.id)).toMatchObject({ cycle: 5, operation: `_${d.id}.c5`, skippedCycles: 4, lastSkip: { from: 1, through: 4 } });
   });
 });
-
-/** `client` whose first pipeline runs `hook` once its replies are in, before they are returned (a step between two). */
-function afterFirstPipeline(client: RedisClient, hook: () => Promise<unknown>): RedisClient {
-  let fired = false;
-  return new Proxy(client, {
-    get(target, prop, receiver) {
-      if (prop === 'pipeline') {
-        return () => {
-          const pipeline = target.pipeline();
-          const exec = pipeline.exec.bind(pipeline);
-          pipeline.exec = async () => {
-            const replies = await exec();
-            if (!fired) {
-              fired = true;
-              await hook();
-            }
-            return replies;
-          };
-          return pipeline;
-        };
-      }
-      const value = Reflect.get(target, prop, receiver) as unknown;
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-}
 
 describe("recurring billing: an order's schedule index names no deleted schedule", () => {
   it("after the retention's walk, the order's index holds no deleted id, even when an order index catch-up read the schedule just before the walk deleted it", async () => {
@@ -1019,20 +987,7 @@ describe('recurring billing: the OMS is told of skipped cycles (recurring_cycles
     const d = definition('pm_card_visa', { start_at: monthsAgo(4, 10) });
     await s.store.add(d);
     // Runner B reads the schedule, then runner A's whole pass runs before B writes its skip; B's clock is a month ahead.
-    const b = new RecurringRunner({
-      config: s.config,
-      store: s.store,
-      ledger: hookedLedger(
-        s.ledger,
-        'get',
-        () => true,
-        () => first(),
-      ),
-      recorder: s.recorder,
-      deliveryQueue: s.deliveryQueue,
-      logger: silentLogger(),
-      now: () => Date.now() + 31 * DAY,
-    });
+    const b = runnerAMonthAhead(s, () => first());
     first = () => s.pass(0);
     await b.runOnce();
     const notices = await settledNotices(d.id, 1);

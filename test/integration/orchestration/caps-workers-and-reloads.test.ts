@@ -1,12 +1,10 @@
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { CapReservations } from '../../../src/caps/cap-reservations';
 import { Config } from '../../../src/config/config';
-import { Payment } from '../../../src/contracts/payment-command';
-import { Logger } from '../../../src/logging/logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { captureLogger } from '../../support/capture-logger';
 import { DeliveryStack, useDeliveryStacks } from '../../support/delivery-stack';
-import { channelCommand } from '../../support/fixtures';
+import { createdAuthorization, openBreaker, startWorker } from '../../support/fleet-workers';
 import { testConfig } from '../../support/test-config';
 import { useSimulatorPair } from '../../support/simulator-pair';
 
@@ -46,23 +44,6 @@ function config(route: string[], prefix?: string, caps = capped('sima', 'simb'))
   });
 }
 
-function worker(c: Config, logger?: Logger): DeliveryStack {
-  return stacks.build(c, { logger });
-}
-
-/** Opens `gateway`'s circuit breaker in this worker only. */
-function openBreaker(stack: DeliveryStack, gateway: string): void {
-  const breaker = stack.service.breaker(gateway);
-  for (let i = 0; i < 3; i++) breaker.failure();
-}
-
-async function created(stack: DeliveryStack, payment: Partial<Payment> = {}): Promise<string> {
-  const command = channelCommand('authorize', {}, { gateway: 'sima', gateway_key: 'pm_card_visa', currency: 'USD', amount: 1000, ...payment });
-  const id = command.payment.operation_reference!;
-  await stack.ledger.create(id, command);
-  return id;
-}
-
 /** What `gateway`'s counter of the day holds in USD (the authorizations its cap counts). */
 async function counted(stack: DeliveryStack, gateway: string): Promise<number> {
   const caps = new CapReservations(stack.redis, stack.config.redis.keyPrefix, stack.config.limits.caps.rules);
@@ -80,12 +61,12 @@ describe('two workers on one operation', () => {
     // Only simb is capped: each worker's plan takes sima at once, its failover reserves (or finds the reservation) at simb.
     const first = config(['sima', 'simb'], undefined, capped('simb'));
     // Worker 1 finds both gateways' breakers open; worker 2 only sima's.
-    const one = worker(first, logs.logger);
-    const two = worker(first);
+    const one = startWorker(stacks, first, logs.logger);
+    const two = startWorker(stacks, first);
     openBreaker(one, 'sima');
     openBreaker(one, 'simb');
     openBreaker(two, 'sima');
-    const id = await created(one);
+    const id = await createdAuthorization(one);
     const abandoned = await releases('simb', 'abandoned');
     const keptBefore = await reservationsKept('simb');
     // Worker 2 delivers the operation while worker 1 is between its reservation at simb and finding simb's breaker open.
@@ -117,13 +98,13 @@ describe('two workers on one operation', () => {
 
   it('both abandoning: the reservation goes back once, with the last', async () => {
     const first = config(['sima', 'simb'], undefined, capped('simb'));
-    const one = worker(first);
-    const two = worker(first);
+    const one = startWorker(stacks, first);
+    const two = startWorker(stacks, first);
     for (const w of [one, two]) {
       openBreaker(w, 'sima');
       openBreaker(w, 'simb');
     }
-    const id = await created(one);
+    const id = await createdAuthorization(one);
     const abandoned = await releases('simb', 'abandoned');
     const failover = one.pipeline.failover.bind(one.pipeline);
     let raced = false;
@@ -154,10 +135,10 @@ describe('two workers on one operation never send it at two gateways', () => {
     const first = config(['sima', 'simb'], undefined, capped('simb'));
     // Worker 1 finds sima up and sends there (its answer slow); worker 2 read the operation before that send and finds
     // sima's breaker open in its own process: it fails over to simb.
-    const one = worker(first);
-    const two = worker(first);
+    const one = startWorker(stacks, first);
+    const two = startWorker(stacks, first);
     openBreaker(two, 'sima');
-    const id = await created(one);
+    const id = await createdAuthorization(one);
     const givenBack = async () => (await releases('simb', 'abandoned')) + (await releases('simb', 'reclaimed'));
     const given = await givenBack();
     simA.setFaults({ latencyMs: { min: 300, max: 300 } });
@@ -199,9 +180,9 @@ describe('two workers on one operation never send it at two gateways', () => {
 describe('two first passes of one operation', () => {
   it('the one whose move to SENT loses leaves the reservation the other sent on: the cap counts the authorization once', async () => {
     const first = config(['sima', 'simb'], undefined, capped('sima'));
-    const one = worker(first);
-    const two = worker(first);
-    const id = await created(one);
+    const one = startWorker(stacks, first);
+    const two = startWorker(stacks, first);
+    const id = await createdAuthorization(one);
     const abandoned = await releases('sima', 'abandoned');
     const transition = two.ledger.transition.bind(two.ledger);
     let raced = false;
@@ -231,9 +212,9 @@ describe('a worker killed between its claim and the record', () => {
     const first = config(['sima', 'simb'], undefined, capped('simb'));
     // Worker 1 finds sima's breaker open: its failover reserves and claims at simb, then the worker dies (it stops
     // there for good, before the move to simb is on record).
-    const one = worker(first);
+    const one = startWorker(stacks, first);
     openBreaker(one, 'sima');
-    const id = await created(one);
+    const id = await createdAuthorization(one);
     const reclaimed = (await metricValue('pb_caps_claims_reclaimed_total', { gateway: 'simb' })) ?? 0;
     const given = await releases('simb', 'reclaimed');
     let died!: () => void;
@@ -254,7 +235,7 @@ describe('a worker killed between its claim and the record', () => {
     }
     expect(await counted(one, 'simb')).toBe(1);
     // The job's next run, in another worker (its breakers closed): the operation goes to sima, on record there.
-    const two = worker(first, logs.logger);
+    const two = startWorker(stacks, first, logs.logger);
     expect(await two.service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
     expect(await two.ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', attempts: 1, routing: { gateway: 'sima', index: 0 } });
     expect(simB.counters().effects[`${id}.failover1`]).toBeUndefined();
@@ -271,8 +252,8 @@ describe("a worker killed between its claim and the record, then a resend at the
   it("a failover plan decided on the record (one attempt at sima) whose worker died after claiming simb: once the job's next run resends at sima (two attempts on record), simb's count comes back, counted and logged", async () => {
     const logs = captureLogger('info');
     const first = config(['sima', 'simb'], undefined, capped('simb'));
-    const one = worker(first);
-    const id = await created(one);
+    const one = startWorker(stacks, first);
+    const id = await createdAuthorization(one);
     // Worker 1's attempt at sima errs (a 503): the record stays SENT there, one attempt on it, for a retry.
     simA.setFaults({ error5xxRate: 1 });
     try {
@@ -289,7 +270,7 @@ describe("a worker killed between its claim and the record, then a resend at the
     const reclaimed = (await metricValue('pb_caps_claims_reclaimed_total', { gateway: 'simb' })) ?? 0;
     const given = await releases('simb', 'reclaimed');
     // The job's next run, in another worker: the retry resends at sima, on record (two attempts), and succeeds there.
-    const two = worker(first, logs.logger);
+    const two = startWorker(stacks, first, logs.logger);
     expect(await two.service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
     expect(await two.ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', attempts: 2, routing: { gateway: 'sima', index: 0 } });
     // The dead plan was decided on one attempt: its move can never apply. Given back now, not a day later.
@@ -303,14 +284,14 @@ describe("a worker killed between its claim and the record, then a resend at the
 describe('a configuration reload that drops the gateway of a waiting plan', () => {
   it("the plan decided again goes elsewhere: once its attempt is on record, the dropped gateway's reservation is given back (replanned), counted and logged", async () => {
     const logs = captureLogger('info');
-    const before = worker(config(['sima']));
+    const before = startWorker(stacks, config(['sima']));
     // Decided at sima, then held behind sima's open breaker: sima's reservation is made, nothing is on record.
     openBreaker(before, 'sima');
-    const id = await created(before);
+    const id = await createdAuthorization(before);
     expect((await before.service.deliver(id)).kind).toBe('wait');
     expect(await counted(before, 'sima')).toBe(1);
     // Reloaded: authorizations go to simb only.
-    const after = worker(config(['simb'], before.config.redis.keyPrefix), logs.logger);
+    const after = startWorker(stacks, config(['simb'], before.config.redis.keyPrefix), logs.logger);
     const replanned = await releases('sima', 'replanned');
     expect(await after.service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
     expect(await after.ledger.get(id)).toMatchObject({ routing: { gateway: 'simb', candidates: ['simb'] } });
@@ -325,13 +306,13 @@ describe('a configuration reload that drops the gateway of a waiting plan', () =
   });
 
   it("the plan decided again is refused (over the cap where it now goes): the FAIL gives back the dropped gateway's reservation too", async () => {
-    const before = worker(config(['sima']));
+    const before = startWorker(stacks, config(['sima']));
     openBreaker(before, 'sima');
-    const id = await created(before);
+    const id = await createdAuthorization(before);
     expect((await before.service.deliver(id)).kind).toBe('wait');
-    const after = worker(config(['simb'], before.config.redis.keyPrefix));
+    const after = startWorker(stacks, config(['simb'], before.config.redis.keyPrefix));
     // simb's one authorization of the day goes to another payment first.
-    const other = await created(after);
+    const other = await createdAuthorization(after);
     expect(await after.service.deliver(other)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
     const refused = await releases('sima', 'refused');
     expect(await after.service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
@@ -363,9 +344,9 @@ describe('two workers resending one operation after a status inquiry that found 
         simc: { type: 'simulator', base_url: simC.url, api_key: KEY_C, webhook_secret: 'whsec-capsrace-c-0123456789', timeout_ms: 5000 },
       },
     });
-    const one = worker(three);
-    const two = worker(three);
-    const id = await created(one);
+    const one = startWorker(stacks, three);
+    const two = startWorker(stacks, three);
+    const id = await createdAuthorization(one);
     // Its first attempt at sima: the connection reset, the outcome unknown (sima never had it).
     simA.setDown('reset');
     try {
@@ -424,11 +405,11 @@ describe('a failover chain through an open breaker whose move at its last gatewa
   it("gives back every reservation the losing pass took, simb's (passed through on its open breaker) with simc's, at once: neither counts", async () => {
     const c = chained();
     // Worker 1 finds sima's and simb's breakers open: it fails over to simb, then on to simc. Worker 2 finds sima up.
-    const one = worker(c);
-    const two = worker(c);
+    const one = startWorker(stacks, c);
+    const two = startWorker(stacks, c);
     openBreaker(one, 'sima');
     openBreaker(one, 'simb');
-    const id = await created(one);
+    const id = await createdAuthorization(one);
     const abandoned = async () => (await releases('simb', 'abandoned')) + (await releases('simc', 'abandoned'));
     const before = await abandoned();
     // Once worker 1 has decided simc (having reserved at simb and simc), worker 2 moves the operation to SENT at sima
@@ -468,15 +449,15 @@ describe('a failover chain through an open breaker whose move at its last gatewa
 
   it("gives back simb's reservation too when the chain's refusal at simc (over its cap) loses to another worker's move", async () => {
     const c = chained();
-    const one = worker(c);
-    const two = worker(c);
+    const one = startWorker(stacks, c);
+    const two = startWorker(stacks, c);
     openBreaker(one, 'sima');
     openBreaker(one, 'simb');
     // simc's one authorization of the day is taken by another payment: the chain's plan there is refused (CAP_EXCEEDED).
     const caps = new CapReservations(one.redis, one.config.redis.keyPrefix, one.config.limits.caps.rules);
     const other = `other-${Date.now()}`;
     expect(await caps.reserve(other, [{ index: 2, gateway: 'simc', account: 'default', amount: 1000, currency: 'USD' }])).toMatchObject({ kind: 'reserved' });
-    const id = await created(one);
+    const id = await createdAuthorization(one);
     const failover = one.pipeline.failover.bind(one.pipeline);
     let raced = false;
     const race = jest.spyOn(one.pipeline, 'failover').mockImplementation(async (op, plan, now) => {
@@ -517,8 +498,8 @@ describe('a dead failover claim at the attempt count the operation ends with', (
   it("an operation a webhook settles SUCCEEDED (no attempt after the dead plan's, so no pass reclaims it) gives back simb's reservation at that move, counted and logged as reclaimed", async () => {
     const logs = captureLogger('info');
     const first = config(['sima', 'simb'], undefined, capped('simb'));
-    const one = worker(first, logs.logger);
-    const id = await created(one);
+    const one = startWorker(stacks, first, logs.logger);
+    const id = await createdAuthorization(one);
     // Worker 1's attempt at sima errs (a 503): the record stays SENT there, one attempt on it.
     simA.setFaults({ error5xxRate: 1 });
     try {
@@ -549,8 +530,8 @@ describe('a dead failover claim at the attempt count the operation ends with', (
 
   it("keeps the reservation of the gateway the operation SUCCEEDED at: only the later candidates' claims are dead", async () => {
     const first = config(['sima', 'simb'], undefined, capped('sima', 'simb'));
-    const one = worker(first);
-    const id = await created(one);
+    const one = startWorker(stacks, first);
+    const id = await createdAuthorization(one);
     simA.setFaults({ error5xxRate: 1 });
     try {
       expect((await one.service.deliver(id)).kind).toBe('retry');

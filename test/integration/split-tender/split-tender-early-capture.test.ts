@@ -1,18 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { Config } from '../../../src/config/config';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
-import { createGatewayClients } from '../../../src/gateways/gateway-registry';
-import { silentLogger } from '../../../src/logging/logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
-import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
-import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
+import { WorkerProcess } from '../../../src/processes/worker-process';
 import { stepReferences } from '../../../src/split-tender/split-tender-plan';
-import { freePort, purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
-import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
-import { amqpClient } from '../../support/amqp-helpers';
 import { captureLogger } from '../../support/capture-logger';
+import { SplitTenderStack, operationAtPsp, splitTenderCommand, useSplitTenderStack } from '../../support/split-tender-stack';
 import { eventually } from '../../support/tcp-proxy';
-import { testConfig } from '../../support/test-config';
 
 /**
  * The OMS captures a split tender's gift card step (`_<id>.gc`, the reference its `authorized` event reports) while the
@@ -30,77 +23,28 @@ const SECRET = 'whsec-split-early-capture-0123456789';
 const RUN = `${process.pid.toString(36)}${randomBytes(3).toString('hex')}`.replace(/[^a-z0-9]/g, '');
 /** How long the simulator keeps the card part pending: the window in which the capture is seen waiting. */
 const ASYNC_DELAY_MS = 4000;
-let sim: PspSimulator;
-let config: Config;
-let web: WebProcess;
-let worker: WorkerProcess;
-let client: Awaited<ReturnType<typeof amqpClient>>;
 const logs = captureLogger('info');
 const notes: Array<{ method: string; payment: Record<string, unknown> }> = [];
-
-beforeAll(async () => {
-  const webPort = await freePort();
-  sim = await startPspSimulator({
-    apiKey: API_KEY,
-    webhookUrl: `http://127.0.0.1:${webPort}/webhooks/sim`,
-    webhookSecret: SECRET,
-    webhookRetryBaseMs: 50,
-    asyncDelayMs: ASYNC_DELAY_MS,
-  });
-  config = testConfig({
-    'http.port': webPort,
-    'split_tender.sweep_interval_ms': 100,
-    'delivery.backoff_base_ms': 50,
-    'delivery.backoff_max_ms': 500,
-    gateways: { sim: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: SECRET, timeout_ms: 3000 } },
-  });
-  const routes = createGatewayClients(config);
-  web = await startWebProcess(config, silentLogger(), { webhooks: routes });
-  worker = await startWorkerProcess(config, logs.logger, {
-    routes,
-    monitoringPort: 0,
-    notifier: {
-      notify: async (method, params) => {
-        notes.push({ method, payment: params.payment as Record<string, unknown> });
-      },
+const stack = useSplitTenderStack({
+  apiKey: API_KEY,
+  webhookSecret: SECRET,
+  logger: logs.logger,
+  simulator: { asyncDelayMs: ASYNC_DELAY_MS },
+  gatewayTimeoutMs: 3000,
+  config: { 'delivery.backoff_base_ms': 50, 'delivery.backoff_max_ms': 500 },
+  notifier: {
+    notify: async (method, params) => {
+      notes.push({ method, payment: params.payment as Record<string, unknown> });
     },
-  });
-  client = await amqpClient(config);
+  },
 });
-
-afterAll(async () => {
-  await client?.deleteNamespace().catch(() => undefined);
-  await client?.close();
-  await worker?.stop().catch(() => undefined);
-  await web?.stop().catch(() => undefined);
-  await sim?.stop();
-  await purgeNamespace(config).catch(() => undefined);
-});
+let worker: WorkerProcess;
+let client: SplitTenderStack['client'];
+beforeAll(() => ({ worker, client } = stack));
+const atPsp = (reference: string) => operationAtPsp(stack, reference);
 
 function eventsOf(id: string): typeof notes {
   return notes.filter((n) => n.payment?.operation_reference === id);
-}
-
-function split(id: string, card: string, giftCard: string): PaymentCommand {
-  return {
-    version: 1,
-    command: 'authorize',
-    channel: 'web',
-    received_at: new Date().toISOString(),
-    payment: {
-      gateway: 'sim',
-      gateway_account: 'acme',
-      gateway_key: card,
-      amount: 10000,
-      currency: 'EUR',
-      order_id: `ORD-${id}`,
-      operation_reference: id,
-      tenders: [
-        { type: 'gift_card', gateway: 'sim', gateway_account: 'acme', gateway_key: giftCard, amount: 3000 },
-        { type: 'card', gateway: 'sim', gateway_account: 'acme', gateway_key: card },
-      ],
-    },
-  };
 }
 
 function capture(id: string, key: string, reference: string): PaymentCommand {
@@ -121,12 +65,6 @@ function capture(id: string, key: string, reference: string): PaymentCommand {
   };
 }
 
-/** The simulator's stored result of our operation `reference`: null when it never reached the PSP. */
-async function atPsp(reference: string): Promise<Record<string, unknown> | null> {
-  const res = await fetch(`${sim.url}/v1/operations/${encodeURIComponent(reference)}`, { headers: { authorization: `Bearer ${API_KEY}` } });
-  return res.status === 404 ? null : ((await res.json()) as Record<string, unknown>);
-}
-
 /**
  * Starts a split whose card part stays pending at the simulator, waits until its gift card part is authorized (the
  * OMS has its `authorized` event) and the card part pending, then captures the gift card step, and returns once that
@@ -135,7 +73,7 @@ async function atPsp(reference: string): Promise<Record<string, unknown> | null>
 async function earlyCapture(tag: string, card: string): Promise<{ id: string; captureId: string }> {
   const id = `early-${tag}-${RUN}`;
   const refs = stepReferences({ id, step_ids: 'namespaced' });
-  await client.publish('web.payment.authorize', split(id, card, `gc_early_${tag}_${RUN}_5000`));
+  await client.publish('web.payment.authorize', splitTenderCommand('authorize', { id, card, giftCard: `gc_early_${tag}_${RUN}_5000` }));
   await eventually(
     async () => (await worker.ledger.get(refs.giftCard))?.state === 'SUCCEEDED' && (await worker.ledger.get(refs.card))?.state === 'PENDING',
     30_000,

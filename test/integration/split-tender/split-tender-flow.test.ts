@@ -4,23 +4,21 @@ import { BusClient } from '../../../src/bus/bus-client';
 import { OAuthTokenProvider } from '../../../src/bus/oauth-token-provider';
 import { Config } from '../../../src/config/config';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
-import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { bullJobId } from '../../../src/queueing/job-id';
 import { silentLogger } from '../../../src/logging/logger';
 import { captureLogger } from '../../support/capture-logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
-import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
+import { WorkerProcess } from '../../../src/processes/worker-process';
 import { ledgerStepOutcome } from '../../../src/split-tender/ledger-step-outcome';
 import { SplitTenderCoordinator } from '../../../src/split-tender/split-tender';
 import { memberOf } from '../../../src/split-tender/split-tender-store';
 import { planOf, refundReferences, stepReferences } from '../../../src/split-tender/split-tender-plan';
 import { BusTwin, startBusTwin } from '../../../harness/twins/bus-twin/bus-twin';
-import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
-import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
-import { amqpClient, deadLettersUntil, holding } from '../../support/amqp-helpers';
+import { PspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
+import { deadLettersUntil, holding } from '../../support/amqp-helpers';
+import { SplitTenderStack, splitTenderCommand, useSplitTenderStack } from '../../support/split-tender-stack';
 import { eventually } from '../../support/tcp-proxy';
 import { channelCommand } from '../../support/fixtures';
-import { testConfig } from '../../support/test-config';
 
 /**
  * Split tender through the running worker: a channel publishes an order paid by a gift card and a card
@@ -42,38 +40,36 @@ const RUN = `${process.pid.toString(36)}${randomBytes(3).toString('hex')}`;
 let n = 0;
 const run = () => `${RUN}-${(n += 1)}`;
 
-let sim: PspSimulator;
 let twin: BusTwin;
-let config: Config;
-let worker: WorkerProcess;
-let client: Awaited<ReturnType<typeof amqpClient>>;
 /** The worker's warnings and errors, for the conflicts' log lines. */
 const logs = captureLogger('warn');
 
 beforeAll(async () => {
-  sim = await startPspSimulator({ port: 0, host: '127.0.0.1', apiKey: API_KEY, webhookSecret: 'whsec_split_flow_0123456789', seed: 7 });
   twin = await startBusTwin({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
-  config = testConfig({
+});
+const stack = useSplitTenderStack({
+  apiKey: API_KEY,
+  webhookSecret: 'whsec_split_flow_0123456789',
+  logger: logs.logger,
+  webhooks: false,
+  simulator: { port: 0, host: '127.0.0.1', seed: 7 },
+  config: () => ({
     'service_bus.url': twin.url,
     'mom_client.oauth_server_url': twin.url,
     'mom_client.client_id': CLIENT_ID,
     'mom_client.client_secret': CLIENT_SECRET,
-    'split_tender.sweep_interval_ms': 100,
-    gateways: { sim: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec_split_flow_0123456789' } },
-  });
-  const routes = createGatewayClients(config);
-  worker = await startWorkerProcess(config, logs.logger, { routes, notifier: new BusClient(config, new OAuthTokenProvider(config)), monitoringPort: 0 });
-  client = await amqpClient(config);
+  }),
+  notifier: (config) => new BusClient(config, new OAuthTokenProvider(config)),
 });
-
+// After the stack's own tear-down: the worker sends its events to the twin until it stops.
 afterAll(async () => {
-  await worker?.stop();
-  await client?.deleteNamespace();
-  await client?.close();
   await twin?.stop();
-  await sim?.stop();
-  await purgeNamespace(config).catch(() => undefined);
 });
+let sim: PspSimulator;
+let config: Config;
+let worker: WorkerProcess;
+let client: SplitTenderStack['client'];
+beforeAll(() => ({ sim, config, worker, client } = stack));
 
 interface Notified {
   method: string;
@@ -152,25 +148,7 @@ function order(id: string, card: string, giftCard: string, giftAmount: number, t
 }
 
 function splitSale(id: string, card: string, giftCard: string, giftAmount: number, total: number): PaymentCommand {
-  return {
-    version: 1,
-    command: 'sale',
-    channel: 'web',
-    received_at: new Date().toISOString(),
-    payment: {
-      gateway: 'sim',
-      gateway_account: 'acme',
-      gateway_key: card,
-      amount: total,
-      currency: 'EUR',
-      order_id: `ORD-${id}`,
-      operation_reference: `split-${id}`,
-      tenders: [
-        { type: 'gift_card', gateway: 'sim', gateway_account: 'acme', gateway_key: giftCard, amount: giftAmount },
-        { type: 'card', gateway: 'sim', gateway_account: 'acme', gateway_key: card },
-      ],
-    },
-  };
+  return splitTenderCommand('sale', { id, card, giftCard, giftAmount, amount: total, reference: `split-${id}` });
 }
 
 function splitRefund(splitId: string, refundId: string, amount: number): PaymentCommand {

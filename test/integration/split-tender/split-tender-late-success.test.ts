@@ -1,20 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { Config } from '../../../src/config/config';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
-import { createGatewayClients } from '../../../src/gateways/gateway-registry';
-import { silentLogger } from '../../../src/logging/logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { OrphanReversal, orphanRefundOperationId, reverseSuccessAfterFailure, voidOperationId } from '../../../src/poller/orphan-reversal';
-import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
-import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
+import { WorkerProcess } from '../../../src/processes/worker-process';
 import { stepReferences } from '../../../src/split-tender/split-tender-plan';
 import { bullJobId } from '../../../src/queueing/job-id';
-import { freePort, purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
-import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
-import { amqpClient, deadLettersUntil, ofOrder } from '../../support/amqp-helpers';
+import { PspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
+import { deadLettersUntil, ofOrder } from '../../support/amqp-helpers';
 import { captureLogger } from '../../support/capture-logger';
+import { SplitTenderStack, splitTenderCommand, useSplitTenderStack } from '../../support/split-tender-stack';
 import { eventually } from '../../support/tcp-proxy';
-import { testConfig } from '../../support/test-config';
 
 /**
  * A split tender whose card part was declined (the split rolled back, the gift card reversed, the OMS told the
@@ -29,72 +25,33 @@ jest.setTimeout(120_000);
 const API_KEY = `sim-late-${randomBytes(6).toString('hex')}`;
 const SECRET = 'whsec-split-late-success-0123456789';
 const RUN = `${process.pid.toString(36)}${randomBytes(3).toString('hex')}`;
-let sim: PspSimulator;
-let config: Config;
-let web: WebProcess;
-let worker: WorkerProcess;
-let client: Awaited<ReturnType<typeof amqpClient>>;
 const logs = captureLogger('warn');
 const notes: Array<{ method: string; payment: Record<string, unknown>; adjustment?: Record<string, unknown> }> = [];
-
-beforeAll(async () => {
-  const webPort = await freePort();
-  sim = await startPspSimulator({ apiKey: API_KEY, webhookUrl: `http://127.0.0.1:${webPort}/webhooks/sim`, webhookSecret: SECRET, webhookRetryBaseMs: 50 });
-  config = testConfig({
-    'http.port': webPort,
-    'split_tender.sweep_interval_ms': 100,
-    'authorizations.orphan_reversal': 'on',
-    'delivery.backoff_base_ms': 50,
-    'delivery.backoff_max_ms': 500,
-    gateways: { sim: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: SECRET, timeout_ms: 3000 } },
-  });
-  const routes = createGatewayClients(config);
-  web = await startWebProcess(config, silentLogger(), { webhooks: routes });
-  worker = await startWorkerProcess(config, logs.logger, {
-    routes,
-    monitoringPort: 0,
-    notifier: {
-      notify: async (method, params) => {
-        notes.push({ method, payment: params.payment as Record<string, unknown>, adjustment: params.adjustment as Record<string, unknown> | undefined });
-      },
+const stack = useSplitTenderStack({
+  apiKey: API_KEY,
+  webhookSecret: SECRET,
+  logger: logs.logger,
+  gatewayTimeoutMs: 3000,
+  config: { 'authorizations.orphan_reversal': 'on', 'delivery.backoff_base_ms': 50, 'delivery.backoff_max_ms': 500 },
+  notifier: {
+    notify: async (method, params) => {
+      notes.push({ method, payment: params.payment as Record<string, unknown>, adjustment: params.adjustment as Record<string, unknown> | undefined });
     },
-  });
-  client = await amqpClient(config);
+  },
 });
-
-afterAll(async () => {
-  await client?.deleteNamespace().catch(() => undefined);
-  await client?.close();
-  await worker?.stop().catch(() => undefined);
-  await web?.stop().catch(() => undefined);
-  await sim?.stop();
-  await purgeNamespace(config).catch(() => undefined);
-});
+let sim: PspSimulator;
+let config: Config;
+let worker: WorkerProcess;
+let client: SplitTenderStack['client'];
+beforeAll(() => ({ sim, config, worker, client } = stack));
 
 function eventsOf(id: string): typeof notes {
   return notes.filter((n) => n.payment?.operation_reference === id);
 }
 
+/** A split of `command` whose card part the PSP declines. */
 function split(command: 'authorize' | 'sale', id: string, giftCard: string): PaymentCommand {
-  return {
-    version: 1,
-    command,
-    channel: 'web',
-    received_at: new Date().toISOString(),
-    payment: {
-      gateway: 'sim',
-      gateway_account: 'acme',
-      gateway_key: 'pm_card_declined',
-      amount: 10000,
-      currency: 'EUR',
-      order_id: `ORD-${id}`,
-      operation_reference: id,
-      tenders: [
-        { type: 'gift_card', gateway: 'sim', gateway_account: 'acme', gateway_key: giftCard, amount: 3000 },
-        { type: 'card', gateway: 'sim', gateway_account: 'acme', gateway_key: 'pm_card_declined' },
-      ],
-    },
-  };
+  return splitTenderCommand(command, { id, card: 'pm_card_declined', giftCard });
 }
 
 async function simAuthorization(operationReference: string): Promise<Record<string, unknown>> {
