@@ -53,7 +53,8 @@ import {
 } from './authorization-metrics';
 import { CancelBasis, cancelBasisOf } from '../ledger/cancel-basis';
 import { InquiryResult, inquireStatus } from './status-inquiry';
-import { InquiryMiss, NOT_LANDED, inquiryMissRules, inquiryMisses, readInquiryMiss } from './inquiry-miss';
+import { InquiryMiss, inquiryMissRules, inquiryMisses, readInquiryMiss } from './inquiry-miss';
+import { anyAttemptMayHaveLanded, lastAttemptUnfinished } from './attempt-ends';
 import { inquiryErrorIsAnswer, inquiryErrorsUnresolved } from './inquiry-error';
 import { OutcomeRecorder } from './outcome-recorder';
 import { logMovedMeanwhile } from './moved-meanwhile';
@@ -615,29 +616,16 @@ export class DeliveryService {
   }
 
   /**
-   * Whether any recorded attempt may have reached the PSP: one is proven not to have only when it ended in
-   * an error that says so (`not_sent`: it never left; `rate_limited`, `authentication`: refused before
-   * processing) or a later status inquiry found no trace of it. An attempt with no recorded end (a crash
-   * mid-call), a timeout or a 5xx may have moved money. Read only on this rare path (giving up). `pending`: entries this
-   * pass decided and will write with its next move (a failover's, `PendingFailover`), read after the history.
+   * Whether any recorded attempt may have reached the PSP (`anyAttemptMayHaveLanded`, src/delivery/attempt-ends.ts): one
+   * is proven not to have only when it ended in an error that says so (`not_sent`: it never left; `rate_limited`,
+   * `authentication`: refused before processing, or the failover it led to), or a later status inquiry under its key
+   * found no trace of it. An attempt with no recorded end (a crash mid-call), a timeout or a 5xx may have moved money,
+   * whatever failover came after a later attempt. Read only on rare paths (giving up, a failover behind an open
+   * breaker). `pending`: entries this pass decided and will write with its next move (a failover's,
+   * `PendingFailover`), read after the history.
    */
   private async mayHaveReachedPsp(id: string, pending: readonly PendingFailover[] = []): Promise<boolean> {
-    const history: readonly Readonly<Record<string, unknown>>[] = [...(await this.deps.ledger.interactions(id)), ...pending.map((p) => p.entry)];
-    let open = false; // the latest attempt is not proven harmless
-    for (const entry of history) {
-      if (entry.event === 'attempt') {
-        if (open) return true; // the previous attempt was followed by another without proof
-        open = true;
-      } else if (open && entry.event === 'send_error' && NOT_LANDED.has(String(entry.kind))) {
-        open = false;
-      } else if (open && entry.event === 'inquiry' && entry.found === false) {
-        open = false;
-      } else if (open && (entry.event === 'failover' || entry.event === 'attempt_ended')) {
-        // A failover is only made once the attempt before it is proven to have done nothing; one that waits says so.
-        open = false;
-      }
-    }
-    return open;
+    return anyAttemptMayHaveLanded([...(await this.deps.ledger.interactions(id)), ...pending.map((p) => p.entry)]);
   }
 
   /** The context the transformer sees (see `resolveOperationContext`), as the next delivery step. */
@@ -918,10 +906,11 @@ export class DeliveryService {
   }
 
   /**
-   * Appends an inquiry's `inquiry_lag` entry (read as the end of the attempt asked about: `ATTEMPT_ENDS`) only while the
-   * operation stands as read (`Ledger.appendAsRead`); `null` then. After another worker's move meanwhile (its resend: one
-   * more attempt) it would read as the end of that attempt, which may be at the PSP: nothing written, said at info, and
-   * this run ends as for a lost move (that worker's attempt is that worker's to finish).
+   * Appends an inquiry's `inquiry_lag` entry (read as the end of the attempt asked about: `ATTEMPT_ENDS`,
+   * src/delivery/attempt-ends.ts) only while the operation stands as read (`Ledger.appendAsRead`); `null` then. After
+   * another worker's move meanwhile (its resend: one more attempt) it would read as the end of that attempt, which may be
+   * at the PSP: nothing written, said at info, and this run ends as for a lost move (that worker's attempt is that
+   * worker's to finish).
    */
   private async inquiryLagAsRead(op: OperationRecord, entry: Omit<Interaction, 'at'>): Promise<DeliveryStep | null> {
     const appended = await this.deps.ledger.appendAsRead(op, entry);
@@ -1772,25 +1761,6 @@ function basisLine(basis: CancelBasis): string {
   if (c.by === 'sale') return 'sale';
   return `captures ${c.captures.map((x) => `${x.id}:${x.amount ?? '?'}`).join(',')} of ${c.authorized.amount} ${c.authorized.currency}`;
 }
-
-/**
- * Whether the operation's latest attempt has no recorded end: no answer, error or inquiry after its `attempt` entry
- * (a worker killed mid-call, or one that lost the answer before it was on record). The PSP may have performed it.
- */
-function lastAttemptUnfinished(history: readonly Interaction[]): boolean {
-  for (let i = history.length - 1; i >= 0; i--) {
-    const event = history[i].event;
-    if (event === 'attempt') return true;
-    if (ATTEMPT_ENDS.has(event)) return false;
-  }
-  return false;
-}
-
-/**
- * History entries that end an attempt: its answer, its error, a status inquiry about it, the failover it led to, or the
- * end a failover that waits records (`attempt_ended`).
- */
-const ATTEMPT_ENDS: ReadonlySet<string> = new Set(['outcome', 'send_error', 'inquiry', 'inquiry_error', 'inquiry_lag', 'failover', 'attempt_ended']);
 
 /**
  * A failover decided in this pass, not yet on record: its step (for `pb_routing_failovers_total` and the warn line) and

@@ -3,6 +3,7 @@ import { counter } from '../metrics/metrics-registry';
 import type { Interaction } from '../ledger/ledger';
 import type { CommandType } from '../contracts/payment-command';
 import { GatewayTransformer, inquiryHorizonOf, inquiryLagOf } from '../gateways/gateway-adapter';
+import { unprovenUnderCurrentKey } from './attempt-ends';
 
 /**
  * What a status inquiry that found no trace of an operation proves, read from the operation's history:
@@ -12,8 +13,9 @@ import { GatewayTransformer, inquiryHorizonOf, inquiryLagOf } from '../gateways/
  * - `index_lag`: the latest attempt is younger than the gateway's `inquiryLagMs`: the PSP's search may not
  *   show it yet. Proves nothing: no failover, and a resend only where the PSP replays a request it already
  *   performed under the same idempotency key (`resend`); else ask again.
- * - `beyond_horizon`: an attempt not yet proven absent (by an earlier miss, a failover or `attempt_ended`, or its own error
- *   saying it never landed) is older than what the gateway's inquiry searches
+ * - `beyond_horizon`: an attempt under the key asked about (since the last failover) not yet proven absent (by an
+ *   earlier miss, its own error saying it never landed, or the failover that ended it: src/delivery/attempt-ends.ts)
+ *   is older than what the gateway's inquiry searches
  *   (`inquiryHorizonMs`: Cybersource's transaction search covers the last 7 days): the miss cannot see it.
  *   Proves nothing, and nothing is resent (no idempotency key protects it): UNRESOLVED, for a webhook, the
  *   PSP's reports or an operator.
@@ -23,9 +25,6 @@ export type InquiryMiss =
   | { readonly kind: 'psp_has_request' }
   | { readonly kind: 'beyond_horizon'; readonly attemptAgeMs: number; readonly horizonMs: number }
   | { readonly kind: 'index_lag'; readonly resend: boolean; readonly attemptAgeMs: number; readonly lagMs: number };
-
-/** Error kinds (`GatewayError.kind`) that prove an attempt did nothing at the PSP. */
-export const NOT_LANDED: ReadonlySet<string> = new Set(['not_sent', 'rate_limited', 'authentication']);
 
 /** The gateway's side of reading a miss (`GatewayTransformer.inquiryLagMs`, `resendReplays`). */
 export interface InquiryMissRules {
@@ -50,16 +49,10 @@ export function readInquiryMiss(history: readonly Interaction[], rules: InquiryM
   if (history.some((h) => h.psp_has_request === true)) return { kind: 'psp_has_request' };
   const horizonMs = rules.horizonMs ?? 0;
   if (horizonMs > 0) {
-    // The attempts not proven absent: an earlier miss (`inquiry`, not found) or a failover (or the end a waiting one
-    // records, `attempt_ended`) proves every one before it did nothing; an error that says the request never landed
-    // (NOT_LANDED) proves its own attempt.
-    const unproven: number[] = [];
-    for (const entry of history) {
-      if ((entry.event === 'inquiry' && entry.found === false) || entry.event === 'failover' || entry.event === 'attempt_ended') unproven.length = 0;
-      else if (entry.event === 'attempt') unproven.push(entry.at);
-      else if (entry.event === 'send_error' && NOT_LANDED.has(String(entry.kind))) unproven.pop();
-    }
-    const oldest = unproven[0];
+    // The attempts under the key asked about not proven absent (src/delivery/attempt-ends.ts): an earlier miss proves
+    // every one before it did nothing; an error that says the request never landed, or the failover that ended it, its
+    // own. Those before the last failover were at another gateway: this search does not look for them.
+    const oldest = unprovenUnderCurrentKey(history)[0]?.at;
     if (oldest !== undefined && now - oldest >= horizonMs) return { kind: 'beyond_horizon', attemptAgeMs: now - oldest, horizonMs };
   }
   if (rules.lagMs <= 0) return { kind: 'no_trace' };

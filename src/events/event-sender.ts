@@ -9,8 +9,8 @@ import { Logger } from '../logging/logger';
 import { NotificationSender, sendLeaseMs, sendLeasedEvent } from './event-send';
 import { EventStore, StoredEvent, UnreadableEventError } from './event-store';
 import { BusRpcError } from '../bus/bus-errors';
-import { EVENT_REJECTION_TRIES, contentRejection, countEventRejection, countRefundNoticeSetAside, countSkipNoticeSetAside } from './event-rejection';
-import { isRefundPendingEventId, isSkipNoticeEventId } from './payment-event';
+import { EVENT_REJECTION_TRIES, contentRejection, countEventRejection } from './event-rejection';
+import { refusedNotice, setAsideRefusedNotice } from './refusable-notices';
 import { OMS_EVENTS_QUEUE, OmsEventJobData } from './oms-events-queue';
 import { eventReplicaShortfall } from './event-replicas';
 import { ReplicaShortfall, unreplicatedMessage } from '../ledger/replica-acks';
@@ -85,8 +85,9 @@ export function startEventSender(
       try {
         await sendLeasedEvent(deps.events, deps.sender, event, event.sequence);
       } catch (err) {
-        if (isRefusedRefundNotice(event, err, config)) return setAsideRefundNotice(event, err, deps);
-        if (isRefusedSkipNotice(event, err, config)) return setAsideSkipNotice(event, err, deps);
+        // A notice the bus refused for good (src/events/refusable-notices.ts) is set aside at once.
+        const refused = refusedNotice(event, err, config);
+        if (refused) return setAsideRefusedNotice(refused, event, deps);
         return afterRefusal(job, event, err, deps);
       }
       return 'sent';
@@ -154,59 +155,6 @@ async function confirmBeforeSend(job: Job<OmsEventJobData>, event: StoredEvent, 
  */
 function orderWaitMs(job: Job<OmsEventJobData>, config: Config): number {
   return Math.min(config.events.backoffMaxMs, Math.max(ORDER_WAIT_MS, Math.round((Date.now() - job.timestamp) / 10)));
-}
-
-/**
- * Whether `err` is the bus's JSON-RPC error answer to a refund pre-notice (`refundPendingEvent`, the
- * `service_bus.method.refund_updated` method): the bus answered, and the same call gets the same answer (-32601
- * method not found for a bus that does not know the method). Retried, it would hold the refund's own outcome,
- * next in its payment's sequence, back for ever. A transient failure (unreachable, 5xx, 429) is no such answer.
- */
-function isRefusedRefundNotice(event: StoredEvent, err: unknown, config: Config): err is BusRpcError {
-  return err instanceof BusRpcError && event.method === config.serviceBus.methods.notifications.refund_updated && isRefundPendingEventId(event.eventId);
-}
-
-/**
- * Sets a refund pre-notice the bus refused aside at once (`EventStore.setAside`, reason `rpc_<code>`: listed for an
- * operator, resendable), so the refund's outcome goes on: counted in `pb_refund_notices_set_aside_total{reason}`
- * (the specification's codes by name, any other as `rpc_other`),
- * a warn line naming the event, the method and the bus's error (made safe by `BusRpcError`).
- */
-async function setAsideRefundNotice(event: StoredEvent, err: BusRpcError, deps: { events: EventStore; logger: Logger }): Promise<string> {
-  const reason = `rpc_${err.rpcCode}`;
-  await deps.events.setAside(event, reason);
-  countRefundNoticeSetAside(err.rpcCode);
-  deps.logger.warn(
-    "refund pre-notice set aside: the bus refused it (a JSON-RPC error); the refund's outcome goes on. Set service_bus.refund_pending_notice: false if the bus does not take it, then dismiss it (payment-bridge ops events dismiss --reason)",
-    { event_id: event.eventId, method: event.method, sequence: event.sequence, payment_key: event.paymentKey, reason, error: err.message },
-  );
-  return 'set-aside';
-}
-
-/**
- * Whether `err` is the bus's JSON-RPC error answer to a recurring skipped-cycles notice (`recurringCyclesSkippedEvent`,
- * the `service_bus.method.recurring_cycles_skipped` method, src/recurring/recurring-skip-notice.ts): as for the refund
- * pre-notice, the same call gets the same answer (-32601 from a bus that does not know the method yet), and retried it
- * would hold the order's later events, the charge of the cycle due now first, back for ever.
- */
-function isRefusedSkipNotice(event: StoredEvent, err: unknown, config: Config): err is BusRpcError {
-  return err instanceof BusRpcError && event.method === config.serviceBus.methods.notifications.recurring_cycles_skipped && isSkipNoticeEventId(event.eventId);
-}
-
-/**
- * Sets a skipped-cycles notice the bus refused aside at once (`EventStore.setAside`, reason `rpc_<code>`: listed for an
- * operator, resendable), so the order's later events go on: counted in `pb_recurring_skip_notices_set_aside_total{reason}`,
- * a warn line naming the event, the method and the bus's error.
- */
-async function setAsideSkipNotice(event: StoredEvent, err: BusRpcError, deps: { events: EventStore; logger: Logger }): Promise<string> {
-  const reason = `rpc_${err.rpcCode}`;
-  await deps.events.setAside(event, reason);
-  countSkipNoticeSetAside(err.rpcCode);
-  deps.logger.warn(
-    "recurring skipped-cycles notice set aside: the bus refused it (a JSON-RPC error); the order's later events go on. Resend it once the bus takes the method (payment-bridge ops events resend), or dismiss it (ops events dismiss --reason)",
-    { event_id: event.eventId, method: event.method, sequence: event.sequence, reason, error: err.message },
-  );
-  return 'set-aside';
 }
 
 /**

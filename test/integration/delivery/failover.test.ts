@@ -13,6 +13,7 @@ import { CapReservations } from '../../../src/caps/cap-reservations';
 import { useSimulatorPair } from '../../support/simulator-pair';
 import { GatewayError } from '../../../src/errors/gateway-error';
 import { GatewayRoute } from '../../../src/gateways/gateway-route';
+import { GatewayRequest } from '../../../src/gateways/gateway-adapter';
 
 /**
  * Failover between two real PSP simulators (two gateways, two PSP accounts): the route's next candidate
@@ -620,6 +621,79 @@ describe('routing and failover (authorize, sale)', () => {
     expect(await ledger.get(id)).toMatchObject({ state: 'FAILED', reason: 'UNRESPONSIVE' });
     expect(await events.load(`${id}.UNRESOLVED`)).toBeNull();
     expect(effectsOf(simB, id)).toBe(0);
+  });
+
+  it('two attempts under one key (a 5xx retried, then a timeout) that the status inquiry then missed are not read later as maybe at the PSP: past delivery.max_age_ms at the next gateway it FAILs, never UNRESOLVED', async () => {
+    let shift = 0;
+    const answers = [
+      new GatewayError('server_error', 'sima', 'internal error', { httpStatus: 500 }),
+      new GatewayError('outcome_unknown', 'sima', 'timed out', {}),
+    ];
+    // The payment request refused as `next` says; the status inquiry (a GET) goes to the simulator, which has no trace.
+    const failing = (gateway: string, next: () => GatewayError) =>
+      changing(gateway, (route) => ({
+        ...route,
+        client: Object.assign(Object.create(route.client) as typeof route.client, {
+          send: (request: GatewayRequest) => (request.method === 'GET' ? route.client.send(request) : Promise.reject(next())),
+        }),
+      }));
+    const atSima = failing('sima', () => answers.shift() ?? new GatewayError('not_sent', 'sima', 'unexpected send', {}));
+    const atSimb = failing('simb', () => new GatewayError('rate_limited', 'simb', 'too many requests', { httpStatus: 429 }));
+    const { service, ledger, events } = setup(
+      { 'delivery.max_age_ms': 60_000 },
+      undefined,
+      (real) => atSimb(atSima(real)),
+      () => Date.now() + shift,
+    );
+    const id = await record(ledger, authorize());
+    // A 5xx (retried under the same key), then a timeout: UNKNOWN.
+    expect((await service.deliver(id)).kind).toBe('retry');
+    expect((await service.deliver(id)).kind).toBe('retry');
+    expect((await ledger.get(id))?.state).toBe('UNKNOWN');
+    // sima's status inquiry finds no trace of the key: both attempts proven absent, failed over to simb, refused there (429).
+    expect((await service.deliver(id)).kind).toBe('retry');
+    expect(await eventsOf(ledger, id)).toEqual(['received', 'attempt', 'send_error', 'attempt', 'send_error', 'inquiry', 'failover', 'attempt', 'send_error']);
+    expect(await ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 3, routing: { gateway: 'simb', index: 1 } });
+    // Two minutes on, past delivery.max_age_ms: no attempt can have moved money.
+    shift = 120_000;
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(await ledger.get(id)).toMatchObject({ state: 'FAILED', reason: 'UNRESPONSIVE' });
+    expect(await events.load(`${id}.UNRESOLVED`)).toBeNull();
+  });
+
+  it('a 5xx retried under one key whose retry was then not sent fails over, but the 5xx attempt may still be at the first gateway: past delivery.max_age_ms UNRESOLVED, never FAILED', async () => {
+    let shift = 0;
+    const answers = [
+      new GatewayError('server_error', 'sima', 'internal error', { httpStatus: 500 }),
+      new GatewayError('not_sent', 'sima', 'connection refused', {}),
+    ];
+    const failing = (gateway: string, next: () => GatewayError) =>
+      changing(gateway, (route) => ({
+        ...route,
+        client: Object.assign(Object.create(route.client) as typeof route.client, {
+          send: (request: GatewayRequest) => (request.method === 'GET' ? route.client.send(request) : Promise.reject(next())),
+        }),
+      }));
+    const atSima = failing('sima', () => answers.shift() ?? new GatewayError('not_sent', 'sima', 'unexpected send', {}));
+    const atSimb = failing('simb', () => new GatewayError('rate_limited', 'simb', 'too many requests', { httpStatus: 429 }));
+    const { service, ledger, events } = setup(
+      { 'delivery.max_age_ms': 60_000 },
+      undefined,
+      (real) => atSimb(atSima(real)),
+      () => Date.now() + shift,
+    );
+    const id = await record(ledger, authorize());
+    // A 5xx (retried under the same key: the PSP may still act on it), then the retry never leaves: failed over to
+    // simb on the not-sent retry alone, refused there (429).
+    expect((await service.deliver(id)).kind).toBe('retry');
+    expect((await service.deliver(id)).kind).toBe('retry');
+    expect(await eventsOf(ledger, id)).toEqual(['received', 'attempt', 'send_error', 'attempt', 'failover', 'attempt', 'send_error']);
+    expect(await ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 3, routing: { gateway: 'simb', index: 1 } });
+    // Past delivery.max_age_ms: the failover proved the not-sent retry absent, never the 5xx before it.
+    shift = 120_000;
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'UNRESOLVED' });
+    expect(await ledger.get(id)).toMatchObject({ state: 'UNRESOLVED' });
+    expect(await events.load(`${id}.UNRESOLVED`)).not.toBeNull();
   });
 
   it('commit-then-timeout: never fails over while the first attempt may be live; its status inquiry finds the charge', async () => {
