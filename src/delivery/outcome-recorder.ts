@@ -397,8 +397,10 @@ export class OutcomeRecorder {
     // Found by a webhook, an inquiry, the poller or a reconciliation: no pass of the delivery follows to reclaim what a
     // failover plan decided on the last attempt left (its worker died). Not for the delivering attempt's own answer: that
     // would cost every routed authorization a read (docs/LIMITS.md); a dead claim beside it is a second worker's, killed
-    // mid-failover in that call's window, and lapses with its TTL (a day).
-    if (after.state === 'SUCCEEDED' && op.state !== 'SUCCEEDED' && source !== 'response' && this.deps.afterSuccess) {
+    // mid-failover in that call's window, and stays counted until its bucket ends. A repeat of the success (a webhook
+    // heard again, its job retried after the worker that moved it died before this) runs it again: idempotent, and what
+    // reclaims it then (no Redis call for a route of one candidate or with no caps).
+    if (after.state === 'SUCCEEDED' && source !== 'response' && this.deps.afterSuccess) {
       // The state is recorded; a lost release only keeps a cap counter high until its claim's TTL, then its day or month.
       await this.deps
         .afterSuccess(after)

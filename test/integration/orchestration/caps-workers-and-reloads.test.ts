@@ -528,6 +528,35 @@ describe('a dead failover claim at the attempt count the operation ends with', (
     expect(line).toContain('"state":"SUCCEEDED"');
   });
 
+  it("a webhook heard again after the worker that moved the operation to SUCCEEDED died before giving back the dead claim's reservation: the repeat gives it back", async () => {
+    const first = config(['sima', 'simb'], undefined, capped('simb'));
+    const one = startWorker(stacks, first);
+    const id = await createdAuthorization(one);
+    simA.setFaults({ error5xxRate: 1 });
+    try {
+      expect((await one.service.deliver(id)).kind).toBe('retry');
+    } finally {
+      simA.setFaults({});
+    }
+    const caps = new CapReservations(one.redis, one.config.redis.keyPrefix, one.config.limits.caps.rules);
+    const atSimb = { index: 1, gateway: 'simb', account: 'default', amount: 1000, currency: 'USD' };
+    expect(await caps.reserve(id, [atSimb], Date.now(), '1:plan-of-a-dead-worker')).toMatchObject({ kind: 'reserved', index: 1 });
+    const success = { status: 'SUCCESS' as const, gatewayStatus: 'succeeded', gatewayReference: `pi_${id}` };
+    // The webhook's worker is killed between the move to SUCCEEDED and the give-back (here: the give-back fails).
+    const kill = jest.spyOn(one.pipeline, 'releaseSucceeded').mockRejectedValueOnce(new Error('worker killed'));
+    try {
+      expect((await one.recorder.apply((await one.ledger.get(id))!, success, 'webhook')).state).toBe('SUCCEEDED');
+    } finally {
+      kill.mockRestore();
+    }
+    expect(await counted(one, 'simb')).toBe(1);
+    // The PSP's webhook is delivered again (its job retried): the record is SUCCEEDED already, the dead claim goes now.
+    const settled = (await one.ledger.get(id))!;
+    expect(settled).toMatchObject({ state: 'SUCCEEDED', attempts: 1 });
+    expect((await one.recorder.apply(settled, success, 'webhook')).state).toBe('SUCCEEDED');
+    expect(await counted(one, 'simb')).toBe(0);
+  });
+
   it("keeps the reservation of the gateway the operation SUCCEEDED at: only the later candidates' claims are dead", async () => {
     const first = config(['sima', 'simb'], undefined, capped('sima', 'simb'));
     const one = startWorker(stacks, first);
