@@ -1007,8 +1007,12 @@ export class DeliveryService {
       // builder, data it needs was erased): its earlier attempt may be at the PSP, so it is never told FAIL.
       // The failovers that led here were decided on proof that the attempt before them did nothing: read with them.
       const sent = await this.refusalOfSent(op, refusal.details.gatewayCode ?? refusal.code, { kind: refusal.kind }, failovers);
+      // A route decided in this pass (a failover's next gateway, a first plan) is the one that refused.
+      const refusedAt = op.routing !== undefined && fresh.has(op.routing) ? op.routing : undefined;
       if (sent) {
         breaker.release(); // we did not call: a reserved probe is freed, the breaker stays as it is
+        // Left to the attempt on record (withheld, UNRESOLVED, or another worker's): no plan of this pass goes on record.
+        await this.abandonPlans(op, refusedAt ? freshPlans.get(refusedAt) : undefined, failovers);
         return sent;
       }
       // Decided on the record as read: one another worker sent meanwhile is left as that one leaves it. A cancel of a
@@ -1022,10 +1026,15 @@ export class DeliveryService {
               if (captured) this.noteCancelOfCaptured(op, captured, route.gateway.name, refusal.details.gatewayCode ?? refusal.code);
             }
           : undefined;
+      // The route that refused is written with the FAIL, so the record says the gateway its history and FAIL event name
+      // (the one a failover left, otherwise).
       return this.onError(op, refusal, breaker, 'send', undefined, refusal.details.field, {
         onlyFrom: op.state,
         ...(recorded ? { recorded } : {}),
         ...(failovers.length > 0 ? { precededBy: failovers.map((f) => f.entry) } : {}),
+        ...(refusedAt ? { routing: refusedAt } : {}),
+        // Lost to another worker's move: the plans of this pass never go on record, and give back what they reserved.
+        lost: () => this.abandonPlans(op, refusedAt ? freshPlans.get(refusedAt) : undefined, failovers),
       });
     }
     // Noted once the request is built: a cancel refused unsent is counted and logged as refused (above).
@@ -1089,14 +1098,15 @@ export class DeliveryService {
       await this.pipeline.reclaim(afterTransition(op, 'SENT', fields, now), planOf(op));
     }
     if (!moved.applied) {
-      // A webhook or another worker decided it meanwhile. A plan decided in this pass never went on record: what it
-      // reserved is given back (`releaseAbandoned`: unless another plan of the operation, the mover's, claims it).
+      // A webhook or another worker decided it meanwhile. The plans decided in this pass never went on record: what
+      // each reserved is given back (`releaseAbandoned`: unless another plan of the operation, the mover's, claims it),
+      // every gateway of a failover chain's (one passed on its open breaker too), not only this one's.
       const failover = failovers[failovers.length - 1];
       noteMoveLost(this.deps.logger, 'attempt', op, moved.from, route.gateway.name, {
         command: op.command,
         ...(failover ? { failover_from: failover.from, failover_trigger: failover.trigger } : {}),
       });
-      if (plan) await this.pipeline.releaseAbandoned(op, plan);
+      await this.abandonPlans(op, plan, failovers);
       return this.movedMeanwhile(op.id);
     }
     // The record as this move left it: the outcome's event is then recorded with the outcome in one round
@@ -1225,9 +1235,17 @@ export class DeliveryService {
     /**
      * A refusal before any call, decided on the record as read: FAIL only if the operation is still in `onlyFrom`;
      * `recorded` runs once that FAIL is on record (before the warn line), never for one another worker moved meanwhile;
-     * `precededBy`: history entries written with that FAIL only (the failovers that led to this refusal).
+     * `precededBy`: history entries written with that FAIL only (the failovers that led to this refusal); `routing`: the
+     * route decided in this pass that refused (not yet on record), written with that FAIL; `lost` runs when that FAIL
+     * did not apply (another worker moved the operation meanwhile).
      */
-    stale?: { onlyFrom: OperationState; recorded?: () => void; precededBy?: TransitionFields['precededBy'] },
+    stale?: {
+      onlyFrom: OperationState;
+      recorded?: () => void;
+      precededBy?: TransitionFields['precededBy'];
+      routing?: RoutingRecord;
+      lost?: () => Promise<void>;
+    },
   ): Promise<DeliveryStep> {
     if (!(err instanceof GatewayError)) throw err;
     const { ledger, recorder, logger } = this.deps;
@@ -1352,9 +1370,13 @@ export class DeliveryService {
       ...(field ? { field } : {}),
       ...(stale ? { onlyFrom: stale.onlyFrom } : {}),
       ...(stale?.precededBy ? { precededBy: stale.precededBy } : {}),
+      ...(stale?.routing ? { routing: stale.routing } : {}),
     });
     if (stale) {
-      if (this.refusalLost(op, failed, reason)) return { kind: 'done', state: failed.state };
+      if (this.refusalLost(op, failed, reason)) {
+        await stale.lost?.();
+        return { kind: 'done', state: failed.state };
+      }
       stale.recorded?.();
       refusedForGood();
     }
@@ -1486,6 +1508,9 @@ export class DeliveryService {
     if (this.refusalLost(op, failed, planned.reason)) {
       // The refusing stage counts it apart (`refusal_lost`), never as a refusal that applied.
       planned.tally?.(false);
+      // The failovers that led here never go on record: what their plans reserved (a gateway passed on its open breaker)
+      // is given back, unless another plan of the operation claims it.
+      await this.abandonPlans(op, undefined, failovers);
       return { kind: 'done', state: failed.state };
     }
     this.failedOver(op, failovers);
@@ -1629,7 +1654,7 @@ export class DeliveryService {
       await this.pipeline.releaseAbandoned(op, next.plan);
       return null;
     }
-    const failovers = [...pending, { from, to, trigger, entry: { event: 'failover', from, to, trigger: step.trigger, ...detail } }];
+    const failovers = [...pending, { from, to, trigger, entry: { event: 'failover', from, to, trigger: step.trigger, ...detail }, plan: next.plan }];
     const ctx: OperationContext = {
       operationId: op.id,
       command: op.command,
@@ -1648,6 +1673,17 @@ export class DeliveryService {
       return further ?? { step: { kind: 'wait', reason: `circuit open for ${to}`, delayMs: permit.retryInMs }, sent: false };
     }
     return { step: await this.send(moved, ctx, route, breaker, failovers), sent: true };
+  }
+
+  /**
+   * Gives back what the plans of this pass reserved when nothing of it went on record (its move or refusal lost to another
+   * worker or a PSP fact): `plan` (the one it was to send, if any) and each failover's of the chain that led there, once
+   * each, every one unless another plan of the operation claims its reservation (`releaseAbandoned`).
+   */
+  private async abandonPlans(op: OperationRecord, plan: OrchestrationPlan | undefined, failovers: readonly PendingFailover[]): Promise<void> {
+    const plans = new Set<OrchestrationPlan>(failovers.map((f) => f.plan));
+    if (plan) plans.add(plan);
+    for (const p of plans) await this.pipeline.releaseAbandoned(op, p);
   }
 
   /** Counts and logs the failovers of this pass once the move (or the refusal) they led to is on record. */
@@ -1735,6 +1771,8 @@ interface PendingFailover {
   readonly to: string;
   readonly trigger: FailoverTrigger;
   readonly entry: HistoryEntryDraft;
+  /** The plan decided for `to` (what the stages reserved there): given back if nothing of this pass goes on record. */
+  readonly plan: OrchestrationPlan;
 }
 
 /** Failover triggers whose attempt has no recorded end when the failover is decided (the caller records it otherwise). */

@@ -162,6 +162,12 @@ export class OutcomeRecorder {
        */
       afterFailure?: (op: OperationRecord) => Promise<void>;
       /**
+       * Called once an outcome found by anything but the delivering attempt's own answer (a webhook, an inquiry, the
+       * poller, a reconciliation) moved an operation to SUCCEEDED: the orchestration gives back what only plans that can
+       * never go on record now hold (a dead failover's cap reservation). Without it, nothing.
+       */
+      afterSuccess?: (op: OperationRecord) => Promise<void>;
+      /**
        * Releases what the PSP still holds for an operation an outcome with `fundsHeld` just FAILED (orphan
        * reversal's void under the outcome's reason, `releasingHeldFunds`). Without it the failure is still counted and
        * logged as a hold left standing (`held-funds-release.ts`).
@@ -386,6 +392,20 @@ export class OutcomeRecorder {
         .afterFailure(after)
         .catch((err: Error) =>
           this.deps.logger.warn('could not give back what the orchestration reserved for a failed operation', { operation_id: op.id, error: err.message }),
+        );
+    }
+    // Found by a webhook, an inquiry, the poller or a reconciliation: no pass of the delivery follows to reclaim what a
+    // failover plan decided on the last attempt left (its worker died). Not for the delivering attempt's own answer: that
+    // would cost every routed authorization a read (docs/LIMITS.md); a dead claim beside it is a second worker's, killed
+    // mid-failover in that call's window, and stays counted until its bucket ends. A repeat of the success (a webhook
+    // heard again, its job retried after the worker that moved it died before this) runs it again: idempotent, and what
+    // reclaims it then (no Redis call for a route of one candidate or with no caps).
+    if (after.state === 'SUCCEEDED' && source !== 'response' && this.deps.afterSuccess) {
+      // The state is recorded; a lost release only keeps a cap counter high until its claim's TTL, then its day or month.
+      await this.deps
+        .afterSuccess(after)
+        .catch((err: Error) =>
+          this.deps.logger.warn('could not give back what dead plans reserved for a succeeded operation', { operation_id: op.id, error: err.message }),
         );
     }
     // Failed, yet the issuer's approval still holds the customer's funds: release them, once (this move's caller).

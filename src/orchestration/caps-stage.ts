@@ -181,20 +181,24 @@ export class CapsStage implements OrchestrationStage {
    * plans decided on a record of fewer attempts are dropped and a reservation no claim holds then is given back, as
    * `settled` does for a plan decided in its pass (a failover decided on the record before the resend, whose worker
    * died between its claim and its move, can never go on record). One MGET per currency when the route has candidates
-   * after the plan's; nothing else.
+   * after the plan's; nothing else. `ended` (`op` SUCCEEDED, its attempt count final): every claim there that names an
+   * attempt count is dead, the one the record ends with included (a failover decided on the last attempt, whose worker
+   * died, with no attempt after it that would reclaim it).
    */
-  async reclaim(op: OperationRecord, plan: OrchestrationPlan): Promise<void> {
+  async reclaim(op: OperationRecord, plan: OrchestrationPlan, ended = false): Promise<void> {
     if (!CAPPED.has(op.command)) return;
     const later = plan.candidates.slice(plan.index + 1).map((gateway, i) => ({ gateway, index: plan.index + 1 + i }));
-    if (later.length > 0) for (const currency of this.currencies(op, plan)) await this.reclaimAt(op, currency, later);
+    const below = ended ? op.attempts + 1 : op.attempts;
+    if (later.length > 0) for (const currency of this.currencies(op, plan)) await this.reclaimAt(op, currency, later, below);
   }
 
   /**
    * Drops the dead claims on what `op` holds in `currency` at `later` (candidates after its record's) and gives back a
-   * reservation no claim holds then (`CapReservations.reclaimDead`), counted and logged.
+   * reservation no claim holds then (`CapReservations.reclaimDead`), counted and logged. `below`: the claims of plans
+   * decided on fewer attempts than this are dead (default: the record's attempt count).
    */
-  private async reclaimAt(op: OperationRecord, currency: string, later: ReadonlyArray<{ gateway: string; index: number }>): Promise<void> {
-    for (const { gateway, claims, released } of await this.caps.reclaimDead(op.id, currency, later, op.attempts)) {
+  private async reclaimAt(op: OperationRecord, currency: string, later: ReadonlyArray<{ gateway: string; index: number }>, below = op.attempts): Promise<void> {
+    for (const { gateway, claims, released } of await this.caps.reclaimDead(op.id, currency, later, below)) {
       if (claims > 0) reclaimed().inc({ gateway }, claims);
       if (released) releases().inc({ gateway, why: 'reclaimed' });
       // A worker died between its claim and its move (or a claim outlived its plan): say what came back.

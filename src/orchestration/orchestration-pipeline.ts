@@ -156,6 +156,16 @@ export class OrchestrationPipeline {
     for (const stage of this.stages) if (stage.active() && stage.reclaim) await stage.reclaim(op, plan);
   }
 
+  /**
+   * A routed operation reached SUCCEEDED (found by a webhook, a status inquiry, a reconciliation: the outcome recorder's
+   * `afterSuccess`): no plan of it can go on record any more, so the stages give back what only plans never on record hold, whatever attempt count
+   * they were decided on (`OrchestrationStage.reclaim`, `ended`). Idempotent; nothing for a route of one candidate.
+   */
+  async releaseSucceeded(op: OperationRecord): Promise<void> {
+    if (op.routing && op.routing.index + 1 < op.routing.candidates.length && this.stages.some((s) => s.active() && s.reclaim))
+      for (const stage of this.stages) if (stage.active() && stage.reclaim) await stage.reclaim(op, planOf(op), true);
+  }
+
   /** Releases what the stages reserved for `plan` (`StageRelease`: an attempt that failed for good, a refusal, a failover). */
   async release(op: OperationRecord, plan: OrchestrationPlan, why: StageRelease): Promise<void> {
     for (const stage of this.stages) if (stage.active() && stage.release) await stage.release(op, plan, why);

@@ -131,9 +131,10 @@ export interface OrchestrationStage {
   /**
    * A resend at the record's own candidate is on record (`op`, an attempt more): a plan decided on the record before it
    * (a failover whose worker died between its reservation and its move) can never go on record: give back what only
-   * such plans hold. Optional.
+   * such plans hold. `ended`: `op` reached SUCCEEDED instead (a webhook, an inquiry): no plan can
+   * go on record any more, whatever attempt count it was decided on (FAILED gives everything back: `release`). Optional.
    */
-  reclaim?(op: OperationRecord, plan: OrchestrationPlan): Promise<void>;
+  reclaim?(op: OperationRecord, plan: OrchestrationPlan, ended?: boolean): Promise<void>;
 }
 
 /**

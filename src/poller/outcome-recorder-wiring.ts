@@ -28,8 +28,11 @@ export interface OutcomeRecorderParts {
   /** Where orphan reversal queues its voids, and where dependents woken by a move of what they wait for are promoted. */
   deliveryQueue: Queue<DeliveryJobData>;
   logger: Logger;
-  /** The orchestration whose reservations (cap counters) a failure gives back: the one delivery reserves with. */
-  pipeline: Pick<OrchestrationPipeline, 'releaseFailed'>;
+  /**
+   * The orchestration whose reservations (cap counters) a failure gives back, and a success those of plans that can no
+   * longer go on record: the one delivery reserves with.
+   */
+  pipeline: Pick<OrchestrationPipeline, 'releaseFailed' | 'releaseSucceeded'>;
   /** Sends events inline (the worker's fast path); without it every event goes through the queue. */
   notifier?: NotificationSender;
   /**
@@ -41,7 +44,7 @@ export interface OutcomeRecorderParts {
 
 /**
  * The outcome recorder of a process (worker, poller, reconciliation), with everything a failure found there
- * gives back: the orchestration's reservations (`afterFailure`) and, through orphan reversal, what the PSP
+ * gives back: the orchestration's reservations (`afterFailure`; a success, what only dead plans hold: `afterSuccess`) and, through orphan reversal, what the PSP
  * still holds (`releaseHeld`, `releaseAfterVoid`). One place, so no process wires one without the others
  * and the same failure releases the same things whoever finds it (the gateway's answer, a webhook, a status
  * inquiry, a reconciliation run), and a capture or cancel failed on its authorization's lapse records that lapse on the
@@ -66,6 +69,7 @@ export function buildOutcomeRecorder(parts: OutcomeRecorderParts): { recorder: O
     logger,
     notifier,
     afterFailure: (op) => pipeline.releaseFailed(op),
+    afterSuccess: (op) => pipeline.releaseSucceeded(op),
     ...orphanReleases(orphans),
     ...(parked ? { parked } : {}),
     recordLapse: (failed, lapse, source) => lapses.record?.(failed, lapse, source) ?? Promise.resolve(),

@@ -86,7 +86,7 @@ function stack(baseMs: number, maxMs: number): Stack {
     eventsQueue,
     deliveryQueue,
     logger,
-    pipeline: { releaseFailed: async () => undefined },
+    pipeline: { releaseFailed: async () => undefined, releaseSucceeded: async () => undefined },
   });
   const service = new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger });
   const checks = new Map<string, number[]>();

@@ -394,6 +394,29 @@ describe('routing and failover (authorize, sale)', () => {
     expect(await failovers()).toBe(before + 1);
   });
 
+  it('a failover whose request at the next gateway is refused while being built: the FAILED record, its history and its FAIL event all name that gateway (simb), not the one it left', async () => {
+    const { service, ledger, events } = setup(
+      {},
+      undefined,
+      changing('simb', (route) => ({
+        ...route,
+        transformer: Object.assign(Object.create(route.transformer) as typeof route.transformer, {
+          buildRequest: () => {
+            throw new RangeError('amount not representable at simb');
+          },
+        }),
+      })),
+    );
+    const id = await record(ledger, authorize({ currency: 'USD' }));
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    const op = await ledger.get(id);
+    expect(op?.routing).toMatchObject({ gateway: 'simb', index: 1, failovers: [{ from: 'dead', to: 'simb', trigger: 'not_sent' }] });
+    const failover = (await ledger.interactions(id)).find((h) => h.event === 'failover');
+    expect(failover).toMatchObject({ from: 'dead', to: 'simb' });
+    const payment = (await events.load(`${id}.FAILED`))!.params.payment as Record<string, unknown>;
+    expect(payment).toMatchObject({ status: 'FAIL', reason: 'COMMAND_REFUSED', routing: { gateway: 'simb', failovers: [{ from: 'dead', to: 'simb' }] } });
+  });
+
   it('a failover whose request at the next gateway is refused while being built, after another worker sent again meanwhile: no FAIL, no failover on record or counted', async () => {
     const stack = setup(
       {},
@@ -432,6 +455,85 @@ describe('routing and failover (authorize, sale)', () => {
     expect(await events.load(`${id}.FAILED`)).toBeNull();
     expect(await eventsOf(ledger, id)).toEqual(['received', 'attempt', 'attempt']);
     expect(await failovers()).toBe(before);
+  });
+
+  it('a failover whose request at the next gateway is refused while being built, after another worker sent again meanwhile: what its plan reserved there is given back', async () => {
+    const stack = setup(
+      { 'caps.rules': [{ scope: 'gateway', name: 'simb', currency: 'USD', daily_count: 1 }] },
+      undefined,
+      changing('simb', (route) => ({
+        ...route,
+        transformer: Object.assign(Object.create(route.transformer) as typeof route.transformer, {
+          buildRequest: () => {
+            throw new RangeError('amount not representable at simb');
+          },
+        }),
+      })),
+    );
+    const { service, ledger, pipeline } = stack;
+    const abandoned = async () => (await metricValue('pb_caps_releases_total', { gateway: 'simb', why: 'abandoned' })) ?? 0;
+    const before = await abandoned();
+    const id = await record(ledger, authorize({ currency: 'USD' }));
+    // Once the failover to simb is decided (reserved there), another worker sends the operation once more at dead.
+    const decide = pipeline.failover.bind(pipeline);
+    let raced = false;
+    const race = jest.spyOn(pipeline, 'failover').mockImplementation(async (op, plan, now) => {
+      const next = await decide(op, plan, now);
+      if (!raced && op.id === id) {
+        raced = true;
+        expect(await capTaken(stack, 'simb', 'USD')).toBe(true);
+        expect((await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 2, gateway: 'dead' }, { countAttempt: true })).applied).toBe(true);
+      }
+      return next;
+    });
+    try {
+      expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SENT' });
+    } finally {
+      race.mockRestore();
+    }
+    expect(raced).toBe(true);
+    expect(await ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 2, routing: { gateway: 'dead', index: 0 } });
+    // Nothing of the refused failover is on record: simb's cap counts nothing for it.
+    expect(await capTaken(stack, 'simb', 'USD')).toBe(false);
+    expect(await abandoned()).toBe(before + 1);
+  });
+
+  it('a first plan whose request is refused while being built, after another worker sent the operation meanwhile: no FAIL, and what the plan reserved is given back', async () => {
+    const stack = setup(
+      { 'caps.rules': [{ scope: 'gateway', name: 'sima', currency: 'EUR', daily_count: 1 }] },
+      undefined,
+      changing('sima', (route) => ({
+        ...route,
+        transformer: Object.assign(Object.create(route.transformer) as typeof route.transformer, {
+          buildRequest: () => {
+            throw new RangeError('amount not representable at sima');
+          },
+        }),
+      })),
+    );
+    const { service, ledger, pipeline, events } = stack;
+    const id = await record(ledger, authorize());
+    // Once this pass has planned sima (reserved there), another worker (a release routing it elsewhere) sends it at simb.
+    const plan = pipeline.plan.bind(pipeline);
+    let raced = false;
+    const race = jest.spyOn(pipeline, 'plan').mockImplementation(async (op, now, pinned) => {
+      const planned = await plan(op, now, pinned);
+      if (!raced && op.id === id) {
+        raced = true;
+        expect(await capTaken(stack, 'sima', 'EUR')).toBe(true);
+        expect((await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1, gateway: 'simb' }, { countAttempt: true })).applied).toBe(true);
+      }
+      return planned;
+    });
+    try {
+      expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SENT' });
+    } finally {
+      race.mockRestore();
+    }
+    expect(raced).toBe(true);
+    expect(await ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 1 });
+    expect(await events.load(`${id}.FAILED`)).toBeNull();
+    expect(await capTaken(stack, 'sima', 'EUR')).toBe(false);
   });
 
   it("a failover that waits behind the next gateway's open breaker is made on a later pass (the attempt it left proven harmless), once that breaker closes", async () => {

@@ -384,3 +384,194 @@ describe('two workers resending one operation after a status inquiry that found 
     expect(await one.ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', attempts: 2, routing: { gateway: 'simb', index: 1 } });
   });
 });
+
+describe('a failover chain through an open breaker whose move at its last gateway loses', () => {
+  /** sima ▸ simb ▸ simc, simb and simc capped (simc: a second entry on sima's simulator account). */
+  function chained(): Config {
+    return testConfig({
+      'delivery.breaker_failure_threshold': 3,
+      'delivery.breaker_open_ms': 60_000,
+      'routing.rules': [{ name: 'route', when: { commands: ['authorize', 'sale'] }, gateways: ['sima', 'simb', 'simc'] }],
+      'routing.failover.enabled': true,
+      'caps.rules': capped('simb', 'simc'),
+      gateways: {
+        sima: { type: 'simulator', base_url: simA.url, api_key: KEY_A, webhook_secret: 'whsec-capschain-a-0123456789', timeout_ms: 5000 },
+        simb: { type: 'simulator', base_url: simB.url, api_key: KEY_B, webhook_secret: 'whsec-capschain-b-0123456789', timeout_ms: 5000 },
+        simc: { type: 'simulator', base_url: simA.url, api_key: KEY_A, webhook_secret: 'whsec-capschain-c-0123456789', timeout_ms: 5000 },
+      },
+    });
+  }
+
+  it("gives back every reservation the losing pass took, simb's (passed through on its open breaker) with simc's, at once: neither counts", async () => {
+    const c = chained();
+    // Worker 1 finds sima's and simb's breakers open: it fails over to simb, then on to simc. Worker 2 finds sima up.
+    const one = startWorker(stacks, c);
+    const two = startWorker(stacks, c);
+    openBreaker(one, 'sima');
+    openBreaker(one, 'simb');
+    const id = await createdAuthorization(one);
+    const abandoned = async () => (await releases('simb', 'abandoned')) + (await releases('simc', 'abandoned'));
+    const before = await abandoned();
+    // Once worker 1 has decided simc (having reserved at simb and simc), worker 2 moves the operation to SENT at sima
+    // and dies right after (before its PSP call and before anything else it would give back).
+    const failover = one.pipeline.failover.bind(one.pipeline);
+    let raced = false;
+    const race = jest.spyOn(one.pipeline, 'failover').mockImplementation(async (op, plan, now) => {
+      const next = await failover(op, plan, now);
+      if (!raced && op.id === id && plan.index === 1) {
+        raced = true;
+        const transition = two.ledger.transition.bind(two.ledger);
+        const kill = jest.spyOn(two.ledger, 'transition').mockImplementation(async (...args) => {
+          const result = await transition(...args);
+          if (args[0] === id && args[1] === 'SENT' && result.applied) throw new Error('worker killed');
+          return result;
+        });
+        try {
+          await expect(two.service.deliver(id)).rejects.toThrow('worker killed');
+        } finally {
+          kill.mockRestore();
+        }
+        expect([await counted(one, 'simb'), await counted(one, 'simc')]).toEqual([1, 1]);
+      }
+      return next;
+    });
+    try {
+      expect(await one.service.deliver(id)).toEqual({ kind: 'done', state: 'SENT' });
+    } finally {
+      race.mockRestore();
+    }
+    expect(raced).toBe(true);
+    expect(await one.ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 1, routing: { gateway: 'sima', index: 0 } });
+    // Nothing of worker 1's pass is on record: neither of its reservations counts, without waiting for a later pass.
+    expect([await counted(one, 'simb'), await counted(one, 'simc')]).toEqual([0, 0]);
+    expect(await abandoned()).toBe(before + 2);
+  });
+
+  it("gives back simb's reservation too when the chain's refusal at simc (over its cap) loses to another worker's move", async () => {
+    const c = chained();
+    const one = startWorker(stacks, c);
+    const two = startWorker(stacks, c);
+    openBreaker(one, 'sima');
+    openBreaker(one, 'simb');
+    // simc's one authorization of the day is taken by another payment: the chain's plan there is refused (CAP_EXCEEDED).
+    const caps = new CapReservations(one.redis, one.config.redis.keyPrefix, one.config.limits.caps.rules);
+    const other = `other-${Date.now()}`;
+    expect(await caps.reserve(other, [{ index: 2, gateway: 'simc', account: 'default', amount: 1000, currency: 'USD' }])).toMatchObject({ kind: 'reserved' });
+    const id = await createdAuthorization(one);
+    const failover = one.pipeline.failover.bind(one.pipeline);
+    let raced = false;
+    const race = jest.spyOn(one.pipeline, 'failover').mockImplementation(async (op, plan, now) => {
+      const next = await failover(op, plan, now);
+      if (!raced && op.id === id && plan.index === 1) {
+        raced = true;
+        expect(next?.kind).toBe('refuse');
+        // Worker 2 moves the operation to SENT at sima and dies right after (nothing of it reclaims).
+        const transition = two.ledger.transition.bind(two.ledger);
+        const kill = jest.spyOn(two.ledger, 'transition').mockImplementation(async (...args) => {
+          const result = await transition(...args);
+          if (args[0] === id && args[1] === 'SENT' && result.applied) throw new Error('worker killed');
+          return result;
+        });
+        try {
+          await expect(two.service.deliver(id)).rejects.toThrow('worker killed');
+        } finally {
+          kill.mockRestore();
+        }
+        expect(await counted(one, 'simb')).toBe(1);
+      }
+      return next;
+    });
+    try {
+      expect(await one.service.deliver(id)).toEqual({ kind: 'done', state: 'SENT' });
+    } finally {
+      race.mockRestore();
+    }
+    expect(raced).toBe(true);
+    expect(await one.ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 1, routing: { gateway: 'sima', index: 0 } });
+    expect(await counted(one, 'simb')).toBe(0);
+    // simc counts the other payment's authorization only.
+    expect(await counted(one, 'simc')).toBe(1);
+  });
+});
+
+describe('a dead failover claim at the attempt count the operation ends with', () => {
+  it("an operation a webhook settles SUCCEEDED (no attempt after the dead plan's, so no pass reclaims it) gives back simb's reservation at that move, counted and logged as reclaimed", async () => {
+    const logs = captureLogger('info');
+    const first = config(['sima', 'simb'], undefined, capped('simb'));
+    const one = startWorker(stacks, first, logs.logger);
+    const id = await createdAuthorization(one);
+    // Worker 1's attempt at sima errs (a 503): the record stays SENT there, one attempt on it.
+    simA.setFaults({ error5xxRate: 1 });
+    try {
+      expect((await one.service.deliver(id)).kind).toBe('retry');
+    } finally {
+      simA.setFaults({});
+    }
+    // A failover plan decided on that record (one attempt) reserved and claimed at simb, as the caps stage does, and
+    // its worker died there, before its move: its claim names the attempt count the record still has.
+    const caps = new CapReservations(one.redis, one.config.redis.keyPrefix, one.config.limits.caps.rules);
+    const atSimb = { index: 1, gateway: 'simb', account: 'default', amount: 1000, currency: 'USD' };
+    expect(await caps.reserve(id, [atSimb], Date.now(), '1:plan-of-a-dead-worker')).toMatchObject({ kind: 'reserved', index: 1 });
+    expect(await counted(one, 'simb')).toBe(1);
+    const reclaimed = (await metricValue('pb_caps_claims_reclaimed_total', { gateway: 'simb' })) ?? 0;
+    const given = await releases('simb', 'reclaimed');
+    // sima's webhook settles it: SUCCEEDED there, with the one attempt on record. No plan can go on record any more.
+    const sent = (await one.ledger.get(id))!;
+    expect(sent).toMatchObject({ state: 'SENT', attempts: 1, routing: { gateway: 'sima', index: 0 } });
+    const after = await one.recorder.apply(sent, { status: 'SUCCESS', gatewayStatus: 'succeeded', gatewayReference: `pi_${id}` }, 'webhook');
+    expect(after).toMatchObject({ state: 'SUCCEEDED', attempts: 1 });
+    expect(await counted(one, 'simb')).toBe(0);
+    expect(await metricValue('pb_caps_claims_reclaimed_total', { gateway: 'simb' })).toBe(reclaimed + 1);
+    expect(await releases('simb', 'reclaimed')).toBe(given + 1);
+    const line = logs.lines.find((l) => l.includes('cap reservation claims reclaimed') && l.includes(id));
+    expect(line).toContain('"gateway":"simb"');
+    expect(line).toContain('"state":"SUCCEEDED"');
+  });
+
+  it("a webhook heard again after the worker that moved the operation to SUCCEEDED died before giving back the dead claim's reservation: the repeat gives it back", async () => {
+    const first = config(['sima', 'simb'], undefined, capped('simb'));
+    const one = startWorker(stacks, first);
+    const id = await createdAuthorization(one);
+    simA.setFaults({ error5xxRate: 1 });
+    try {
+      expect((await one.service.deliver(id)).kind).toBe('retry');
+    } finally {
+      simA.setFaults({});
+    }
+    const caps = new CapReservations(one.redis, one.config.redis.keyPrefix, one.config.limits.caps.rules);
+    const atSimb = { index: 1, gateway: 'simb', account: 'default', amount: 1000, currency: 'USD' };
+    expect(await caps.reserve(id, [atSimb], Date.now(), '1:plan-of-a-dead-worker')).toMatchObject({ kind: 'reserved', index: 1 });
+    const success = { status: 'SUCCESS' as const, gatewayStatus: 'succeeded', gatewayReference: `pi_${id}` };
+    // The webhook's worker is killed between the move to SUCCEEDED and the give-back (here: the give-back fails).
+    const kill = jest.spyOn(one.pipeline, 'releaseSucceeded').mockRejectedValueOnce(new Error('worker killed'));
+    try {
+      expect((await one.recorder.apply((await one.ledger.get(id))!, success, 'webhook')).state).toBe('SUCCEEDED');
+    } finally {
+      kill.mockRestore();
+    }
+    expect(await counted(one, 'simb')).toBe(1);
+    // The PSP's webhook is delivered again (its job retried): the record is SUCCEEDED already, the dead claim goes now.
+    const settled = (await one.ledger.get(id))!;
+    expect(settled).toMatchObject({ state: 'SUCCEEDED', attempts: 1 });
+    expect((await one.recorder.apply(settled, success, 'webhook')).state).toBe('SUCCEEDED');
+    expect(await counted(one, 'simb')).toBe(0);
+  });
+
+  it("keeps the reservation of the gateway the operation SUCCEEDED at: only the later candidates' claims are dead", async () => {
+    const first = config(['sima', 'simb'], undefined, capped('sima', 'simb'));
+    const one = startWorker(stacks, first);
+    const id = await createdAuthorization(one);
+    simA.setFaults({ error5xxRate: 1 });
+    try {
+      expect((await one.service.deliver(id)).kind).toBe('retry');
+    } finally {
+      simA.setFaults({});
+    }
+    expect(await counted(one, 'sima')).toBe(1);
+    const sent = (await one.ledger.get(id))!;
+    expect((await one.recorder.apply(sent, { status: 'SUCCESS', gatewayStatus: 'succeeded', gatewayReference: `pi_${id}` }, 'webhook')).state).toBe(
+      'SUCCEEDED',
+    );
+    expect(await counted(one, 'sima')).toBe(1);
+  });
+});
