@@ -647,6 +647,41 @@ describe('routing and failover (authorize, sale)', () => {
     expect(await ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', attempts: 3, routing: { gateway: 'sima', index: 0 } });
   });
 
+  it('a 5xx then not-sent retries that never reach sima: held there, past delivery.max_age_ms UNRESOLVED, never FAILED and never sent to simb', async () => {
+    let shift = 0;
+    let posts = 0;
+    const { service, ledger, events } = setup(
+      { 'delivery.max_age_ms': 60_000 },
+      undefined,
+      changing('sima', (route) => ({
+        ...route,
+        client: Object.assign(Object.create(route.client) as typeof route.client, {
+          send: async (request: GatewayRequest) => {
+            if (request.method === 'GET') return route.client.send(request);
+            posts += 1;
+            if (posts === 1) throw new GatewayError('server_error', 'sima', 'internal error', { httpStatus: 500 });
+            throw new GatewayError('not_sent', 'sima', 'connection refused', {});
+          },
+        }),
+      })),
+      () => Date.now() + shift,
+    );
+    const requestsB = simB.counters().requests;
+    const id = await record(ledger, authorize());
+    expect((await service.deliver(id)).kind).toBe('retry');
+    // Held: a retry after the backoff (no Retry-After of its own), at sima, never a failover.
+    expect(await service.deliver(id)).toMatchObject({ kind: 'retry', reason: 'not_sent', retryAfterMs: undefined });
+    expect(await ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 2, routing: { gateway: 'sima', index: 0 } });
+    // Past delivery.max_age_ms: the 5xx may be at sima, so the give-up is UNRESOLVED, never FAILED.
+    shift = 120_000;
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'UNRESOLVED' });
+    expect(await events.load(`${id}.UNRESOLVED`)).not.toBeNull();
+    expect(await events.load(`${id}.FAILED`)).toBeNull();
+    expect(simB.counters().requests).toBe(requestsB);
+    expect(await eventsOf(ledger, id)).not.toContain('failover');
+    expect(posts).toBe(2);
+  });
+
   it('a first attempt not sent still fails over at once, in the same delivery, with no failover held back', async () => {
     const { service, ledger } = setup(
       {},
