@@ -55,6 +55,7 @@ import { CancelBasis, cancelBasisOf } from '../ledger/cancel-basis';
 import { InquiryResult, inquireStatus } from './status-inquiry';
 import { InquiryMiss, inquiryMissRules, inquiryMisses, readInquiryMiss } from './inquiry-miss';
 import { anyAttemptMayHaveLanded, lastAttemptUnfinished } from './attempt-ends';
+import { EARLIER_ATTEMPT_MAY_HAVE_LANDED, failoversHeld, notSentFailoverHeld } from './not-sent-failover';
 import { inquiryErrorIsAnswer, inquiryErrorsUnresolved } from './inquiry-error';
 import { OutcomeRecorder } from './outcome-recorder';
 import { logMovedMeanwhile } from './moved-meanwhile';
@@ -1209,6 +1210,7 @@ export class DeliveryService {
       const outcome = asReplay ? replayOutcome(route, ctx, response) : route.transformer.parseResponse(ctx, response, route.gateway);
       noteGatewayCall(route.gateway.name, 'send', 'ok', started);
       breaker.success();
+      // A decline is the PSP's answer for the key, an earlier attempt's under it included: it may fail over (see `onError`).
       if (outcome.status === 'FAIL' && this.mayFailOver(op) && this.triesElsewhere(outcome.reason ?? outcome.gatewayStatus)) {
         const code = outcome.reason ?? outcome.gatewayStatus;
         const moved = await this.failover(op, 'declined', { gateway: route.gateway.name, gateway_code: code, http_status: response.status });
@@ -1317,7 +1319,10 @@ export class DeliveryService {
         if (err.kind === 'not_sent') breaker.failure();
         else breaker.success();
         counted = true;
-        const moved = await this.failover(op, trigger, { gateway: err.gateway, kind: err.kind, gateway_code: err.details.gatewayCode });
+        // A decline under the same key is the PSP's answer for that key (its replay of an earlier attempt's, or this
+        // attempt's own when none landed), so it fails over as before. A not-sent attempt proves only itself absent.
+        const held = trigger === 'not_sent' && op.attempts > 1 && (await this.holdsNotSentFailover(op, err, detail));
+        const moved = held ? null : await this.failover(op, trigger, { gateway: err.gateway, kind: err.kind, gateway_code: err.details.gatewayCode });
         if (moved) return moved;
       }
     }
@@ -1583,6 +1588,21 @@ export class DeliveryService {
     return true;
   }
 
+  /**
+   * Whether the failover of a not-sent attempt is held back (`notSentFailoverHeld`): an earlier attempt may have reached
+   * the PSP (a 5xx under the same key). The operation then stays at its gateway and is retried there under the same key,
+   * as a retryable error is. Counted and logged (warn) when held; `notSent`: the entry the error writes.
+   */
+  private async holdsNotSentFailover(op: OperationRecord, err: GatewayError, notSent: HistoryEntryDraft): Promise<boolean> {
+    if (!notSentFailoverHeld(await this.deps.ledger.interactions(op.id), notSent)) return false;
+    failoversHeld().inc({ gateway: err.gateway, reason: EARLIER_ATTEMPT_MAY_HAVE_LANDED });
+    this.deps.logger.warn(
+      'failover held back: the request was not sent, but an earlier attempt of the operation may have reached the PSP (a 5xx or a timeout under the same idempotency key); retried at this gateway under that key, never sent elsewhere beside it',
+      { operation_id: op.id, command: op.command, gateway: err.gateway, attempts: op.attempts, reason: EARLIER_ATTEMPT_MAY_HAVE_LANDED },
+    );
+    return true;
+  }
+
   /** Whether this operation may move to another candidate: failover on, an authorization or sale, a candidate left. */
   private mayFailOver(op: OperationRecord): boolean {
     const r = op.routing;
@@ -1600,8 +1620,8 @@ export class DeliveryService {
 
   /**
    * Moves an authorization or sale to its next candidate gateway and sends it there, when the attempt at the
-   * current one is proven to have done nothing (the caller's to know: breaker open before any call, not sent,
-   * declined, or a status inquiry that found nothing). The attempt there carries a key of its own (two
+   * current one is proven to have done nothing (the caller's to know: breaker open before any call, not sent with no
+   * earlier attempt that may have landed, declined, or a status inquiry that found nothing). The attempt there carries a key of its own (two
    * gateway entries may share one PSP account: see `attempt-key.ts`), the same on every retry there. `null` when there is no candidate left (the caller goes on
    * as without failover).
    * The failover is on record (its history entry, `pb_routing_failovers_total`, the warn line) only with the move to SENT

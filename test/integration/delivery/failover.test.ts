@@ -290,7 +290,14 @@ describe('routing and failover (authorize, sale)', () => {
     );
     const { service, ledger } = stack;
     const id = await record(ledger, authorize({ currency: 'USD' }));
-    // The failover's attempt at simb is never recorded: the worker dies as it writes it.
+    // dead's attempt is not sent and its failover waits behind simb's open breaker: that attempt's end is on record.
+    for (let i = 0; i < 3; i++) service.breaker('simb').failure();
+    expect((await service.deliver(id)).kind).toBe('wait');
+    // Later, simb is back and dead's breaker open: the failover's attempt at simb is never recorded, the worker dies as
+    // it writes it. (Killed in a failover from an attempt whose end is not on record, that attempt would stay maybe at
+    // the PSP: no later pass would fail over from it.)
+    service.breaker('simb').success();
+    for (let i = 0; i < 3; i++) service.breaker('dead').failure();
     const write = ledger.transition.bind(ledger);
     let killed = false;
     const kill = jest.spyOn(ledger, 'transition').mockImplementation(async (...args) => {
@@ -308,8 +315,8 @@ describe('routing and failover (authorize, sale)', () => {
     // On record: dead, one attempt. Its reservation stands there; simb's waits for the move.
     expect(await ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 1, routing: { gateway: 'dead', index: 0 } });
     expect(await capTaken(stack, 'dead', 'USD')).toBe(true);
-    // The job runs again: dead is still not reachable, the move to simb applies (its reservation found, not made twice),
-    // and dead's is given back.
+    // The job runs again: dead's breaker is still open, the move to simb applies (its reservation found, not made
+    // twice), and dead's is given back.
     const released = () => metricValue('pb_caps_releases_total', { gateway: 'dead', why: 'failover' });
     const before = await released();
     expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
@@ -661,11 +668,11 @@ describe('routing and failover (authorize, sale)', () => {
     expect(await events.load(`${id}.UNRESOLVED`)).toBeNull();
   });
 
-  it('a 5xx retried under one key whose retry was then not sent fails over, but the 5xx attempt may still be at the first gateway: past delivery.max_age_ms UNRESOLVED, never FAILED', async () => {
+  it('a 5xx retried under one key whose retry was then declined "try elsewhere" fails over, but the 5xx attempt may still be at the first gateway: past delivery.max_age_ms UNRESOLVED, never FAILED', async () => {
     let shift = 0;
     const answers = [
       new GatewayError('server_error', 'sima', 'internal error', { httpStatus: 500 }),
-      new GatewayError('not_sent', 'sima', 'connection refused', {}),
+      new GatewayError('declined', 'sima', 'card declined', { httpStatus: 402, gatewayCode: 'insufficient_funds' }),
     ];
     const failing = (gateway: string, next: () => GatewayError) =>
       changing(gateway, (route) => ({
@@ -683,17 +690,121 @@ describe('routing and failover (authorize, sale)', () => {
       () => Date.now() + shift,
     );
     const id = await record(ledger, authorize());
-    // A 5xx (retried under the same key: the PSP may still act on it), then the retry never leaves: failed over to
-    // simb on the not-sent retry alone, refused there (429).
+    // A 5xx (retried under the same key: the PSP may still act on it), then the retry is declined "try elsewhere":
+    // failed over to simb on that decline, refused there (429).
     expect((await service.deliver(id)).kind).toBe('retry');
     expect((await service.deliver(id)).kind).toBe('retry');
     expect(await eventsOf(ledger, id)).toEqual(['received', 'attempt', 'send_error', 'attempt', 'failover', 'attempt', 'send_error']);
     expect(await ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 3, routing: { gateway: 'simb', index: 1 } });
-    // Past delivery.max_age_ms: the failover proved the not-sent retry absent, never the 5xx before it.
+    // Past delivery.max_age_ms: the failover proved the declined retry absent, never the 5xx before it.
     shift = 120_000;
     expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'UNRESOLVED' });
     expect(await ledger.get(id)).toMatchObject({ state: 'UNRESOLVED' });
     expect(await events.load(`${id}.UNRESOLVED`)).not.toBeNull();
+  });
+
+  it('a 5xx then a not-sent retry under the same key: never sent to simb (the 5xx may have landed at sima); retried at sima under that key, which resolves it: one authorization, at sima only', async () => {
+    const logs = captureLogger('info');
+    // sima's first payment request reaches it (and is authorized) but answers 500; the retry never leaves; then as is.
+    let posts = 0;
+    const { service, ledger } = setup(
+      {},
+      logs.logger,
+      changing('sima', (route) => ({
+        ...route,
+        client: Object.assign(Object.create(route.client) as typeof route.client, {
+          send: async (request: GatewayRequest) => {
+            if (request.method === 'GET') return route.client.send(request);
+            posts += 1;
+            if (posts === 1) {
+              await route.client.send(request);
+              throw new GatewayError('server_error', 'sima', 'internal error', { httpStatus: 500 });
+            }
+            if (posts === 2) throw new GatewayError('not_sent', 'sima', 'connection refused', {});
+            return route.client.send(request);
+          },
+        }),
+      })),
+    );
+    const held = async () => (await metricValue('pb_routing_failovers_held_total', { gateway: 'sima', reason: 'earlier_attempt_may_have_landed' })) ?? 0;
+    const heldBefore = await held();
+    const requestsB = simB.counters().requests;
+    const id = await record(ledger, authorize());
+    expect((await service.deliver(id)).kind).toBe('retry');
+    expect(simA.counters().effects[id]).toBe(1);
+    // The retry is not sent: the 5xx before it, under the same key, may be live at sima. It stays there.
+    expect((await service.deliver(id)).kind).toBe('retry');
+    expect(simB.counters().requests).toBe(requestsB);
+    expect(await ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 2, routing: { gateway: 'sima', index: 0 } });
+    expect(await eventsOf(ledger, id)).toEqual(['received', 'attempt', 'send_error', 'attempt', 'send_error']);
+    expect(await held()).toBe(heldBefore + 1);
+    const line = logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => String(l.message).startsWith('failover held back'));
+    expect(line).toMatchObject({ level: 'warn', operation_id: id, gateway: 'sima', command: 'authorize' });
+    // The next retry at sima under the same key: the simulator answers for the 5xx attempt (its replay).
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(simA.counters().effects[id]).toBe(1);
+    expect(effectsOf(simB, id)).toBe(0);
+    expect(simB.counters().requests).toBe(requestsB);
+    expect(await eventsOf(ledger, id)).not.toContain('failover');
+    expect(await ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', attempts: 3, routing: { gateway: 'sima', index: 0 } });
+  });
+
+  it('a 5xx then not-sent retries that never reach sima: held there, past delivery.max_age_ms UNRESOLVED, never FAILED and never sent to simb', async () => {
+    let shift = 0;
+    let posts = 0;
+    const { service, ledger, events } = setup(
+      { 'delivery.max_age_ms': 60_000 },
+      undefined,
+      changing('sima', (route) => ({
+        ...route,
+        client: Object.assign(Object.create(route.client) as typeof route.client, {
+          send: async (request: GatewayRequest) => {
+            if (request.method === 'GET') return route.client.send(request);
+            posts += 1;
+            if (posts === 1) throw new GatewayError('server_error', 'sima', 'internal error', { httpStatus: 500 });
+            throw new GatewayError('not_sent', 'sima', 'connection refused', {});
+          },
+        }),
+      })),
+      () => Date.now() + shift,
+    );
+    const requestsB = simB.counters().requests;
+    const id = await record(ledger, authorize());
+    expect((await service.deliver(id)).kind).toBe('retry');
+    // Held: a retry after the backoff (no Retry-After of its own), at sima, never a failover.
+    expect(await service.deliver(id)).toMatchObject({ kind: 'retry', reason: 'not_sent', retryAfterMs: undefined });
+    expect(await ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 2, routing: { gateway: 'sima', index: 0 } });
+    // Past delivery.max_age_ms: the 5xx may be at sima, so the give-up is UNRESOLVED, never FAILED.
+    shift = 120_000;
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'UNRESOLVED' });
+    expect(await events.load(`${id}.UNRESOLVED`)).not.toBeNull();
+    expect(await events.load(`${id}.FAILED`)).toBeNull();
+    expect(simB.counters().requests).toBe(requestsB);
+    expect(await eventsOf(ledger, id)).not.toContain('failover');
+    expect(posts).toBe(2);
+  });
+
+  it('a first attempt not sent still fails over at once, in the same delivery, with no failover held back', async () => {
+    const { service, ledger } = setup(
+      {},
+      undefined,
+      changing('sima', (route) => ({
+        ...route,
+        client: Object.assign(Object.create(route.client) as typeof route.client, {
+          send: (request: GatewayRequest) =>
+            request.method === 'GET' ? route.client.send(request) : Promise.reject(new GatewayError('not_sent', 'sima', 'connection refused', {})),
+        }),
+      })),
+    );
+    const held = async () => (await metricValue('pb_routing_failovers_held_total', { gateway: 'sima', reason: 'earlier_attempt_may_have_landed' })) ?? 0;
+    const heldBefore = await held();
+    const id = await record(ledger, authorize());
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(simB.counters().effects[`${id}.failover1`]).toBe(1);
+    expect(simA.counters().effects[id]).toBeUndefined();
+    expect(await eventsOf(ledger, id)).toEqual(['received', 'attempt', 'failover', 'attempt', 'outcome']);
+    expect((await ledger.get(id))?.routing?.failovers).toMatchObject([{ from: 'sima', to: 'simb', trigger: 'not_sent' }]);
+    expect(await held()).toBe(heldBefore);
   });
 
   it('commit-then-timeout: never fails over while the first attempt may be live; its status inquiry finds the charge', async () => {
