@@ -176,7 +176,7 @@ describe('validation profile amount limits per currency', () => {
       /channels\.profiles\[0\]\.min_amount\.JPY.*must not exceed max_amount\.JPY \(5000\)/,
     );
     expect(() => testConfig({ 'channels.profiles': [{ channel: 'web', max_amount: { EUR: -5 } }] })).toThrow(
-      /channels\.profiles\.0\.max_amount\.EUR.*must be >= 0/,
+      /channels\.profiles\[0\]\.max_amount\.EUR.*must be >= 0/,
     );
   });
 

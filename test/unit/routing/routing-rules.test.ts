@@ -199,11 +199,11 @@ describe('per-currency amount bounds', () => {
   });
 
   test('a negative, fractional or non-numeric bound is refused, naming the currency', () => {
-    expect(refused({ max_amount: { EUR: -1 } })).toMatch(/routing\.rules\.0\.when\.max_amount\.EUR: must be >= 0/);
-    expect(refused({ min_amount: { JPY: 10.5 } })).toMatch(/routing\.rules\.0\.when\.min_amount\.JPY: must be integer/);
-    expect(refused({ min_amount: { JPY: '100' } })).toMatch(/routing\.rules\.0\.when\.min_amount\.JPY: must be integer/);
-    expect(refused({ min_amount: -1, currencies: ['EUR'] })).toMatch(/routing\.rules\.0\.when\.min_amount: must be >= 0/);
-    expect(refused({ min_amount: 'big', currencies: ['EUR'] })).toMatch(/routing\.rules\.0\.when\.min_amount: must be integer,object/);
+    expect(refused({ max_amount: { EUR: -1 } })).toMatch(/routing\.rules\[0\]\.when\.max_amount\.EUR: must be >= 0/);
+    expect(refused({ min_amount: { JPY: 10.5 } })).toMatch(/routing\.rules\[0\]\.when\.min_amount\.JPY: must be integer/);
+    expect(refused({ min_amount: { JPY: '100' } })).toMatch(/routing\.rules\[0\]\.when\.min_amount\.JPY: must be integer/);
+    expect(refused({ min_amount: -1, currencies: ['EUR'] })).toMatch(/routing\.rules\[0\]\.when\.min_amount: must be >= 0/);
+    expect(refused({ min_amount: 'big', currencies: ['EUR'] })).toMatch(/routing\.rules\[0\]\.when\.min_amount: must be integer,object/);
   });
 
   test('a floor above the ceiling of the same currency is refused, naming both', () => {
