@@ -2,7 +2,8 @@ import { RedisClient } from '../redis/redis-connection';
 import { Payment } from '../contracts/payment-command';
 import { paymentKeyOf } from '../events/payment-event';
 import { OPERATION_STATES, OperationState, POLLED_STATES } from '../ledger/operation-state';
-import { FIXED_EVENT_SUFFIXES, OperationKeys, isEventOf } from './key-families';
+import { OperationKeys } from './key-families';
+import { FIXED_EVENT_SUFFIXES, isEventOf } from '../events/operation-event-ids';
 import { SplitTenderSnapshot, readSplitTenders, splitTenderIdOf } from './split-tender-records';
 
 /**

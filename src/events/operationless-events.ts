@@ -1,4 +1,4 @@
-import { isEventOf } from '../data-lifecycle/key-families';
+import { isEventOf } from './operation-event-ids';
 import { isSkipNoticeEventId } from './payment-event';
 
 /**
@@ -28,7 +28,7 @@ export function operationlessEventKind(eventId: string): OperationlessEventKind 
 }
 
 /**
- * The ids of the operations whose own event `eventId` could be (src/data-lifecycle/key-families.ts `isEventOf`: a state,
+ * The ids of the operations whose own event `eventId` could be (operation-event-ids.ts `isEventOf`: a state,
  * the refund pre-notice…, an adjustment's `adj.<id>`, an idempotency conflict's), to check none exists before retention
  * deletes it as an event of no operation. Empty for almost every id: a skipped-cycles notice or a `recurring_failed`
  * (`.failed`, never an operation's suffix) can be no operation's, whatever operation bears the name before its suffix
