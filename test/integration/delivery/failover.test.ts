@@ -74,6 +74,16 @@ function changing(gateway: string, change: (route: GatewayRoute) => GatewayRoute
   });
 }
 
+/** `real`, with `gateway`'s payment requests refused with `next()`'s error; its status inquiries (GETs) go through. */
+function failing(gateway: string, next: () => GatewayError): (real: GatewayRouter) => GatewayRouter {
+  return changing(gateway, (route) => ({
+    ...route,
+    client: Object.assign(Object.create(route.client) as typeof route.client, {
+      send: (request: GatewayRequest) => (request.method === 'GET' ? route.client.send(request) : Promise.reject(next())),
+    }),
+  }));
+}
+
 async function record(ledger: Ledger, command: PaymentCommand): Promise<string> {
   const id = command.payment.operation_reference!;
   await ledger.create(id, command);
@@ -637,13 +647,6 @@ describe('routing and failover (authorize, sale)', () => {
       new GatewayError('outcome_unknown', 'sima', 'timed out', {}),
     ];
     // The payment request refused as `next` says; the status inquiry (a GET) goes to the simulator, which has no trace.
-    const failing = (gateway: string, next: () => GatewayError) =>
-      changing(gateway, (route) => ({
-        ...route,
-        client: Object.assign(Object.create(route.client) as typeof route.client, {
-          send: (request: GatewayRequest) => (request.method === 'GET' ? route.client.send(request) : Promise.reject(next())),
-        }),
-      }));
     const atSima = failing('sima', () => answers.shift() ?? new GatewayError('not_sent', 'sima', 'unexpected send', {}));
     const atSimb = failing('simb', () => new GatewayError('rate_limited', 'simb', 'too many requests', { httpStatus: 429 }));
     const { service, ledger, events } = setup(
@@ -674,13 +677,6 @@ describe('routing and failover (authorize, sale)', () => {
       new GatewayError('server_error', 'sima', 'internal error', { httpStatus: 500 }),
       new GatewayError('declined', 'sima', 'card declined', { httpStatus: 402, gatewayCode: 'insufficient_funds' }),
     ];
-    const failing = (gateway: string, next: () => GatewayError) =>
-      changing(gateway, (route) => ({
-        ...route,
-        client: Object.assign(Object.create(route.client) as typeof route.client, {
-          send: (request: GatewayRequest) => (request.method === 'GET' ? route.client.send(request) : Promise.reject(next())),
-        }),
-      }));
     const atSima = failing('sima', () => answers.shift() ?? new GatewayError('not_sent', 'sima', 'unexpected send', {}));
     const atSimb = failing('simb', () => new GatewayError('rate_limited', 'simb', 'too many requests', { httpStatus: 429 }));
     const { service, ledger, events } = setup(
@@ -788,13 +784,7 @@ describe('routing and failover (authorize, sale)', () => {
     const { service, ledger } = setup(
       {},
       undefined,
-      changing('sima', (route) => ({
-        ...route,
-        client: Object.assign(Object.create(route.client) as typeof route.client, {
-          send: (request: GatewayRequest) =>
-            request.method === 'GET' ? route.client.send(request) : Promise.reject(new GatewayError('not_sent', 'sima', 'connection refused', {})),
-        }),
-      })),
+      failing('sima', () => new GatewayError('not_sent', 'sima', 'connection refused', {})),
     );
     const held = async () => (await metricValue('pb_routing_failovers_held_total', { gateway: 'sima', reason: 'earlier_attempt_may_have_landed' })) ?? 0;
     const heldBefore = await held();
