@@ -55,6 +55,26 @@ const releases = async (gateway: string, why: string): Promise<number> => (await
 
 const reservationsKept = async (gateway: string): Promise<number> => (await metricValue('pb_caps_reservations_kept_total', { gateway })) ?? 0;
 
+/** `one` delivers operation `id` to sima, which answers 503: the record stays SENT there, one attempt on it, for a retry. */
+async function erredAtSima(one: DeliveryStack, id: string): Promise<void> {
+  simA.setFaults({ error5xxRate: 1 });
+  try {
+    expect((await one.service.deliver(id)).kind).toBe('retry');
+  } finally {
+    simA.setFaults({});
+  }
+}
+
+/**
+ * What a failover plan decided on `id`'s record (one attempt) leaves when its worker dies before its move: simb's 1000
+ * USD reserved and claimed as the caps stage does, the claim naming that attempt count.
+ */
+async function deadClaimAtSimb(one: DeliveryStack, id: string): Promise<void> {
+  const caps = new CapReservations(one.redis, one.config.redis.keyPrefix, one.config.limits.caps.rules);
+  const atSimb = { index: 1, gateway: 'simb', account: 'default', amount: 1000, currency: 'USD' };
+  expect(await caps.reserve(id, [atSimb], Date.now(), '1:plan-of-a-dead-worker')).toMatchObject({ kind: 'reserved', index: 1 });
+}
+
 describe('two workers on one operation', () => {
   it('one abandoning a failover on its own open breaker leaves the reservation the other sends on: the cap counts the authorization', async () => {
     const logs = captureLogger('info');
@@ -255,17 +275,10 @@ describe("a worker killed between its claim and the record, then a resend at the
     const one = startWorker(stacks, first);
     const id = await createdAuthorization(one);
     // Worker 1's attempt at sima errs (a 503): the record stays SENT there, one attempt on it, for a retry.
-    simA.setFaults({ error5xxRate: 1 });
-    try {
-      expect((await one.service.deliver(id)).kind).toBe('retry');
-    } finally {
-      simA.setFaults({});
-    }
+    await erredAtSima(one, id);
     // A failover plan decided on that record reserved and claimed at simb, as the caps stage does (its claim names the
     // record's attempt count), and its worker died there, before its move.
-    const caps = new CapReservations(one.redis, one.config.redis.keyPrefix, one.config.limits.caps.rules);
-    const atSimb = { index: 1, gateway: 'simb', account: 'default', amount: 1000, currency: 'USD' };
-    expect(await caps.reserve(id, [atSimb], Date.now(), '1:plan-of-a-dead-worker')).toMatchObject({ kind: 'reserved', index: 1 });
+    await deadClaimAtSimb(one, id);
     expect(await counted(one, 'simb')).toBe(1);
     const reclaimed = (await metricValue('pb_caps_claims_reclaimed_total', { gateway: 'simb' })) ?? 0;
     const given = await releases('simb', 'reclaimed');
@@ -501,17 +514,10 @@ describe('a dead failover claim at the attempt count the operation ends with', (
     const one = startWorker(stacks, first, logs.logger);
     const id = await createdAuthorization(one);
     // Worker 1's attempt at sima errs (a 503): the record stays SENT there, one attempt on it.
-    simA.setFaults({ error5xxRate: 1 });
-    try {
-      expect((await one.service.deliver(id)).kind).toBe('retry');
-    } finally {
-      simA.setFaults({});
-    }
+    await erredAtSima(one, id);
     // A failover plan decided on that record (one attempt) reserved and claimed at simb, as the caps stage does, and
     // its worker died there, before its move: its claim names the attempt count the record still has.
-    const caps = new CapReservations(one.redis, one.config.redis.keyPrefix, one.config.limits.caps.rules);
-    const atSimb = { index: 1, gateway: 'simb', account: 'default', amount: 1000, currency: 'USD' };
-    expect(await caps.reserve(id, [atSimb], Date.now(), '1:plan-of-a-dead-worker')).toMatchObject({ kind: 'reserved', index: 1 });
+    await deadClaimAtSimb(one, id);
     expect(await counted(one, 'simb')).toBe(1);
     const reclaimed = (await metricValue('pb_caps_claims_reclaimed_total', { gateway: 'simb' })) ?? 0;
     const given = await releases('simb', 'reclaimed');
@@ -532,15 +538,8 @@ describe('a dead failover claim at the attempt count the operation ends with', (
     const first = config(['sima', 'simb'], undefined, capped('simb'));
     const one = startWorker(stacks, first);
     const id = await createdAuthorization(one);
-    simA.setFaults({ error5xxRate: 1 });
-    try {
-      expect((await one.service.deliver(id)).kind).toBe('retry');
-    } finally {
-      simA.setFaults({});
-    }
-    const caps = new CapReservations(one.redis, one.config.redis.keyPrefix, one.config.limits.caps.rules);
-    const atSimb = { index: 1, gateway: 'simb', account: 'default', amount: 1000, currency: 'USD' };
-    expect(await caps.reserve(id, [atSimb], Date.now(), '1:plan-of-a-dead-worker')).toMatchObject({ kind: 'reserved', index: 1 });
+    await erredAtSima(one, id);
+    await deadClaimAtSimb(one, id);
     const success = { status: 'SUCCESS' as const, gatewayStatus: 'succeeded', gatewayReference: `pi_${id}` };
     // The webhook's worker is killed between the move to SUCCEEDED and the give-back (here: the give-back fails).
     const kill = jest.spyOn(one.pipeline, 'releaseSucceeded').mockRejectedValueOnce(new Error('worker killed'));
@@ -561,12 +560,7 @@ describe('a dead failover claim at the attempt count the operation ends with', (
     const first = config(['sima', 'simb'], undefined, capped('sima', 'simb'));
     const one = startWorker(stacks, first);
     const id = await createdAuthorization(one);
-    simA.setFaults({ error5xxRate: 1 });
-    try {
-      expect((await one.service.deliver(id)).kind).toBe('retry');
-    } finally {
-      simA.setFaults({});
-    }
+    await erredAtSima(one, id);
     expect(await counted(one, 'sima')).toBe(1);
     const sent = (await one.ledger.get(id))!;
     expect((await one.recorder.apply(sent, { status: 'SUCCESS', gatewayStatus: 'succeeded', gatewayReference: `pi_${id}` }, 'webhook')).state).toBe(
