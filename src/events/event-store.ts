@@ -95,17 +95,23 @@ return cur
 `,
 );
 
-// An idempotency-conflict event taken out of the unsent index also enters the index of delivered ones
-// (`ShardKeys.deliveredConflictEvents`): nothing else names it once delivered, and retention and erasure find it there.
-// So does an event of no operation (`ShardKeys.operationlessEvents`, src/events/operationless-events.ts), for retention.
-// A script of its own: every other event (one a command) keeps the two keys and two arguments above.
-const MARK_CONFLICT_SENT_SCRIPT = new LuaScript(
-  luaInputs(['sent', 'unsent', 'conflicts'], ['sequence', 'event_id', 'now']),
+// An event that no operation names once delivered enters an index of delivered ones as it leaves the unsent index, so
+// retention (and erasure) find it there: an idempotency-conflict event (`ShardKeys.deliveredConflictEvents`), an event
+// of no operation (`ShardKeys.operationlessEvents`, src/events/operationless-events.ts); `deliveredIndexOf` says which.
+// A script of its own: every other event (an operation's) keeps the two keys and two arguments above.
+const MARK_SENT_INDEXED_SCRIPT = new LuaScript(
+  luaInputs(['sent', 'unsent', 'delivered'], ['sequence', 'event_id', 'now']),
   `${RAISE_SENT_MARK_LUA}
-if redis.call('ZREM', K.unsent, A.event_id) == 1 then redis.call('ZADD', K.conflicts, A.now, A.event_id) end
+if redis.call('ZREM', K.unsent, A.event_id) == 1 then redis.call('ZADD', K.delivered, A.now, A.event_id) end
 return cur
 `,
 );
+
+/** The index of delivered events `eventId` enters when marked sent (MARK_SENT_INDEXED_SCRIPT); none for an operation's own event. */
+function deliveredIndexOf(keys: ShardKeys, eventId: string): string | undefined {
+  if (eventId.includes(CONFLICT_INFIX)) return keys.deliveredConflictEvents;
+  return operationlessEventKind(eventId) !== null ? keys.operationlessEvents : undefined;
+}
 
 // The bus refused the event's content for good: it leaves the unsent index for the rejected one, with its
 // reason on its hash, and the payment's watermark rises past it so the events after it are not held for ever.
@@ -680,16 +686,10 @@ export class EventStore {
   /** Raises the payment's sent watermark to `sequence`; with `eventId`, also drops it from the unsent index. */
   async markSent(paymentKey: string, sequence: number, eventId = '', now = Date.now()): Promise<void> {
     const keys = await this.keysOfPayment(paymentKey, eventId);
-    if (eventId.includes(CONFLICT_INFIX)) {
-      await MARK_CONFLICT_SENT_SCRIPT.run(this.redis, {
-        keys: { sent: keys.paymentSent(paymentKey), unsent: keys.unsentEvents, conflicts: keys.deliveredConflictEvents },
-        args: { sequence, event_id: eventId, now },
-      });
-      return;
-    }
-    if (operationlessEventKind(eventId) !== null) {
-      await MARK_CONFLICT_SENT_SCRIPT.run(this.redis, {
-        keys: { sent: keys.paymentSent(paymentKey), unsent: keys.unsentEvents, conflicts: keys.operationlessEvents },
+    const delivered = deliveredIndexOf(keys, eventId);
+    if (delivered !== undefined) {
+      await MARK_SENT_INDEXED_SCRIPT.run(this.redis, {
+        keys: { sent: keys.paymentSent(paymentKey), unsent: keys.unsentEvents, delivered },
         args: { sequence, event_id: eventId, now },
       });
       return;
