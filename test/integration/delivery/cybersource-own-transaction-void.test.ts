@@ -245,6 +245,14 @@ async function delivered(command: PaymentCommand): Promise<string> {
   return id;
 }
 
+/** `command` (a cancel) recorded and delivered, the PSP's answer to its void lost: undecided, not done. Its operation id. */
+async function undecidedVoid(command: PaymentCommand): Promise<string> {
+  const id = await record(command);
+  psp.loseNextVoidAnswer = true;
+  expect((await service.deliver(id)).kind).not.toBe('done');
+  return id;
+}
+
 /** A succeeded authorization at Cybersource of 50.00 USD, by a TMS token. */
 async function authorized(): Promise<PaymentCommand> {
   const auth = channelCommand('authorize', {}, { gateway: 'cybs', gateway_key: 'AB695DA801DD1BB6E05341588E0A3BDC', amount: 5000, currency: 'USD' });
@@ -399,9 +407,7 @@ describe('Cybersource cancel naming our capture or refund: voids that transactio
     const auth = await authorized();
     const authOp = auth.payment.operation_reference!;
     const captureId = await delivered(naming('capture', auth, authOp));
-    const cancelId = await record(naming('cancel', auth, captureId));
-    psp.loseNextVoidAnswer = true;
-    expect((await service.deliver(cancelId)).kind).not.toBe('done');
+    const cancelId = await undecidedVoid(naming('cancel', auth, captureId));
     expect((await ledger.get(cancelId))?.state).toBe('UNKNOWN');
     expect((await ledger.get(captureId))?.undoneBy).toBeUndefined();
     expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
@@ -429,9 +435,7 @@ describe('Cybersource cancel naming our capture or refund: voids that transactio
     const first = await delivered(naming('capture', auth, authOp, { amount: 2500 }));
     const second = await delivered(naming('capture', auth, authOp, { amount: 2500 }));
     await delivered(naming('refund', auth, authOp, { amount: 2500 }));
-    const v1 = await record(naming('cancel', auth, first, { amount: 2500 }));
-    psp.loseNextVoidAnswer = true;
-    expect((await service.deliver(v1)).kind).not.toBe('done');
+    const v1 = await undecidedVoid(naming('cancel', auth, first, { amount: 2500 }));
     expect((await ledger.get(v1))?.state).toBe('UNKNOWN');
     const v2 = await record(naming('cancel', auth, second, { amount: 2500 }));
     expect(await service.deliver(v2)).toMatchObject({ kind: 'wait' });
@@ -627,9 +631,7 @@ describe('Cybersource cancel naming our capture or refund: voids that transactio
     const auth = await authorized();
     const authOp = auth.payment.operation_reference!;
     const captureId = await delivered(naming('capture', auth, authOp));
-    const cancelId = await record(naming('cancel', auth, captureId));
-    psp.loseNextVoidAnswer = true;
-    expect((await service.deliver(cancelId)).kind).not.toBe('done');
+    const cancelId = await undecidedVoid(naming('cancel', auth, captureId));
     expect((await ledger.get(cancelId))?.state).toBe('UNKNOWN');
     const refundId = await record(naming('refund', auth, authOp));
     expect(await service.deliver(refundId)).toMatchObject({ kind: 'wait' });
@@ -642,9 +644,7 @@ describe('Cybersource cancel naming our capture or refund: voids that transactio
     const auth = await authorized();
     const authOp = auth.payment.operation_reference!;
     const captureId = await delivered(naming('capture', auth, authOp));
-    const first = await record(naming('cancel', auth, captureId));
-    psp.loseNextVoidAnswer = true;
-    expect((await service.deliver(first)).kind).not.toBe('done');
+    const first = await undecidedVoid(naming('cancel', auth, captureId));
     const second = await record(naming('cancel', auth, captureId));
     expect(await service.deliver(second)).toMatchObject({ kind: 'wait' });
     const refused = await voids('capture', 'refused');
@@ -799,9 +799,7 @@ describe('Cybersource cancel naming our capture or refund: voids that transactio
     const auth = await authorized();
     const authOp = auth.payment.operation_reference!;
     const captureId = await delivered(naming('capture', auth, authOp));
-    const cancelId = await record(naming('cancel', auth, captureId));
-    psp.loseNextVoidAnswer = true;
-    expect((await service.deliver(cancelId)).kind).not.toBe('done');
+    const cancelId = await undecidedVoid(naming('cancel', auth, captureId));
     expect((await ledger.get(cancelId))?.state).toBe('UNKNOWN');
     const refundId = await record(naming('refund', auth, authOp));
     expect(await service.deliver(refundId)).toMatchObject({ kind: 'wait' });
@@ -819,9 +817,7 @@ describe('Cybersource cancel naming our capture or refund: voids that transactio
     const authOp = auth.payment.operation_reference!;
     const captureId = await delivered(naming('capture', auth, authOp, { amount: 3000 }));
     await delivered(naming('capture', auth, authOp, { amount: 2000 }));
-    const cancelId = await record(naming('cancel', auth, captureId, { amount: 3000 }));
-    psp.loseNextVoidAnswer = true;
-    expect((await service.deliver(cancelId)).kind).not.toBe('done');
+    const cancelId = await undecidedVoid(naming('cancel', auth, captureId, { amount: 3000 }));
     const refundId = await record(naming('refund', auth, authOp, { amount: 5000 }));
     expect(await service.deliver(refundId)).toMatchObject({ kind: 'wait' });
     expect(sentFor(refundId)).toHaveLength(0);
@@ -835,9 +831,7 @@ describe('Cybersource cancel naming our capture or refund: voids that transactio
     const auth = await authorized();
     const authOp = auth.payment.operation_reference!;
     const captureId = await delivered(naming('capture', auth, authOp));
-    const first = await record(naming('cancel', auth, captureId));
-    psp.loseNextVoidAnswer = true;
-    expect((await service.deliver(first)).kind).not.toBe('done');
+    const first = await undecidedVoid(naming('cancel', auth, captureId));
     const second = await record(naming('cancel', auth, captureId));
     expect(await service.deliver(second)).toMatchObject({ kind: 'wait' });
     expect(sentFor(second)).toHaveLength(0);
@@ -851,9 +845,7 @@ describe('Cybersource cancel naming our capture or refund: voids that transactio
     const auth = await authorized();
     const authOp = auth.payment.operation_reference!;
     const captureId = await delivered(naming('capture', auth, authOp));
-    const named = await record(naming('cancel', auth, captureId));
-    psp.loseNextVoidAnswer = true;
-    expect((await service.deliver(named)).kind).not.toBe('done');
+    const named = await undecidedVoid(naming('cancel', auth, captureId));
     const whole = await record(naming('cancel', auth, authOp));
     expect(await service.deliver(whole)).toMatchObject({ kind: 'wait' });
     expect(sentFor(whole)).toHaveLength(0);
@@ -868,9 +860,7 @@ describe('Cybersource cancel naming our capture or refund: voids that transactio
     const auth = await authorized();
     const authOp = auth.payment.operation_reference!;
     const captureId = await delivered(naming('capture', auth, authOp));
-    const whole = await record(naming('cancel', auth, authOp));
-    psp.loseNextVoidAnswer = true;
-    expect((await service.deliver(whole)).kind).not.toBe('done');
+    const whole = await undecidedVoid(naming('cancel', auth, authOp));
     expect((await ledger.get(whole))?.state).toBe('UNKNOWN');
     const named = await record(naming('cancel', auth, captureId));
     expect(await service.deliver(named)).toMatchObject({ kind: 'wait' });
@@ -1058,9 +1048,7 @@ describe('Cybersource cancel naming our capture or refund by its Cybersource id:
     const auth = await authorized();
     const authOp = auth.payment.operation_reference!;
     const captureId = await delivered(naming('capture', auth, authOp));
-    const byPspId = await record(naming('cancel', auth, await pspId(captureId)));
-    psp.loseNextVoidAnswer = true;
-    expect((await service.deliver(byPspId)).kind).not.toBe('done');
+    const byPspId = await undecidedVoid(naming('cancel', auth, await pspId(captureId)));
     expect((await ledger.get(byPspId))?.state).toBe('UNKNOWN');
     const byOurId = await record(naming('cancel', auth, captureId));
     expect(await service.deliver(byOurId)).toMatchObject({ kind: 'wait' });

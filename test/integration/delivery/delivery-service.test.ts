@@ -2,7 +2,7 @@ import { monitorCommands } from '../../support/redis-monitor';
 import { RedisClient, isCluster } from '../../../src/redis/redis-connection';
 import { Queue } from 'bullmq';
 import { Config, GatewayConfig } from '../../../src/config/config';
-import { DeliveryService } from '../../../src/delivery/delivery-service';
+import { DeliveryService, DeliveryStep } from '../../../src/delivery/delivery-service';
 import { GatewayRouter } from '../../../src/routing/gateway-router';
 import { GatewayResponse, GatewayTransformer, OperationContext } from '../../../src/gateways/gateway-adapter';
 import { GatewayRoute, GatewaySender } from '../../../src/gateways/gateway-route';
@@ -113,6 +113,29 @@ function serviceRouting(
 /** `route` with the members `over` of its transformer replaced, the rest the real transformer's. */
 function withTransformer(route: GatewayRoute, over: Partial<GatewayTransformer>): GatewayRoute {
   return { ...route, transformer: Object.assign(Object.create(route.transformer) as GatewayTransformer, over) };
+}
+
+/**
+ * Delivers `read` (the operation as this worker read it) with `moved` run just before the service's first
+ * `transitionAndRecord`, and applied: another writer (the PSP's webhook, another worker) moving the operation between
+ * this worker's read and its write. What the delivery returned.
+ */
+async function deliverMovedMeanwhile(
+  service: DeliveryService,
+  ledger: Ledger,
+  read: OperationRecord,
+  moved: () => Promise<{ applied: boolean }>,
+): Promise<DeliveryStep> {
+  const write = ledger.transitionAndRecord.bind(ledger);
+  const race = jest.spyOn(ledger, 'transitionAndRecord').mockImplementationOnce(async (...args) => {
+    expect((await moved()).applied).toBe(true);
+    return write(...args);
+  });
+  try {
+    return await service.deliver(read);
+  } finally {
+    race.mockRestore();
+  }
 }
 
 describe('gateway delivery', () => {
@@ -251,20 +274,11 @@ describe('gateway delivery', () => {
     const before = await lost();
     // Between this worker's read (SENT, an attempt that may have landed, too old) and its UNRESOLVED, the PSP's webhook
     // says the payment is pending: SENT to PENDING, the same attempt count. Only the state read shows it.
-    const write = ledger.transitionAndRecord.bind(ledger);
-    const race = jest.spyOn(ledger, 'transitionAndRecord').mockImplementationOnce(async (...args) => {
-      const now = Date.now();
-      expect(
-        (await ledger.transition(id, 'PENDING', { event: 'outcome', source: 'webhook', status: 'PENDING' }, { nextCheckAt: now + 60_000, pollStep: 0 }))
-          .applied,
-      ).toBe(true);
-      return write(...args);
-    });
-    try {
-      expect(await service.deliver(read)).toEqual({ kind: 'done', state: 'PENDING' });
-    } finally {
-      race.mockRestore();
-    }
+    expect(
+      await deliverMovedMeanwhile(service, ledger, read, () =>
+        ledger.transition(id, 'PENDING', { event: 'outcome', source: 'webhook', status: 'PENDING' }, { nextCheckAt: Date.now() + 60_000, pollStep: 0 }),
+      ),
+    ).toEqual({ kind: 'done', state: 'PENDING' });
     expect(await ledger.get(id)).toMatchObject({ state: 'PENDING', attempts: 1 });
     expect(await events.load(`${id}.UNRESOLVED`)).toBeNull();
     expect(await lost()).toBe(before + 1);
@@ -291,16 +305,9 @@ describe('gateway delivery', () => {
     const read = (await ledger.get(id))!;
     // Forced between this worker's checks (state SENT, no attempt that may have landed) and its FAIL: another worker
     // resends it (SENT to SENT, a second attempt, which may be at the PSP). The state alone does not show it.
-    const write = ledger.transitionAndRecord.bind(ledger);
-    const race = jest.spyOn(ledger, 'transitionAndRecord').mockImplementationOnce(async (...args) => {
-      expect((await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 2 }, { countAttempt: true })).applied).toBe(true);
-      return write(...args);
-    });
-    try {
-      expect(await service.deliver(read)).toEqual({ kind: 'done', state: 'SENT' });
-    } finally {
-      race.mockRestore();
-    }
+    expect(
+      await deliverMovedMeanwhile(service, ledger, read, () => ledger.transition(id, 'SENT', { event: 'attempt', attempt: 2 }, { countAttempt: true })),
+    ).toEqual({ kind: 'done', state: 'SENT' });
     expect(await ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 2, reason: undefined });
     expect(await events.load(`${id}.FAILED`)).toBeNull();
     const line = logs.lines.find((l) => l.includes('refusal not recorded: another worker moved the operation meanwhile') && l.includes(id));
@@ -411,18 +418,11 @@ describe('gateway delivery', () => {
     await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
     await ledger.transition(id, 'UNKNOWN', { event: 'send_error', kind: 'outcome_unknown' }, { nextCheckAt: Date.now() + 60_000, pollStep: 0 });
     const read = (await ledger.get(id))!;
-    const write = ledger.transitionAndRecord.bind(ledger);
-    const race = jest.spyOn(ledger, 'transitionAndRecord').mockImplementationOnce(async (...args) => {
-      expect(
-        (await ledger.transition(id, 'PENDING', { event: 'outcome', source: 'webhook', status: 'PENDING' }, { nextCheckAt: Date.now() + 60_000 })).applied,
-      ).toBe(true);
-      return write(...args);
-    });
-    try {
-      expect(await service.deliver(read)).toEqual({ kind: 'done', state: 'PENDING' });
-    } finally {
-      race.mockRestore();
-    }
+    expect(
+      await deliverMovedMeanwhile(service, ledger, read, () =>
+        ledger.transition(id, 'PENDING', { event: 'outcome', source: 'webhook', status: 'PENDING' }, { nextCheckAt: Date.now() + 60_000 }),
+      ),
+    ).toEqual({ kind: 'done', state: 'PENDING' });
     expect((await ledger.get(id))?.state).toBe('PENDING');
     expect(await events.load(`${id}.UNRESOLVED`)).toBeNull();
     expect(logs.lines.some((l) => l.includes('give-up not recorded') && l.includes('"read_state":"UNKNOWN"') && l.includes(id))).toBe(true);
@@ -475,18 +475,11 @@ describe('gateway delivery', () => {
     await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
     await ledger.transition(id, 'UNKNOWN', { event: 'send_error', kind: 'outcome_unknown' }, { nextCheckAt: Date.now() + 60_000, pollStep: 0 });
     const read = (await ledger.get(id))!;
-    const write = ledger.transitionAndRecord.bind(ledger);
-    const race = jest.spyOn(ledger, 'transitionAndRecord').mockImplementationOnce(async (...args) => {
-      expect(
-        (await ledger.transition(id, 'PENDING', { event: 'outcome', source: 'webhook', status: 'PENDING' }, { nextCheckAt: Date.now() + 60_000 })).applied,
-      ).toBe(true);
-      return write(...args);
-    });
-    try {
-      expect(await service.deliver(read)).toEqual({ kind: 'done', state: 'PENDING' });
-    } finally {
-      race.mockRestore();
-    }
+    expect(
+      await deliverMovedMeanwhile(service, ledger, read, () =>
+        ledger.transition(id, 'PENDING', { event: 'outcome', source: 'webhook', status: 'PENDING' }, { nextCheckAt: Date.now() + 60_000 }),
+      ),
+    ).toEqual({ kind: 'done', state: 'PENDING' });
     expect((await ledger.get(id))?.state).toBe('PENDING');
     expect(await events.load(`${id}.UNRESOLVED`)).toBeNull();
     expect(logs.lines.some((l) => l.includes('give-up not recorded') && l.includes('idempotency key too old to ask') && l.includes(id))).toBe(true);
@@ -503,18 +496,11 @@ describe('gateway delivery', () => {
     await new Promise((resolve) => setTimeout(resolve, 10));
     const read = (await ledger.get(id))!;
     // The PSP's webhook, while the inquiry is under way: the payment is pending (UNKNOWN to PENDING).
-    const write = ledger.transitionAndRecord.bind(ledger);
-    const race = jest.spyOn(ledger, 'transitionAndRecord').mockImplementationOnce(async (...args) => {
-      expect(
-        (await ledger.transition(id, 'PENDING', { event: 'outcome', source: 'webhook', status: 'PENDING' }, { nextCheckAt: Date.now() + 60_000 })).applied,
-      ).toBe(true);
-      return write(...args);
-    });
-    try {
-      expect(await service.deliver(read)).toEqual({ kind: 'done', state: 'PENDING' });
-    } finally {
-      race.mockRestore();
-    }
+    expect(
+      await deliverMovedMeanwhile(service, ledger, read, () =>
+        ledger.transition(id, 'PENDING', { event: 'outcome', source: 'webhook', status: 'PENDING' }, { nextCheckAt: Date.now() + 60_000 }),
+      ),
+    ).toEqual({ kind: 'done', state: 'PENDING' });
     expect((await ledger.get(id))?.state).toBe('PENDING');
     expect(await events.load(`${id}.UNRESOLVED`)).toBeNull();
     expect(logs.lines.some((l) => l.includes('give-up not recorded') && l.includes('attempt older than the status search reaches') && l.includes(id))).toBe(
@@ -684,16 +670,9 @@ describe('gateway delivery', () => {
     await ledger.appendInteraction(captureId, { event: 'send_error', kind: 'server_error', http_status: 503 });
     const read = (await ledger.get(captureId))!;
     // Between this worker's refusal of the sent capture (UNRESOLVED, from SENT) and its move, another worker sends it again.
-    const write = ledger.transitionAndRecord.bind(ledger);
-    const race = jest.spyOn(ledger, 'transitionAndRecord').mockImplementationOnce(async (...args) => {
-      expect((await ledger.transition(captureId, 'SENT', { event: 'attempt', attempt: 2 }, { countAttempt: true })).applied).toBe(true);
-      return write(...args);
-    });
-    try {
-      expect(await service.deliver(read)).toEqual({ kind: 'done', state: 'SENT' });
-    } finally {
-      race.mockRestore();
-    }
+    expect(
+      await deliverMovedMeanwhile(service, ledger, read, () => ledger.transition(captureId, 'SENT', { event: 'attempt', attempt: 2 }, { countAttempt: true })),
+    ).toEqual({ kind: 'done', state: 'SENT' });
     expect(await ledger.get(captureId)).toMatchObject({ state: 'SENT', attempts: 2 });
     expect(await events.load(`${captureId}.UNRESOLVED`)).toBeNull();
   });

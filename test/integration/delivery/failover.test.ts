@@ -7,6 +7,7 @@ import { PspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator
 import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
+import { openBreaker } from '../../support/fleet-workers';
 import { testConfig } from '../../support/test-config';
 import { DeliveryStack, useDeliveryStacks } from '../../support/delivery-stack';
 import { CapReservations } from '../../../src/caps/cap-reservations';
@@ -149,7 +150,7 @@ describe('routing and failover (authorize, sale)', () => {
 
   it('a plan moved to another candidate before any attempt (an open breaker) counts and logs its risk and FX decisions once, for the attempt that goes', async () => {
     const logs = captureLogger('info');
-    const { service, ledger } = setup(
+    const stack = setup(
       {
         'risk.rules': [{ name: 'big-usd-failover', when: ['high_amount'], action: 'psp_review' }],
         'risk.amount_thresholds': { USD: 10000 },
@@ -158,10 +159,11 @@ describe('routing and failover (authorize, sale)', () => {
       },
       logs.logger,
     );
+    const { service, ledger } = stack;
     const reviewed = () => metricValue('pb_risk_decisions_total', { action: 'psp_review', rule: 'big-usd-failover' });
     const fx = (gateway: string, result: string, source: string) => metricValue('pb_fx_decisions_total', { gateway, result, source });
     const before = [await reviewed(), await fx('dead', 'native', 'none'), await fx('simb', 'converted', 'configured')];
-    for (let i = 0; i < 3; i++) service.breaker('dead').failure();
+    openBreaker(stack, 'dead');
     const id = await record(ledger, authorize({ currency: 'USD', amount: 12345 }));
     expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
     expect(await ledger.get(id)).toMatchObject({
@@ -180,12 +182,13 @@ describe('routing and failover (authorize, sale)', () => {
 
   it("a cap fallback to the route's next candidate counts and logs once, when its attempt goes out: not for each delivery behind that candidate's open breaker", async () => {
     const logs = captureLogger('info');
-    const { service, ledger } = setup({ 'caps.rules': [{ scope: 'gateway', name: 'sima', currency: 'EUR', max_amount: 5000 }] }, logs.logger);
+    const stack = setup({ 'caps.rules': [{ scope: 'gateway', name: 'sima', currency: 'EUR', max_amount: 5000 }] }, logs.logger);
+    const { service, ledger } = stack;
     const fallbacks = () => metricValue('pb_caps_decisions_total', { gateway: 'sima', result: 'fallback', limit: 'max_amount' });
     const before = await fallbacks();
     const id = await record(ledger, authorize({ amount: 12345 }));
     const lines = () => logs.lines.filter((l) => l.includes('transaction cap exceeded; falling back to the next route') && l.includes(id));
-    for (let i = 0; i < 3; i++) service.breaker('simb').failure();
+    openBreaker(stack, 'simb');
     // Over sima's cap, to simb, whose breaker is open (no candidate after it): a wait on each delivery, nothing counted.
     for (let i = 0; i < 3; i++) expect((await service.deliver(id)).kind).toBe('wait');
     expect([await fallbacks(), lines().length]).toEqual([before, 0]);
@@ -244,12 +247,12 @@ describe('routing and failover (authorize, sale)', () => {
 
   it("a failover chain ending in a stage's refusal: the FAIL record and its event list the failovers made before it", async () => {
     // dead is provably not sent, simb's breaker is open, sima's cap refuses the amount: nothing went out anywhere.
-    const { service, ledger, events } = setup({
+    const stack = setup({
       'routing.rules': [{ name: 'three', when: { currencies: ['USD'] }, gateways: ['dead', 'simb', 'sima'] }],
       'caps.rules': [{ scope: 'gateway', name: 'sima', currency: 'USD', max_amount: 100 }],
     });
-    const breaker = service.breaker('simb');
-    for (let i = 0; i < 3; i++) breaker.failure();
+    const { service, ledger, events } = stack;
+    openBreaker(stack, 'simb');
     const id = await record(ledger, authorize({ currency: 'USD', amount: 12345 }));
     expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
     const failovers = [{ from: 'dead', to: 'simb', trigger: 'not_sent' }];
@@ -301,13 +304,13 @@ describe('routing and failover (authorize, sale)', () => {
     const { service, ledger } = stack;
     const id = await record(ledger, authorize({ currency: 'USD' }));
     // dead's attempt is not sent and its failover waits behind simb's open breaker: that attempt's end is on record.
-    for (let i = 0; i < 3; i++) service.breaker('simb').failure();
+    openBreaker(stack, 'simb');
     expect((await service.deliver(id)).kind).toBe('wait');
     // Later, simb is back and dead's breaker open: the failover's attempt at simb is never recorded, the worker dies as
     // it writes it. (Killed in a failover from an attempt whose end is not on record, that attempt would stay maybe at
     // the PSP: no later pass would fail over from it.)
     service.breaker('simb').success();
-    for (let i = 0; i < 3; i++) service.breaker('dead').failure();
+    openBreaker(stack, 'dead');
     const write = ledger.transition.bind(ledger);
     let killed = false;
     const kill = jest.spyOn(ledger, 'transition').mockImplementation(async (...args) => {
@@ -554,8 +557,9 @@ describe('routing and failover (authorize, sale)', () => {
   });
 
   it("a failover that waits behind the next gateway's open breaker is made on a later pass (the attempt it left proven harmless), once that breaker closes", async () => {
-    const { service, ledger } = setup();
-    for (let i = 0; i < 3; i++) service.breaker('simb').failure();
+    const stack = setup();
+    const { service, ledger } = stack;
+    openBreaker(stack, 'simb');
     const id = await record(ledger, authorize({ currency: 'USD' }));
     // dead is provably not sent; simb's breaker is open and no candidate follows it: the operation waits, at dead.
     expect((await service.deliver(id)).kind).toBe('wait');
@@ -564,7 +568,7 @@ describe('routing and failover (authorize, sale)', () => {
     // Later: simb is back, and dead's own breaker is open now. The attempt at dead is known to have done nothing: the
     // operation fails over to simb instead of waiting for dead.
     service.breaker('simb').success();
-    for (let i = 0; i < 3; i++) service.breaker('dead').failure();
+    openBreaker(stack, 'dead');
     expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
     expect(simB.counters().effects[`${id}.failover1`]).toBe(1);
     expect(await ledger.get(id)).toMatchObject({ attempts: 2, routing: { gateway: 'simb', index: 1 } });
@@ -572,8 +576,9 @@ describe('routing and failover (authorize, sale)', () => {
 
   it('a failover chain through an open breaker to a third candidate records, counts and logs each step once its attempt is on record', async () => {
     const logs = captureLogger('info');
-    const { service, ledger } = setup({ 'routing.rules': [{ name: 'three', when: { currencies: ['USD'] }, gateways: ['dead', 'simb', 'sima'] }] }, logs.logger);
-    for (let i = 0; i < 3; i++) service.breaker('simb').failure();
+    const stack = setup({ 'routing.rules': [{ name: 'three', when: { currencies: ['USD'] }, gateways: ['dead', 'simb', 'sima'] }] }, logs.logger);
+    const { service, ledger } = stack;
+    openBreaker(stack, 'simb');
     const steps = () =>
       Promise.all([
         metricValue('pb_routing_failovers_total', { from: 'dead', to: 'simb', trigger: 'not_sent' }),
@@ -601,9 +606,10 @@ describe('routing and failover (authorize, sale)', () => {
 
   it("a failover whose attempt at the next gateway is declined and waits there records that attempt's end only, never a stale end of the attempt before it (no 'moved meanwhile' line)", async () => {
     const logs = captureLogger('info');
-    const { service, ledger } = setup({ 'routing.rules': [{ name: 'three', when: { currencies: ['USD'] }, gateways: ['dead', 'simb', 'sima'] }] }, logs.logger);
+    const stack = setup({ 'routing.rules': [{ name: 'three', when: { currencies: ['USD'] }, gateways: ['dead', 'simb', 'sima'] }] }, logs.logger);
+    const { service, ledger } = stack;
     // dead: provably not sent; simb declines "try elsewhere"; sima's breaker is open, nothing follows it: a wait at simb.
-    for (let i = 0; i < 3; i++) service.breaker('sima').failure();
+    openBreaker(stack, 'sima');
     const id = await record(ledger, authorize({ currency: 'USD', gateway_key: 'pm_insufficient_funds' }));
     expect((await service.deliver(id)).kind).toBe('wait');
     expect(await ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 2, routing: { gateway: 'simb', index: 1 } });
@@ -616,7 +622,7 @@ describe('routing and failover (authorize, sale)', () => {
 
   it('an attempt declined (a send_error) and failed over behind an open breaker is not read later as maybe at the PSP: past delivery.max_age_ms it FAILs, never UNRESOLVED', async () => {
     let shift = 0;
-    const { service, ledger, events } = setup(
+    const stack = setup(
       { 'delivery.max_age_ms': 60_000 },
       undefined,
       changing('sima', (route) => ({
@@ -627,7 +633,8 @@ describe('routing and failover (authorize, sale)', () => {
       })),
       () => Date.now() + shift,
     );
-    for (let i = 0; i < 3; i++) service.breaker('simb').failure();
+    const { service, ledger, events } = stack;
+    openBreaker(stack, 'simb');
     const id = await record(ledger, authorize());
     // Declined at sima as "try elsewhere"; simb's breaker is open and nothing follows it: the operation waits.
     expect((await service.deliver(id)).kind).toBe('wait');
@@ -845,9 +852,9 @@ describe('routing and failover (authorize, sale)', () => {
   });
 
   it('moves on when the first gatewayâ€™s breaker is open, without calling it', async () => {
-    const { service, ledger } = setup();
-    const breaker = service.breaker('sima');
-    for (let i = 0; i < 3; i++) breaker.failure();
+    const stack = setup();
+    const { service, ledger } = stack;
+    openBreaker(stack, 'sima');
     const requestsA = simA.counters().requests;
     const id = await record(ledger, authorize());
     expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
@@ -901,9 +908,9 @@ describe('routing and failover (authorize, sale)', () => {
 describe('follow-up commands by PSP reference of a failed-over authorization', () => {
   /** An authorization named to sima that failed over to simb (breaker open at sima): SUCCEEDED at simb. */
   async function failedOverAuthorization(orderId: string): Promise<{ service: DeliveryService; ledger: Ledger; authId: string; reference: string }> {
-    const { service, ledger } = setup();
-    const breaker = service.breaker('sima');
-    for (let i = 0; i < 3; i++) breaker.failure();
+    const stack = setup();
+    const { service, ledger } = stack;
+    openBreaker(stack, 'sima');
     const authId = await record(ledger, authorize({ order_id: orderId }));
     expect(await service.deliver(authId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
     const auth = await ledger.get(authId);
@@ -911,7 +918,7 @@ describe('follow-up commands by PSP reference of a failed-over authorization', (
     const reference = auth?.gatewayReference;
     expect(reference).toBeDefined();
     // sima is back: a follow-up must still go to simb, where the authorization is.
-    breaker.success();
+    service.breaker('sima').success();
     return { service, ledger, authId, reference: reference! };
   }
 
@@ -979,16 +986,12 @@ describe('method data bound to one PSP account: a card token simA issued (tok_â€
     return token!;
   }
 
-  function openBreakerAtA(service: DeliveryService): void {
-    const breaker = service.breaker('sima');
-    for (let i = 0; i < 3; i++) breaker.failure();
-  }
-
   it('the route stage drops simB: with simA down the payment waits for simA, simB is never called', async () => {
     const logs = captureLogger('info');
-    const { service, ledger } = setup({}, logs.logger);
+    const stack = setup({}, logs.logger);
+    const { service, ledger } = stack;
     const droppedBefore = (await metricValue('pb_routing_candidates_dropped_total', { step: 'route', reason: 'method_bound', gateway: 'simb' })) ?? 0;
-    openBreakerAtA(service);
+    openBreaker(stack, 'sima');
     const requestsB = simB.counters().requests;
     const id = await record(ledger, authorize({ gateway_key: await tokenAtA() }));
     expect(await service.deliver(id)).toMatchObject({ kind: 'wait', reason: 'circuit open for sima' });
@@ -1024,9 +1027,10 @@ describe('method data bound to one PSP account: a card token simA issued (tok_â€
   });
 
   it('failover on a route recorded before (simB still a candidate) skips simB: no candidate left, it waits as without one', async () => {
-    const { service, ledger } = setup();
+    const stack = setup();
+    const { service, ledger } = stack;
     const skippedBefore = (await metricValue('pb_routing_candidates_dropped_total', { step: 'failover', reason: 'method_bound', gateway: 'simb' })) ?? 0;
-    openBreakerAtA(service);
+    openBreaker(stack, 'sima');
     const requestsB = simB.counters().requests;
     const command = authorize({ gateway_key: await tokenAtA() });
     const id = command.payment.operation_reference!;

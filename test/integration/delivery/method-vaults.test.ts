@@ -1,13 +1,12 @@
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { Payment, PaymentCommand } from '../../../src/contracts/payment-command';
-import { DeliveryService } from '../../../src/delivery/delivery-service';
-import { EventStore } from '../../../src/events/event-store';
 import { Ledger } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
-import { useDeliveryStacks } from '../../support/delivery-stack';
+import { DeliveryStack, useDeliveryStacks } from '../../support/delivery-stack';
+import { openBreaker } from '../../support/fleet-workers';
 
 /**
  * Routing and failover between Stripe entries, against a local Stripe stand-in that keeps two accounts as
@@ -85,7 +84,7 @@ const entry = (key: string, extra: Record<string, unknown> = {}) => ({
 });
 
 /** `stri_a` (account A's secret key), `stri_rk` (A's restricted key), `stri_b` (account B); the rule tries them in that order. */
-function setup(vault: boolean, rules?: unknown[]): { service: DeliveryService; ledger: Ledger; events: EventStore } {
+function setup(vault: boolean, rules?: unknown[]): DeliveryStack {
   const declared = vault ? { vault: 'acme-stripe' } : {};
   return stacks.build(
     testConfig({
@@ -105,11 +104,6 @@ async function record(ledger: Ledger, payment: Partial<Payment>): Promise<string
   return id;
 }
 
-function openBreaker(service: DeliveryService, gateway: string): void {
-  const breaker = service.breaker(gateway);
-  for (let i = 0; i < 3; i++) breaker.failure();
-}
-
 const customer = { custom_attributes: { stripe_customer: 'cus_A' } };
 
 describe('a Stripe Customer stays in its account', () => {
@@ -125,9 +119,10 @@ describe('a Stripe Customer stays in its account', () => {
   });
 
   it('failover on a route recorded before (account B still a candidate) skips it: the payment waits for account A', async () => {
-    const { service, ledger } = setup(false);
+    const stack = setup(false);
+    const { service, ledger } = stack;
     const skippedBefore = (await metricValue('pb_routing_candidates_dropped_total', { step: 'failover', reason: 'method_bound', gateway: 'stri_b' })) ?? 0;
-    openBreaker(service, 'stri_a');
+    openBreaker(stack, 'stri_a');
     const command = channelCommand(
       'authorize',
       {},
@@ -154,8 +149,9 @@ describe('a Stripe Customer stays in its account', () => {
 
 describe('gateway entries declared one vault (gateways.<name>.vault)', () => {
   it('undeclared, the restricted key of the same account is another vault: the route keeps account A only', async () => {
-    const { service, ledger } = setup(false);
-    openBreaker(service, 'stri_a');
+    const stack = setup(false);
+    const { service, ledger } = stack;
+    openBreaker(stack, 'stri_a');
     const before = calls.length;
     const id = await record(ledger, { gateway_key: 'pm_vaults_stored', ...customer });
     expect(await service.deliver(id)).toMatchObject({ kind: 'wait', reason: 'circuit open for stri_a' });
@@ -172,8 +168,9 @@ describe('gateway entries declared one vault (gateways.<name>.vault)', () => {
   });
 
   it('declared, a stored PaymentMethod and its Customer fail over to the restricted key, never to account B', async () => {
-    const { service, ledger } = setup(true);
-    openBreaker(service, 'stri_a');
+    const stack = setup(true);
+    const { service, ledger } = stack;
+    openBreaker(stack, 'stri_a');
     const before = calls.length;
     const id = await record(ledger, { gateway_key: 'pm_vaults_stored', ...customer });
     expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });

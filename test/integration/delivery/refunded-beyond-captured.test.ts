@@ -308,6 +308,22 @@ async function eventsSaying(authOp: string): Promise<string[]> {
   return said.sort();
 }
 
+/**
+ * The PSP's failure of capture `captureId` (after its success) for `amount` (USD minor units, 50.00 unless given), as
+ * its webhook records it (PSP event `evt_cf_<captureId>`).
+ */
+async function captureFailed(captureId: string, amount = 5000) {
+  return adjustments.recordAdjustment((await ledger.get(captureId))!, {
+    kind: 'capture_failed',
+    direction: 'debit',
+    amount,
+    currency: 'USD',
+    gateway: 'cybs',
+    pspEventId: `evt_cf_${captureId}`,
+    source: 'webhook',
+  });
+}
+
 describe('a late refund fact that leaves the payment refunded beyond what stands captured: recorded as the PSP said, and said', () => {
   it('capture voided by a named cancel, then a refund recorded FAILED reported succeeded_after_failure: event detail, error line, metric, ops show; once', async () => {
     const auth = await authorized();
@@ -387,15 +403,7 @@ describe('a late refund fact that leaves the payment refunded beyond what stands
     // Sent: the refund fit within the capture.
     expect(await adjustmentOfEvent(refund.id, adjustment.id)).not.toHaveProperty('refunded_beyond_captured');
     // Later the PSP fails the capture (another fact, its own path): the payment is beyond now, not by this refund's fact.
-    await adjustments.recordAdjustment((await ledger.get(captureId))!, {
-      kind: 'capture_failed',
-      direction: 'debit',
-      amount: 5000,
-      currency: 'USD',
-      gateway: 'cybs',
-      pspEventId: `evt_cf_${captureId}`,
-      source: 'webhook',
-    });
+    await captureFailed(captureId);
     expect((await ledger.get(captureId))?.undoneBy).toBeDefined();
 
     // Reconciliation meets the refund's fact again: the same adjustment, whose event was sent saying it fit.
@@ -1267,19 +1275,6 @@ describe('a move that lowers what stands captured after a late refund fact: the 
     expect(logs.lines.filter((l) => l.includes('"alert":"refunded_beyond_captured"') && l.includes(cancelId))).toHaveLength(1);
   });
 
-  /** The PSP's failure of capture `captureId` (after its success), as its webhook records it. */
-  async function captureFailed(captureId: string) {
-    return adjustments.recordAdjustment((await ledger.get(captureId))!, {
-      kind: 'capture_failed',
-      direction: 'debit',
-      amount: 5000,
-      currency: 'USD',
-      gateway: 'cybs',
-      pspEventId: `evt_cf_${captureId}`,
-      source: 'webhook',
-    });
-  }
-
   it('the refund fact (fit), then the PSP fails the capture: the capture_failed event says refunded beyond captured, alarm capture_failed_after_refund, once', async () => {
     const auth = await authorized();
     const authOp = auth.payment.operation_reference!;
@@ -1472,15 +1467,7 @@ describe('a capture the alarm counted as failed that the PSP says succeeded afte
     const captureId = await delivered(naming('capture', auth, authOp));
     const refund = await refusedRefund(auth, 2000);
     await refundedAfterAll(refund, 2000);
-    const { adjustment: failure } = await adjustments.recordAdjustment((await ledger.get(captureId))!, {
-      kind: 'capture_failed',
-      direction: 'debit',
-      amount: 5000,
-      currency: 'USD',
-      gateway: 'cybs',
-      pspEventId: `evt_cf_${captureId}`,
-      source: 'webhook',
-    });
+    const { adjustment: failure } = await captureFailed(captureId);
     expect((await new AdjustmentStore(redis, config.redis.keyPrefix).get(failure.id))?.refundedBeyondCaptured).toBeDefined();
     const before = await withdrawn();
 
@@ -1616,15 +1603,7 @@ describe('a capture the alarm counted as failed that the PSP says succeeded afte
     const before = await alarms('capture_failed_after_refund');
 
     // The PSP fails the capture it did after all: nothing captured stands again, 20.00 refunded.
-    const { adjustment: failedAgain } = await adjustments.recordAdjustment((await ledger.get(second))!, {
-      kind: 'capture_failed',
-      direction: 'debit',
-      amount: 2000,
-      currency: 'USD',
-      gateway: 'cybs',
-      pspEventId: `evt_cf_${second}`,
-      source: 'webhook',
-    });
+    const { adjustment: failedAgain } = await captureFailed(second, 2000);
 
     expect(await adjustmentOfEvent(second, failedAgain.id)).toMatchObject({ refunded_beyond_captured: beyondBlock });
     expect(await alarms('capture_failed_after_refund')).toBe(before + 1);
@@ -1802,15 +1781,7 @@ describe('an alarm said before claims were kept (an earlier release): no claim o
     // The PSP fails the capture done after all again: the same figures. The fact that lost the claim said nothing, and is
     // not taken as having said them: the failure says them.
     const failedAgain = await alarms('capture_failed_after_refund');
-    const { adjustment: again } = await adjustments.recordAdjustment((await ledger.get(second))!, {
-      kind: 'capture_failed',
-      direction: 'debit',
-      amount: 2000,
-      currency: 'USD',
-      gateway: 'cybs',
-      pspEventId: `evt_cf_${second}`,
-      source: 'webhook',
-    });
+    const { adjustment: again } = await captureFailed(second, 2000);
     expect(await adjustmentOfEvent(second, again.id)).toMatchObject({ refunded_beyond_captured: beyondBlock });
     expect(await alarms('capture_failed_after_refund')).toBe(failedAgain + 1);
   });
@@ -1856,15 +1827,7 @@ describe('an alarm said before claims were kept (an earlier release): no claim o
     // The PSP fails the capture done after all again: nothing captured stands, 20.00 refunded, the same figures. The
     // withdrawn fact is no longer taken as having said them: the failure says them.
     const failedAgain = await alarms('capture_failed_after_refund');
-    const { adjustment: again } = await adjustments.recordAdjustment((await ledger.get(second))!, {
-      kind: 'capture_failed',
-      direction: 'debit',
-      amount: 2000,
-      currency: 'USD',
-      gateway: 'cybs',
-      pspEventId: `evt_cf_${second}`,
-      source: 'webhook',
-    });
+    const { adjustment: again } = await captureFailed(second, 2000);
 
     expect(await adjustmentOfEvent(second, again.id)).toMatchObject({ refunded_beyond_captured: beyondBlock });
     expect(await alarms('capture_failed_after_refund')).toBe(failedAgain + 1);

@@ -181,6 +181,35 @@ function definition(gatewayKey: string, extra: Partial<ScheduleDefinition> = {})
   };
 }
 
+/**
+ * A schedule of `definition(gatewayKey)`, added, on a `setup()` whose runner's ledger cancels it at the first `method`
+ * call on the schedule's first cycle operation (`_<id>.c1`), before that call runs: if `armCancel()` was called by
+ * then; otherwise that first call passes and no cancel follows.
+ */
+async function scheduleCancelledAtCycleOneCall(
+  method: 'get' | 'create',
+  gatewayKey: string,
+): Promise<{ s: ReturnType<typeof setup>; d: ScheduleDefinition; armCancel: () => void }> {
+  let cancel = async (): Promise<unknown> => undefined;
+  const s = setup((ledger) =>
+    hookedLedger(
+      ledger,
+      method,
+      (id) => id === `_${d.id}.c1`,
+      () => cancel(),
+    ),
+  );
+  const d = definition(gatewayKey);
+  await s.store.add(d);
+  return {
+    s,
+    d,
+    armCancel: () => {
+      cancel = () => s.store.cancel(d.id);
+    },
+  };
+}
+
 describe('recurring billing', () => {
   it('charges a due cycle once, merchant-initiated, and moves to the next cycle; a rerun charges nothing twice', async () => {
     const s = setup();
@@ -339,18 +368,8 @@ describe('recurring billing', () => {
   });
 
   it('a cancel that lands while a cycle is being charged is kept: that charge settles, no later cycle starts', async () => {
-    let cancel = async (): Promise<unknown> => undefined;
-    const s = setup((ledger) =>
-      hookedLedger(
-        ledger,
-        'create',
-        (id) => id === `_${d.id}.c1`,
-        () => cancel(),
-      ),
-    );
-    const d = definition('pm_card_visa');
-    await s.store.add(d);
-    cancel = () => s.store.cancel(d.id);
+    const { s, d, armCancel } = await scheduleCancelledAtCycleOneCall('create', 'pm_card_visa');
+    armCancel();
     await s.pass(0);
     // The charge was out when the cancel came (docs/PAYMENT-METHODS.md: "a charge already out still settles").
     expect((await s.ledger.get(`_${d.id}.c1`))?.state).toBe('SUCCEEDED');
@@ -405,20 +424,10 @@ describe('recurring billing', () => {
 
 describe('recurring billing: a cancel and a cycle failed for good, a half-written schedule, cancels at once', () => {
   it('a cancel that lands after a pass read a hard-declined cycle, before it failed the schedule, stands: no recurring_failed event', async () => {
-    let cancel = async (): Promise<unknown> => undefined;
-    const s = setup((ledger) =>
-      hookedLedger(
-        ledger,
-        'get',
-        (id) => id === `_${d.id}.c1`,
-        () => cancel(),
-      ),
-    );
-    const d = definition('pm_expired_card');
-    await s.store.add(d);
+    const { s, d, armCancel } = await scheduleCancelledAtCycleOneCall('get', 'pm_expired_card');
     await s.pass(0);
     expect((await s.ledger.get(`_${d.id}.c1`))?.state).toBe('FAILED');
-    cancel = () => s.store.cancel(d.id);
+    armCancel();
     expect(await s.pass(60_000)).toMatchObject({ failed: 0, stopped: 1 });
     expect(await s.store.get(d.id)).toMatchObject({ state: 'cancelled' });
     // The OMS was told cancelled: true; it must not be told the schedule failed (its cycle's own FAIL event was sent).

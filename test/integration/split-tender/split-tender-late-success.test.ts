@@ -88,6 +88,36 @@ async function approvedLate(card: string, amount?: number): Promise<void> {
   expect(res.status).toBe(200);
 }
 
+/**
+ * The card part of a rolled-back split sale (EUR 70.00), charged late by the PSP, and a refund of `amount` of it the
+ * OMS sent after hearing so, recorded before the late success: a dependent in flight, so the reversal the success asks
+ * for waits (its log line seen). The refund is not delivered. The card part and the refund's id.
+ */
+async function lateSuccessWithRefundRecorded(tag: string, amount: number): Promise<{ card: string; refundId: string }> {
+  const { card } = await rolledBack('sale', tag);
+  const failed = (await worker.ledger.get(card))!;
+  const refundId = `refund-${tag}-${RUN}`;
+  await worker.ledger.create(refundId, {
+    version: 1,
+    command: 'refund',
+    channel: 'web',
+    received_at: new Date().toISOString(),
+    payment: {
+      gateway: 'sim',
+      gateway_account: 'acme',
+      gateway_key: card,
+      amount,
+      currency: 'EUR',
+      order_id: failed.payment.order_id,
+      operation_reference: refundId,
+    },
+  });
+  await approvedLate(card);
+  await eventually(async () => (await worker.ledger.get(card))?.succeededAfterFailure !== undefined, 30_000);
+  await eventually(() => logs.lines.some((l) => l.includes('it is not being reversed') && l.includes(card) && l.includes('dependent_in_flight')), 30_000);
+  return { card, refundId };
+}
+
 describe('split tender: the card part declined, then approved by the PSP after the split rolled back', () => {
   it('an authorization: voided at the PSP as an orphan; the OMS gets the adjustment and the cancelled event', async () => {
     const before = await metricValue('pb_orphan_reversals_total', { gateway: 'sim', mode: 'on', reason: 'oms_told_failed' });
@@ -215,27 +245,7 @@ describe('a split tender sale charged late and partly refunded before its revers
    * asks for waits), delivered after it. The card part and its PSP reference.
    */
   async function partlyRefunded(tag: string, amount: number): Promise<{ card: string; reference: string }> {
-    const { card } = await rolledBack('sale', tag);
-    const failed = (await worker.ledger.get(card))!;
-    const refundId = `refund-${tag}-${RUN}`;
-    await worker.ledger.create(refundId, {
-      version: 1,
-      command: 'refund',
-      channel: 'web',
-      received_at: new Date().toISOString(),
-      payment: {
-        gateway: 'sim',
-        gateway_account: 'acme',
-        gateway_key: card,
-        amount,
-        currency: 'EUR',
-        order_id: failed.payment.order_id,
-        operation_reference: refundId,
-      },
-    });
-    await approvedLate(card);
-    await eventually(async () => (await worker.ledger.get(card))?.succeededAfterFailure !== undefined, 30_000);
-    await eventually(() => logs.lines.some((l) => l.includes('it is not being reversed') && l.includes(card) && l.includes('dependent_in_flight')), 30_000);
+    const { card, refundId } = await lateSuccessWithRefundRecorded(tag, amount);
     await worker.deliveryQueue.add('deliver', { operationId: refundId }, { jobId: bullJobId(refundId) });
     await eventually(async () => ['SUCCEEDED', 'FAILED'].includes((await worker.ledger.get(refundId))?.state ?? ''), 30_000);
     expect((await worker.ledger.get(refundId))?.state).toBe('SUCCEEDED');
@@ -302,27 +312,7 @@ describe("a split tender sale charged late, a refund of which FAILED for a reaso
    * refund's `held_for_psp_retry`), as the recorder leaves it. The card part and its PSP reference.
    */
   async function heldRefund(tag: string, amount: number): Promise<{ card: string; reference: string; refundId: string }> {
-    const { card } = await rolledBack('sale', tag);
-    const failed = (await worker.ledger.get(card))!;
-    const refundId = `refund-${tag}-${RUN}`;
-    await worker.ledger.create(refundId, {
-      version: 1,
-      command: 'refund',
-      channel: 'web',
-      received_at: new Date().toISOString(),
-      payment: {
-        gateway: 'sim',
-        gateway_account: 'acme',
-        gateway_key: card,
-        amount,
-        currency: 'EUR',
-        order_id: failed.payment.order_id,
-        operation_reference: refundId,
-      },
-    });
-    await approvedLate(card);
-    await eventually(async () => (await worker.ledger.get(card))?.succeededAfterFailure !== undefined, 30_000);
-    await eventually(() => logs.lines.some((l) => l.includes('it is not being reversed') && l.includes(card) && l.includes('dependent_in_flight')), 30_000);
+    const { card, refundId } = await lateSuccessWithRefundRecorded(tag, amount);
     // Registered on the sale as delivery registers it, sent, and failed for the technical issue Adyen retries itself.
     expect(await worker.ledger.authorizationView(card, refundId)).not.toBeNull();
     await worker.ledger.transition(refundId, 'SENT', { event: 'attempt' });

@@ -9,6 +9,30 @@ import { PAYMENT_ID, ctx, gateway, response } from './cybersource-test-fixtures'
 /** Response bodies shaped as the 2020-02-17 spec's 201 schemas, trimmed to what we read. */
 const NEW_AUTH_ID = '6950605680120491268584';
 
+/**
+ * The transaction summaries a status search lists for an operation of ours under merchant reference `code`: its own
+ * (`application`, e.g. ics_bill, accepted, status PENDING, at 10:00 UTC) and a Business Center void of it under the
+ * same reference (accepted, at 11:00 UTC), both for `total` USD (a decimal string, as Cybersource writes it).
+ */
+function ownAndBusinessCenterVoid(code: string, application: string, total: string) {
+  const own = {
+    id: PAYMENT_ID,
+    submitTimeUtc: '2026-11-22T10:00:00Z',
+    status: 'PENDING',
+    clientReferenceInformation: { code },
+    applicationInformation: { rCode: '1', reasonCode: '100', applications: [{ name: application, rCode: '1' }] },
+    orderInformation: { amountDetails: { totalAmount: total, currency: 'USD' } },
+  };
+  const voidOf = {
+    id: NEW_AUTH_ID,
+    submitTimeUtc: '2026-11-22T11:00:00Z',
+    clientReferenceInformation: { code },
+    applicationInformation: { rCode: '1', reasonCode: '100', applications: [{ name: 'ics_void', rCode: '1' }] },
+    orderInformation: { amountDetails: { totalAmount: total, currency: 'USD' } },
+  };
+  return { own, voidOf };
+}
+
 describe('Cybersource responses', () => {
   it('maps an authorization to SUCCESS with the payment id and the authorized amount', () => {
     const outcome = t.parseResponse(
@@ -605,21 +629,7 @@ describe('Cybersource responses', () => {
 
     it('reads a capture of ours voided after it under its merchant reference (a Business Center void) as its FAIL, dated by the void, never as its success', async () => {
       const before = await metricValue('pb_cybersource_inquiry_voided_total', { gateway: gateway.name });
-      const capture = {
-        id: PAYMENT_ID,
-        submitTimeUtc: '2026-11-22T10:00:00Z',
-        status: 'PENDING',
-        clientReferenceInformation: { code: 'op-capture-1' },
-        applicationInformation: { rCode: '1', reasonCode: '100', applications: [{ name: 'ics_bill', rCode: '1' }] },
-        orderInformation: { amountDetails: { totalAmount: '102.21', currency: 'USD' } },
-      };
-      const voidOf = {
-        id: NEW_AUTH_ID,
-        submitTimeUtc: '2026-11-22T11:00:00Z',
-        clientReferenceInformation: { code: 'op-capture-1' },
-        applicationInformation: { rCode: '1', reasonCode: '100', applications: [{ name: 'ics_void', rCode: '1' }] },
-        orderInformation: { amountDetails: { totalAmount: '102.21', currency: 'USD' } },
-      };
+      const { own: capture, voidOf } = ownAndBusinessCenterVoid('op-capture-1', 'ics_bill', '102.21');
       const search = (...summaries: object[]) => response(201, { totalCount: summaries.length, _embedded: { transactionSummaries: summaries } });
       const asked = ctx('capture', {}, 'op-capture-1');
       // Its void listed (a successful ics_void), or named VOIDED by its status, or the capture's own status VOIDED.
@@ -643,21 +653,7 @@ describe('Cybersource responses', () => {
 
     it('reads a refund of ours voided after it under its merchant reference (a Business Center void) as its FAIL, dated by the void, never as its success', async () => {
       const before = await metricValue('pb_cybersource_inquiry_voided_total', { gateway: gateway.name });
-      const refund = {
-        id: PAYMENT_ID,
-        submitTimeUtc: '2026-11-22T10:00:00Z',
-        status: 'PENDING',
-        clientReferenceInformation: { code: 'op-refund-1' },
-        applicationInformation: { rCode: '1', reasonCode: '100', applications: [{ name: 'ics_credit', rCode: '1' }] },
-        orderInformation: { amountDetails: { totalAmount: '40.00', currency: 'USD' } },
-      };
-      const voidOf = {
-        id: NEW_AUTH_ID,
-        submitTimeUtc: '2026-11-22T11:00:00Z',
-        clientReferenceInformation: { code: 'op-refund-1' },
-        applicationInformation: { rCode: '1', reasonCode: '100', applications: [{ name: 'ics_void', rCode: '1' }] },
-        orderInformation: { amountDetails: { totalAmount: '40.00', currency: 'USD' } },
-      };
+      const { own: refund, voidOf } = ownAndBusinessCenterVoid('op-refund-1', 'ics_credit', '40.00');
       const search = (...summaries: object[]) => response(201, { totalCount: summaries.length, _embedded: { transactionSummaries: summaries } });
       const asked = ctx('refund', {}, 'op-refund-1');
       const statusVoided = { ...voidOf, status: 'VOIDED', applicationInformation: undefined };
