@@ -1211,11 +1211,14 @@ export class DeliveryService {
       const outcome = asReplay ? replayOutcome(route, ctx, response) : route.transformer.parseResponse(ctx, response, route.gateway);
       noteGatewayCall(route.gateway.name, 'send', 'ok', started);
       breaker.success();
-      // A decline "try elsewhere" may fail over, unless it answers a new request only (see `onError`).
-      if (outcome.status === 'FAIL' && this.mayFailOver(op) && this.triesElsewhere(outcome.reason ?? outcome.gatewayStatus)) {
+      // A decline that answers a new request only is held (see `onError`); else one "try elsewhere" may fail over.
+      if (outcome.status === 'FAIL') {
         const code = outcome.reason ?? outcome.gatewayStatus;
         const detail = { gateway: route.gateway.name, gateway_code: code, http_status: response.status };
-        const moved = (await this.heldDeclineFailover(op, route.transformer, detail)) ?? (await this.failover(op, 'declined', detail));
+        const elsewhere = this.mayFailOver(op) && this.triesElsewhere(code);
+        const held = await this.heldDecline(op, route.transformer, detail, elsewhere);
+        if (held) return held;
+        const moved = elsewhere ? await this.failover(op, 'declined', detail) : null;
         if (moved) return moved;
       }
       const settled = await recorder.apply(op, outcome, 'response', { http_status: response.status, elapsed_ms: response.elapsedMs });
@@ -1312,6 +1315,27 @@ export class DeliveryService {
       if (!moved.applied) return this.unknownNotRecorded(op, err, moved.from);
       return { kind: 'retry', reason: `outcome unknown (${phase})` };
     }
+    // Each proves only its own attempt absent. A decline is the PSP's answer for the key (its replay of an earlier
+    // attempt's, or this attempt's own when none landed) only where the PSP replays a key's first answer; where a resend
+    // is a new request (no idempotency key) it answers that request alone, and after an earlier attempt that may be live
+    // it neither fails over nor fails: UNRESOLVED (`heldDecline`), whether or not it would have failed over.
+    if (phase === 'send' && err.kind === 'declined' && !stale) {
+      const route = this.deps.router.route(op);
+      const elsewhere = this.mayFailOver(op) && this.triesElsewhere(err.details.gatewayCode ?? err.code);
+      const declined =
+        'refused' in route
+          ? null
+          : await this.heldDecline(
+              op,
+              route.transformer,
+              { gateway: err.gateway, kind: err.kind, gateway_code: err.details.gatewayCode, http_status: detail.http_status },
+              elsewhere,
+            );
+      if (declined) {
+        breaker.success();
+        return declined;
+      }
+    }
     let counted = false;
     if (phase === 'send' && this.mayFailOver(op)) {
       // Provably not sent, or a decline configured as "try elsewhere": the next candidate may take it.
@@ -1321,20 +1345,10 @@ export class DeliveryService {
         if (err.kind === 'not_sent') breaker.failure();
         else breaker.success();
         counted = true;
-        // Each proves only its own attempt absent. A not-sent one after an earlier attempt that may have landed stays here
-        // (retried under the same key, whose answer is the PSP's for that attempt too). A decline is the PSP's answer for
-        // the key (its replay of an earlier attempt's, or this attempt's own when none landed) only where the PSP replays a
-        // key's first answer; where a resend is a new request (no idempotency key) it answers that request alone, and after
-        // an earlier attempt that may be live it neither fails over nor fails: UNRESOLVED (`heldDeclineFailover`).
-        const failoverDetail = { gateway: err.gateway, kind: err.kind, gateway_code: err.details.gatewayCode };
-        if (trigger === 'declined') {
-          const route = this.deps.router.route(op);
-          const declined =
-            'refused' in route ? null : await this.heldDeclineFailover(op, route.transformer, { ...failoverDetail, http_status: detail.http_status });
-          if (declined) return declined;
-        }
+        // A not-sent one after an earlier attempt that may have landed stays here (retried under the same key, whose
+        // answer is the PSP's for that attempt too); a decline held is above.
         const held = trigger === 'not_sent' && op.attempts > 1 && (await this.holdsNotSentFailover(op, err));
-        const moved = held ? null : await this.failover(op, trigger, failoverDetail);
+        const moved = held ? null : await this.failover(op, trigger, { gateway: err.gateway, kind: err.kind, gateway_code: err.details.gatewayCode });
         if (moved) return moved;
       }
     }
@@ -1617,36 +1631,49 @@ export class DeliveryService {
   }
 
   /**
-   * The failover of a decline "try elsewhere" (`detail`: the gateway, its code, the HTTP status) held back
-   * (`failoverHeld`): the gateway takes a resend as a new request (`resendIsNewRequest`: no idempotency key, Cybersource),
-   * so the decline answers this attempt only, and an earlier attempt under the key that may have reached the PSP (a 5xx,
-   * a timeout, one with no recorded end) may be live there. Sent elsewhere, the customer could be charged at both; told
-   * FAIL, the OMS would let go of a payment that may hold money. So it is given up on as past `delivery.max_age_ms` after
-   * such an attempt: UNRESOLVED (alerted, the OMS told, asked about by the poller, settled by any later PSP fact), with
-   * the decline on record as this attempt's end (`attempt_ended`, in the same script), only from the state and attempt
-   * count read; counted and logged (warn) once on record. `null` when the failover may go (the first attempt, a PSP that
-   * replays a key's first answer, every earlier attempt proven absent). Reads the history only after a resend.
+   * A decline of a resend (`detail`: the gateway, its code, the HTTP status) held back (`failoverHeld`, trigger
+   * `declined`): the gateway takes a resend as a new request (`resendIsNewRequest`: no idempotency key, Cybersource), so
+   * the decline answers this attempt only, and an earlier attempt under the key that may have reached the PSP (a 5xx, a
+   * timeout, one with no recorded end) may be live there (its authorization may even be why the resend was declined).
+   * Sent elsewhere (`elsewhere`: a decline "try elsewhere" that would fail over), the customer could be charged at both;
+   * told FAIL (no failover configured, no candidate left, a code not "try elsewhere"), the OMS would let go of a
+   * payment that may hold money. So it is given up on as past `delivery.max_age_ms` after such an attempt: UNRESOLVED
+   * (alerted, the OMS told, asked about by the poller, settled by any later PSP fact), with the decline on record as
+   * this attempt's end (`attempt_ended`, in the same script), only from the state and attempt count read; logged
+   * (warn) once on record, and counted in `pb_routing_failovers_held_total` when it held a failover back. `null` when
+   * the decline stands (the first attempt, a PSP that replays a key's first answer, every earlier attempt proven
+   * absent). Reads the history only after a resend.
    */
-  private async heldDeclineFailover(
+  private async heldDecline(
     op: OperationRecord,
     transformer: Pick<GatewayTransformer, 'resendIsNewRequest'>,
     detail: { gateway: string; gateway_code?: string; http_status?: number; kind?: string },
+    elsewhere: boolean,
   ): Promise<DeliveryStep | null> {
     if (op.attempts < 2 || transformer.resendIsNewRequest?.(op.command) !== true) return null;
     const reason = failoverHeld(await this.deps.ledger.interactions(op.id), 'declined', true);
     if (reason === null) return null;
-    const details = { trigger: 'declined', ...detail, failover_held: reason };
-    const cause = 'declined "try elsewhere" after an earlier attempt that may have reached the PSP';
+    const details = { trigger: 'declined', ...detail, ...(elsewhere ? { failover_held: reason } : { decline_held: reason }) };
+    const cause = elsewhere
+      ? 'declined "try elsewhere" after an earlier attempt that may have reached the PSP'
+      : 'declined after an earlier attempt that may have reached the PSP';
     const given = await this.deps.recorder.unresolve(op, cause, 'bridge', details, this.now() + this.deps.config.poller.scheduleMs[0], {
       onlyFrom: op.state,
       precededBy: [{ event: 'attempt_ended', ...details }],
     });
     this.gaveUp(op, given, cause, false);
-    if (given.state === 'UNRESOLVED') {
+    if (given.state !== 'UNRESOLVED') return { kind: 'done', state: given.state };
+    const line = { operation_id: op.id, command: op.command, gateway: detail.gateway, gateway_code: detail.gateway_code, attempts: op.attempts, reason };
+    if (elsewhere) {
       failoversHeld().inc({ gateway: detail.gateway, reason });
       this.deps.logger.warn(
         'failover held back: declined "try elsewhere", but the gateway took this resend as a new request (no idempotency key) and an earlier attempt of the operation may have reached it; UNRESOLVED, never failed, never sent elsewhere beside it',
-        { operation_id: op.id, command: op.command, gateway: detail.gateway, gateway_code: detail.gateway_code, attempts: op.attempts, reason },
+        line,
+      );
+    } else {
+      this.deps.logger.warn(
+        'decline held back: the gateway took this resend as a new request (no idempotency key) and an earlier attempt of the operation may have reached it; the decline answers the resend only: UNRESOLVED, never failed',
+        line,
       );
     }
     return { kind: 'done', state: given.state };

@@ -35,7 +35,8 @@ const CURRENT_ATTEMPT_END: { readonly [T in HeldFailoverTrigger]: HistoryEntryRe
  *   request (`resendIsNewRequest` true: Cybersource), the decline answers that request only: held after an attempt
  *   under the same key (since the last failover, at this gateway) not proven absent, whether a 5xx, a timeout or one
  *   with no recorded end ({@link DECLINE_OF_NEW_REQUEST}). An attempt at a gateway left before was failed over from on
- *   its own proof.
+ *   its own proof. The same hold applies to a decline that would not fail over (no failover configured, no candidate
+ *   left, a code not "try elsewhere"): it answers the new request only, and is no FAIL of the operation either.
  *
  * `history`: the operation's, the current attempt's `attempt` entry last. `resendIsNewRequest`: the gateway's
  * `GatewayTransformer.resendIsNewRequest` for the command. Pure.

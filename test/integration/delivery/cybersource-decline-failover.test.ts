@@ -65,7 +65,7 @@ afterEach(() => {
 
 const stacks = useDeliveryStacks();
 
-function setup(logger?: Logger): DeliveryStack {
+function setup(logger?: Logger, { failover = true }: { failover?: boolean } = {}): DeliveryStack {
   const entry = (path: string) => ({
     type: 'cybersource',
     base_url: `${baseUrl}${path}`,
@@ -74,9 +74,13 @@ function setup(logger?: Logger): DeliveryStack {
     timeout_ms: 2000,
   });
   const config = testConfig({
-    'routing.rules': [{ name: 'cybs-then-cybs2', when: { commands: ['authorize', 'sale'] }, gateways: ['cybs', 'cybs2'] }],
-    'routing.failover.enabled': true,
-    'routing.failover.decline_codes': ['PROCESSOR_DECLINED'],
+    ...(failover
+      ? {
+          'routing.rules': [{ name: 'cybs-then-cybs2', when: { commands: ['authorize', 'sale'] }, gateways: ['cybs', 'cybs2'] }],
+          'routing.failover.enabled': true,
+          'routing.failover.decline_codes': ['PROCESSOR_DECLINED'],
+        }
+      : {}),
     gateways: { cybs: entry('/a'), cybs2: entry('/b') },
   });
   return stacks.build(config, { logger });
@@ -128,5 +132,49 @@ describe('Cybersource: a decline "try elsewhere" of a resend after an attempt th
       routing: { gateway: 'cybs2', failovers: [{ from: 'cybs', to: 'cybs2', trigger: 'declined:PROCESSOR_DECLINED' }] },
     });
     expect(await held('decline_of_new_request')).toBe(before);
+  });
+});
+
+/** A 400 business refusal of a valid request (`CARD_TYPE_NOT_ACCEPTED`): a `declined` error, not a 201 `DECLINED`. */
+const REFUSED = { status: 400, body: { status: 'INVALID_REQUEST', reason: 'CARD_TYPE_NOT_ACCEPTED', message: 'card type not accepted' } };
+
+describe('Cybersource, no failover: a decline of a resend after an attempt that may have landed', () => {
+  // Without failover (none configured, no candidate left, a code not "try elsewhere") the decline of the resend answers
+  // that new request only, as above: the earlier attempt may hold an authorization (its funds may be why the resend was
+  // declined). Told FAILED, the OMS would let go of a payment that may hold money.
+  it.each([
+    ['a 201 DECLINED', DECLINED, 'PROCESSOR_DECLINED'],
+    ['a 400 business refusal (a declined error)', REFUSED, 'CARD_TYPE_NOT_ACCEPTED'],
+  ])("%s is not told FAILED: UNRESOLVED, the decline on record as the attempt's end, logged at warn", async (_name, declined, code) => {
+    const logs = captureLogger('info');
+    const { service, ledger, events } = setup(logs.logger, { failover: false });
+    answers.a = [PROCESSOR_UNAVAILABLE, declined];
+    const id = await authorize(ledger);
+    expect((await service.deliver(id)).kind).toBe('retry');
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'UNRESOLVED' });
+    expect(await ledger.get(id)).toMatchObject({ state: 'UNRESOLVED', attempts: 2 });
+    const history = await ledger.interactions(id);
+    expect(history.map((h) => h.event)).toEqual(['received', 'attempt', 'send_error', 'attempt', 'attempt_ended', 'unresolved']);
+    expect(history[4]).toMatchObject({ trigger: 'declined', gateway: 'cybs', gateway_code: code, decline_held: 'decline_of_new_request' });
+    expect(history[4]).not.toHaveProperty('failover_held');
+    expect(await events.load(`${id}.UNRESOLVED`)).not.toBeNull();
+    expect(await events.load(`${id}.FAILED`)).toBeNull();
+    const line = logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => String(l.message).startsWith('decline held back'));
+    expect(line).toMatchObject({
+      level: 'warn',
+      operation_id: id,
+      gateway: 'cybs',
+      command: 'authorize',
+      gateway_code: code,
+      reason: 'decline_of_new_request',
+    });
+  });
+
+  it('a decline of the first attempt still fails it at once: nothing before it can be live', async () => {
+    const { service, ledger, events } = setup(undefined, { failover: false });
+    answers.a = [DECLINED];
+    const id = await authorize(ledger);
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(await events.load(`${id}.FAILED`)).not.toBeNull();
   });
 });
