@@ -25,7 +25,9 @@
  *   nothing (or, not sent or declined "try elsewhere", as that attempt's own end). Written in the script of the move to
  *   SENT (or the refusal) at the next gateway it led to. The attempts after it carry another idempotency key.
  * - `attempt_ended`: the end of the attempt a failover that waits left (not sent, declined "try elsewhere"), which no
- *   `failover` entry records yet. Written only as read.
+ *   `failover` entry records yet. Written only as read; or, for a decline of a resend held back
+ *   (src/delivery/held-failover.ts: `failover_held`, or `decline_held` where no failover was due), with the move to
+ *   UNRESOLVED.
  */
 export const ATTEMPT_END_KINDS = ['outcome', 'send_error', 'inquiry', 'inquiry_error', 'inquiry_lag', 'failover', 'attempt_ended'] as const;
 

@@ -13,6 +13,7 @@ import {
   GatewayOutcome,
   GatewayRequest,
   GatewayResponse,
+  GatewayTransformer,
   OperationContext,
   inquirySupport,
   uncapturedRemainder,
@@ -55,7 +56,7 @@ import { CancelBasis, cancelBasisOf } from '../ledger/cancel-basis';
 import { InquiryResult, inquireStatus } from './status-inquiry';
 import { InquiryMiss, inquiryMissRules, inquiryMisses, readInquiryMiss } from './inquiry-miss';
 import { anyAttemptMayHaveLanded, lastAttemptUnfinished } from './attempt-ends';
-import { EARLIER_ATTEMPT_MAY_HAVE_LANDED, failoversHeld, notSentFailoverHeld } from './not-sent-failover';
+import { failoverHeld, failoversHeld } from './held-failover';
 import { inquiryErrorIsAnswer, inquiryErrorsUnresolved } from './inquiry-error';
 import { OutcomeRecorder } from './outcome-recorder';
 import { logMovedMeanwhile } from './moved-meanwhile';
@@ -1210,10 +1211,14 @@ export class DeliveryService {
       const outcome = asReplay ? replayOutcome(route, ctx, response) : route.transformer.parseResponse(ctx, response, route.gateway);
       noteGatewayCall(route.gateway.name, 'send', 'ok', started);
       breaker.success();
-      // A decline is the PSP's answer for the key, an earlier attempt's under it included: it may fail over (see `onError`).
-      if (outcome.status === 'FAIL' && this.mayFailOver(op) && this.triesElsewhere(outcome.reason ?? outcome.gatewayStatus)) {
+      // A decline that answers a new request only is held (see `onError`); else one "try elsewhere" may fail over.
+      if (outcome.status === 'FAIL') {
         const code = outcome.reason ?? outcome.gatewayStatus;
-        const moved = await this.failover(op, 'declined', { gateway: route.gateway.name, gateway_code: code, http_status: response.status });
+        const detail = { gateway: route.gateway.name, gateway_code: code, http_status: response.status };
+        const elsewhere = this.mayFailOver(op) && this.triesElsewhere(code);
+        const held = await this.heldDecline(op, route.transformer, detail, elsewhere);
+        if (held) return held;
+        const moved = elsewhere ? await this.failover(op, 'declined', detail) : null;
         if (moved) return moved;
       }
       const settled = await recorder.apply(op, outcome, 'response', { http_status: response.status, elapsed_ms: response.elapsedMs });
@@ -1310,6 +1315,27 @@ export class DeliveryService {
       if (!moved.applied) return this.unknownNotRecorded(op, err, moved.from);
       return { kind: 'retry', reason: `outcome unknown (${phase})` };
     }
+    // Each proves only its own attempt absent. A decline is the PSP's answer for the key (its replay of an earlier
+    // attempt's, or this attempt's own when none landed) only where the PSP replays a key's first answer; where a resend
+    // is a new request (no idempotency key) it answers that request alone, and after an earlier attempt that may be live
+    // it neither fails over nor fails: UNRESOLVED (`heldDecline`), whether or not it would have failed over.
+    if (phase === 'send' && err.kind === 'declined' && !stale) {
+      const route = this.deps.router.route(op);
+      const elsewhere = this.mayFailOver(op) && this.triesElsewhere(err.details.gatewayCode ?? err.code);
+      const declined =
+        'refused' in route
+          ? null
+          : await this.heldDecline(
+              op,
+              route.transformer,
+              { gateway: err.gateway, kind: err.kind, gateway_code: err.details.gatewayCode, http_status: detail.http_status },
+              elsewhere,
+            );
+      if (declined) {
+        breaker.success();
+        return declined;
+      }
+    }
     let counted = false;
     if (phase === 'send' && this.mayFailOver(op)) {
       // Provably not sent, or a decline configured as "try elsewhere": the next candidate may take it.
@@ -1319,9 +1345,9 @@ export class DeliveryService {
         if (err.kind === 'not_sent') breaker.failure();
         else breaker.success();
         counted = true;
-        // A decline under the same key is the PSP's answer for that key (its replay of an earlier attempt's, or this
-        // attempt's own when none landed), so it fails over as before. A not-sent attempt proves only itself absent.
-        const held = trigger === 'not_sent' && op.attempts > 1 && (await this.holdsNotSentFailover(op, err, detail));
+        // A not-sent one after an earlier attempt that may have landed stays here (retried under the same key, whose
+        // answer is the PSP's for that attempt too); a decline held is above.
+        const held = trigger === 'not_sent' && op.attempts > 1 && (await this.holdsNotSentFailover(op, err));
         const moved = held ? null : await this.failover(op, trigger, { gateway: err.gateway, kind: err.kind, gateway_code: err.details.gatewayCode });
         if (moved) return moved;
       }
@@ -1589,18 +1615,68 @@ export class DeliveryService {
   }
 
   /**
-   * Whether the failover of a not-sent attempt is held back (`notSentFailoverHeld`): an earlier attempt may have reached
-   * the PSP (a 5xx under the same key). The operation then stays at its gateway and is retried there under the same key,
-   * as a retryable error is. Counted and logged (warn) when held; `notSent`: the entry the error writes.
+   * Whether the failover of a not-sent attempt is held back (`failoverHeld`): an earlier attempt may have reached the PSP
+   * (a 5xx under the same key). The operation then stays at its gateway and is retried there under the same key, as a
+   * retryable error is. Counted and logged (warn) when held.
    */
-  private async holdsNotSentFailover(op: OperationRecord, err: GatewayError, notSent: HistoryEntryDraft): Promise<boolean> {
-    if (!notSentFailoverHeld(await this.deps.ledger.interactions(op.id), notSent)) return false;
-    failoversHeld().inc({ gateway: err.gateway, reason: EARLIER_ATTEMPT_MAY_HAVE_LANDED });
+  private async holdsNotSentFailover(op: OperationRecord, err: GatewayError): Promise<boolean> {
+    const reason = failoverHeld(await this.deps.ledger.interactions(op.id), 'not_sent', false);
+    if (reason === null) return false;
+    failoversHeld().inc({ gateway: err.gateway, reason });
     this.deps.logger.warn(
       'failover held back: the request was not sent, but an earlier attempt of the operation may have reached the PSP (a 5xx or a timeout under the same idempotency key); retried at this gateway under that key, never sent elsewhere beside it',
-      { operation_id: op.id, command: op.command, gateway: err.gateway, attempts: op.attempts, reason: EARLIER_ATTEMPT_MAY_HAVE_LANDED },
+      { operation_id: op.id, command: op.command, gateway: err.gateway, attempts: op.attempts, reason },
     );
     return true;
+  }
+
+  /**
+   * A decline of a resend (`detail`: the gateway, its code, the HTTP status) held back (`failoverHeld`, trigger
+   * `declined`): the gateway takes a resend as a new request (`resendIsNewRequest`: no idempotency key, Cybersource), so
+   * the decline answers this attempt only, and an earlier attempt under the key that may have reached the PSP (a 5xx, a
+   * timeout, one with no recorded end) may be live there (its authorization may even be why the resend was declined).
+   * Sent elsewhere (`elsewhere`: a decline "try elsewhere" that would fail over), the customer could be charged at both;
+   * told FAIL (no failover configured, no candidate left, a code not "try elsewhere"), the OMS would let go of a
+   * payment that may hold money. So it is given up on as past `delivery.max_age_ms` after such an attempt: UNRESOLVED
+   * (alerted, the OMS told, asked about by the poller, settled by any later PSP fact), with the decline on record as
+   * this attempt's end (`attempt_ended`, in the same script), only from the state and attempt count read; logged
+   * (warn) once on record, and counted in `pb_routing_failovers_held_total` when it held a failover back. `null` when
+   * the decline stands (the first attempt, a PSP that replays a key's first answer, every earlier attempt proven
+   * absent). Reads the history only after a resend.
+   */
+  private async heldDecline(
+    op: OperationRecord,
+    transformer: Pick<GatewayTransformer, 'resendIsNewRequest'>,
+    detail: { gateway: string; gateway_code?: string; http_status?: number; kind?: string },
+    elsewhere: boolean,
+  ): Promise<DeliveryStep | null> {
+    if (op.attempts < 2 || transformer.resendIsNewRequest?.(op.command) !== true) return null;
+    const reason = failoverHeld(await this.deps.ledger.interactions(op.id), 'declined', true);
+    if (reason === null) return null;
+    const details = { trigger: 'declined', ...detail, ...(elsewhere ? { failover_held: reason } : { decline_held: reason }) };
+    const cause = elsewhere
+      ? 'declined "try elsewhere" after an earlier attempt that may have reached the PSP'
+      : 'declined after an earlier attempt that may have reached the PSP';
+    const given = await this.deps.recorder.unresolve(op, cause, 'bridge', details, this.now() + this.deps.config.poller.scheduleMs[0], {
+      onlyFrom: op.state,
+      precededBy: [{ event: 'attempt_ended', ...details }],
+    });
+    this.gaveUp(op, given, cause, false);
+    if (given.state !== 'UNRESOLVED') return { kind: 'done', state: given.state };
+    const line = { operation_id: op.id, command: op.command, gateway: detail.gateway, gateway_code: detail.gateway_code, attempts: op.attempts, reason };
+    if (elsewhere) {
+      failoversHeld().inc({ gateway: detail.gateway, reason });
+      this.deps.logger.warn(
+        'failover held back: declined "try elsewhere", but the gateway took this resend as a new request (no idempotency key) and an earlier attempt of the operation may have reached it; UNRESOLVED, never failed, never sent elsewhere beside it',
+        line,
+      );
+    } else {
+      this.deps.logger.warn(
+        'decline held back: the gateway took this resend as a new request (no idempotency key) and an earlier attempt of the operation may have reached it; the decline answers the resend only: UNRESOLVED, never failed',
+        line,
+      );
+    }
+    return { kind: 'done', state: given.state };
   }
 
   /** Whether this operation may move to another candidate: failover on, an authorization or sale, a candidate left. */

@@ -550,6 +550,8 @@ export class OutcomeRecorder {
    * @param options.onlyFrom give up only if the operation is still in this state at `op`'s attempt count (the caller
    *   decided on `op`, a record read earlier: another worker's resend meanwhile, same state, one more attempt, counts as
    *   a move); otherwise it is left as it is and returned as it stands.
+   * @param options.precededBy history entries written just before the UNRESOLVED one, only when it applies (the end of
+   *   the attempt a held failover left: `TransitionFields.precededBy`).
    */
   async unresolve(
     op: OperationRecord,
@@ -557,10 +559,11 @@ export class OutcomeRecorder {
     source: OutcomeSource,
     details: Record<string, unknown> = {},
     nextCheckAt?: number,
-    options: { onlyFrom?: OperationState } = {},
+    options: { onlyFrom?: OperationState; precededBy?: TransitionFields['precededBy'] } = {},
   ): Promise<OperationRecord> {
     const at = nextCheckAt ?? Date.now() + this.deps.config.poller.unresolvedIntervalMs;
     const fields: TransitionFields = options.onlyFrom ? { nextCheckAt: at, onlyFrom: options.onlyFrom, onlyAttempts: op.attempts } : { nextCheckAt: at };
+    if (options.precededBy && options.precededBy.length > 0) fields.precededBy = options.precededBy;
     // Leaving ACTION_REQUIRED (an expiry whose inquiry keeps erring): the client secret is not kept past its use.
     if (op.state === 'ACTION_REQUIRED' && op.action) fields.action = { kind: op.action.kind };
     return this.decide(op, 'UNRESOLVED', { event: 'unresolved', source, cause, ...details }, fields, null, (moved) => {

@@ -706,6 +706,33 @@ describe('routing and failover (authorize, sale)', () => {
     expect(await events.load(`${id}.UNRESOLVED`)).not.toBeNull();
   });
 
+  it('a 5xx then a decline "try elsewhere" at a gateway whose resend is a new request (Cybersource-shaped: no idempotency key) is held: UNRESOLVED, never FAILED, never sent to simb', async () => {
+    const logs = captureLogger('info');
+    const answers = [
+      new GatewayError('server_error', 'sima', 'internal error', { httpStatus: 500 }),
+      new GatewayError('declined', 'sima', 'card declined', { httpStatus: 402, gatewayCode: 'insufficient_funds' }),
+    ];
+    const atSima = failing('sima', () => answers.shift() ?? new GatewayError('not_sent', 'sima', 'unexpected send', {}));
+    // sima as a PSP that takes no idempotency key: a resend is a new request, its decline says nothing of the 5xx.
+    const noKey = changing('sima', (route) => ({ ...route, transformer: { ...route.transformer, resendIsNewRequest: () => true } }));
+    const { service, ledger, events } = setup({}, logs.logger, (real) => noKey(atSima(real)));
+    const held = async () => (await metricValue('pb_routing_failovers_held_total', { gateway: 'sima', reason: 'decline_of_new_request' })) ?? 0;
+    const heldBefore = await held();
+    const requestsB = simB.counters().requests;
+    const id = await record(ledger, authorize());
+    expect((await service.deliver(id)).kind).toBe('retry');
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'UNRESOLVED' });
+    expect(simB.counters().requests).toBe(requestsB);
+    expect(await eventsOf(ledger, id)).toEqual(['received', 'attempt', 'send_error', 'attempt', 'attempt_ended', 'unresolved']);
+    expect((await ledger.interactions(id))[4]).toMatchObject({ trigger: 'declined', gateway: 'sima', gateway_code: 'insufficient_funds', http_status: 402 });
+    expect(await ledger.get(id)).toMatchObject({ state: 'UNRESOLVED', attempts: 2, routing: { gateway: 'sima', index: 0 } });
+    expect(await events.load(`${id}.UNRESOLVED`)).not.toBeNull();
+    expect(await events.load(`${id}.FAILED`)).toBeNull();
+    expect(await held()).toBe(heldBefore + 1);
+    const line = logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => String(l.message).startsWith('failover held back: declined'));
+    expect(line).toMatchObject({ level: 'warn', operation_id: id, gateway: 'sima', reason: 'decline_of_new_request' });
+  });
+
   it('a 5xx then a not-sent retry under the same key: never sent to simb (the 5xx may have landed at sima); retried at sima under that key, which resolves it: one authorization, at sima only', async () => {
     const logs = captureLogger('info');
     // sima's first payment request reaches it (and is authorized) but answers 500; the retry never leaves; then as is.

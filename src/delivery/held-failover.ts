@@ -1,0 +1,63 @@
+import { Counter } from 'prom-client';
+import { counter } from '../metrics/metrics-registry';
+import { HistoryEntryRead, anyAttemptMayHaveLanded, unprovenUnderCurrentKey } from './attempt-ends';
+
+/** A `reason` of {@link failoversHeld}: a not-sent attempt's failover, after an earlier attempt that may be at the PSP. */
+export const EARLIER_ATTEMPT_MAY_HAVE_LANDED = 'earlier_attempt_may_have_landed';
+
+/**
+ * A `reason` of {@link failoversHeld}: a decline "try elsewhere" of a request the PSP took as a new one (it takes no
+ * idempotency key: `GatewayTransformer.resendIsNewRequest`), after an earlier attempt under the key that may be there.
+ */
+export const DECLINE_OF_NEW_REQUEST = 'decline_of_new_request';
+
+/** Why a failover is held back: the `reason` label of {@link failoversHeld}. */
+export type FailoverHeldReason = typeof EARLIER_ATTEMPT_MAY_HAVE_LANDED | typeof DECLINE_OF_NEW_REQUEST;
+
+/** What ended the current attempt, for a failover that may be held back: provably not sent, or declined "try elsewhere". */
+export type HeldFailoverTrigger = 'not_sent' | 'declined';
+
+/** The current attempt's end as each trigger writes or reads it: proof of that attempt alone (src/delivery/attempt-ends.ts). */
+const CURRENT_ATTEMPT_END: { readonly [T in HeldFailoverTrigger]: HistoryEntryRead } = {
+  not_sent: { event: 'send_error', kind: 'not_sent' },
+  declined: { event: 'attempt_ended', trigger: 'declined' },
+};
+
+/**
+ * Why a failover on the current attempt's end (`trigger`) must be held back, or `null` when it may go. Both ends prove
+ * only that attempt absent (its own end, `CURRENT_ATTEMPT_END`); what matters is an earlier attempt that may still be
+ * live, which the next gateway's charge would sit beside (the customer charged twice):
+ * - `not_sent`: held after any attempt that may have reached the PSP (`anyAttemptMayHaveLanded`, the check the
+ *   breaker-open failover makes): a 5xx or a timeout under the same idempotency key may be live at this gateway; retried
+ *   here under that key, the PSP answers for it ({@link EARLIER_ATTEMPT_MAY_HAVE_LANDED}).
+ * - `declined`: where the PSP replays a key's first answer (`resendIsNewRequest` false: Stripe, Adyen, the simulator),
+ *   the decline is its answer for the key, an earlier attempt's under it included: never held. Where a resend is a new
+ *   request (`resendIsNewRequest` true: Cybersource), the decline answers that request only: held after an attempt
+ *   under the same key (since the last failover, at this gateway) not proven absent, whether a 5xx, a timeout or one
+ *   with no recorded end ({@link DECLINE_OF_NEW_REQUEST}). An attempt at a gateway left before was failed over from on
+ *   its own proof. The same hold applies to a decline that would not fail over (no failover configured, no candidate
+ *   left, a code not "try elsewhere"): it answers the new request only, and is no FAIL of the operation either.
+ *
+ * `history`: the operation's, the current attempt's `attempt` entry last. `resendIsNewRequest`: the gateway's
+ * `GatewayTransformer.resendIsNewRequest` for the command. Pure.
+ */
+export function failoverHeld(history: readonly HistoryEntryRead[], trigger: HeldFailoverTrigger, resendIsNewRequest: boolean): FailoverHeldReason | null {
+  const read = [...history, CURRENT_ATTEMPT_END[trigger]];
+  if (trigger === 'not_sent') return anyAttemptMayHaveLanded(read) ? EARLIER_ATTEMPT_MAY_HAVE_LANDED : null;
+  if (!resendIsNewRequest) return null;
+  return unprovenUnderCurrentKey(read).length > 0 ? DECLINE_OF_NEW_REQUEST : null;
+}
+
+/**
+ * `pb_routing_failovers_held_total{gateway,reason}`: failovers not made because an earlier attempt may have reached the
+ * PSP at `gateway`, the one the operation stays at. `reason` ({@link FailoverHeldReason}):
+ * {@link EARLIER_ATTEMPT_MAY_HAVE_LANDED} (a not-sent attempt: retried there under the same key) or
+ * {@link DECLINE_OF_NEW_REQUEST} (a decline "try elsewhere" that answers a new request only: UNRESOLVED, never FAILED).
+ */
+export function failoversHeld(): Counter<'gateway' | 'reason'> {
+  return counter(
+    'pb_routing_failovers_held_total',
+    'Failovers not made because an earlier attempt (a 5xx, a timeout, one with no recorded end) may have reached the PSP: a request provably not sent is retried at the gateway under the same key; a decline "try elsewhere" of a resend the PSP took as a new request (no idempotency key) leaves the operation UNRESOLVED; by gateway and reason',
+    ['gateway', 'reason'],
+  );
+}
