@@ -242,7 +242,7 @@ describe('routing and failover (authorize, sale)', () => {
     expect(await metricValue('pb_fx_decisions_total', { gateway: 'simb', result: 'refused', source: 'none' })).toBe(refused + 1);
   });
 
-  it("a failover chain ending in a stage's refusal: the FAIL record and its event list the failovers made before it", async () => {
+  it("a failover chain ending in a stage's refusal: the FAIL record and its event list every failover of the chain, the one into the refusing gateway too", async () => {
     // dead is provably not sent, simb's breaker is open, sima's cap refuses the amount: nothing went out anywhere.
     const { service, ledger, events } = setup({
       'routing.rules': [{ name: 'three', when: { currencies: ['USD'] }, gateways: ['dead', 'simb', 'sima'] }],
@@ -252,7 +252,10 @@ describe('routing and failover (authorize, sale)', () => {
     for (let i = 0; i < 3; i++) breaker.failure();
     const id = await record(ledger, authorize({ currency: 'USD', amount: 12345 }));
     expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
-    const failovers = [{ from: 'dead', to: 'simb', trigger: 'not_sent' }];
+    const failovers = [
+      { from: 'dead', to: 'simb', trigger: 'not_sent' },
+      { from: 'simb', to: 'sima', trigger: 'breaker_open' },
+    ];
     expect(await ledger.get(id)).toMatchObject({ state: 'FAILED', reason: 'CAP_EXCEEDED', routing: { gateway: 'sima', failovers } });
     expect((await events.load(`${id}.FAILED`))?.params.payment).toMatchObject({ status: 'FAIL', reason: 'CAP_EXCEEDED', routing: { failovers } });
   });

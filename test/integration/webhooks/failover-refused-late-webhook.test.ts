@@ -1,0 +1,236 @@
+/**
+ * A late success from the gateway an authorization failed over FROM, when the failover ended in a refusal at the
+ * next gateway (a stage of the orchestration there: its cap full). Sima's request was not sent (as far as the bridge
+ * could tell), the operation failed over to simb, simb's cap refused it: FAILED, nothing sent to simb. Then sima
+ * reports it authorised after all. That is real money the OMS was told failed: accepted for the attempt at sima
+ * (never refused as a scope mismatch), reported as a failover's late success (adjustment, metric, warning) and
+ * voided at sima. The FAILED record names where it went and how (simb, the failover to it). Two real simulators;
+ * sima's webhooks reach the real web process.
+ */
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
+import { Config } from '../../../src/config/config';
+import { GatewayError } from '../../../src/errors/gateway-error';
+import { GatewayRequest } from '../../../src/gateways/gateway-adapter';
+import { GatewayRoute } from '../../../src/gateways/gateway-route';
+import { createGatewayClients } from '../../../src/gateways/gateway-registry';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
+import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
+import { voidOperationId } from '../../../src/poller/orphan-reversal';
+import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
+import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
+import { captureLogger } from '../../support/capture-logger';
+import { channelCommand } from '../../support/fixtures';
+import { eventually } from '../../support/tcp-proxy';
+import { testConfig } from '../../support/test-config';
+
+jest.setTimeout(120_000);
+
+const KEY_A = 'sim-refused-a-key-0123456789';
+const KEY_B = 'sim-refused-b-key-0123456789';
+const SECRET_A = 'whsec-refused-failover-a-0123456789';
+const SECRET_B = 'whsec-refused-failover-b-0123456789';
+
+let relay: http.Server;
+let webUrl = '';
+let simA: PspSimulator;
+let simB: PspSimulator;
+let config: Config;
+let web: WebProcess;
+let worker: WorkerProcess;
+const logs = captureLogger('info');
+/** While true, sima's payment requests (POSTs) fail as not sent; its status inquiries go through. */
+let simaUnreachable = false;
+
+/** `route` with its payment requests failing as not sent while `simaUnreachable`. */
+function unreachableWhileAsked(route: GatewayRoute): GatewayRoute {
+  const client = Object.assign(Object.create(route.client) as typeof route.client, {
+    send: (request: GatewayRequest) =>
+      simaUnreachable && request.method !== 'GET' ? Promise.reject(new GatewayError('not_sent', 'sima', 'connection refused', {})) : route.client.send(request),
+  });
+  return { ...route, client };
+}
+
+/** `route` whose transformer supports no authorization: a failover to it is refused while its request is built. */
+function withoutAuthorize(route: GatewayRoute): GatewayRoute {
+  const transformer = Object.assign(Object.create(route.transformer) as typeof route.transformer, {
+    supports: route.transformer.supports.filter((c) => c !== 'authorize'),
+  });
+  return { ...route, transformer };
+}
+
+beforeAll(async () => {
+  // The simulators need the webhook URL before the web process (which needs their URLs) is up: a relay.
+  relay = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'content-length') headers[k] = v;
+      fetch(`${webUrl}${req.url ?? '/'}`, { method: req.method, headers, body: Buffer.concat(chunks) })
+        .then(async (r) => {
+          res.writeHead(r.status, { 'content-type': 'application/json' });
+          res.end(await r.text());
+        })
+        .catch(() => {
+          res.writeHead(502);
+          res.end();
+        });
+    });
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  const relayUrl = `http://127.0.0.1:${(relay.address() as AddressInfo).port}`;
+  simA = await startPspSimulator({ apiKey: KEY_A, webhookSecret: SECRET_A, webhookUrl: `${relayUrl}/webhooks/sima`, syncWebhooks: true });
+  simB = await startPspSimulator({ apiKey: KEY_B, webhookSecret: SECRET_B });
+  const atB = { type: 'simulator', base_url: simB.url, api_key: KEY_B, webhook_secret: SECRET_B, timeout_ms: 2000 };
+  config = testConfig({
+    'delivery.breaker_failure_threshold': 3,
+    'delivery.breaker_open_ms': 60_000,
+    'routing.rules': [
+      // Refused at simb by its cap (EUR), or after simc's open breaker (USD); simd takes no authorization (GBP).
+      { name: 'a-then-b', when: { commands: ['authorize'], currencies: ['EUR'] }, gateways: ['sima', 'simb'] },
+      { name: 'a-then-c-then-b', when: { commands: ['authorize'], currencies: ['USD'] }, gateways: ['sima', 'simc', 'simb'] },
+      { name: 'a-then-d', when: { commands: ['authorize'], currencies: ['GBP'] }, gateways: ['sima', 'simd'] },
+    ],
+    'routing.failover.enabled': true,
+    'caps.rules': [
+      { scope: 'gateway', name: 'simb', currency: 'EUR', max_amount: 100 },
+      { scope: 'gateway', name: 'simb', currency: 'USD', max_amount: 100 },
+    ],
+    'authorizations.orphan_reversal': 'on',
+    gateways: {
+      sima: { type: 'simulator', base_url: simA.url, api_key: KEY_A, webhook_secret: SECRET_A, timeout_ms: 2000 },
+      simb: atB,
+      simc: atB,
+      simd: atB,
+    },
+  });
+  const routes = createGatewayClients(config);
+  web = await startWebProcess(config, logs.logger, { webhooks: routes });
+  webUrl = web.server.url;
+  const delivering = new Map(routes);
+  delivering.set('sima', unreachableWhileAsked(routes.get('sima')!));
+  delivering.set('simd', withoutAuthorize(routes.get('simd')!));
+  worker = await startWorkerProcess(config, logs.logger, { routes: delivering, notifier: { notify: async () => undefined } });
+});
+
+afterAll(async () => {
+  await web?.stop();
+  await worker?.stop();
+  await simA?.stop();
+  await simB?.stop();
+  await new Promise<void>((resolve) => relay.close(() => resolve()));
+  if (config) await purgeNamespace(config).catch(() => undefined);
+});
+
+afterEach(() => {
+  simaUnreachable = false;
+});
+
+/** An authorization named to sima, in `currency`, whose request there fails as not sent: delivered once. */
+async function notSentAtSima(orderId: string, currency: string): Promise<{ id: string; state: string }> {
+  const command = channelCommand('authorize', {}, { gateway: 'sima', gateway_key: 'pm_card_visa', currency, order_id: orderId });
+  const id = command.payment.operation_reference!;
+  await worker.ledger.create(id, command);
+  simaUnreachable = true;
+  try {
+    const step = await worker.delivery.deliver(id);
+    return { id, state: step.kind === 'done' ? step.state : step.kind };
+  } finally {
+    simaUnreachable = false;
+  }
+}
+
+/** sima performs the operation after all (its request did land): its answer goes out as a webhook. */
+async function simaAuthorizes(id: string, currency: string): Promise<{ id: string; status: string }> {
+  const res = await fetch(`${simA.url}/v1/authorizations`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${KEY_A}`, 'content-type': 'application/json', 'idempotency-key': id },
+    body: JSON.stringify({ amount: 1999, currency, payment_method: 'pm_card_visa', reference: id }),
+  });
+  expect(res.status).toBe(201);
+  return (await res.json()) as { id: string; status: string };
+}
+
+/** What a late success from sima left: accepted, reported as a failover's late success, voided at sima. */
+async function expectReportedAndVoided(id: string, atA: { id: string }, refusedBefore: number, lateBefore: number): Promise<void> {
+  const refused = async () => (await metricValue('pb_webhook_outcomes_refused_total', { gateway: 'sima', check: 'gateway' })) ?? 0;
+  // Taken up one way or the other: recorded as the earlier attempt's, or refused as a scope mismatch.
+  await eventually(
+    async () => (await refused()) > refusedBefore || (await worker.ledger.interactions(id)).some((h) => h.event === 'earlier_attempt_outcome'),
+    60_000,
+  );
+  expect(await refused()).toBe(refusedBefore);
+  const voidId = voidOperationId(`${id}-sima`);
+  await eventually(async () => (await worker.ledger.get(voidId))?.state === 'SUCCEEDED', 60_000);
+  expect(await worker.ledger.get(voidId)).toMatchObject({
+    command: 'cancel',
+    payment: { gateway: 'sima', gateway_key: atA.id, orphan_reversal: 'failover_duplicate' },
+  });
+  expect(simA.counters().effects[voidId]).toBe(1);
+  expect((await worker.ledger.interactions(id)).find((h) => h.event === 'earlier_attempt_outcome')).toMatchObject({
+    gateway: 'sima',
+    status: 'SUCCESS',
+    gateway_reference: atA.id,
+  });
+  const adjustments = await worker.adjustmentStore.forOperation(id);
+  expect(adjustments).toHaveLength(1);
+  expect(adjustments[0]).toMatchObject({ kind: 'duplicate_after_failover', gateway: 'sima', pspReference: atA.id, direction: 'none' });
+  expect(await metricValue('pb_failover_late_successes_total', { gateway: 'sima', outcome: 'voided' })).toBe(lateBefore + 1);
+  expect(await refused()).toBe(refusedBefore);
+  // The operation stays FAILED: an earlier attempt's outcome never settles it.
+  expect(await worker.ledger.get(id)).toMatchObject({ state: 'FAILED', reason: 'CAP_EXCEEDED' });
+}
+
+describe('a late success from the gateway a failover left, when the next gateway refused the operation', () => {
+  it("refused by simb's cap: the FAILED record lists the failover from sima, and sima's late success is reported and voided there, never refused as a scope mismatch", async () => {
+    const refusedBefore = (await metricValue('pb_webhook_outcomes_refused_total', { gateway: 'sima', check: 'gateway' })) ?? 0;
+    const lateBefore = (await metricValue('pb_failover_late_successes_total', { gateway: 'sima', outcome: 'voided' })) ?? 0;
+    const { id, state } = await notSentAtSima('ORD-REFUSED-CAP', 'EUR');
+    expect(state).toBe('FAILED');
+    const atA = await simaAuthorizes(id, 'EUR');
+    expect(atA.status).toBe('authorized');
+    await expectReportedAndVoided(id, atA, refusedBefore, lateBefore);
+
+    const failed = await worker.ledger.get(id);
+    expect(failed).toMatchObject({ state: 'FAILED', reason: 'CAP_EXCEEDED', routing: { gateway: 'simb', index: 1 } });
+    expect(failed?.routing?.failovers).toEqual([expect.objectContaining({ from: 'sima', to: 'simb', trigger: 'not_sent' })]);
+    expect((await worker.ledger.interactions(id)).filter((h) => h.event === 'failover')).toEqual([expect.objectContaining({ from: 'sima', to: 'simb' })]);
+  });
+
+  it("a chain sima → simc (breaker open) → simb refused by its cap: the FAILED record lists both failovers, and sima's late success is reported and voided there", async () => {
+    const refusedBefore = (await metricValue('pb_webhook_outcomes_refused_total', { gateway: 'sima', check: 'gateway' })) ?? 0;
+    const lateBefore = (await metricValue('pb_failover_late_successes_total', { gateway: 'sima', outcome: 'voided' })) ?? 0;
+    const breaker = worker.delivery.breaker('simc');
+    for (let i = 0; i < 3; i++) breaker.failure();
+    try {
+      const { id, state } = await notSentAtSima('ORD-REFUSED-CHAIN', 'USD');
+      expect(state).toBe('FAILED');
+      const atA = await simaAuthorizes(id, 'USD');
+      await expectReportedAndVoided(id, atA, refusedBefore, lateBefore);
+
+      const failed = await worker.ledger.get(id);
+      expect(failed).toMatchObject({ state: 'FAILED', reason: 'CAP_EXCEEDED', routing: { gateway: 'simb', index: 2 } });
+      expect(failed?.routing?.failovers).toEqual([
+        expect.objectContaining({ from: 'sima', to: 'simc', trigger: 'not_sent' }),
+        expect.objectContaining({ from: 'simc', to: 'simb', trigger: 'breaker_open' }),
+      ]);
+    } finally {
+      breaker.success();
+    }
+  });
+
+  it('a failover refused while its request is built (simd takes no authorization): the operation stays at sima, whose late success is its outcome', async () => {
+    const { id, state } = await notSentAtSima('ORD-REFUSED-BUILD', 'GBP');
+    // Not sent and nowhere to go: retried at sima later, as without failover.
+    expect(state).toBe('retry');
+    const waiting = await worker.ledger.get(id);
+    expect(waiting?.routing).toMatchObject({ gateway: 'sima', index: 0 });
+    expect(waiting?.routing?.failovers).toBeUndefined();
+
+    await simaAuthorizes(id, 'GBP');
+    await eventually(async () => (await worker.ledger.get(id))?.state === 'SUCCEEDED', 60_000);
+    expect(await worker.adjustmentStore.forOperation(id)).toHaveLength(0);
+  });
+});
