@@ -92,7 +92,11 @@ beforeAll(async () => {
       { name: 'a-then-b', when: { commands: ['authorize'], currencies: ['EUR'] }, gateways: ['sima', 'simb'] },
       { name: 'a-then-c-then-b', when: { commands: ['authorize'], currencies: ['USD'] }, gateways: ['sima', 'simc', 'simb'] },
       { name: 'a-then-d', when: { commands: ['authorize'], currencies: ['GBP'] }, gateways: ['sima', 'simd'] },
+      // Refused at simb by FX (CHF: simb settles EUR and USD only, no rate configured).
+      { name: 'chf-a-then-b', when: { commands: ['authorize'], currencies: ['CHF'] }, gateways: ['sima', 'simb'] },
+      { name: 'sale-a-then-b', when: { commands: ['sale'], currencies: ['EUR'] }, gateways: ['sima', 'simb'] },
     ],
+    'fx.settlement_currencies': { simb: ['EUR', 'USD'] },
     'routing.failover.enabled': true,
     'caps.rules': [
       { scope: 'gateway', name: 'simb', currency: 'EUR', max_amount: 100 },
@@ -129,8 +133,8 @@ afterEach(() => {
 });
 
 /** An authorization named to sima, in `currency`, whose request there fails as not sent: delivered once. */
-async function notSentAtSima(orderId: string, currency: string): Promise<{ id: string; state: string }> {
-  const command = channelCommand('authorize', {}, { gateway: 'sima', gateway_key: 'pm_card_visa', currency, order_id: orderId });
+async function notSentAtSima(orderId: string, currency: string, type: 'authorize' | 'sale' = 'authorize'): Promise<{ id: string; state: string }> {
+  const command = channelCommand(type, {}, { gateway: 'sima', gateway_key: 'pm_card_visa', currency, order_id: orderId });
   const id = command.payment.operation_reference!;
   await worker.ledger.create(id, command);
   simaUnreachable = true;
@@ -143,18 +147,18 @@ async function notSentAtSima(orderId: string, currency: string): Promise<{ id: s
 }
 
 /** sima performs the operation after all (its request did land): its answer goes out as a webhook. */
-async function simaAuthorizes(id: string, currency: string): Promise<{ id: string; status: string }> {
+async function simaAuthorizes(id: string, currency: string, capture = false): Promise<{ id: string; status: string }> {
   const res = await fetch(`${simA.url}/v1/authorizations`, {
     method: 'POST',
     headers: { authorization: `Bearer ${KEY_A}`, 'content-type': 'application/json', 'idempotency-key': id },
-    body: JSON.stringify({ amount: 1999, currency, payment_method: 'pm_card_visa', reference: id }),
+    body: JSON.stringify({ amount: 1999, currency, payment_method: 'pm_card_visa', reference: id, ...(capture ? { capture: true } : {}) }),
   });
   expect(res.status).toBe(201);
   return (await res.json()) as { id: string; status: string };
 }
 
 /** What a late success from sima left: accepted, reported as a failover's late success, voided at sima. */
-async function expectReportedAndVoided(id: string, atA: { id: string }, refusedBefore: number, lateBefore: number): Promise<void> {
+async function expectReportedAndVoided(id: string, atA: { id: string }, refusedBefore: number, lateBefore: number, reason = 'CAP_EXCEEDED'): Promise<void> {
   const refused = async () => (await metricValue('pb_webhook_outcomes_refused_total', { gateway: 'sima', check: 'gateway' })) ?? 0;
   // Taken up one way or the other: recorded as the earlier attempt's, or refused as a scope mismatch.
   await eventually(
@@ -180,7 +184,7 @@ async function expectReportedAndVoided(id: string, atA: { id: string }, refusedB
   expect(await metricValue('pb_failover_late_successes_total', { gateway: 'sima', outcome: 'voided' })).toBe(lateBefore + 1);
   expect(await refused()).toBe(refusedBefore);
   // The operation stays FAILED: an earlier attempt's outcome never settles it.
-  expect(await worker.ledger.get(id)).toMatchObject({ state: 'FAILED', reason: 'CAP_EXCEEDED' });
+  expect(await worker.ledger.get(id)).toMatchObject({ state: 'FAILED', reason });
 }
 
 describe('a late success from the gateway a failover left, when the next gateway refused the operation', () => {
@@ -197,6 +201,40 @@ describe('a late success from the gateway a failover left, when the next gateway
     expect(failed).toMatchObject({ state: 'FAILED', reason: 'CAP_EXCEEDED', routing: { gateway: 'simb', index: 1 } });
     expect(failed?.routing?.failovers).toEqual([expect.objectContaining({ from: 'sima', to: 'simb', trigger: 'not_sent' })]);
     expect((await worker.ledger.interactions(id)).filter((h) => h.event === 'failover')).toEqual([expect.objectContaining({ from: 'sima', to: 'simb' })]);
+    // The FAIL event the OMS got names the same route.
+    expect((await worker.events.load(`${id}.FAILED`))?.params.payment).toMatchObject({
+      status: 'FAIL',
+      reason: 'CAP_EXCEEDED',
+      routing: { gateway: 'simb', failovers: [{ from: 'sima', to: 'simb', trigger: 'not_sent' }] },
+    });
+  });
+
+  it("refused by FX at simb (no rate into its currency): sima's late success is reported and voided there, never refused as a scope mismatch", async () => {
+    const refusedBefore = (await metricValue('pb_webhook_outcomes_refused_total', { gateway: 'sima', check: 'gateway' })) ?? 0;
+    const lateBefore = (await metricValue('pb_failover_late_successes_total', { gateway: 'sima', outcome: 'voided' })) ?? 0;
+    const { id, state } = await notSentAtSima('ORD-REFUSED-FX', 'CHF');
+    expect(state).toBe('FAILED');
+    const atA = await simaAuthorizes(id, 'CHF');
+    await expectReportedAndVoided(id, atA, refusedBefore, lateBefore, 'FX_RATE_UNAVAILABLE');
+    expect((await worker.ledger.get(id))?.routing).toMatchObject({ gateway: 'simb', failovers: [{ from: 'sima', to: 'simb' }] });
+  });
+
+  it("a sale refused by simb's cap, charged at sima after all: reported as a credit owed (duplicate_after_failover), not voidable, never refused as a scope mismatch", async () => {
+    const refusedBefore = (await metricValue('pb_webhook_outcomes_refused_total', { gateway: 'sima', check: 'gateway' })) ?? 0;
+    const reported = async () => (await metricValue('pb_failover_late_successes_total', { gateway: 'sima', outcome: 'reported' })) ?? 0;
+    const reportedBefore = await reported();
+    const { id, state } = await notSentAtSima('ORD-REFUSED-SALE', 'EUR', 'sale');
+    expect(state).toBe('FAILED');
+    const atA = await simaAuthorizes(id, 'EUR', true);
+    expect(atA.status).toBe('captured');
+    await eventually(async () => (await worker.adjustmentStore.forOperation(id)).length > 0, 60_000);
+    expect(await worker.adjustmentStore.forOperation(id)).toEqual([
+      expect.objectContaining({ kind: 'duplicate_after_failover', gateway: 'sima', pspReference: atA.id, direction: 'credit' }),
+    ]);
+    expect(await reported()).toBe(reportedBefore + 1);
+    expect((await metricValue('pb_webhook_outcomes_refused_total', { gateway: 'sima', check: 'gateway' })) ?? 0).toBe(refusedBefore);
+    expect(await worker.ledger.get(voidOperationId(`${id}-sima`))).toBeNull();
+    expect(await worker.ledger.get(id)).toMatchObject({ state: 'FAILED', reason: 'CAP_EXCEEDED', routing: { gateway: 'simb' } });
   });
 
   it("a chain sima → simc (breaker open) → simb refused by its cap: the FAILED record lists both failovers, and sima's late success is reported and voided there", async () => {
