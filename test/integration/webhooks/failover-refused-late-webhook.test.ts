@@ -1,11 +1,12 @@
 /**
- * A late success from the gateway an authorization failed over FROM, when the failover ended in a refusal at the
- * next gateway (a stage of the orchestration there: its cap full). Sima's request was not sent (as far as the bridge
- * could tell), the operation failed over to simb, simb's cap refused it: FAILED, nothing sent to simb. Then sima
- * reports it authorised after all. That is real money the OMS was told failed: accepted for the attempt at sima
- * (never refused as a scope mismatch), reported as a failover's late success (adjustment, metric, warning) and
- * voided at sima. The FAILED record names where it went and how (simb, the failover to it). Two real simulators;
- * sima's webhooks reach the real web process.
+ * A late success from the gateway an authorization or sale failed over FROM, when the failover ended in a refusal at
+ * the next gateway (a stage of the orchestration there: its cap full, FX without a rate). Sima's request was not sent
+ * (as far as the bridge could tell), the operation failed over to simb, simb's stage refused it: FAILED, nothing sent
+ * to simb. Then sima reports it authorised (or charged) after all. That is real money the OMS was told failed: accepted
+ * for the attempt at sima (never refused as a scope mismatch), reported as a failover's late success (adjustment,
+ * metric, warning) and, an authorization, voided at sima. The FAILED record and event name where it went and how
+ * (simb, every failover to it). A failover refused while its request is built goes nowhere: the operation stays at
+ * sima, whose success is its own. Two real simulators; sima's webhooks reach the real web process.
  */
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
