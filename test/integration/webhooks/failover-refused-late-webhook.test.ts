@@ -10,6 +10,7 @@
  */
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
+import { CapReservations } from '../../../src/caps/cap-reservations';
 import { Config } from '../../../src/config/config';
 import { GatewayError } from '../../../src/errors/gateway-error';
 import { GatewayRequest } from '../../../src/gateways/gateway-adapter';
@@ -100,6 +101,8 @@ beforeAll(async () => {
     'fx.settlement_currencies': { simb: ['EUR', 'USD'] },
     'routing.failover.enabled': true,
     'caps.rules': [
+      // Counted at sima: what the attempt there reserved is given back with the refusal at simb, once.
+      { scope: 'gateway', name: 'sima', currency: 'EUR', daily_count: 1000 },
       { scope: 'gateway', name: 'simb', currency: 'EUR', max_amount: 100 },
       { scope: 'gateway', name: 'simb', currency: 'USD', max_amount: 100 },
     ],
@@ -133,7 +136,18 @@ afterEach(() => {
   simaUnreachable = false;
 });
 
-/** An authorization named to sima, in `currency`, whose request there fails as not sent: delivered once. */
+/** How many EUR operations sima's cap counts today (reserved and not given back). */
+async function countedAtSima(): Promise<number> {
+  const caps = new CapReservations(worker.redis, config.redis.keyPrefix, config.limits.caps.rules);
+  const [refusal] = await caps.peek([{ gateway: 'sima', account: 'default', amount: 1, currency: 'EUR' }]);
+  return refusal?.current ?? 0;
+}
+
+/**
+ * An authorization named to sima, in `currency`, whose request there fails as not sent: delivered once. The failure is
+ * this test's, not sima's: sima's breaker is reset after it (three in a row, one a case, would open it for 60 s, and the
+ * void of the next case's late success would wait that long at sima).
+ */
 async function notSentAtSima(orderId: string, currency: string, type: 'authorize' | 'sale' = 'authorize'): Promise<{ id: string; state: string }> {
   const command = channelCommand(type, {}, { gateway: 'sima', gateway_key: 'pm_card_visa', currency, order_id: orderId });
   const id = command.payment.operation_reference!;
@@ -144,6 +158,7 @@ async function notSentAtSima(orderId: string, currency: string, type: 'authorize
     return { id, state: step.kind === 'done' ? step.state : step.kind };
   } finally {
     simaUnreachable = false;
+    worker.delivery.breaker('sima').success();
   }
 }
 
@@ -164,11 +179,11 @@ async function expectReportedAndVoided(id: string, atA: { id: string }, refusedB
   // Taken up one way or the other: recorded as the earlier attempt's, or refused as a scope mismatch.
   await eventually(
     async () => (await refused()) > refusedBefore || (await worker.ledger.interactions(id)).some((h) => h.event === 'earlier_attempt_outcome'),
-    60_000,
+    15_000,
   );
   expect(await refused()).toBe(refusedBefore);
   const voidId = voidOperationId(`${id}-sima`);
-  await eventually(async () => (await worker.ledger.get(voidId))?.state === 'SUCCEEDED', 60_000);
+  await eventually(async () => (await worker.ledger.get(voidId))?.state === 'SUCCEEDED', 15_000);
   expect(await worker.ledger.get(voidId)).toMatchObject({
     command: 'cancel',
     payment: { gateway: 'sima', gateway_key: atA.id, orphan_reversal: 'failover_duplicate' },
@@ -192,8 +207,11 @@ describe('a late success from the gateway a failover left, when the next gateway
   it("refused by simb's cap: the FAILED record lists the failover from sima, and sima's late success is reported and voided there, never refused as a scope mismatch", async () => {
     const refusedBefore = (await metricValue('pb_webhook_outcomes_refused_total', { gateway: 'sima', check: 'gateway' })) ?? 0;
     const lateBefore = (await metricValue('pb_failover_late_successes_total', { gateway: 'sima', outcome: 'voided' })) ?? 0;
+    const countedBefore = await countedAtSima();
     const { id, state } = await notSentAtSima('ORD-REFUSED-CAP', 'EUR');
     expect(state).toBe('FAILED');
+    // sima's reservation went back with the FAIL (nothing holds it), once; simb reserved nothing (refused there).
+    expect(await countedAtSima()).toBe(countedBefore);
     const atA = await simaAuthorizes(id, 'EUR');
     expect(atA.status).toBe('authorized');
     await expectReportedAndVoided(id, atA, refusedBefore, lateBefore);
@@ -228,7 +246,10 @@ describe('a late success from the gateway a failover left, when the next gateway
     expect(state).toBe('FAILED');
     const atA = await simaAuthorizes(id, 'EUR', true);
     expect(atA.status).toBe('captured');
-    await eventually(async () => (await worker.adjustmentStore.forOperation(id)).length > 0, 60_000);
+    // Taken up one way or the other (reported, or refused as a scope mismatch): never waiting out a refusal.
+    const refusedNow = async () => (await metricValue('pb_webhook_outcomes_refused_total', { gateway: 'sima', check: 'gateway' })) ?? 0;
+    await eventually(async () => (await refusedNow()) > refusedBefore || (await worker.adjustmentStore.forOperation(id)).length > 0, 15_000);
+    expect(await refusedNow()).toBe(refusedBefore);
     expect(await worker.adjustmentStore.forOperation(id)).toEqual([
       expect.objectContaining({ kind: 'duplicate_after_failover', gateway: 'sima', pspReference: atA.id, direction: 'credit' }),
     ]);
@@ -269,7 +290,7 @@ describe('a late success from the gateway a failover left, when the next gateway
     expect(waiting?.routing?.failovers).toBeUndefined();
 
     await simaAuthorizes(id, 'GBP');
-    await eventually(async () => (await worker.ledger.get(id))?.state === 'SUCCEEDED', 60_000);
+    await eventually(async () => (await worker.ledger.get(id))?.state === 'SUCCEEDED', 15_000);
     expect(await worker.adjustmentStore.forOperation(id)).toHaveLength(0);
   });
 });
