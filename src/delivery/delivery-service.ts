@@ -1023,7 +1023,7 @@ export class DeliveryService {
       const recorded =
         captured || failovers.length > 0
           ? (): void => {
-              this.failedOver(op, failovers);
+              this.failedOver(op, failovers, refusal.details.gatewayCode ?? refusal.code);
               if (captured) this.noteCancelOfCaptured(op, captured, route.gateway.name, refusal.details.gatewayCode ?? refusal.code);
             }
           : undefined;
@@ -1526,7 +1526,7 @@ export class DeliveryService {
       await this.abandonPlans(op, undefined, before);
       return { kind: 'done', state: failed.state };
     }
-    this.failedOver(op, failovers);
+    this.failedOver(op, failovers, into ? planned.reason : undefined);
     // Logged once the refusal is on record: one that lost says so in `refusalLost`'s line instead.
     this.deps.logger.warn('operation refused by orchestration; not sent to any gateway', {
       operation_id: op.id,
@@ -1717,18 +1717,21 @@ export class DeliveryService {
     for (const p of plans) await this.pipeline.releaseAbandoned(op, p);
   }
 
-  /** Counts and logs the failovers of this pass once the move (or the refusal) they led to is on record. */
-  private failedOver(op: OperationRecord, failovers: readonly PendingFailover[]): void {
-    for (const f of failovers) {
+  /**
+   * Counts and logs the failovers of this pass once the move (or the refusal) they led to is on record. `refused`: the
+   * reason the last one's gateway refused the operation (a stage there, or its request refused while being built):
+   * nothing was sent there, and its line says so instead of sending it there.
+   */
+  private failedOver(op: OperationRecord, failovers: readonly PendingFailover[], refused?: string): void {
+    failovers.forEach((f, i) => {
       countFailover(f.from, f.to, f.trigger);
-      this.deps.logger.warn('failover: sending the operation to its next candidate gateway', {
-        operation_id: op.id,
-        command: op.command,
-        from: f.from,
-        to: f.to,
-        trigger: f.trigger,
-      });
-    }
+      const fields = { operation_id: op.id, command: op.command, from: f.from, to: f.to, trigger: f.trigger };
+      if (refused !== undefined && i === failovers.length - 1) {
+        this.deps.logger.warn('failover: the next candidate gateway refused the operation; nothing sent there', { ...fields, reason: refused });
+      } else {
+        this.deps.logger.warn('failover: sending the operation to its next candidate gateway', fields);
+      }
+    });
   }
 
   /**

@@ -389,9 +389,10 @@ describe('routing and failover (authorize, sale)', () => {
   });
 
   it('a failover whose request at the next gateway is refused while being built (nothing sent anywhere) ends FAILED, never UNRESOLVED, with its failover on record', async () => {
+    const logs = captureLogger('info');
     const { service, ledger, events } = setup(
       {},
-      undefined,
+      logs.logger,
       changing('simb', (route) => ({
         ...route,
         transformer: Object.assign(Object.create(route.transformer) as typeof route.transformer, {
@@ -412,6 +413,10 @@ describe('routing and failover (authorize, sale)', () => {
     expect(history.slice(0, 3)).toEqual(['received', 'attempt', 'failover']);
     expect(history.filter((e) => e === 'failover')).toHaveLength(1);
     expect(await failovers()).toBe(before + 1);
+    // Its warn line says simb refused it, nothing sent there: never that the operation was sent to simb.
+    const lines = logs.lines.filter((l) => l.includes(id) && l.includes('"message":"failover: '));
+    expect(lines).toEqual([expect.stringContaining('failover: the next candidate gateway refused the operation; nothing sent there')]);
+    expect(lines[0]).toContain('"to":"simb"');
   });
 
   it('a failover whose request at the next gateway is refused while being built: the FAILED record, its history and its FAIL event all name that gateway (simb), not the one it left', async () => {

@@ -143,6 +143,15 @@ async function countedAtSima(): Promise<number> {
   return refusal?.current ?? 0;
 }
 
+/** The warn lines of `id`'s failovers: `sending` (a move to the next gateway), `refused` (that gateway refused it). */
+function failoverLines(id: string): { sending: string[]; refused: string[] } {
+  const of = (message: string) => logs.lines.filter((l) => l.includes(message) && l.includes(id));
+  return {
+    sending: of('failover: sending the operation to its next candidate gateway'),
+    refused: of('failover: the next candidate gateway refused the operation; nothing sent there'),
+  };
+}
+
 /**
  * An authorization named to sima, in `currency`, whose request there fails as not sent: delivered once. The failure is
  * this test's, not sima's: sima's breaker is reset after it (three in a row, one a case, would open it for 60 s, and the
@@ -212,6 +221,8 @@ describe('a late success from the gateway a failover left, when the next gateway
     expect(state).toBe('FAILED');
     // sima's reservation went back with the FAIL (nothing holds it), once; simb reserved nothing (refused there).
     expect(await countedAtSima()).toBe(countedBefore);
+    // Counted and logged once, as the refusal it led to: never as a move sending the operation to simb.
+    expect(failoverLines(id)).toEqual({ sending: [], refused: [expect.stringContaining('"reason":"CAP_EXCEEDED"')] });
     const atA = await simaAuthorizes(id, 'EUR');
     expect(atA.status).toBe('authorized');
     await expectReportedAndVoided(id, atA, refusedBefore, lateBefore);
@@ -276,6 +287,9 @@ describe('a late success from the gateway a failover left, when the next gateway
         expect.objectContaining({ from: 'sima', to: 'simc', trigger: 'not_sent' }),
         expect.objectContaining({ from: 'simc', to: 'simb', trigger: 'breaker_open' }),
       ]);
+      const lines = failoverLines(id);
+      expect(lines.sending).toEqual([expect.stringContaining('"to":"simc"')]);
+      expect(lines.refused).toEqual([expect.stringContaining('"to":"simb"')]);
     } finally {
       breaker.success();
     }
