@@ -5,8 +5,10 @@
  * to simb. Then sima reports it authorised (or charged) after all. That is real money the OMS was told failed: accepted
  * for the attempt at sima (never refused as a scope mismatch), reported as a failover's late success (adjustment,
  * metric, warning) and, an authorization, voided at sima. The FAILED record and event name where it went and how
- * (simb, every failover to it). A failover refused while its request is built goes nowhere: the operation stays at
- * sima, whose success is its own. Two real simulators; sima's webhooks reach the real web process.
+ * (simb, every failover to it). So does one whose request at the next gateway is refused while being built
+ * (COMMAND_REFUSED at sime). A failover to a gateway that does not take the command (refused before any request is
+ * built, never a COMMAND_REFUSED FAIL there) goes nowhere: the operation stays at sima, whose success is its own. Two real
+ * simulators; sima's webhooks reach the real web process.
  */
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
@@ -54,7 +56,17 @@ function unreachableWhileAsked(route: GatewayRoute): GatewayRoute {
   return { ...route, client };
 }
 
-/** `route` whose transformer supports no authorization: a failover to it is refused while its request is built. */
+/** `route` whose request is refused while being built (COMMAND_REFUSED, nothing sent). */
+function refusingToBuild(route: GatewayRoute): GatewayRoute {
+  const transformer = Object.assign(Object.create(route.transformer) as typeof route.transformer, {
+    buildRequest: () => {
+      throw new RangeError('amount not representable at sime');
+    },
+  });
+  return { ...route, transformer };
+}
+
+/** `route` whose transformer supports no authorization: a failover to it goes nowhere (refused before any request is built). */
 function withoutAuthorize(route: GatewayRoute): GatewayRoute {
   const transformer = Object.assign(Object.create(route.transformer) as typeof route.transformer, {
     supports: route.transformer.supports.filter((c) => c !== 'authorize'),
@@ -94,6 +106,8 @@ beforeAll(async () => {
       { name: 'a-then-b', when: { commands: ['authorize'], currencies: ['EUR'] }, gateways: ['sima', 'simb'] },
       { name: 'a-then-c-then-b', when: { commands: ['authorize'], currencies: ['USD'] }, gateways: ['sima', 'simc', 'simb'] },
       { name: 'a-then-d', when: { commands: ['authorize'], currencies: ['GBP'] }, gateways: ['sima', 'simd'] },
+      // sime refuses the request while it is built (NOK).
+      { name: 'a-then-e', when: { commands: ['authorize'], currencies: ['NOK'] }, gateways: ['sima', 'sime'] },
       // Refused at simb by FX (CHF: simb settles EUR and USD only, no rate configured).
       { name: 'chf-a-then-b', when: { commands: ['authorize'], currencies: ['CHF'] }, gateways: ['sima', 'simb'] },
       { name: 'sale-a-then-b', when: { commands: ['sale'], currencies: ['EUR'] }, gateways: ['sima', 'simb'] },
@@ -112,6 +126,7 @@ beforeAll(async () => {
       simb: atB,
       simc: atB,
       simd: atB,
+      sime: atB,
     },
   });
   const routes = createGatewayClients(config);
@@ -120,6 +135,7 @@ beforeAll(async () => {
   const delivering = new Map(routes);
   delivering.set('sima', unreachableWhileAsked(routes.get('sima')!));
   delivering.set('simd', withoutAuthorize(routes.get('simd')!));
+  delivering.set('sime', refusingToBuild(routes.get('sime')!));
   worker = await startWorkerProcess(config, logs.logger, { routes: delivering, notifier: { notify: async () => undefined } });
 });
 
@@ -295,7 +311,18 @@ describe('a late success from the gateway a failover left, when the next gateway
     }
   });
 
-  it('a failover refused while its request is built (simd takes no authorization): the operation stays at sima, whose late success is its outcome', async () => {
+  it("a failover whose request at sime is refused while being built (COMMAND_REFUSED there): sima's late success is reported and voided there", async () => {
+    const refusedBefore = (await metricValue('pb_webhook_outcomes_refused_total', { gateway: 'sima', check: 'gateway' })) ?? 0;
+    const lateBefore = (await metricValue('pb_failover_late_successes_total', { gateway: 'sima', outcome: 'voided' })) ?? 0;
+    const { id, state } = await notSentAtSima('ORD-REFUSED-BUILT', 'NOK');
+    expect(state).toBe('FAILED');
+    expect(await worker.ledger.get(id)).toMatchObject({ routing: { gateway: 'sime', failovers: [{ from: 'sima', to: 'sime' }] } });
+    expect(failoverLines(id)).toEqual({ sending: [], refused: [expect.stringContaining('"to":"sime"')] });
+    const atA = await simaAuthorizes(id, 'NOK');
+    await expectReportedAndVoided(id, atA, refusedBefore, lateBefore, 'COMMAND_REFUSED');
+  });
+
+  it('a failover to a gateway that does not take the command (simd takes no authorization, nothing built there): the operation stays at sima, whose late success is its outcome', async () => {
     const { id, state } = await notSentAtSima('ORD-REFUSED-BUILD', 'GBP');
     // Not sent and nowhere to go: retried at sima later, as without failover.
     expect(state).toBe('retry');
