@@ -115,8 +115,9 @@ beforeAll(async () => {
     'fx.settlement_currencies': { simb: ['EUR', 'USD'] },
     'routing.failover.enabled': true,
     'caps.rules': [
-      // Counted at sima: what the attempt there reserved is given back with the refusal at simb, once.
-      { scope: 'gateway', name: 'sima', currency: 'EUR', daily_count: 1000 },
+      // One EUR operation a day at sima: what the attempt there reserved is given back with the refusal at simb, once
+      // (or the next EUR operation there would be refused).
+      { scope: 'gateway', name: 'sima', currency: 'EUR', daily_count: 1 },
       { scope: 'gateway', name: 'simb', currency: 'EUR', max_amount: 100 },
       { scope: 'gateway', name: 'simb', currency: 'USD', max_amount: 100 },
     ],
@@ -152,7 +153,7 @@ afterEach(() => {
   simaUnreachable = false;
 });
 
-/** How many EUR operations sima's cap counts today (reserved and not given back). */
+/** How many EUR operations sima's cap counts today (reserved and not given back): 0 or 1, its cap being one. */
 async function countedAtSima(): Promise<number> {
   const caps = new CapReservations(worker.redis, config.redis.keyPrefix, config.limits.caps.rules);
   const [refusal] = await caps.peek([{ gateway: 'sima', account: 'default', amount: 1, currency: 'EUR' }]);
@@ -233,15 +234,21 @@ describe('a late success from the gateway a failover left, when the next gateway
     const refusedBefore = (await metricValue('pb_webhook_outcomes_refused_total', { gateway: 'sima', check: 'gateway' })) ?? 0;
     const lateBefore = (await metricValue('pb_failover_late_successes_total', { gateway: 'sima', outcome: 'voided' })) ?? 0;
     const countedBefore = await countedAtSima();
+    const releasedAtSima = async () => (await metricValue('pb_caps_releases_total', { gateway: 'sima', why: 'refused' })) ?? 0;
+    const releasedBefore = await releasedAtSima();
     const { id, state } = await notSentAtSima('ORD-REFUSED-CAP', 'EUR');
     expect(state).toBe('FAILED');
     // sima's reservation went back with the FAIL (nothing holds it), once; simb reserved nothing (refused there).
     expect(await countedAtSima()).toBe(countedBefore);
+    expect(await releasedAtSima()).toBe(releasedBefore + 1);
     // Counted and logged once, as the refusal it led to: never as a move sending the operation to simb.
     expect(failoverLines(id)).toEqual({ sending: [], refused: [expect.stringContaining('"reason":"CAP_EXCEEDED"')] });
     const atA = await simaAuthorizes(id, 'EUR');
     expect(atA.status).toBe('authorized');
     await expectReportedAndVoided(id, atA, refusedBefore, lateBefore);
+    // The late success and its void neither count at sima again nor give anything back twice.
+    expect(await countedAtSima()).toBe(countedBefore);
+    expect(await releasedAtSima()).toBe(releasedBefore + 1);
 
     const failed = await worker.ledger.get(id);
     expect(failed).toMatchObject({ state: 'FAILED', reason: 'CAP_EXCEEDED', routing: { gateway: 'simb', index: 1 } });
