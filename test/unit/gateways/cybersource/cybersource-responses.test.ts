@@ -504,6 +504,129 @@ describe('Cybersource responses', () => {
       });
     });
 
+    it('reads an earlier attempt AUTHORIZED under the merchant reference as the authorization, never hidden by a newer attempt DECLINED', () => {
+      // The first attempt's answer was lost (a 5xx, a timeout) though Cybersource approved it; the resend (past the 15-minute
+      // duplicate check) was declined. The approval is live at the PSP: the OMS must never be told FAILED.
+      const search = response(201, {
+        totalCount: 2,
+        _embedded: { transactionSummaries: [summary('DECLINED', '2026-11-22T10:20:00Z', 'RESENT'), summary('AUTHORIZED', '2026-11-22T10:00:00Z')] },
+      });
+      for (const command of ['authorize', 'sale', 'revalidate'] as const) {
+        const outcome = t.parseStatusResponse(ctx(command, {}, 'op-authorize-1'), search, gateway);
+        // A sale's summaries show no capture done: authorized only, it waits (as for a single summary); never FAIL.
+        expect(outcome).toMatchObject({ status: command === 'sale' ? 'PENDING' : 'SUCCESS', gatewayReference: PAYMENT_ID, amount: 10221 });
+        expect(outcome?.reason).toBeUndefined();
+      }
+      expect(t.parseStatusResponse(ctx('authorize', {}, 'op-authorize-1'), search, gateway)).toEqual({
+        status: 'SUCCESS',
+        gatewayStatus: 'AUTHORIZED',
+        gatewayReference: PAYMENT_ID,
+        amount: 10221,
+        currency: 'USD',
+        authorizedAt: Date.parse('2026-11-22T10:00:00Z'),
+        // When the approval that decides happened, not the refusal after it.
+        occurredAt: Date.parse('2026-11-22T10:00:00Z'),
+      });
+      // The revalidation's new key is the live authorization's id.
+      expect(t.parseStatusResponse(ctx('revalidate', {}, 'op-authorize-1'), search, gateway)?.newGatewayKey).toBe(PAYMENT_ID);
+    });
+
+    it('reads an earlier attempt held for review or approved in part as holding funds over a newer DECLINED; with none holding, the newest still decides', () => {
+      const search = (...summaries: unknown[]) => response(201, { totalCount: summaries.length, _embedded: { transactionSummaries: summaries } });
+      const declined = summary('DECLINED', '2026-11-22T10:20:00Z', 'RESENT');
+      const review = t.parseStatusResponse(
+        ctx('authorize', {}, 'op-authorize-1'),
+        search(declined, summary('AUTHORIZED_PENDING_REVIEW', '2026-11-22T10:00:00Z')),
+        gateway,
+      );
+      expect(review).toMatchObject({ status: 'PENDING', gatewayStatus: 'AUTHORIZED_PENDING_REVIEW', gatewayReference: PAYMENT_ID });
+      const partial = t.parseStatusResponse(
+        ctx('authorize', {}, 'op-authorize-1'),
+        search(declined, {
+          ...(summary('PARTIAL_AUTHORIZED', '2026-11-22T10:00:00Z') as object),
+          orderInformation: { amountDetails: { totalAmount: '102.21', authorizedAmount: '60.00', currency: 'USD' } },
+        }),
+        gateway,
+      );
+      expect(partial).toMatchObject({ status: 'SUCCESS', gatewayReference: PAYMENT_ID, amount: 6000, partialApproval: true });
+      // Two refusals: the newest decides, as before.
+      const refused = t.parseStatusResponse(ctx('authorize', {}, 'op-authorize-1'), search(declined, summary('DECLINED', '2026-11-22T10:00:00Z')), gateway);
+      expect(refused).toMatchObject({ status: 'FAIL', gatewayReference: 'RESENT', occurredAt: Date.parse('2026-11-22T10:20:00Z') });
+      // A capture or refund keeps "the newest decides": a resend refused after one that went through is not this defect's.
+      const refund = (status: string, at: string, id: string) => ({
+        ...(summary(status, at, id) as object),
+        clientReferenceInformation: { code: 'op-refund-1' },
+      });
+      const refunds = search(refund('DECLINED', '2026-11-22T10:20:00Z', 'RESENT'), refund('PENDING', '2026-11-22T10:00:00Z', PAYMENT_ID));
+      expect(t.parseStatusResponse(ctx('refund'), refunds, gateway)).toMatchObject({ status: 'FAIL', gatewayReference: 'RESENT' });
+    });
+
+    it('says so when two attempts under the merchant reference both hold funds (a double authorization), decided by the newest, and counts it', async () => {
+      const before = await metricValue('pb_cybersource_inquiry_double_holds_total', { gateway: gateway.name });
+      const search = response(201, {
+        totalCount: 3,
+        _embedded: {
+          transactionSummaries: [
+            summary('DECLINED', '2026-11-22T10:40:00Z', 'THIRD'),
+            summary('AUTHORIZED', '2026-11-22T10:20:00Z', NEW_AUTH_ID),
+            summary('AUTHORIZED', '2026-11-22T10:00:00Z'),
+          ],
+        },
+      });
+      const outcome = t.parseStatusResponse(ctx('authorize', {}, 'op-authorize-1'), search, gateway);
+      expect(outcome).toMatchObject({ status: 'SUCCESS', gatewayReference: NEW_AUTH_ID, gatewayStatus: 'AUTHORIZED (2 holding funds)' });
+      expect(await metricValue('pb_cybersource_inquiry_double_holds_total', { gateway: gateway.name })).toBe(before + 1);
+      // One authorization held for review and then captured by case management (a follow-on ics_bill) is one hold, not two.
+      const held = {
+        id: PAYMENT_ID,
+        submitTimeUtc: '2026-11-22T10:00:00Z',
+        clientReferenceInformation: { code: 'op-authorize-1' },
+        applicationInformation: { rCode: '1', rFlag: 'DREVIEW', reasonCode: '480', applications: [{ name: 'ics_auth', rCode: '1' }] },
+        orderInformation: { amountDetails: { totalAmount: '102.21', currency: 'USD' } },
+      };
+      const capture = {
+        ...held,
+        id: NEW_AUTH_ID,
+        submitTimeUtc: '2026-11-22T11:00:00Z',
+        applicationInformation: { rCode: '1', reasonCode: '100', applications: [{ name: 'ics_bill', rCode: '1' }] },
+      };
+      const sold = t.parseStatusResponse(
+        ctx('sale', {}, 'op-authorize-1'),
+        response(201, { totalCount: 2, _embedded: { transactionSummaries: [capture, held] } }),
+        gateway,
+      );
+      expect(sold).toMatchObject({ status: 'SUCCESS', gatewayReference: NEW_AUTH_ID });
+      expect(sold?.gatewayStatus).not.toMatch(/holding funds/);
+      expect(await metricValue('pb_cybersource_inquiry_double_holds_total', { gateway: gateway.name })).toBe(before + 1);
+    });
+
+    it('releases the approval that decides only by a release not older than it', () => {
+      const reversal = {
+        id: 'REVERSAL',
+        submitTimeUtc: '2026-11-22T10:30:00Z',
+        clientReferenceInformation: { code: 'op-authorize-1' },
+        applicationInformation: { rCode: '1', reasonCode: '100', applications: [{ name: 'ics_auth_reversal', rCode: '1' }] },
+        orderInformation: { amountDetails: { totalAmount: '102.21', currency: 'USD' } },
+      };
+      const search = (...summaries: unknown[]) => response(201, { totalCount: summaries.length, _embedded: { transactionSummaries: summaries } });
+      const declined = summary('DECLINED', '2026-11-22T10:40:00Z', 'RESENT');
+      // Approved at 10:00, reversed whole at 10:30 (a Business Center reversal), a resend declined at 10:40: nothing is held.
+      const released = t.parseStatusResponse(
+        ctx('authorize', {}, 'op-authorize-1'),
+        search(declined, reversal, summary('AUTHORIZED', '2026-11-22T10:00:00Z')),
+        gateway,
+      );
+      expect(released).toMatchObject({ status: 'FAIL', reason: 'AUTH_ALREADY_REVERSED', gatewayReference: PAYMENT_ID });
+      // A reversal before the approval released something else: the approval stands.
+      const earlier = { ...reversal, submitTimeUtc: '2026-11-22T09:00:00Z' };
+      const stands = t.parseStatusResponse(
+        ctx('authorize', {}, 'op-authorize-1'),
+        search(declined, summary('AUTHORIZED', '2026-11-22T10:00:00Z'), earlier),
+        gateway,
+      );
+      expect(stands).toMatchObject({ status: 'SUCCESS', gatewayReference: PAYMENT_ID });
+    });
+
     it('keeps a sale PENDING while its transactions show no capture (held by a review), and SUCCESS once one does', () => {
       const authorizedOnly = response(201, { totalCount: 1, _embedded: { transactionSummaries: [summary('AUTHORIZED', '2026-11-22T10:05:00Z')] } });
       const sale = ctx('sale', {}, 'op-authorize-1');
