@@ -552,13 +552,24 @@ describe('Cybersource responses', () => {
       // Two refusals: the newest decides, as before.
       const refused = t.parseStatusResponse(ctx('authorize', {}, 'op-authorize-1'), search(declined, summary('DECLINED', '2026-11-22T10:00:00Z')), gateway);
       expect(refused).toMatchObject({ status: 'FAIL', gatewayReference: 'RESENT', occurredAt: Date.parse('2026-11-22T10:20:00Z') });
-      // A capture or refund keeps "the newest decides": a resend refused after one that went through is not this defect's.
-      const refund = (status: string, at: string, id: string) => ({
-        ...(summary(status, at, id) as object),
-        clientReferenceInformation: { code: 'op-refund-1' },
+      // An attempt that cannot be read (rCode -1: "an error occurred") holds nothing known: it neither hides an approval
+      // older than it nor stands over a refusal newer than it.
+      const erred = (at: string) => ({
+        id: 'ERRED',
+        submitTimeUtc: at,
+        clientReferenceInformation: { code: 'op-authorize-1' },
+        applicationInformation: { rCode: '-1', rFlag: 'ESYSTEM' },
       });
-      const refunds = search(refund('DECLINED', '2026-11-22T10:20:00Z', 'RESENT'), refund('PENDING', '2026-11-22T10:00:00Z', PAYMENT_ID));
-      expect(t.parseStatusResponse(ctx('refund'), refunds, gateway)).toMatchObject({ status: 'FAIL', gatewayReference: 'RESENT' });
+      const afterApproval = search(erred('2026-11-22T10:20:00Z'), summary('AUTHORIZED', '2026-11-22T10:00:00Z'));
+      expect(t.parseStatusResponse(ctx('authorize', {}, 'op-authorize-1'), afterApproval, gateway)).toMatchObject({
+        status: 'SUCCESS',
+        gatewayReference: PAYMENT_ID,
+      });
+      const beforeRefusal = search(declined, erred('2026-11-22T10:00:00Z'));
+      expect(t.parseStatusResponse(ctx('authorize', {}, 'op-authorize-1'), beforeRefusal, gateway)).toMatchObject({
+        status: 'FAIL',
+        gatewayReference: 'RESENT',
+      });
     });
 
     it('says so when two attempts under the merchant reference both hold funds (a double authorization), decided by the newest, and counts it', async () => {
