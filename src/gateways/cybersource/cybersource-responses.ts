@@ -480,8 +480,9 @@ function partialSignal(transaction: Json): 'partial' | 'whole' | 'silent' {
  * otherwise the outcome of the own transaction that decides ({@link decisiveOf}): for an authorize, sale or revalidate
  * the newest that holds funds (an approval whose answer was lost stands over a resend declined after it), else the
  * newest. Two or more authorizations holding funds (a double authorization) are named in `gatewayStatus`
- * (`… (N holding funds)`) and counted in `pb_cybersource_inquiry_double_holds_total`. The search documents 201, 400 and 502 only: every non-2xx answer (a 404 too) throws its
- * classified read error (`classifyCybersourceError`, `read`), retried, never taken for a miss.
+ * (`… (N holding funds)`) and counted in `pb_cybersource_inquiry_double_holds_total`. The search documents 201, 400
+ * and 502 only: every non-2xx answer (a 404 too) throws its classified read error (`classifyCybersourceError`,
+ * `read`), retried, never taken for a miss.
  *
  * Amounts: a summary's `orderInformation.amountDetails` has `totalAmount` and `currency` only (2020-02-17
  * spec), and `totalAmount` is the amount asked. For an authorize, sale or revalidate the amount authorized
@@ -548,8 +549,8 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
     outcome.reason = voidable.reason;
     voidedFound.inc({ gateway });
   }
-  // Two live authorizations for one operation (a resend the duplicate check no longer caught): the newest of them decides, and
-  // the operator sees the others in the history and the metric; nothing here releases them.
+  // Two live authorizations for one operation (a resend the duplicate check no longer caught): the newest of them
+  // decides, and the operator sees the others in the history and the metric; nothing here releases them.
   if (holds > 1) {
     outcome.gatewayStatus = `${outcome.gatewayStatus ?? ''} (${holds} holding funds)`;
     doubleHoldsFound.inc({ gateway });
@@ -600,7 +601,10 @@ function showsVoided(summary: Json): boolean {
   return applicationsOf(summary).some((a) => a.name === 'ics_void' && (a.status === 'VOIDED' || (a.status === undefined && String(a.rCode) === '1')));
 }
 
-/** The summary of an inquiry's search answer that decides ({@link decisiveOf}), and the id of its transaction, when its details are needed. */
+/**
+ * The summary of an inquiry's search answer that decides ({@link decisiveOf}), and the id of its transaction, when its
+ * details are needed.
+ */
 function detailsTarget(ctx: OperationContext, first: StatusAnswer, gateway: string): { id: string; summary: Json } | null {
   if (!authorizes(ctx) || (first.outcome.status !== 'SUCCESS' && first.outcome.status !== 'PENDING')) return null;
   const list = searchSummaries(ctx, parseBody(first.response, gateway), gateway);
