@@ -496,7 +496,8 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
   if (response.status < 200 || response.status > 299) throw classifyCybersourceError(response, gateway, { read: true });
   const list = searchSummaries(ctx, parseBody(response, gateway), gateway);
   if (list === null) return null;
-  const { summary: decisive, holds } = decisiveOf(ctx, list, response, gateway);
+  const { summary: decisive, holding } = decisiveOf(ctx, list, response, gateway);
+  const holds = holding.length;
   const outcome = transactionOutcome(decisive, response, gateway, sendsVoid(ctx));
   const amounts = amountDetailsOf(decisive);
   if (!authorizes(ctx)) {
@@ -527,7 +528,7 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
   // made is its FAIL: Cybersource refuses any capture of a reversed authorization (`AUTH_ALREADY_REVERSED`) and any
   // refund of a voided capture (`CAPTURE_ALREADY_VOIDED`), and nothing is held to release. A release of part of it, or
   // one whose amount or time cannot be read, leaves what stands unknown: it waits (PENDING, then UNRESOLVED).
-  const release = authorizes(ctx) && outcome.status !== 'FAIL' ? releaseOf(ctx, list, decisive, outcome) : null;
+  const release = authorizes(ctx) && outcome.status !== 'FAIL' ? releaseOf(ctx, list, decisive, outcome, holding) : null;
   if (release !== null) {
     outcome.gatewayStatus = `${outcome.gatewayStatus ?? ''} (released)`;
     delete outcome.newGatewayKey;
@@ -729,18 +730,18 @@ function isAuthorization(summary: Json): boolean {
 }
 
 /**
- * The summary whose result is the operation's, among its own ({@link decisiveSummaries}), and how many of its own
- * authorizations hold funds (`holds`). For an authorize, sale or revalidate: the newest that holds funds
+ * The summary whose result is the operation's, among its own ({@link decisiveSummaries}), and its own authorizations
+ * that hold funds (`holding`). For an authorize, sale or revalidate: the newest that holds funds
  * ({@link holdsFunds}), and only when none does the newest. Cybersource takes no idempotency key, so a resend is a new
  * transaction under the same merchant reference (only its 15-minute duplicate check stands between): a first attempt
  * approved whose answer was lost, then a resend declined, leaves an authorization live that the newest alone would
- * hide (the OMS told FAILED). For any other command: the newest (`holds` 0).
+ * hide (the OMS told FAILED). For any other command: the newest (`holding` empty).
  */
-function decisiveOf(ctx: OperationContext, list: Json[], response: GatewayResponse, gateway: string): { summary: Json; holds: number } {
+function decisiveOf(ctx: OperationContext, list: Json[], response: GatewayResponse, gateway: string): { summary: Json; holding: Json[] } {
   const own = decisiveSummaries(ctx, list);
-  if (!authorizes(ctx)) return { summary: newestOf(own), holds: 0 };
+  if (!authorizes(ctx)) return { summary: newestOf(own), holding: [] };
   const holding = own.filter((summary) => holdsFunds(summary, response, gateway));
-  return { summary: newestOf(holding.length > 0 ? holding : own), holds: holding.filter(isAuthorization).length };
+  return { summary: newestOf(holding.length > 0 ? holding : own), holding: holding.filter(isAuthorization) };
 }
 
 /** The reason Cybersource refuses a follow-on of a transaction released by each service (a capture, a refund). */
@@ -757,9 +758,18 @@ function releasingService(summary: Json): string | undefined {
  * (`decisive`, read as `outcome`), or null: a reversal or void done, not older than it (one older released an earlier
  * attempt). `whole`: made after it and for at least what it holds (its `totalAmount` against the amount `outcome`
  * confirms, else the amount asked, in one currency); otherwise (or when only follow-ons are listed, the decisive one a
- * release itself) what stands cannot be told.
+ * release itself) what stands cannot be told. Beside two or more of its own authorizations holding funds (`holding`, a
+ * double authorization) a release names none of them: it is whole only when as many such releases as authorizations
+ * were made, none older than the oldest of them; with fewer one is still live (which, the search does not say), so
+ * what stands cannot be told, never FAIL.
  */
-function releaseOf(ctx: OperationContext, list: Json[], decisive: Json, outcome: GatewayOutcome): { summary: Json; reason: string; whole: boolean } | null {
+function releaseOf(
+  ctx: OperationContext,
+  list: Json[],
+  decisive: Json,
+  outcome: GatewayOutcome,
+  holding: readonly Json[],
+): { summary: Json; reason: string; whole: boolean } | null {
   const madeAt = submittedAt(decisive);
   const releases = list
     .filter((summary) => releasingService(summary) !== undefined)
@@ -775,7 +785,16 @@ function releaseOf(ctx: OperationContext, list: Json[], decisive: Json, outcome:
   };
   // Only follow-ons listed (the decisive one a release itself): the authorization is not seen, nothing is compared.
   const comparable = madeAt !== undefined && releasingService(decisive) === undefined;
-  const whole = comparable ? releases.find((summary) => submittedAt(summary) !== undefined && covers(summary)) : undefined;
+  let whole = comparable ? releases.find((summary) => submittedAt(summary) !== undefined && covers(summary)) : undefined;
+  if (whole !== undefined && holding.length > 1) {
+    const times = holding.map(submittedAt);
+    const firstAt = times.some((t) => t === undefined) ? undefined : Math.min(...(times as number[]));
+    const covering = list.filter((summary) => {
+      const at = submittedAt(summary);
+      return releasingService(summary) !== undefined && firstAt !== undefined && at !== undefined && at >= firstAt && covers(summary);
+    });
+    if (covering.length < holding.length) whole = undefined;
+  }
   const summary = whole ?? newestOf(releases);
   return { summary, reason: RELEASE_REASONS[releasingService(summary)!], whole: whole !== undefined };
 }

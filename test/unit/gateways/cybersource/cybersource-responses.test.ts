@@ -638,6 +638,35 @@ describe('Cybersource responses', () => {
       expect(stands).toMatchObject({ status: 'SUCCESS', gatewayReference: PAYMENT_ID });
     });
 
+    it('never reads one release beside two authorizations holding funds as the whole release: which of them it released is unknown', () => {
+      const reversal = (id: string, at: string) => ({
+        id,
+        submitTimeUtc: at,
+        clientReferenceInformation: { code: 'op-authorize-1' },
+        applicationInformation: { rCode: '1', reasonCode: '100', applications: [{ name: 'ics_auth_reversal', rCode: '1' }] },
+        orderInformation: { amountDetails: { totalAmount: '102.21', currency: 'USD' } },
+      });
+      const search = (...summaries: unknown[]) => response(201, { totalCount: summaries.length, _embedded: { transactionSummaries: summaries } });
+      const first = summary('AUTHORIZED', '2026-11-22T10:00:00Z');
+      const second = summary('AUTHORIZED', '2026-11-22T10:20:00Z', NEW_AUTH_ID);
+      // The Business Center reversal of one of them at 10:30 (the RUNBOOK's: every one but the gateway_reference): the
+      // search does not say which, and one stays live. Never FAIL (AUTH_ALREADY_REVERSED): the OMS would be told the
+      // authorization failed while one holds the customer's funds. It waits for a person.
+      const one = t.parseStatusResponse(ctx('authorize', {}, 'op-authorize-1'), search(reversal('R1', '2026-11-22T10:30:00Z'), second, first), gateway);
+      expect(one?.status).not.toBe('FAIL');
+      expect(one).toMatchObject({ status: 'PENDING' });
+      // One reversal older than the newer authorization released the older one: the newer stands.
+      const older = t.parseStatusResponse(ctx('authorize', {}, 'op-authorize-1'), search(second, reversal('R1', '2026-11-22T10:10:00Z'), first), gateway);
+      expect(older).toMatchObject({ status: 'SUCCESS', gatewayReference: NEW_AUTH_ID });
+      // As many whole releases as authorizations, none older than the first: nothing is held.
+      const both = t.parseStatusResponse(
+        ctx('authorize', {}, 'op-authorize-1'),
+        search(reversal('R2', '2026-11-22T10:35:00Z'), reversal('R1', '2026-11-22T10:30:00Z'), second, first),
+        gateway,
+      );
+      expect(both).toMatchObject({ status: 'FAIL', reason: 'AUTH_ALREADY_REVERSED' });
+    });
+
     it('keeps a sale PENDING while its transactions show no capture (held by a review), and SUCCESS once one does', () => {
       const authorizedOnly = response(201, { totalCount: 1, _embedded: { transactionSummaries: [summary('AUTHORIZED', '2026-11-22T10:05:00Z')] } });
       const sale = ctx('sale', {}, 'op-authorize-1');
