@@ -116,7 +116,7 @@ export function cybersourceFacts(): FactRow[] {
   // No idempotency key: a resend is a new transaction under the same merchant reference, and a refusal of it does not
   // undo an earlier attempt's approval whose answer was lost.
   rows.push({
-    fact: "an attempt approved or holding funds (`AUTHORIZED`, `PARTIAL_AUTHORIZED`, a review hold or soft decline, a sale's capture) under the operation's merchant reference, older than a refusal under it (the first answer lost, a resend declined past the 15-minute duplicate check): the newest attempt holding funds decides, never the newer refusal; only with none holding does the newest decide. Two or more authorizations holding funds (a double authorization): the newest of them decides, its status reads `… (N holding funds)` (`pb_cybersource_inquiry_double_holds_total`); the others are for a person to release",
+    fact: "an attempt approved or holding funds (`AUTHORIZED`, `PARTIAL_AUTHORIZED`, a review hold or soft decline, a sale's capture) under the operation's merchant reference, older than a refusal under it (the first answer lost, a resend declined past the 15-minute duplicate check): the newest attempt holding funds decides, never the newer refusal; only with none holding does the newest decide. Two or more authorizations holding funds (a double authorization): the newest of them decides, its status reads `… (N holding funds)` (`pb_cybersource_inquiry_double_holds_total`); the others are for a person to release. A release beside them names none: fewer whole releases than such authorizations (none older than the first) leave one live, PENDING `(released)`, never FAIL",
     source: 'status inquiry (transaction search)',
     commands: CYBERSOURCE_AUTHORIZING_COMMANDS,
     meaning: 'SUCCESS',
