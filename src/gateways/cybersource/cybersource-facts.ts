@@ -121,6 +121,12 @@ export function cybersourceFacts(): FactRow[] {
     commands: CYBERSOURCE_AUTHORIZING_COMMANDS,
     meaning: 'SUCCESS',
   });
+  rows.push({
+    fact: "with no attempt holding funds for it, an attempt `AUTHORIZED_RISK_DECLINED` (or `481` after its `ics_auth` succeeded) under the operation's merchant reference older than a refusal under it: that attempt decides, its hold released by orphan reversal (reason `risk_declined`, its id), never the newer refusal that holds nothing",
+    source: 'status inquiry (transaction search)',
+    commands: CYBERSOURCE_AUTHORIZING_COMMANDS,
+    meaning: 'FAIL',
+  });
   // A Business Center void of a capture or refund of ours carries its merchant reference: never read as its success.
   rows.push({
     fact: "a void that succeeded (`ics_void`, or status `VOIDED`) under a capture's merchant reference (the Business Center: a void of ours carries the cancel's own), not older than the capture: nothing collected (reason `CAPTURE_ALREADY_VOIDED`, `pb_cybersource_inquiry_voided_total`); a refused void or a refund under it decides nothing, the capture's own transaction does",

@@ -479,6 +479,7 @@ function partialSignal(transaction: Json): 'partial' | 'whole' | 'silent' {
  * reference exactly (a 201 with `totalCount` 0, or only other references: the request never landed),
  * otherwise the outcome of the own transaction that decides ({@link decisiveOf}): for an authorize, sale or revalidate
  * the newest that holds funds (an approval whose answer was lost stands over a resend declined after it), else the
+ * newest refusal still holding funds (`AUTHORIZED_RISK_DECLINED`: its `fundsHeld` names that hold's id), else the
  * newest. Two or more authorizations holding funds (a double authorization) are named in `gatewayStatus`
  * (`… (N holding funds)`) and counted in `pb_cybersource_inquiry_double_holds_total`. The search documents 201, 400
  * and 502 only: every non-2xx answer (a 404 too) throws its classified read error (`classifyCybersourceError`,
@@ -732,7 +733,8 @@ function isAuthorization(summary: Json): boolean {
 /**
  * The summary whose result is the operation's, among its own ({@link decisiveSummaries}), and its own authorizations
  * that hold funds (`holding`). For an authorize, sale or revalidate: the newest that holds funds
- * ({@link holdsFunds}), and only when none does the newest. Cybersource takes no idempotency key, so a resend is a new
+ * ({@link holdsFunds}); when none does, the newest that fails still holding funds ({@link failsHoldingFunds}), else the
+ * newest. Cybersource takes no idempotency key, so a resend is a new
  * transaction under the same merchant reference (only its 15-minute duplicate check stands between): a first attempt
  * approved whose answer was lost, then a resend declined, leaves an authorization live that the newest alone would
  * hide (the OMS told FAILED). For any other command: the newest (`holding` empty).
@@ -741,7 +743,28 @@ function decisiveOf(ctx: OperationContext, list: Json[], response: GatewayRespon
   const own = decisiveSummaries(ctx, list);
   if (!authorizes(ctx)) return { summary: newestOf(own), holding: [] };
   const holding = own.filter((summary) => holdsFunds(summary, response, gateway));
-  return { summary: newestOf(holding.length > 0 ? holding : own), holding: holding.filter(isAuthorization) };
+  if (holding.length > 0) return { summary: newestOf(holding), holding: holding.filter(isAuthorization) };
+  // None holds funds for the operation: a refusal decides, and one that still holds the customer's funds (Decision
+  // Manager's rejection after the issuer approved) over a newer one that holds none, so the failure names the hold to
+  // release (`fundsHeld`, its id) rather than the resend's.
+  const rejected = own.filter((summary) => failsHoldingFunds(summary, response, gateway));
+  return { summary: newestOf(rejected.length > 0 ? rejected : own), holding: [] };
+}
+
+/**
+ * Whether a summary of an authorizing command's own fails it while its authorization holds the customer's funds:
+ * `AUTHORIZED_RISK_DECLINED`, or Decision Manager's rejection (481) of one whose `ics_auth` succeeded
+ * ({@link rejectedHoldingFunds}). One that cannot be read holds none known.
+ */
+function failsHoldingFunds(summary: Json, response: GatewayResponse, gateway: string): boolean {
+  let read: GatewayOutcome;
+  try {
+    read = transactionOutcome(summary, response, gateway);
+  } catch (error) {
+    if (error instanceof GatewayError) return false;
+    throw error;
+  }
+  return read.status === 'FAIL' && (read.fundsHeld !== undefined || rejectedHoldingFunds(summary));
 }
 
 /** The reason Cybersource refuses a follow-on of a transaction released by each service (a capture, a refund). */

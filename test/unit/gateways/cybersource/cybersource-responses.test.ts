@@ -924,6 +924,29 @@ describe('Cybersource responses', () => {
       expect(t.parseStatusResponse(ctx('authorize'), res, gateway)).toMatchObject({ status: 'FAIL', fundsHeld: 'risk_declined', gatewayReference: PAYMENT_ID });
     });
 
+    it('says the funds are still held when an earlier attempt was AUTHORIZED_RISK_DECLINED and a newer resend DECLINED: the hold to release is the earlier one', () => {
+      const res = response(201, {
+        totalCount: 2,
+        _embedded: {
+          transactionSummaries: [summary('DECLINED', '2026-11-22T10:20:00Z', 'RESENT'), summary('AUTHORIZED_RISK_DECLINED', '2026-11-22T10:00:00Z')],
+        },
+      });
+      // FAIL either way; without fundsHeld (and the held authorization's id) orphan reversal never releases the earlier hold.
+      expect(t.parseStatusResponse(ctx('authorize', {}, 'op-authorize-1'), res, gateway)).toMatchObject({
+        status: 'FAIL',
+        fundsHeld: 'risk_declined',
+        gatewayReference: PAYMENT_ID,
+      });
+      // Two plain refusals still read the newest, holding nothing.
+      const refused = response(201, {
+        totalCount: 2,
+        _embedded: { transactionSummaries: [summary('DECLINED', '2026-11-22T10:20:00Z', 'RESENT'), summary('DECLINED', '2026-11-22T10:00:00Z')] },
+      });
+      const outcome = t.parseStatusResponse(ctx('authorize', {}, 'op-authorize-1'), refused, gateway);
+      expect(outcome).toMatchObject({ status: 'FAIL', gatewayReference: 'RESENT' });
+      expect(outcome?.fundsHeld).toBeUndefined();
+    });
+
     it('says the funds are still held when Decision Manager rejected (481 DREJECT) an authorization its ics_auth made', () => {
       const apps = (auth: string) => [
         { name: 'ics_auth', rCode: auth, rFlag: auth === '1' ? 'SOK' : 'DCARDREFUSED' },
