@@ -122,7 +122,7 @@ export function cybersourceFacts(): FactRow[] {
     meaning: 'SUCCESS',
   });
   rows.push({
-    fact: "with no attempt holding funds for it, an attempt `AUTHORIZED_RISK_DECLINED` (or `481` after its `ics_auth` succeeded) under the operation's merchant reference older than a refusal under it: that attempt decides, its hold released by orphan reversal (reason `risk_declined`, its id), never the newer refusal that holds nothing",
+    fact: "with no attempt holding funds for it, an attempt `AUTHORIZED_RISK_DECLINED` (or `481` after its `ics_auth` succeeded) under the operation's merchant reference older than a refusal under it: that attempt decides, its hold released by orphan reversal (reason `risk_declined`, its id), never the newer refusal that holds nothing (a newer attempt the search cannot read still decides: asked again)",
     source: 'status inquiry (transaction search)',
     commands: CYBERSOURCE_AUTHORIZING_COMMANDS,
     meaning: 'FAIL',

@@ -747,8 +747,26 @@ function decisiveOf(ctx: OperationContext, list: Json[], response: GatewayRespon
   // None holds funds for the operation: a refusal decides, and one that still holds the customer's funds (Decision
   // Manager's rejection after the issuer approved) over a newer one that holds none, so the failure names the hold to
   // release (`fundsHeld`, its id) rather than the resend's.
+  // Never over a newer one that cannot be read (it may be anything): that one decides, asked again as before.
   const rejected = own.filter((summary) => failsHoldingFunds(summary, response, gateway));
-  return { summary: newestOf(rejected.length > 0 ? rejected : own), holding: [] };
+  const newestRejected = rejected.length > 0 ? newestOf(rejected) : undefined;
+  if (newestRejected !== undefined) {
+    const at = submittedAt(newestRejected) ?? 0;
+    const unreadAfter = own.some((summary) => summary !== newestRejected && (submittedAt(summary) ?? 0) >= at && !readable(summary, response, gateway));
+    if (!unreadAfter) return { summary: newestRejected, holding: [] };
+  }
+  return { summary: newestOf(own), holding: [] };
+}
+
+/** Whether the inquiry can read a summary's result (no error's rCode, no undocumented status). */
+function readable(summary: Json, response: GatewayResponse, gateway: string): boolean {
+  try {
+    transactionOutcome(summary, response, gateway);
+    return true;
+  } catch (error) {
+    if (error instanceof GatewayError) return false;
+    throw error;
+  }
 }
 
 /**

@@ -937,6 +937,22 @@ describe('Cybersource responses', () => {
         fundsHeld: 'risk_declined',
         gatewayReference: PAYMENT_ID,
       });
+      // A newer attempt that cannot be read (rCode -1) may be anything: never a FAIL over it, asked again as before.
+      const erred = response(201, {
+        totalCount: 2,
+        _embedded: {
+          transactionSummaries: [
+            {
+              id: 'ERRED',
+              submitTimeUtc: '2026-11-22T10:20:00Z',
+              clientReferenceInformation: { code: 'op-authorize-1' },
+              applicationInformation: { rCode: '-1', rFlag: 'ESYSTEM' },
+            },
+            summary('AUTHORIZED_RISK_DECLINED', '2026-11-22T10:00:00Z'),
+          ],
+        },
+      });
+      expect(() => t.parseStatusResponse(ctx('authorize', {}, 'op-authorize-1'), erred, gateway)).toThrow(GatewayError);
       // Two plain refusals still read the newest, holding nothing.
       const refused = response(201, {
         totalCount: 2,
