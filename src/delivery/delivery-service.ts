@@ -1024,7 +1024,7 @@ export class DeliveryService {
       const recorded =
         captured || failovers.length > 0
           ? (): void => {
-              this.failedOver(op, failovers);
+              this.failedOver(op, failovers, refusal.details.gatewayCode ?? refusal.code);
               if (captured) this.noteCancelOfCaptured(op, captured, route.gateway.name, refusal.details.gatewayCode ?? refusal.code);
             }
           : undefined;
@@ -1489,13 +1489,20 @@ export class DeliveryService {
 
   /**
    * A plan that does not send: a refusal fails the operation unsent (its decisions on record), a hold makes
-   * it wait. `null` for a plan to send.
+   * it wait. `null` for a plan to send. `into`: the failover step to the refusing candidate (the last of
+   * `failovers`), when a failover's next candidate refused it.
    */
-  private async unsent(op: OperationRecord, planned: PipelineResult, failovers: readonly PendingFailover[] = []): Promise<DeliveryStep | null> {
+  private async unsent(
+    op: OperationRecord,
+    planned: PipelineResult,
+    failovers: readonly PendingFailover[] = [],
+    into?: FailoverStep,
+  ): Promise<DeliveryStep | null> {
     if (planned.kind === 'send') return null;
-    // The failovers made before it stay listed on its record and FAIL event (this pass's and earlier ones): the
-    // late-webhook scope check reads routing.failovers to void a late success at a gateway left before.
-    const routing = routingRecordOf(op, planned.plan, op.routing?.failovers);
+    // The failovers made before it, and the one into the refusing candidate, stay listed on its record and FAIL event
+    // (this pass's and earlier ones): the late-webhook scope check reads routing.failovers to accept, report and void a
+    // late success at a gateway left before.
+    const routing = routingRecordOf(op, planned.plan, into ? [...(op.routing?.failovers ?? []), into] : op.routing?.failovers);
     if (planned.kind === 'wait') {
       const waiting: DeliveryStep = {
         kind: 'wait',
@@ -1540,11 +1547,12 @@ export class DeliveryService {
       // The refusing stage counts it apart (`refusal_lost`), never as a refusal that applied.
       planned.tally?.(false);
       // The failovers that led here never go on record: what their plans reserved (a gateway passed on its open breaker)
-      // is given back, unless another plan of the operation claims it.
-      await this.abandonPlans(op, undefined, failovers);
+      // is given back, unless another plan of the operation claims it; the refused plan's (the last failover's) is not.
+      const before = failovers.filter((f) => f.plan !== planned.plan);
+      await this.abandonPlans(op, undefined, before);
       return { kind: 'done', state: failed.state };
     }
-    this.failedOver(op, failovers);
+    this.failedOver(op, failovers, into ? planned.reason : undefined);
     // Logged once the refusal is on record: one that lost says so in `refusalLost`'s line instead.
     this.deps.logger.warn('operation refused by orchestration; not sent to any gateway', {
       operation_id: op.id,
@@ -1727,10 +1735,6 @@ export class DeliveryService {
     const next = await this.pipeline.failover(op, current, this.now());
     if (!next) return null;
     const from = current.candidates[current.index];
-    if (next.kind !== 'send') {
-      const unsent = await this.unsent(op, next, pending);
-      return unsent ? { step: unsent, sent: false } : null;
-    }
     const to = next.plan.candidates[next.plan.index];
     // What the attempt left was asked at, when converted: a late success there is reversed in that currency.
     const left = fxLockOf(op);
@@ -1741,6 +1745,13 @@ export class DeliveryService {
       at: this.now(),
       ...(left ? { fx: lockDetails(left) } : {}),
     };
+    const failover: PendingFailover = { from, to, trigger, entry: { event: 'failover', from, to, trigger: step.trigger, ...detail }, plan: next.plan };
+    if (next.kind !== 'send') {
+      // A refusal at `to` goes on record with the failover that led there, as a move would: the FAILED record names
+      // `to` and lists the step from `from`, so a late success at `from` is read as that earlier attempt's.
+      const unsent = next.kind === 'refuse' ? await this.unsent(op, next, [...pending, failover], step) : await this.unsent(op, next, pending);
+      return unsent ? { step: unsent, sent: false } : null;
+    }
     // Counted for the attempt that goes there (`send`); the plan left behind, when not yet sent, counts nothing.
     const routing = freshly(routingRecordOf(op, next.plan, [...(op.routing?.failovers ?? []), step]), next.count, next.plan);
     const moved: OperationRecord = { ...op, routing };
@@ -1750,7 +1761,7 @@ export class DeliveryService {
       await this.pipeline.releaseAbandoned(op, next.plan);
       return null;
     }
-    const failovers = [...pending, { from, to, trigger, entry: { event: 'failover', from, to, trigger: step.trigger, ...detail }, plan: next.plan }];
+    const failovers = [...pending, failover];
     const ctx: OperationContext = {
       operationId: op.id,
       command: op.command,
@@ -1782,18 +1793,21 @@ export class DeliveryService {
     for (const p of plans) await this.pipeline.releaseAbandoned(op, p);
   }
 
-  /** Counts and logs the failovers of this pass once the move (or the refusal) they led to is on record. */
-  private failedOver(op: OperationRecord, failovers: readonly PendingFailover[]): void {
-    for (const f of failovers) {
+  /**
+   * Counts and logs the failovers of this pass once the move (or the refusal) they led to is on record. `refused`: the
+   * reason the last one's gateway refused the operation (a stage there, or its request refused while being built):
+   * nothing was sent there, and its line says so instead of sending it there.
+   */
+  private failedOver(op: OperationRecord, failovers: readonly PendingFailover[], refused?: string): void {
+    failovers.forEach((f, i) => {
       countFailover(f.from, f.to, f.trigger);
-      this.deps.logger.warn('failover: sending the operation to its next candidate gateway', {
-        operation_id: op.id,
-        command: op.command,
-        from: f.from,
-        to: f.to,
-        trigger: f.trigger,
-      });
-    }
+      const fields = { operation_id: op.id, command: op.command, from: f.from, to: f.to, trigger: f.trigger };
+      if (refused !== undefined && i === failovers.length - 1) {
+        this.deps.logger.warn('failover: the next candidate gateway refused the operation; nothing sent there', { ...fields, reason: refused });
+      } else {
+        this.deps.logger.warn('failover: sending the operation to its next candidate gateway', fields);
+      }
+    });
   }
 
   /**

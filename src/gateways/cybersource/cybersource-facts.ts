@@ -113,6 +113,20 @@ export function cybersourceFacts(): FactRow[] {
     commands: CYBERSOURCE_AUTHORIZING_COMMANDS,
     meaning: 'PENDING',
   });
+  // No idempotency key: a resend is a new transaction under the same merchant reference, and a refusal of it does not
+  // undo an earlier attempt's approval whose answer was lost.
+  rows.push({
+    fact: "an attempt approved or holding funds (`AUTHORIZED`, `PARTIAL_AUTHORIZED`, a review hold or soft decline, a sale's capture) under the operation's merchant reference, older than a refusal under it (the first answer lost, a resend declined past the 15-minute duplicate check): the newest attempt holding funds decides, never the newer refusal; only with none holding does the newest decide. Two or more authorizations holding funds (a double authorization): the newest of them decides, its status reads `… (N holding funds)` (`pb_cybersource_inquiry_double_holds_total`); the others are for a person to release. A release beside them names none: fewer whole releases than such authorizations (none older than the first) leave one live, PENDING `(released)`, never FAIL",
+    source: 'status inquiry (transaction search)',
+    commands: CYBERSOURCE_AUTHORIZING_COMMANDS,
+    meaning: 'SUCCESS',
+  });
+  rows.push({
+    fact: "with no attempt holding funds for it, an attempt `AUTHORIZED_RISK_DECLINED` (or `481` after its `ics_auth` succeeded) under the operation's merchant reference older than a refusal under it: that attempt decides, its hold released by orphan reversal (reason `risk_declined`, its id), never the newer refusal that holds nothing (a newer attempt the search cannot read still decides: asked again)",
+    source: 'status inquiry (transaction search)',
+    commands: CYBERSOURCE_AUTHORIZING_COMMANDS,
+    meaning: 'FAIL',
+  });
   // A Business Center void of a capture or refund of ours carries its merchant reference: never read as its success.
   rows.push({
     fact: "a void that succeeded (`ics_void`, or status `VOIDED`) under a capture's merchant reference (the Business Center: a void of ours carries the cancel's own), not older than the capture: nothing collected (reason `CAPTURE_ALREADY_VOIDED`, `pb_cybersource_inquiry_voided_total`); a refused void or a refund under it decides nothing, the capture's own transaction does",

@@ -50,6 +50,12 @@ const voidedFound = counter(
   ['gateway'],
 );
 
+const doubleHoldsFound = counter(
+  'pb_cybersource_inquiry_double_holds_total',
+  "Cybersource status inquiries of an authorize, sale or revalidate that found two or more of its own authorizations holding funds under its merchant reference (a resend of a request whose answer was lost, past the 15-minute duplicate check: a double authorization or charge): the newest of them decides, the others stay live at the PSP for a person to release (the operation's history shows the status '(N holding funds)')",
+  ['gateway'],
+);
+
 /** The 502 reasons that leave the outcome unknown (the request may have been processed): read so in a 2xx as well. */
 const CYBERSOURCE_UNKNOWN_502_REASONS: ReadonlySet<string> = new Set(CYBERSOURCE_502_REASONS.filter((r) => kindOf502Reason(r) === 'outcome_unknown'));
 
@@ -426,7 +432,10 @@ function withAuthorizedAt(outcome: GatewayOutcome, transactions: readonly Json[]
   if (times.length > 0) outcome.authorizedAt = Math.min(...times);
 }
 
-/** The newest of the summaries: the latest attempt decides (the request sorts newest first; this does not rely on it). */
+/**
+ * The newest of the summaries (the request sorts newest first; this does not rely on it): among those that may decide
+ * ({@link decisiveOf}), the latest attempt decides.
+ */
 function newestOf(list: Json[]): Json {
   // By the times read, not their text (a fraction of a second, or the compact form, sorts wrong as text); one
   // without a readable time is the oldest. Ties keep the answer's order (newest first, as asked).
@@ -468,8 +477,13 @@ function partialSignal(transaction: Json): 'partial' | 'whole' | 'silent' {
 /**
  * Maps a `POST /tss/v2/searches` answer: `null` when no transaction carries the operation's merchant
  * reference exactly (a 201 with `totalCount` 0, or only other references: the request never landed),
- * otherwise the newest of its own transactions' outcome. The search documents 201, 400 and 502 only: every non-2xx answer (a 404 too) throws its
- * classified read error (`classifyCybersourceError`, `read`), retried, never taken for a miss.
+ * otherwise the outcome of the own transaction that decides ({@link decisiveOf}): for an authorize, sale or revalidate
+ * the newest that holds funds (an approval whose answer was lost stands over a resend declined after it), else the
+ * newest refusal still holding funds (`AUTHORIZED_RISK_DECLINED`: its `fundsHeld` names that hold's id), else the
+ * newest. Two or more authorizations holding funds (a double authorization) are named in `gatewayStatus`
+ * (`… (N holding funds)`) and counted in `pb_cybersource_inquiry_double_holds_total`. The search documents 201, 400
+ * and 502 only: every non-2xx answer (a 404 too) throws its classified read error (`classifyCybersourceError`,
+ * `read`), retried, never taken for a miss.
  *
  * Amounts: a summary's `orderInformation.amountDetails` has `totalAmount` and `currency` only (2020-02-17
  * spec), and `totalAmount` is the amount asked. For an authorize, sale or revalidate the amount authorized
@@ -483,12 +497,13 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
   if (response.status < 200 || response.status > 299) throw classifyCybersourceError(response, gateway, { read: true });
   const list = searchSummaries(ctx, parseBody(response, gateway), gateway);
   if (list === null) return null;
-  const newest = newestOf(decisiveSummaries(ctx, list));
-  const outcome = transactionOutcome(newest, response, gateway, sendsVoid(ctx));
-  const amounts = amountDetailsOf(newest);
+  const { summary: decisive, holding } = decisiveOf(ctx, list, response, gateway);
+  const holds = holding.length;
+  const outcome = transactionOutcome(decisive, response, gateway, sendsVoid(ctx));
+  const amounts = amountDetailsOf(decisive);
   if (!authorizes(ctx)) {
     withConfirmedMoney(outcome, cybersourceConfirmedMoney(amounts, ['totalAmount', 'authorizedAmount'], ctx.payment.currency));
-  } else if (partialSignal(newest) === 'partial' && str(amounts?.authorizedAmount) === undefined) {
+  } else if (partialSignal(decisive) === 'partial' && str(amounts?.authorizedAmount) === undefined) {
     // `totalAmount` is what was asked, not what is held: only the currency is confirmed here.
     withConfirmedMoney(outcome, cybersourceConfirmedMoney(amounts, [], ctx.payment.currency));
   } else {
@@ -496,16 +511,16 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
   }
   if (ctx.command === 'revalidate' && outcome.status !== 'FAIL' && outcome.gatewayReference) outcome.newGatewayKey = outcome.gatewayReference;
   // A void of our capture or refund counts only where the search shows it voided (`showsVoided`): any other success waits.
-  if (ctx.voidOf && outcome.status === 'SUCCESS' && !showsVoided(newest)) {
+  if (ctx.voidOf && outcome.status === 'SUCCESS' && !showsVoided(decisive)) {
     outcome.status = 'PENDING';
     outcome.gatewayStatus = `${outcome.gatewayStatus ?? ''} (not VOIDED)`;
   }
   if (authorizes(ctx)) withAuthorizedAt(outcome, list);
   // Rejected by Decision Manager (481) after the issuer approved: the synchronous AUTHORIZED_RISK_DECLINED.
-  if (authorizes(ctx) && outcome.status === 'FAIL' && outcome.fundsHeld === undefined && rejectedHoldingFunds(newest)) outcome.fundsHeld = 'risk_declined';
+  if (authorizes(ctx) && outcome.status === 'FAIL' && outcome.fundsHeld === undefined && rejectedHoldingFunds(decisive)) outcome.fundsHeld = 'risk_declined';
   // A sale is sold once captured: an AUTHORIZED sale whose transactions show no capture (`ics_bill`) done
   // was authorized only (Decision Manager holds a reviewed request's capture). It waits, never "sold".
-  if (ctx.command === 'sale' && outcome.status === 'SUCCESS' && listsApplications(newest) && !list.some(captured)) {
+  if (ctx.command === 'sale' && outcome.status === 'SUCCESS' && listsApplications(decisive) && !list.some(captured)) {
     outcome.status = 'PENDING';
     outcome.gatewayStatus = `${outcome.gatewayStatus} (not captured)`;
   }
@@ -514,7 +529,7 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
   // made is its FAIL: Cybersource refuses any capture of a reversed authorization (`AUTH_ALREADY_REVERSED`) and any
   // refund of a voided capture (`CAPTURE_ALREADY_VOIDED`), and nothing is held to release. A release of part of it, or
   // one whose amount or time cannot be read, leaves what stands unknown: it waits (PENDING, then UNRESOLVED).
-  const release = authorizes(ctx) && outcome.status !== 'FAIL' ? releaseOf(ctx, list, newest, outcome) : null;
+  const release = authorizes(ctx) && outcome.status !== 'FAIL' ? releaseOf(ctx, list, decisive, outcome, holding) : null;
   if (release !== null) {
     outcome.gatewayStatus = `${outcome.gatewayStatus ?? ''} (released)`;
     delete outcome.newGatewayKey;
@@ -536,8 +551,14 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
     outcome.reason = voidable.reason;
     voidedFound.inc({ gateway });
   }
-  // The time of the transaction that decides (the newest of the operation's; the release's or void's when it decides).
-  return withSubmittedAt(outcome, release?.whole ? release.summary : (voided ?? newest));
+  // Two live authorizations for one operation (a resend the duplicate check no longer caught): the newest of them
+  // decides, and the operator sees the others in the history and the metric; nothing here releases them.
+  if (holds > 1) {
+    outcome.gatewayStatus = `${outcome.gatewayStatus ?? ''} (${holds} holding funds)`;
+    doubleHoldsFound.inc({ gateway });
+  }
+  // The time of the transaction that decides (see `decisiveOf`; the release's or void's when it decides).
+  return withSubmittedAt(outcome, release?.whole ? release.summary : (voided ?? decisive));
 }
 
 /**
@@ -582,12 +603,15 @@ function showsVoided(summary: Json): boolean {
   return applicationsOf(summary).some((a) => a.name === 'ics_void' && (a.status === 'VOIDED' || (a.status === undefined && String(a.rCode) === '1')));
 }
 
-/** The newest summary of an inquiry's search answer, and the id of its transaction, when its details are needed. */
+/**
+ * The summary of an inquiry's search answer that decides ({@link decisiveOf}), and the id of its transaction, when its
+ * details are needed.
+ */
 function detailsTarget(ctx: OperationContext, first: StatusAnswer, gateway: string): { id: string; summary: Json } | null {
   if (!authorizes(ctx) || (first.outcome.status !== 'SUCCESS' && first.outcome.status !== 'PENDING')) return null;
   const list = searchSummaries(ctx, parseBody(first.response, gateway), gateway);
   if (list === null) return null;
-  const summary = newestOf(decisiveSummaries(ctx, list));
+  const { summary } = decisiveOf(ctx, list, first.response, gateway);
   if (str(amountDetailsOf(summary)?.authorizedAmount) !== undefined || partialSignal(summary) === 'whole') return null;
   const id = str(summary.id);
   // A path segment must not be `.` or `..`; an answer naming one is unreadable, not our request's fault.
@@ -600,7 +624,8 @@ function detailsTarget(ctx: OperationContext, first: StatusAnswer, gateway: stri
 /**
  * The id of the transaction whose details an inquiry needs, or `null` when its search answer (`first`)
  * says enough. Only for an authorize, sale or revalidate found holding funds (SUCCESS, or a sale still
- * PENDING) whose newest summary carries no `authorizedAmount` and says the approval was partial, or says
+ * PENDING) whose deciding summary ({@link parseCybersourceSearchResponse}: the newest holding funds) carries no
+ * `authorizedAmount` and says the approval was partial, or says
  * nothing either way (no status, no reason code): an approval the summary calls whole costs no second
  * request.
  * @throws GatewayError `outcome_unknown` when that summary names no usable transaction id.
@@ -679,6 +704,87 @@ function decisiveSummaries(ctx: OperationContext, list: Json[]): Json[] {
   return own.length > 0 ? own : list;
 }
 
+/** Statuses of a transaction that undid funds (a reversal's, a void's): one read so holds none. */
+const RELEASING_STATUSES: ReadonlySet<string> = new Set<CybersourceStatus>(['REVERSED', 'PARTIALLY_REVERSED', 'VOIDED']);
+
+/**
+ * Whether a summary of an authorizing command's own holds funds: read as the inquiry reads the one that decides, it is
+ * a SUCCESS or PENDING (approved, approved in part, held for review or a soft decline, a sale's capture) and no release.
+ * One that cannot be read (an error's rCode, an undocumented status) is not known to hold any.
+ */
+function holdsFunds(summary: Json, response: GatewayResponse, gateway: string): boolean {
+  if (releasingService(summary) !== undefined || showsVoided(summary)) return false;
+  let read: GatewayOutcome;
+  try {
+    read = transactionOutcome(summary, response, gateway);
+  } catch (error) {
+    if (error instanceof GatewayError) return false;
+    throw error;
+  }
+  return (read.status === 'SUCCESS' || read.status === 'PENDING') && !RELEASING_STATUSES.has(read.gatewayStatus);
+}
+
+/** Whether a summary is an authorization of its own (it lists `ics_auth`, or no service to say otherwise), not a follow-on capture of one. */
+function isAuthorization(summary: Json): boolean {
+  const apps = applicationsOf(summary);
+  return apps.length === 0 || apps.some((a) => a.name === 'ics_auth');
+}
+
+/**
+ * The summary whose result is the operation's, among its own ({@link decisiveSummaries}), and its own authorizations
+ * that hold funds (`holding`). For an authorize, sale or revalidate: the newest that holds funds
+ * ({@link holdsFunds}); when none does, the newest that fails still holding funds ({@link failsHoldingFunds}), else the
+ * newest. Cybersource takes no idempotency key, so a resend is a new
+ * transaction under the same merchant reference (only its 15-minute duplicate check stands between): a first attempt
+ * approved whose answer was lost, then a resend declined, leaves an authorization live that the newest alone would
+ * hide (the OMS told FAILED). For any other command: the newest (`holding` empty).
+ */
+function decisiveOf(ctx: OperationContext, list: Json[], response: GatewayResponse, gateway: string): { summary: Json; holding: Json[] } {
+  const own = decisiveSummaries(ctx, list);
+  if (!authorizes(ctx)) return { summary: newestOf(own), holding: [] };
+  const holding = own.filter((summary) => holdsFunds(summary, response, gateway));
+  if (holding.length > 0) return { summary: newestOf(holding), holding: holding.filter(isAuthorization) };
+  // None holds funds for the operation: a refusal decides, and one that still holds the customer's funds (Decision
+  // Manager's rejection after the issuer approved) over a newer one that holds none, so the failure names the hold to
+  // release (`fundsHeld`, its id) rather than the resend's.
+  // Never over a newer one that cannot be read (it may be anything): that one decides, asked again as before.
+  const rejected = own.filter((summary) => failsHoldingFunds(summary, response, gateway));
+  const newestRejected = rejected.length > 0 ? newestOf(rejected) : undefined;
+  if (newestRejected !== undefined) {
+    const at = submittedAt(newestRejected) ?? 0;
+    const unreadAfter = own.some((summary) => summary !== newestRejected && (submittedAt(summary) ?? 0) >= at && !readable(summary, response, gateway));
+    if (!unreadAfter) return { summary: newestRejected, holding: [] };
+  }
+  return { summary: newestOf(own), holding: [] };
+}
+
+/** Whether the inquiry can read a summary's result (no error's rCode, no undocumented status). */
+function readable(summary: Json, response: GatewayResponse, gateway: string): boolean {
+  try {
+    transactionOutcome(summary, response, gateway);
+    return true;
+  } catch (error) {
+    if (error instanceof GatewayError) return false;
+    throw error;
+  }
+}
+
+/**
+ * Whether a summary of an authorizing command's own fails it while its authorization holds the customer's funds:
+ * `AUTHORIZED_RISK_DECLINED`, or Decision Manager's rejection (481) of one whose `ics_auth` succeeded
+ * ({@link rejectedHoldingFunds}). One that cannot be read holds none known.
+ */
+function failsHoldingFunds(summary: Json, response: GatewayResponse, gateway: string): boolean {
+  let read: GatewayOutcome;
+  try {
+    read = transactionOutcome(summary, response, gateway);
+  } catch (error) {
+    if (error instanceof GatewayError) return false;
+    throw error;
+  }
+  return read.status === 'FAIL' && (read.fundsHeld !== undefined || rejectedHoldingFunds(summary));
+}
+
 /** The reason Cybersource refuses a follow-on of a transaction released by each service (a capture, a refund). */
 const RELEASE_REASONS: Readonly<Record<string, string>> = { ics_auth_reversal: 'AUTH_ALREADY_REVERSED', ics_void: 'CAPTURE_ALREADY_VOIDED' };
 
@@ -693,9 +799,18 @@ function releasingService(summary: Json): string | undefined {
  * (`decisive`, read as `outcome`), or null: a reversal or void done, not older than it (one older released an earlier
  * attempt). `whole`: made after it and for at least what it holds (its `totalAmount` against the amount `outcome`
  * confirms, else the amount asked, in one currency); otherwise (or when only follow-ons are listed, the decisive one a
- * release itself) what stands cannot be told.
+ * release itself) what stands cannot be told. Beside two or more of its own authorizations holding funds (`holding`, a
+ * double authorization) a release names none of them: it is whole only when as many such releases as authorizations
+ * were made, none older than the oldest of them; with fewer one is still live (which, the search does not say), so
+ * what stands cannot be told, never FAIL.
  */
-function releaseOf(ctx: OperationContext, list: Json[], decisive: Json, outcome: GatewayOutcome): { summary: Json; reason: string; whole: boolean } | null {
+function releaseOf(
+  ctx: OperationContext,
+  list: Json[],
+  decisive: Json,
+  outcome: GatewayOutcome,
+  holding: readonly Json[],
+): { summary: Json; reason: string; whole: boolean } | null {
   const madeAt = submittedAt(decisive);
   const releases = list
     .filter((summary) => releasingService(summary) !== undefined)
@@ -711,7 +826,16 @@ function releaseOf(ctx: OperationContext, list: Json[], decisive: Json, outcome:
   };
   // Only follow-ons listed (the decisive one a release itself): the authorization is not seen, nothing is compared.
   const comparable = madeAt !== undefined && releasingService(decisive) === undefined;
-  const whole = comparable ? releases.find((summary) => submittedAt(summary) !== undefined && covers(summary)) : undefined;
+  let whole = comparable ? releases.find((summary) => submittedAt(summary) !== undefined && covers(summary)) : undefined;
+  if (whole !== undefined && holding.length > 1) {
+    const times = holding.map(submittedAt);
+    const firstAt = times.some((t) => t === undefined) ? undefined : Math.min(...(times as number[]));
+    const covering = list.filter((summary) => {
+      const at = submittedAt(summary);
+      return releasingService(summary) !== undefined && firstAt !== undefined && at !== undefined && at >= firstAt && covers(summary);
+    });
+    if (covering.length < holding.length) whole = undefined;
+  }
   const summary = whole ?? newestOf(releases);
   return { summary, reason: RELEASE_REASONS[releasingService(summary)!], whole: whole !== undefined };
 }

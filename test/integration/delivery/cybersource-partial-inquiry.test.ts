@@ -30,17 +30,17 @@ type Json = Record<string, unknown>;
  * "retry the API call 5 minutes later").
  */
 const psp = { detailsReady: false, searches: 0, details: 0, payments: 0 };
-/** Search summaries by merchant reference. */
-const summaries = new Map<string, Json>();
+/** Search summaries by merchant reference (several: a resend is a new transaction under the same reference). */
+const summaries = new Map<string, Json[]>();
 let server: http.Server;
 let config: Config;
 let redis: RedisClient;
 let eventsQueue: Queue<OmsEventJobData>;
 
-function summary(id: string, status: string, reasonCode: string): Json {
+function summary(id: string, status: string, reasonCode: string, submitTimeUtc = '2026-11-29T13:00:00Z'): Json {
   return {
     id,
-    submitTimeUtc: '2026-11-29T13:00:00Z',
+    submitTimeUtc,
     applicationInformation: { status, rCode: '1', rFlag: 'SOK', reasonCode, applications: [{ name: 'ics_auth', rCode: '1', reasonCode }] },
     orderInformation: { amountDetails: { totalAmount: '100.00', currency: 'USD' } },
   };
@@ -60,7 +60,7 @@ beforeAll(async () => {
         const reference = /clientReferenceInformation\.code:(\S+)/.exec((JSON.parse(body) as { query: string }).query)?.[1] ?? '';
         const found = summaries.get(reference);
         // Cybersource echoes the merchant reference a summary carries: the inquiry keeps only its own.
-        const listed = found ? [{ ...found, clientReferenceInformation: { code: reference } }] : [];
+        const listed = (found ?? []).map((s) => ({ ...s, clientReferenceInformation: { code: reference } }));
         return json(201, { totalCount: listed.length, _embedded: { transactionSummaries: listed } });
       }
       if (req.method === 'GET' && req.url === `/tss/v2/transactions/${PARTIAL_ID}`) {
@@ -114,10 +114,11 @@ describe('Cybersource: a status inquiry resolving an authorization whose answer 
   }
 
   /** An authorization of 100.00 USD that left and whose answer was lost: UNKNOWN, asked about before any resend. */
-  async function unknownAuthorization(ledger: Ledger, found: (reference: string) => Json): Promise<string> {
+  async function unknownAuthorization(ledger: Ledger, found: (reference: string) => Json | Json[]): Promise<string> {
     const command = channelCommand('authorize', {}, { gateway: 'cybs', gateway_key: 'AB695DA801DD1BB6E05341588E0A3BDC', amount: 10000, currency: 'USD' });
     const id = command.payment.operation_reference!;
-    summaries.set(id, found(id));
+    const listed = found(id);
+    summaries.set(id, Array.isArray(listed) ? listed : [listed]);
     await ledger.create(id, command);
     await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
     await ledger.transition(id, 'UNKNOWN', { event: 'send_error', kind: 'outcome_unknown' }, { nextCheckAt: Date.now() + 60_000, pollStep: 0 });
@@ -154,5 +155,23 @@ describe('Cybersource: a status inquiry resolving an authorization whose answer 
     expect(event?.params.payment).toMatchObject({ status: 'SUCCESS', amount: 10000 });
     expect((event?.params.payment as Json | undefined)?.discrepancy).toBeUndefined();
     expect({ searches: psp.searches - before.searches, details: psp.details - before.details }).toEqual({ searches: 1, details: 0 });
+  });
+
+  it('reports an authorization whose first attempt Cybersource approved (its answer lost) as SUCCEEDED, never FAILED, when a newer resend of it was declined', async () => {
+    const { ledger, events, service } = stack();
+    // Approved at 13:00, the answer lost; resent at 13:20 (past the 15-minute duplicate check) and declined.
+    const id = await unknownAuthorization(ledger, () => [
+      summary('7000000000000000000009', 'DECLINED', '203', '2026-11-29T13:20:00Z'),
+      summary(WHOLE_ID, 'AUTHORIZED', '100'),
+    ]);
+    const before = { ...psp };
+
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    // Captures and cancels of it use the live authorization's id, and its validity counts from the approval.
+    expect(await ledger.get(id)).toMatchObject({ confirmedAmount: 10000, confirmedCurrency: 'USD', gatewayReference: WHOLE_ID, gatewayStatus: 'AUTHORIZED' });
+    expect(await ledger.get(id)).toMatchObject({ pspSucceededAt: Date.parse('2026-11-29T13:00:00Z') });
+    expect((await events.load(`${id}.SUCCEEDED`))?.params.payment).toMatchObject({ status: 'SUCCESS', amount: 10000 });
+    expect(await events.load(`${id}.FAILED`)).toBeNull();
+    expect({ searches: psp.searches - before.searches, payments: psp.payments - before.payments }).toEqual({ searches: 1, payments: 0 });
   });
 });

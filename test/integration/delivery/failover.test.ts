@@ -245,7 +245,7 @@ describe('routing and failover (authorize, sale)', () => {
     expect(await metricValue('pb_fx_decisions_total', { gateway: 'simb', result: 'refused', source: 'none' })).toBe(refused + 1);
   });
 
-  it("a failover chain ending in a stage's refusal: the FAIL record and its event list the failovers made before it", async () => {
+  it("a failover chain ending in a stage's refusal: the FAIL record and its event list every failover of the chain, the one into the refusing gateway too", async () => {
     // dead is provably not sent, simb's breaker is open, sima's cap refuses the amount: nothing went out anywhere.
     const stack = setup({
       'routing.rules': [{ name: 'three', when: { currencies: ['USD'] }, gateways: ['dead', 'simb', 'sima'] }],
@@ -255,7 +255,10 @@ describe('routing and failover (authorize, sale)', () => {
     openBreaker(stack, 'simb');
     const id = await record(ledger, authorize({ currency: 'USD', amount: 12345 }));
     expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
-    const failovers = [{ from: 'dead', to: 'simb', trigger: 'not_sent' }];
+    const failovers = [
+      { from: 'dead', to: 'simb', trigger: 'not_sent' },
+      { from: 'simb', to: 'sima', trigger: 'breaker_open' },
+    ];
     expect(await ledger.get(id)).toMatchObject({ state: 'FAILED', reason: 'CAP_EXCEEDED', routing: { gateway: 'sima', failovers } });
     expect((await events.load(`${id}.FAILED`))?.params.payment).toMatchObject({ status: 'FAIL', reason: 'CAP_EXCEEDED', routing: { failovers } });
   });
@@ -389,9 +392,10 @@ describe('routing and failover (authorize, sale)', () => {
   });
 
   it('a failover whose request at the next gateway is refused while being built (nothing sent anywhere) ends FAILED, never UNRESOLVED, with its failover on record', async () => {
+    const logs = captureLogger('info');
     const { service, ledger, events } = setup(
       {},
-      undefined,
+      logs.logger,
       changing('simb', (route) => ({
         ...route,
         transformer: Object.assign(Object.create(route.transformer) as typeof route.transformer, {
@@ -412,6 +416,10 @@ describe('routing and failover (authorize, sale)', () => {
     expect(history.slice(0, 3)).toEqual(['received', 'attempt', 'failover']);
     expect(history.filter((e) => e === 'failover')).toHaveLength(1);
     expect(await failovers()).toBe(before + 1);
+    // Its warn line says simb refused it, nothing sent there: never that the operation was sent to simb.
+    const lines = logs.lines.filter((l) => l.includes(id) && l.includes('"message":"failover: '));
+    expect(lines).toEqual([expect.stringContaining('failover: the next candidate gateway refused the operation; nothing sent there')]);
+    expect(lines[0]).toContain('"to":"simb"');
   });
 
   it('a failover whose request at the next gateway is refused while being built: the FAILED record, its history and its FAIL event all name that gateway (simb), not the one it left', async () => {

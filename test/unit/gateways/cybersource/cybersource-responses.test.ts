@@ -504,6 +504,169 @@ describe('Cybersource responses', () => {
       });
     });
 
+    it('reads an earlier attempt AUTHORIZED under the merchant reference as the authorization, never hidden by a newer attempt DECLINED', () => {
+      // The first attempt's answer was lost (a 5xx, a timeout) though Cybersource approved it; the resend (past the 15-minute
+      // duplicate check) was declined. The approval is live at the PSP: the OMS must never be told FAILED.
+      const search = response(201, {
+        totalCount: 2,
+        _embedded: { transactionSummaries: [summary('DECLINED', '2026-11-22T10:20:00Z', 'RESENT'), summary('AUTHORIZED', '2026-11-22T10:00:00Z')] },
+      });
+      for (const command of ['authorize', 'sale', 'revalidate'] as const) {
+        const outcome = t.parseStatusResponse(ctx(command, {}, 'op-authorize-1'), search, gateway);
+        // A sale's summaries show no capture done: authorized only, it waits (as for a single summary); never FAIL.
+        expect(outcome).toMatchObject({ status: command === 'sale' ? 'PENDING' : 'SUCCESS', gatewayReference: PAYMENT_ID, amount: 10221 });
+        expect(outcome?.reason).toBeUndefined();
+      }
+      expect(t.parseStatusResponse(ctx('authorize', {}, 'op-authorize-1'), search, gateway)).toEqual({
+        status: 'SUCCESS',
+        gatewayStatus: 'AUTHORIZED',
+        gatewayReference: PAYMENT_ID,
+        amount: 10221,
+        currency: 'USD',
+        authorizedAt: Date.parse('2026-11-22T10:00:00Z'),
+        // When the approval that decides happened, not the refusal after it.
+        occurredAt: Date.parse('2026-11-22T10:00:00Z'),
+      });
+      // The revalidation's new key is the live authorization's id.
+      expect(t.parseStatusResponse(ctx('revalidate', {}, 'op-authorize-1'), search, gateway)?.newGatewayKey).toBe(PAYMENT_ID);
+    });
+
+    it('reads an earlier attempt held for review or approved in part as holding funds over a newer DECLINED; with none holding, the newest still decides', () => {
+      const search = (...summaries: unknown[]) => response(201, { totalCount: summaries.length, _embedded: { transactionSummaries: summaries } });
+      const declined = summary('DECLINED', '2026-11-22T10:20:00Z', 'RESENT');
+      const review = t.parseStatusResponse(
+        ctx('authorize', {}, 'op-authorize-1'),
+        search(declined, summary('AUTHORIZED_PENDING_REVIEW', '2026-11-22T10:00:00Z')),
+        gateway,
+      );
+      expect(review).toMatchObject({ status: 'PENDING', gatewayStatus: 'AUTHORIZED_PENDING_REVIEW', gatewayReference: PAYMENT_ID });
+      const partial = t.parseStatusResponse(
+        ctx('authorize', {}, 'op-authorize-1'),
+        search(declined, {
+          ...(summary('PARTIAL_AUTHORIZED', '2026-11-22T10:00:00Z') as object),
+          orderInformation: { amountDetails: { totalAmount: '102.21', authorizedAmount: '60.00', currency: 'USD' } },
+        }),
+        gateway,
+      );
+      expect(partial).toMatchObject({ status: 'SUCCESS', gatewayReference: PAYMENT_ID, amount: 6000, partialApproval: true });
+      // Two refusals: the newest decides, as before.
+      const refused = t.parseStatusResponse(ctx('authorize', {}, 'op-authorize-1'), search(declined, summary('DECLINED', '2026-11-22T10:00:00Z')), gateway);
+      expect(refused).toMatchObject({ status: 'FAIL', gatewayReference: 'RESENT', occurredAt: Date.parse('2026-11-22T10:20:00Z') });
+      // An attempt that cannot be read (rCode -1: "an error occurred") holds nothing known: it neither hides an approval
+      // older than it nor stands over a refusal newer than it.
+      const erred = (at: string) => ({
+        id: 'ERRED',
+        submitTimeUtc: at,
+        clientReferenceInformation: { code: 'op-authorize-1' },
+        applicationInformation: { rCode: '-1', rFlag: 'ESYSTEM' },
+      });
+      const afterApproval = search(erred('2026-11-22T10:20:00Z'), summary('AUTHORIZED', '2026-11-22T10:00:00Z'));
+      expect(t.parseStatusResponse(ctx('authorize', {}, 'op-authorize-1'), afterApproval, gateway)).toMatchObject({
+        status: 'SUCCESS',
+        gatewayReference: PAYMENT_ID,
+      });
+      const beforeRefusal = search(declined, erred('2026-11-22T10:00:00Z'));
+      expect(t.parseStatusResponse(ctx('authorize', {}, 'op-authorize-1'), beforeRefusal, gateway)).toMatchObject({
+        status: 'FAIL',
+        gatewayReference: 'RESENT',
+      });
+    });
+
+    it('says so when two attempts under the merchant reference both hold funds (a double authorization), decided by the newest, and counts it', async () => {
+      const before = await metricValue('pb_cybersource_inquiry_double_holds_total', { gateway: gateway.name });
+      const search = response(201, {
+        totalCount: 3,
+        _embedded: {
+          transactionSummaries: [
+            summary('DECLINED', '2026-11-22T10:40:00Z', 'THIRD'),
+            summary('AUTHORIZED', '2026-11-22T10:20:00Z', NEW_AUTH_ID),
+            summary('AUTHORIZED', '2026-11-22T10:00:00Z'),
+          ],
+        },
+      });
+      const outcome = t.parseStatusResponse(ctx('authorize', {}, 'op-authorize-1'), search, gateway);
+      expect(outcome).toMatchObject({ status: 'SUCCESS', gatewayReference: NEW_AUTH_ID, gatewayStatus: 'AUTHORIZED (2 holding funds)' });
+      expect(await metricValue('pb_cybersource_inquiry_double_holds_total', { gateway: gateway.name })).toBe(before + 1);
+      // One authorization held for review and then captured by case management (a follow-on ics_bill) is one hold, not two.
+      const held = {
+        id: PAYMENT_ID,
+        submitTimeUtc: '2026-11-22T10:00:00Z',
+        clientReferenceInformation: { code: 'op-authorize-1' },
+        applicationInformation: { rCode: '1', rFlag: 'DREVIEW', reasonCode: '480', applications: [{ name: 'ics_auth', rCode: '1' }] },
+        orderInformation: { amountDetails: { totalAmount: '102.21', currency: 'USD' } },
+      };
+      const capture = {
+        ...held,
+        id: NEW_AUTH_ID,
+        submitTimeUtc: '2026-11-22T11:00:00Z',
+        applicationInformation: { rCode: '1', reasonCode: '100', applications: [{ name: 'ics_bill', rCode: '1' }] },
+      };
+      const sold = t.parseStatusResponse(
+        ctx('sale', {}, 'op-authorize-1'),
+        response(201, { totalCount: 2, _embedded: { transactionSummaries: [capture, held] } }),
+        gateway,
+      );
+      expect(sold).toMatchObject({ status: 'SUCCESS', gatewayReference: NEW_AUTH_ID });
+      expect(sold?.gatewayStatus).not.toMatch(/holding funds/);
+      expect(await metricValue('pb_cybersource_inquiry_double_holds_total', { gateway: gateway.name })).toBe(before + 1);
+    });
+
+    it('releases the approval that decides only by a release not older than it', () => {
+      const reversal = {
+        id: 'REVERSAL',
+        submitTimeUtc: '2026-11-22T10:30:00Z',
+        clientReferenceInformation: { code: 'op-authorize-1' },
+        applicationInformation: { rCode: '1', reasonCode: '100', applications: [{ name: 'ics_auth_reversal', rCode: '1' }] },
+        orderInformation: { amountDetails: { totalAmount: '102.21', currency: 'USD' } },
+      };
+      const search = (...summaries: unknown[]) => response(201, { totalCount: summaries.length, _embedded: { transactionSummaries: summaries } });
+      const declined = summary('DECLINED', '2026-11-22T10:40:00Z', 'RESENT');
+      // Approved at 10:00, reversed whole at 10:30 (a Business Center reversal), a resend declined at 10:40: nothing is held.
+      const released = t.parseStatusResponse(
+        ctx('authorize', {}, 'op-authorize-1'),
+        search(declined, reversal, summary('AUTHORIZED', '2026-11-22T10:00:00Z')),
+        gateway,
+      );
+      expect(released).toMatchObject({ status: 'FAIL', reason: 'AUTH_ALREADY_REVERSED', gatewayReference: PAYMENT_ID });
+      // A reversal before the approval released something else: the approval stands.
+      const earlier = { ...reversal, submitTimeUtc: '2026-11-22T09:00:00Z' };
+      const stands = t.parseStatusResponse(
+        ctx('authorize', {}, 'op-authorize-1'),
+        search(declined, summary('AUTHORIZED', '2026-11-22T10:00:00Z'), earlier),
+        gateway,
+      );
+      expect(stands).toMatchObject({ status: 'SUCCESS', gatewayReference: PAYMENT_ID });
+    });
+
+    it('never reads one release beside two authorizations holding funds as the whole release: which of them it released is unknown', () => {
+      const reversal = (id: string, at: string) => ({
+        id,
+        submitTimeUtc: at,
+        clientReferenceInformation: { code: 'op-authorize-1' },
+        applicationInformation: { rCode: '1', reasonCode: '100', applications: [{ name: 'ics_auth_reversal', rCode: '1' }] },
+        orderInformation: { amountDetails: { totalAmount: '102.21', currency: 'USD' } },
+      });
+      const search = (...summaries: unknown[]) => response(201, { totalCount: summaries.length, _embedded: { transactionSummaries: summaries } });
+      const first = summary('AUTHORIZED', '2026-11-22T10:00:00Z');
+      const second = summary('AUTHORIZED', '2026-11-22T10:20:00Z', NEW_AUTH_ID);
+      // The Business Center reversal of one of them at 10:30 (the RUNBOOK's: every one but the gateway_reference): the
+      // search does not say which, and one stays live. Never FAIL (AUTH_ALREADY_REVERSED): the OMS would be told the
+      // authorization failed while one holds the customer's funds. It waits for a person.
+      const one = t.parseStatusResponse(ctx('authorize', {}, 'op-authorize-1'), search(reversal('R1', '2026-11-22T10:30:00Z'), second, first), gateway);
+      expect(one?.status).not.toBe('FAIL');
+      expect(one).toMatchObject({ status: 'PENDING' });
+      // One reversal older than the newer authorization released the older one: the newer stands.
+      const older = t.parseStatusResponse(ctx('authorize', {}, 'op-authorize-1'), search(second, reversal('R1', '2026-11-22T10:10:00Z'), first), gateway);
+      expect(older).toMatchObject({ status: 'SUCCESS', gatewayReference: NEW_AUTH_ID });
+      // As many whole releases as authorizations, none older than the first: nothing is held.
+      const both = t.parseStatusResponse(
+        ctx('authorize', {}, 'op-authorize-1'),
+        search(reversal('R2', '2026-11-22T10:35:00Z'), reversal('R1', '2026-11-22T10:30:00Z'), second, first),
+        gateway,
+      );
+      expect(both).toMatchObject({ status: 'FAIL', reason: 'AUTH_ALREADY_REVERSED' });
+    });
+
     it('keeps a sale PENDING while its transactions show no capture (held by a review), and SUCCESS once one does', () => {
       const authorizedOnly = response(201, { totalCount: 1, _embedded: { transactionSummaries: [summary('AUTHORIZED', '2026-11-22T10:05:00Z')] } });
       const sale = ctx('sale', {}, 'op-authorize-1');
@@ -759,6 +922,45 @@ describe('Cybersource responses', () => {
     it('says the funds are still held when the search finds the authorization AUTHORIZED_RISK_DECLINED', () => {
       const res = response(201, { totalCount: 1, _embedded: { transactionSummaries: [summary('AUTHORIZED_RISK_DECLINED', '2026-11-22T10:05:00Z')] } });
       expect(t.parseStatusResponse(ctx('authorize'), res, gateway)).toMatchObject({ status: 'FAIL', fundsHeld: 'risk_declined', gatewayReference: PAYMENT_ID });
+    });
+
+    it('says the funds are still held when an earlier attempt was AUTHORIZED_RISK_DECLINED and a newer resend DECLINED: the hold to release is the earlier one', () => {
+      const res = response(201, {
+        totalCount: 2,
+        _embedded: {
+          transactionSummaries: [summary('DECLINED', '2026-11-22T10:20:00Z', 'RESENT'), summary('AUTHORIZED_RISK_DECLINED', '2026-11-22T10:00:00Z')],
+        },
+      });
+      // FAIL either way; without fundsHeld (and the held authorization's id) orphan reversal never releases the earlier hold.
+      expect(t.parseStatusResponse(ctx('authorize', {}, 'op-authorize-1'), res, gateway)).toMatchObject({
+        status: 'FAIL',
+        fundsHeld: 'risk_declined',
+        gatewayReference: PAYMENT_ID,
+      });
+      // A newer attempt that cannot be read (rCode -1) may be anything: never a FAIL over it, asked again as before.
+      const erred = response(201, {
+        totalCount: 2,
+        _embedded: {
+          transactionSummaries: [
+            {
+              id: 'ERRED',
+              submitTimeUtc: '2026-11-22T10:20:00Z',
+              clientReferenceInformation: { code: 'op-authorize-1' },
+              applicationInformation: { rCode: '-1', rFlag: 'ESYSTEM' },
+            },
+            summary('AUTHORIZED_RISK_DECLINED', '2026-11-22T10:00:00Z'),
+          ],
+        },
+      });
+      expect(() => t.parseStatusResponse(ctx('authorize', {}, 'op-authorize-1'), erred, gateway)).toThrow(GatewayError);
+      // Two plain refusals still read the newest, holding nothing.
+      const refused = response(201, {
+        totalCount: 2,
+        _embedded: { transactionSummaries: [summary('DECLINED', '2026-11-22T10:20:00Z', 'RESENT'), summary('DECLINED', '2026-11-22T10:00:00Z')] },
+      });
+      const outcome = t.parseStatusResponse(ctx('authorize', {}, 'op-authorize-1'), refused, gateway);
+      expect(outcome).toMatchObject({ status: 'FAIL', gatewayReference: 'RESENT' });
+      expect(outcome?.fundsHeld).toBeUndefined();
     });
 
     it('says the funds are still held when Decision Manager rejected (481 DREJECT) an authorization its ics_auth made', () => {
