@@ -54,7 +54,7 @@ function isHeldDecline(entry: HistoryEntryRead): boolean {
 }
 
 /**
- * Whether a FAIL the PSP reports for the operation afterwards (a webhook's) may settle it, from its history. Not when
+ * Whether a FAIL the PSP reports for the operation afterwards (a webhook's, a reconciliation line's) may settle it, from its history. Not when
  * its latest attempt's decline was held ({@link failoverHeld}, trigger `declined`, at a gateway that takes a resend as a
  * new request): the operation is then at least two transactions at the PSP under one merchant reference, and a FAIL
  * speaks for one of them only (most likely the declined resend's, told again); the earlier attempt may hold the money.
