@@ -48,6 +48,27 @@ export function failoverHeld(history: readonly HistoryEntryRead[], trigger: Held
   return unprovenUnderCurrentKey(read).length > 0 ? DECLINE_OF_NEW_REQUEST : null;
 }
 
+/** Whether `entry` is the end of an attempt whose decline of a resend was held back (`heldDecline`: UNRESOLVED). */
+function isHeldDecline(entry: HistoryEntryRead): boolean {
+  return entry.event === 'attempt_ended' && (entry.decline_held === DECLINE_OF_NEW_REQUEST || entry.failover_held === DECLINE_OF_NEW_REQUEST);
+}
+
+/**
+ * Whether a FAIL the PSP reports for the operation afterwards (a webhook's, a reconciliation line's) may settle it, from its history. Not when
+ * its latest attempt's decline was held ({@link failoverHeld}, trigger `declined`, at a gateway that takes a resend as a
+ * new request): the operation is then at least two transactions at the PSP under one merchant reference, and a FAIL
+ * speaks for one of them only (most likely the declined resend's, told again); the earlier attempt may hold the money.
+ * It stays UNRESOLVED for the poller or an operator; a SUCCESS settles it as ever (the PSP's fact). A later attempt
+ * (after the `attempt_ended`) answers for itself. `history`: the operation's, oldest first. Pure.
+ */
+export function failMaySettle(history: readonly HistoryEntryRead[]): boolean {
+  for (let i = history.length - 1; i >= 0; i--) {
+    if (history[i].event === 'attempt') return true;
+    if (isHeldDecline(history[i])) return false;
+  }
+  return true;
+}
+
 /**
  * `pb_routing_failovers_held_total{gateway,reason}`: failovers not made because an earlier attempt may have reached the
  * PSP at `gateway`, the one the operation stays at. `reason` ({@link FailoverHeldReason}):

@@ -6,6 +6,8 @@ import { AdjustmentsChangedError } from '../errors/adjustments-changed-error';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { assertNever } from '../gateways/assert-never';
 import { Ledger } from '../ledger/ledger';
+import { isTerminal } from '../ledger/operation-state';
+import { failMaySettle } from '../delivery/held-failover';
 import { Logger } from '../logging/logger';
 import { OrphanReversal, reverseSuccessAfterFailure } from '../poller/orphan-reversal';
 import type { AdjustmentKind } from '../adjustments/adjustment';
@@ -806,6 +808,15 @@ export class ReconciliationRunner {
         if (dryRun) return 'would_apply';
         const op = await this.ledger.record(matched.id);
         if (!op) return 'report';
+        // The failed line of an operation whose decline of a resend was held speaks for one of its transactions only
+        // (the resend's, most likely; an earlier attempt may hold the money): reported, not applied, UNRESOLVED.
+        if (action.status === 'FAIL' && !isTerminal(op.state) && !failMaySettle(await this.ledgerRecords.interactions(op.id))) {
+          this.deps.logger.warn(
+            'reconciliation failure held back: the decline of a resend was held (no idempotency key, an earlier attempt may have reached the PSP); the failed line speaks for one transaction only: reported, not applied, UNRESOLVED',
+            { operation_id: op.id, state: op.state, gateway: this.deps.gateway, psp_line: record.lineId },
+          );
+          return 'report';
+        }
         const reference = record.modificationReference ?? record.pspReference;
         const after = await this.deps.recorder.apply(
           op,

@@ -30,6 +30,7 @@ import { applyEarlierAttemptOutcome, isEarlierAttemptGateway } from './earlier-a
 import { handleFailureAfterSuccess } from './failure-after-success';
 import { withRevalidateKey } from './revalidate-key';
 import { isStaleActionNotice, recordStaleAction } from './stale-action';
+import { holdFailOfHeldDecline } from './held-decline-fail';
 import { FailureNotConfirmedError } from '../errors/failure-not-confirmed-error';
 import { SuccessNotConfirmedError } from '../errors/success-not-confirmed-error';
 import { GatewayRouter } from '../routing/gateway-router';
@@ -275,6 +276,8 @@ async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<Ga
   }
   // The customer's action reported after the PSP began processing: an older fact, never a step back.
   if (isStaleActionNotice(op, arrived)) return recordStaleAction(op, arrived, deps, gatewayType);
+  // A failure of an operation whose decline of a resend was held speaks for one of its transactions only: not applied.
+  if (await holdFailOfHeldDecline(op, arrived, deps)) return op.state;
   const before = op.state;
   if (arrived.outcome.partialApproval && !isTerminal(op.state)) {
     partialApprovals.inc({ gateway });

@@ -1,4 +1,4 @@
-import { DECLINE_OF_NEW_REQUEST, EARLIER_ATTEMPT_MAY_HAVE_LANDED, failoverHeld } from '../../../src/delivery/held-failover';
+import { DECLINE_OF_NEW_REQUEST, EARLIER_ATTEMPT_MAY_HAVE_LANDED, failMaySettle, failoverHeld } from '../../../src/delivery/held-failover';
 
 /** A history entry as read (the fields the rule reads). */
 type Entry = { readonly event: string; readonly [detail: string]: unknown };
@@ -93,5 +93,35 @@ describe('failoverHeld (declined): whether a failover on a decline "try elsewher
       attempt(3),
     ];
     expect(failoverHeld(history, 'declined', true)).toBeNull();
+  });
+});
+
+describe('failMaySettle: whether a FAIL reported afterwards (a webhook) may settle the operation', () => {
+  const held = (detail: Record<string, unknown>): Entry[] => [
+    { event: 'received' },
+    attempt(1),
+    error('server_error', 400),
+    attempt(2),
+    { event: 'attempt_ended', trigger: 'declined', gateway: 'cybs', ...detail },
+    { event: 'unresolved', to: 'UNRESOLVED' },
+  ];
+
+  it('may not after a decline of a resend held back, failover or not: the FAIL speaks for one transaction, the earlier one may hold the money', () => {
+    expect(failMaySettle(held({ decline_held: DECLINE_OF_NEW_REQUEST }))).toBe(false);
+    expect(failMaySettle(held({ failover_held: DECLINE_OF_NEW_REQUEST }))).toBe(false);
+    // Entries after the hold (a webhook held, a poll that lagged) leave it held.
+    expect(failMaySettle([...held({ decline_held: DECLINE_OF_NEW_REQUEST }), { event: 'webhook_fail_held' }])).toBe(false);
+  });
+
+  it('may when no decline was held: a first attempt, a decline that stood, an end of a waiting failover', () => {
+    expect(failMaySettle([{ event: 'received' }, attempt(1)])).toBe(true);
+    expect(failMaySettle([attempt(1), { event: 'outcome', source: 'response', to: 'FAILED' }])).toBe(true);
+    expect(failMaySettle([attempt(1), { event: 'attempt_ended', trigger: 'not_sent', gateway: 'sima' }])).toBe(true);
+    expect(failMaySettle([])).toBe(true);
+  });
+
+  it('may once a later attempt was made: its own end answers for it', () => {
+    const history = [...held({ decline_held: DECLINE_OF_NEW_REQUEST }), attempt(3)];
+    expect(failMaySettle(history)).toBe(true);
   });
 });

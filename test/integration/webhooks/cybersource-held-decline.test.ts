@@ -1,0 +1,135 @@
+/**
+ * A decline of a resend held UNRESOLVED at Cybersource (no idempotency key: a resend is a new request, its decline
+ * answers that request only, after an earlier attempt that may have landed: src/delivery/held-failover.ts), then a
+ * signed Cybersource webhook about it, through the real path (delivery at a local Cybersource stand-in → signed
+ * webhook → route → outcome worker → ledger) on the real Redis. Both transactions carry the operation id as their
+ * merchant reference (`clientReferenceInformation.code`), which is how the webhook names the operation; the
+ * transaction id (`data.id`) is the only thing that tells them apart, and the bridge knows neither of the earlier one.
+ * - a reject of the resend's transaction is history only: the operation stays UNRESOLVED, never FAILED;
+ * - an accept of the earlier transaction is the PSP's fact: SUCCEEDED.
+ */
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { captureLogger } from '../../support/capture-logger';
+import { channelCommand } from '../../support/fixtures';
+import { eventually } from '../../support/tcp-proxy';
+import { cybersourceWebhookGateway, postCybersourceSigned, useWebhookStack } from '../../support/webhook-stack';
+
+jest.setTimeout(60_000);
+
+const WEBHOOK_KEY = Buffer.from('held-decline-webhook-test-key-0123').toString('base64');
+const ORGANIZATION = 'testrest';
+/** The resend's transaction, declined (the 201 DECLINED's id); 22 digits with no Luhn-valid card-length window. */
+const RESEND_ID = '6381278241084565900600';
+/** The earlier attempt's transaction, which the 400 PROCESSOR_UNAVAILABLE answer never named. */
+const EARLIER_ID = '6381278241084565900602';
+
+/** Cybersource's 400 `PROCESSOR_UNAVAILABLE`: a `server_error`, which the bridge cannot read as "did nothing". */
+const PROCESSOR_UNAVAILABLE = { status: 400, body: { status: 'INVALID_REQUEST', reason: 'PROCESSOR_UNAVAILABLE', message: 'processor unavailable' } };
+/** A 201 `DECLINED` of the resend by the processor. */
+const DECLINED = { status: 201, body: { id: RESEND_ID, status: 'DECLINED', errorInformation: { reason: 'PROCESSOR_DECLINED', message: 'declined' } } };
+
+/** The stand-in answers each payment request with the next of `answers`. */
+let answers: { status: number; body: Record<string, unknown> }[] = [];
+let pspUrl = '';
+const psp = http.createServer((req, res) => {
+  req.resume();
+  req.on('end', () => {
+    const next = req.method === 'POST' && req.url === '/pts/v2/payments' ? answers.shift() : undefined;
+    res.writeHead(next?.status ?? 404, { 'content-type': 'application/hal+json' });
+    res.end(JSON.stringify(next?.body ?? { reason: 'NOT_FOUND' }));
+  });
+});
+// Before the stack's own beforeAll: its gateway's base URL is this server's.
+beforeAll(async () => {
+  await new Promise<void>((resolve) => psp.listen(0, '127.0.0.1', resolve));
+  pspUrl = `http://127.0.0.1:${(psp.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  psp.closeAllConnections();
+  await new Promise<void>((resolve) => psp.close(() => resolve()));
+});
+
+const log = captureLogger('info');
+const stack = useWebhookStack(() => ({ cybs: { ...cybersourceWebhookGateway(ORGANIZATION, WEBHOOK_KEY), base_url: pspUrl, timeout_ms: 2000 } }), {
+  webLogger: log.logger,
+});
+
+/** An authorization whose resend's decline was held: a PROCESSOR_UNAVAILABLE, then the resend DECLINED. */
+async function heldAuthorization(): Promise<string> {
+  answers = [PROCESSOR_UNAVAILABLE, DECLINED];
+  const command = channelCommand('authorize', {}, { gateway: 'cybs', gateway_key: 'AB695DA801DD1BB6E05341588E0A3BDC', amount: 10000, currency: 'USD' });
+  const id = command.payment.operation_reference!;
+  await stack.worker.ledger.create(id, command);
+  expect((await stack.worker.delivery.deliver(id)).kind).toBe('retry');
+  expect(await stack.worker.delivery.deliver(id)).toEqual({ kind: 'done', state: 'UNRESOLVED' });
+  const history = await stack.worker.ledger.interactions(id);
+  expect(history.map((h) => h.event)).toEqual(['received', 'attempt', 'send_error', 'attempt', 'attempt_ended', 'unresolved']);
+  expect(history[4]).toMatchObject({ decline_held: 'decline_of_new_request' });
+  return id;
+}
+
+/** A notification `eventType` of transaction `transactionId` under merchant reference `code` (the operation id). */
+function post(eventType: string, notificationId: string, code: string, transactionId: string): Promise<number> {
+  const body = JSON.stringify({
+    notificationId,
+    retryNumber: 0,
+    eventType,
+    eventDate: new Date().toISOString(),
+    payload: [
+      {
+        organizationId: ORGANIZATION,
+        data: {
+          id: transactionId,
+          type: 'payments',
+          clientReferenceInformation: { code },
+          orderInformation: { amountDetails: { totalAmount: '100.00', currency: 'USD' } },
+          ...(eventType.endsWith('.reject') ? { errorInformation: { reason: 'PROCESSOR_DECLINED' } } : {}),
+        },
+      },
+    ],
+  });
+  return postCybersourceSigned(stack, 'cybs', body, WEBHOOK_KEY);
+}
+
+const heldFails = async () => (await metricValue('pb_webhook_held_decline_fails_total', { gateway: 'cybs' })) ?? 0;
+
+describe('Cybersource: a webhook about an operation whose decline of a resend was held UNRESOLVED', () => {
+  it("a reject of the resend's transaction does not settle it: recorded in its history, UNRESOLVED, no FAILED event, counted, logged at warn", async () => {
+    const id = await heldAuthorization();
+    const before = await heldFails();
+    expect(await post('payments.payments.reject', 'n-held-reject-a', id, RESEND_ID)).toBe(200);
+
+    // Its history entry (held, or the move it made) is written once the worker has handled it.
+    await eventually(async () => (await stack.worker.ledger.interactions(id)).some((h) => h.provider_event_id === 'n-held-reject-a'), 20_000);
+    expect(await stack.worker.ledger.get(id)).toMatchObject({ state: 'UNRESOLVED', attempts: 2 });
+    expect(await stack.worker.events.load(`${id}.FAILED`)).toBeNull();
+    const entry = (await stack.worker.ledger.interactions(id)).find((h) => h.event === 'webhook_fail_held');
+    expect(entry).toMatchObject({
+      source: 'webhook',
+      gateway: 'cybs',
+      gateway_status: 'payments.payments.reject',
+      gateway_reference: RESEND_ID,
+      provider_event_id: 'n-held-reject-a',
+    });
+    expect(await heldFails()).toBe(before + 1);
+    const line = log.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => String(l.message).startsWith('webhook failure held back'));
+    expect(line).toMatchObject({ level: 'warn', operation_id: id, gateway: 'cybs', webhook_status: 'payments.payments.reject', event_id: 'n-held-reject-a' });
+  });
+
+  it("an accept of the earlier attempt's transaction settles it SUCCEEDED (the PSP's fact), a reject of the resend after it changes nothing", async () => {
+    const id = await heldAuthorization();
+    expect(await post('payments.payments.accept', 'n-held-accept-a', id, EARLIER_ID)).toBe(200);
+    await eventually(async () => (await stack.worker.ledger.get(id))?.state === 'SUCCEEDED', 20_000);
+    expect(await stack.worker.ledger.get(id)).toMatchObject({ gatewayReference: EARLIER_ID, confirmedAmount: 10000 });
+    expect(await stack.worker.events.load(`${id}.SUCCEEDED`)).not.toBeNull();
+
+    expect(await post('payments.payments.reject', 'n-held-accept-b', id, RESEND_ID)).toBe(200);
+    // A failure of what the OMS was told SUCCEEDED goes the failure-after-success way (confirmed at the PSP, never
+    // applied): given time, the operation has not moved.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await stack.worker.ledger.get(id))?.state).toBe('SUCCEEDED');
+    expect(await stack.worker.events.load(`${id}.FAILED`)).toBeNull();
+  });
+});
