@@ -56,6 +56,12 @@ const doubleHoldsFound = counter(
   ['gateway'],
 );
 
+const doubleSuccessesFound = counter(
+  'pb_cybersource_inquiry_double_successes_total',
+  "Cybersource status inquiries of a capture or refund that found two or more of its own attempts succeeded under its merchant reference (a resend of a request whose answer was lost, past the 15-minute duplicate check: a double capture or refund): the newest of them decides, the others stand at the PSP for a person to refund or void (the operation's history shows the status '(N captures succeeded)' or '(N refunds succeeded)')",
+  ['gateway', 'command'],
+);
+
 /** The 502 reasons that leave the outcome unknown (the request may have been processed): read so in a 2xx as well. */
 const CYBERSOURCE_UNKNOWN_502_REASONS: ReadonlySet<string> = new Set(CYBERSOURCE_502_REASONS.filter((r) => kindOf502Reason(r) === 'outcome_unknown'));
 
@@ -497,7 +503,7 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
   if (response.status < 200 || response.status > 299) throw classifyCybersourceError(response, gateway, { read: true });
   const list = searchSummaries(ctx, parseBody(response, gateway), gateway);
   if (list === null) return null;
-  const { summary: decisive, holding } = decisiveOf(ctx, list, response, gateway);
+  const { summary: decisive, holding, succeeded } = decisiveOf(ctx, list, response, gateway);
   const holds = holding.length;
   const outcome = transactionOutcome(decisive, response, gateway, sendsVoid(ctx));
   const amounts = amountDetailsOf(decisive);
@@ -544,7 +550,7 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
   // moved. Its FAIL, as a whole release is an authorization's: Cybersource refuses any refund of a voided capture
   // (`CAPTURE_ALREADY_VOIDED`); a voided refund gave nothing back (`REFUND_VOIDED`).
   const voidable = VOIDED_TRANSACTIONS[ctx.command];
-  const voided = voidable !== undefined ? voidOfOwn(list, voidable.service) : null;
+  const voided = voidable !== undefined ? voidOfOwn(list, decisive) : null;
   if (voidable !== undefined && voided !== null) {
     outcome.status = 'FAIL';
     outcome.gatewayStatus = `${outcome.gatewayStatus ?? ''} (voided)`;
@@ -556,6 +562,11 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
   if (holds > 1) {
     outcome.gatewayStatus = `${outcome.gatewayStatus ?? ''} (${holds} holding funds)`;
     doubleHoldsFound.inc({ gateway });
+  }
+  // Two successful captures or refunds for one operation (a double capture or refund): the same, for a person to undo.
+  if (succeeded > 1) {
+    outcome.gatewayStatus = `${outcome.gatewayStatus ?? ''} (${succeeded} ${ctx.command}s succeeded)`;
+    doubleSuccessesFound.inc({ gateway, command: ctx.command });
   }
   // The time of the transaction that decides (see `decisiveOf`; the release's or void's when it decides).
   return withSubmittedAt(outcome, release?.whole ? release.summary : (voided ?? decisive));
@@ -573,14 +584,14 @@ const VOIDED_TRANSACTIONS: Partial<Record<CommandType, { service: string; reason
 
 /**
  * The void among a capture's or refund's summaries (`list`, those under its merchant reference), or null: a summary that
- * shows it `VOIDED` ({@link showsVoided}: its status, or a successful `ics_void`) not older than its own transaction
- * (one listing another service, `service`: `ics_bill`, `ics_credit`, or none; one older voided an earlier attempt). A
- * void undoes its transaction whole (it takes no amount), so any one found is its undoing. The newest such void when
- * several are listed.
+ * shows it `VOIDED` ({@link showsVoided}: its status, or a successful `ics_void`) not older than the transaction that
+ * decides (`decisive`, {@link decisiveOf}: the newest successful attempt, else the newest; one older voided an earlier
+ * attempt). Dated from that one, not the newest: a void made between a success and a newer refused resend undid the
+ * success. A void undoes its transaction whole (it takes no amount), so any one found is its undoing. The newest such
+ * void when several are listed.
  */
-function voidOfOwn(list: Json[], service: string): Json | null {
-  const own = list.filter((summary) => !showsVoided(summary) || applicationsOf(summary).some((a) => a.name === service));
-  const madeAt = own.length > 0 ? submittedAt(newestOf(own)) : undefined;
+function voidOfOwn(list: Json[], decisive: Json): Json | null {
+  const madeAt = submittedAt(decisive);
   const voids = list.filter((summary) => {
     if (!showsVoided(summary)) return false;
     const at = submittedAt(summary);
@@ -731,19 +742,22 @@ function isAuthorization(summary: Json): boolean {
 }
 
 /**
- * The summary whose result is the operation's, among its own ({@link decisiveSummaries}), and its own authorizations
- * that hold funds (`holding`). For an authorize, sale or revalidate: the newest that holds funds
- * ({@link holdsFunds}); when none does, the newest that fails still holding funds ({@link failsHoldingFunds}), else the
- * newest. Cybersource takes no idempotency key, so a resend is a new
- * transaction under the same merchant reference (only its 15-minute duplicate check stands between): a first attempt
- * approved whose answer was lost, then a resend declined, leaves an authorization live that the newest alone would
- * hide (the OMS told FAILED). For any other command: the newest (`holding` empty).
+ * The summary whose result is the operation's, among its own ({@link decisiveSummaries}), its own authorizations
+ * that hold funds (`holding`) and how many of a capture's or refund's own attempts succeeded (`succeeded`). For an
+ * authorize, sale or revalidate: the newest that holds funds ({@link holdsFunds}); when none does, the newest that
+ * fails still holding funds ({@link failsHoldingFunds}), else the newest. For a capture or refund: the newest that
+ * succeeded (read SUCCESS or PENDING, not voided: {@link holdsFunds}), else the newest. Cybersource takes no idempotency
+ * key, so a resend is a new transaction under the same merchant reference (only its 15-minute duplicate check stands
+ * between): a first attempt approved whose answer was lost, then a resend refused (a decline; a capture's
+ * `EXCEEDS_AUTH_AMOUNT` as the first used the authorization), leaves money held, collected or given back that the
+ * newest alone would hide (the OMS told FAILED; a refund given again). For any other command: the newest.
  */
-function decisiveOf(ctx: OperationContext, list: Json[], response: GatewayResponse, gateway: string): { summary: Json; holding: Json[] } {
+function decisiveOf(ctx: OperationContext, list: Json[], response: GatewayResponse, gateway: string): { summary: Json; holding: Json[]; succeeded: number } {
   const own = decisiveSummaries(ctx, list);
-  if (!authorizes(ctx)) return { summary: newestOf(own), holding: [] };
+  if (!authorizes(ctx) && VOIDED_TRANSACTIONS[ctx.command] === undefined) return { summary: newestOf(own), holding: [], succeeded: 0 };
   const holding = own.filter((summary) => holdsFunds(summary, response, gateway));
-  if (holding.length > 0) return { summary: newestOf(holding), holding: holding.filter(isAuthorization) };
+  if (!authorizes(ctx)) return { summary: newestOf(holding.length > 0 ? holding : own), holding: [], succeeded: holding.length };
+  if (holding.length > 0) return { summary: newestOf(holding), holding: holding.filter(isAuthorization), succeeded: 0 };
   // None holds funds for the operation: a refusal decides, and one that still holds the customer's funds (Decision
   // Manager's rejection after the issuer approved) over a newer one that holds none, so the failure names the hold to
   // release (`fundsHeld`, its id) rather than the resend's.
@@ -753,9 +767,9 @@ function decisiveOf(ctx: OperationContext, list: Json[], response: GatewayRespon
   if (newestRejected !== undefined) {
     const at = submittedAt(newestRejected) ?? 0;
     const unreadAfter = own.some((summary) => summary !== newestRejected && (submittedAt(summary) ?? 0) >= at && !readable(summary, response, gateway));
-    if (!unreadAfter) return { summary: newestRejected, holding: [] };
+    if (!unreadAfter) return { summary: newestRejected, holding: [], succeeded: 0 };
   }
-  return { summary: newestOf(own), holding: [] };
+  return { summary: newestOf(own), holding: [], succeeded: 0 };
 }
 
 /** Whether the inquiry can read a summary's result (no error's rCode, no undocumented status). */

@@ -837,6 +837,72 @@ describe('Cybersource responses', () => {
       expect(await metricValue('pb_cybersource_inquiry_voided_total', { gateway: gateway.name })).toBe(before + 5);
     });
 
+    describe('a capture or refund resent after its first answer was lost', () => {
+      const search = (...summaries: object[]) => response(201, { totalCount: summaries.length, _embedded: { transactionSummaries: summaries } });
+      // The resend refused (rCode 0, e.g. 235 EXCEEDS_AUTH_AMOUNT: the first capture used the authorization), 20 minutes later.
+      const refusedResend = (own: Record<string, unknown>, application: string) => ({
+        ...own,
+        id: 'RESENT',
+        submitTimeUtc: '2026-11-22T10:20:00Z',
+        status: undefined,
+        applicationInformation: { rCode: '0', rFlag: 'DINVALIDDATA', reasonCode: '235', applications: [{ name: application, rCode: '0' }] },
+      });
+      const cases = [
+        { command: 'capture' as const, code: 'op-capture-1', application: 'ics_bill', total: '102.21', amount: 10221, voidedReason: 'CAPTURE_ALREADY_VOIDED' },
+        { command: 'refund' as const, code: 'op-refund-1', application: 'ics_credit', total: '40.00', amount: 4000, voidedReason: 'REFUND_VOIDED' },
+      ];
+
+      it.each(cases)(
+        'reads an earlier successful $command as its SUCCESS, never hidden by a newer refused resend',
+        ({ command, code, application, total, amount }) => {
+          const { own } = ownAndBusinessCenterVoid(code, application, total);
+          const outcome = t.parseStatusResponse(ctx(command, {}, code), search(refusedResend(own, application), own), gateway);
+          expect(outcome).toEqual({
+            status: 'SUCCESS',
+            gatewayStatus: 'PENDING',
+            gatewayReference: PAYMENT_ID,
+            amount,
+            currency: 'USD',
+            // When the success that decides happened, not the refusal after it.
+            occurredAt: Date.parse('2026-11-22T10:00:00Z'),
+          });
+          // With no success among them, the newest refusal still decides.
+          expect(t.parseStatusResponse(ctx(command, {}, code), search(refusedResend(own, application)), gateway)).toMatchObject({
+            status: 'FAIL',
+            gatewayReference: 'RESENT',
+          });
+        },
+      );
+
+      it.each(cases)(
+        'reads a void made between an earlier successful $command and a newer refused resend as the $command voided',
+        ({ command, code, application, total, voidedReason }) => {
+          const { own, voidOf } = ownAndBusinessCenterVoid(code, application, total);
+          const between = { ...voidOf, submitTimeUtc: '2026-11-22T10:10:00Z' };
+          const outcome = t.parseStatusResponse(ctx(command, {}, code), search(refusedResend(own, application), between, own), gateway);
+          expect(outcome).toMatchObject({ status: 'FAIL', reason: voidedReason, occurredAt: Date.parse('2026-11-22T10:10:00Z') });
+          expect(outcome?.gatewayStatus).toMatch(/voided/);
+        },
+      );
+
+      it.each(cases)(
+        'says so when two attempts of a $command both succeeded (a double $command), decided by the newest, and counts it',
+        async ({ command, code, application, total }) => {
+          const labels = { gateway: gateway.name, command };
+          const before = await metricValue('pb_cybersource_inquiry_double_successes_total', labels);
+          const { own } = ownAndBusinessCenterVoid(code, application, total);
+          const second = { ...own, id: NEW_AUTH_ID, submitTimeUtc: '2026-11-22T10:20:00Z' };
+          const outcome = t.parseStatusResponse(ctx(command, {}, code), search(own, second), gateway);
+          expect(outcome).toMatchObject({ status: 'SUCCESS', gatewayReference: NEW_AUTH_ID, gatewayStatus: `PENDING (2 ${command}s succeeded)` });
+          expect(await metricValue('pb_cybersource_inquiry_double_successes_total', labels)).toBe(before + 1);
+          // One success and a refused resend is no double.
+          const single = t.parseStatusResponse(ctx(command, {}, code), search(own, refusedResend(own, application)), gateway);
+          expect(single?.gatewayStatus).toBe('PENDING');
+          expect(await metricValue('pb_cybersource_inquiry_double_successes_total', labels)).toBe(before + 1);
+        },
+      );
+    });
+
     it('falls back to the rCode of a summary without a status', () => {
       const res = response(201, {
         totalCount: 1,
