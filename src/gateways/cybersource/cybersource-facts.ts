@@ -135,6 +135,12 @@ export function cybersourceFacts(): FactRow[] {
     commands: ['capture', 'refund'],
     meaning: 'SUCCESS',
   });
+  rows.push({
+    fact: "a reversal (`REVERSED`, `PARTIALLY_REVERSED`) or void (`VOIDED`; of our capture or refund only where the search shows it voided) of the cancel's own that succeeded under its merchant reference, older than a refusal under it (the first answer lost, the resend refused: nothing left to undo): the newest one done decides, never the newer refusal; only with none done does the newest decide",
+    source: 'status inquiry (transaction search)',
+    commands: ['cancel'],
+    meaning: 'SUCCESS',
+  });
   // A Business Center void of a capture or refund of ours carries its merchant reference: never read as its success.
   rows.push({
     fact: "a void that succeeded (`ics_void`, or status `VOIDED`) under a capture's merchant reference (the Business Center: a void of ours carries the cancel's own), not older than the capture that decides (the newest successful, above): nothing collected (reason `CAPTURE_ALREADY_VOIDED`, `pb_cybersource_inquiry_voided_total`); a refused void or a refund under it decides nothing, the capture's own transaction does",

@@ -486,8 +486,11 @@ function partialSignal(transaction: Json): 'partial' | 'whole' | 'silent' {
  * otherwise the outcome of the own transaction that decides ({@link decisiveOf}): for an authorize, sale or revalidate
  * the newest that holds funds (an approval whose answer was lost stands over a resend declined after it), else the
  * newest refusal still holding funds (`AUTHORIZED_RISK_DECLINED`: its `fundsHeld` names that hold's id), else the
- * newest. Two or more authorizations holding funds (a double authorization) are named in `gatewayStatus`
- * (`… (N holding funds)`) and counted in `pb_cybersource_inquiry_double_holds_total`. The search documents 201, 400
+ * newest; for a capture or refund the newest that succeeded, for a cancel the newest reversal or void done (a resend
+ * refused after it does not undo it), else the newest. Two or more authorizations holding funds (a double
+ * authorization) are named in `gatewayStatus` (`… (N holding funds)`) and counted in
+ * `pb_cybersource_inquiry_double_holds_total`; two or more successful captures or refunds (`… (N captures succeeded)`)
+ * in `pb_cybersource_inquiry_double_successes_total`. The search documents 201, 400
  * and 502 only: every non-2xx answer (a 404 too) throws its classified read error (`classifyCybersourceError`,
  * `read`), retried, never taken for a miss.
  *
@@ -750,10 +753,16 @@ function isAuthorization(summary: Json): boolean {
  * key, so a resend is a new transaction under the same merchant reference (only its 15-minute duplicate check stands
  * between): a first attempt approved whose answer was lost, then a resend refused (a decline; a capture's
  * `EXCEEDS_AUTH_AMOUNT` as the first used the authorization), leaves money held, collected or given back that the
- * newest alone would hide (the OMS told FAILED; a refund given again). For any other command: the newest.
+ * newest alone would hide (the OMS told FAILED; a refund given again). For a cancel: the newest done
+ * ({@link cancelDone}: a resend of a reversal or void that landed is refused, nothing left to undo), else the newest.
+ * For any other command: the newest.
  */
 function decisiveOf(ctx: OperationContext, list: Json[], response: GatewayResponse, gateway: string): { summary: Json; holding: Json[]; succeeded: number } {
   const own = decisiveSummaries(ctx, list);
+  if (ctx.command === 'cancel') {
+    const done = own.filter((summary) => cancelDone(ctx, summary, response, gateway));
+    return { summary: newestOf(done.length > 0 ? done : own), holding: [], succeeded: 0 };
+  }
   if (!authorizes(ctx) && VOIDED_TRANSACTIONS[ctx.command] === undefined) return { summary: newestOf(own), holding: [], succeeded: 0 };
   const holding = own.filter((summary) => holdsFunds(summary, response, gateway));
   if (!authorizes(ctx)) return { summary: newestOf(holding.length > 0 ? holding : own), holding: [], succeeded: holding.length };
@@ -770,6 +779,20 @@ function decisiveOf(ctx: OperationContext, list: Json[], response: GatewayRespon
     if (!unreadAfter) return { summary: newestRejected, holding: [], succeeded: 0 };
   }
   return { summary: newestOf(own), holding: [], succeeded: 0 };
+}
+
+/**
+ * Whether a summary of a cancel's own is a reversal or void done: read SUCCESS (`REVERSED`, `PARTIALLY_REVERSED`,
+ * `VOIDED`…), and for the void of one of our captures or refunds (`ctx.voidOf`) shown `VOIDED` ({@link showsVoided}),
+ * as the inquiry counts that void only then. One that cannot be read is none known.
+ */
+function cancelDone(ctx: OperationContext, summary: Json, response: GatewayResponse, gateway: string): boolean {
+  try {
+    return transactionOutcome(summary, response, gateway, sendsVoid(ctx)).status === 'SUCCESS' && (ctx.voidOf === undefined || showsVoided(summary));
+  } catch (error) {
+    if (error instanceof GatewayError) return false;
+    throw error;
+  }
 }
 
 /** Whether the inquiry can read a summary's result (no error's rCode, no undocumented status). */

@@ -903,6 +903,44 @@ describe('Cybersource responses', () => {
       );
     });
 
+    it('reads an earlier cancel that succeeded (a reversal REVERSED, a void VOIDED) as its SUCCESS, never hidden by a newer refused resend', () => {
+      const search = (...summaries: object[]) => response(201, { totalCount: summaries.length, _embedded: { transactionSummaries: summaries } });
+      const done = (status: string, application: string) => ({
+        id: PAYMENT_ID,
+        submitTimeUtc: '2026-11-22T10:00:00Z',
+        status,
+        clientReferenceInformation: { code: 'op-cancel-1' },
+        applicationInformation: { rCode: '1', reasonCode: '100', applications: [{ name: application, rCode: '1' }] },
+        orderInformation: { amountDetails: { totalAmount: '102.21', currency: 'USD' } },
+      });
+      // The resend, 20 minutes later, refused (rCode 0): what it would undo was undone by the first.
+      const refused = (application: string) => ({
+        ...done('', application),
+        id: 'RESENT',
+        submitTimeUtc: '2026-11-22T10:20:00Z',
+        status: undefined,
+        applicationInformation: { rCode: '0', rFlag: 'DNOTVOIDABLE', reasonCode: '246', applications: [{ name: application, rCode: '0' }] },
+      });
+      const reversal = ctx('cancel');
+      const voidOfCapture = { ...ctx('cancel'), voidOf: { command: 'capture' as const, operationId: 'op-capture-1' } };
+      const voidOfSale = { ...ctx('cancel'), captured: { by: 'sale' as const } };
+      const cases = [
+        { asked: reversal, status: 'REVERSED', application: 'ics_auth_reversal' },
+        { asked: voidOfCapture, status: 'VOIDED', application: 'ics_void' },
+        { asked: voidOfSale, status: 'VOIDED', application: 'ics_void' },
+      ];
+      for (const { asked, status, application } of cases) {
+        expect(t.parseStatusResponse(asked, search(refused(application), done(status, application)), gateway)).toMatchObject({
+          status: 'SUCCESS',
+          gatewayStatus: status,
+          gatewayReference: PAYMENT_ID,
+          occurredAt: Date.parse('2026-11-22T10:00:00Z'),
+        });
+        // With none done, the newest refusal still decides.
+        expect(t.parseStatusResponse(asked, search(refused(application)), gateway)).toMatchObject({ status: 'FAIL', gatewayReference: 'RESENT' });
+      }
+    });
+
     it('falls back to the rCode of a summary without a status', () => {
       const res = response(201, {
         totalCount: 1,
