@@ -553,11 +553,14 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
   // moved. Its FAIL, as a whole release is an authorization's: Cybersource refuses any refund of a voided capture
   // (`CAPTURE_ALREADY_VOIDED`); a voided refund gave nothing back (`REFUND_VOIDED`).
   const voidable = VOIDED_TRANSACTIONS[ctx.command];
-  const voided = voidable !== undefined ? voidOfOwn(list, decisive) : null;
-  if (voidable !== undefined && voided !== null) {
-    outcome.status = 'FAIL';
+  const voidFound = voidable !== undefined ? voidOfOwn(list, decisive, succeeded, voidable.service) : null;
+  const voided = voidFound?.whole ? voidFound.summary : null;
+  if (voidable !== undefined && voidFound !== null) {
     outcome.gatewayStatus = `${outcome.gatewayStatus ?? ''} (voided)`;
-    outcome.reason = voidable.reason;
+    // Fewer voids than successful attempts (a double capture or refund): one of them still stands, which one the
+    // search does not say. It waits (PENDING, then UNRESOLVED), never FAIL.
+    outcome.status = voidFound.whole ? 'FAIL' : 'PENDING';
+    if (voidFound.whole) outcome.reason = voidable.reason;
     voidedFound.inc({ gateway });
   }
   // Two live authorizations for one operation (a resend the duplicate check no longer caught): the newest of them
@@ -567,8 +570,8 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
     doubleHoldsFound.inc({ gateway });
   }
   // Two successful captures or refunds for one operation (a double capture or refund): the same, for a person to undo.
-  if (succeeded > 1) {
-    outcome.gatewayStatus = `${outcome.gatewayStatus ?? ''} (${succeeded} ${ctx.command}s succeeded)`;
+  if (succeeded.length > 1) {
+    outcome.gatewayStatus = `${outcome.gatewayStatus ?? ''} (${succeeded.length} ${ctx.command}s succeeded)`;
     doubleSuccessesFound.inc({ gateway, command: ctx.command });
   }
   // The time of the transaction that decides (see `decisiveOf`; the release's or void's when it decides).
@@ -590,17 +593,30 @@ const VOIDED_TRANSACTIONS: Partial<Record<CommandType, { service: string; reason
  * shows it `VOIDED` ({@link showsVoided}: its status, or a successful `ics_void`) not older than the transaction that
  * decides (`decisive`, {@link decisiveOf}: the newest successful attempt, else the newest; one older voided an earlier
  * attempt). Dated from that one, not the newest: a void made between a success and a newer refused resend undid the
- * success. A void undoes its transaction whole (it takes no amount), so any one found is its undoing. The newest such
- * void when several are listed.
+ * success. A void undoes its transaction whole (it takes no amount), so any one found is its undoing (`whole`). The
+ * newest such void when several are listed. Beside two or more successful attempts (`succeeded`, a double capture or
+ * refund) a void names none of them: only voids listed on their own (an `ics_void` follow-on) and none older than the
+ * oldest of them count, none is the undoing of what decides, and they are `whole` only when there are as many as the
+ * successful attempts plus the own attempts shown `VOIDED` themselves (each may also be listed as its own void); with
+ * fewer, one still stands, which one cannot be told. An own attempt shown `VOIDED` itself undid only itself.
  */
-function voidOfOwn(list: Json[], decisive: Json): Json | null {
-  const madeAt = submittedAt(decisive);
-  const voids = list.filter((summary) => {
-    if (!showsVoided(summary)) return false;
+function voidOfOwn(list: Json[], decisive: Json, succeeded: readonly Json[], service: string): { summary: Json; whole: boolean } | null {
+  const notOlderThan = (madeAt: number | undefined) => (summary: Json) => {
     const at = submittedAt(summary);
     return madeAt === undefined || at === undefined || at >= madeAt;
-  });
-  return voids.length > 0 ? newestOf(voids) : null;
+  };
+  if (succeeded.length === 0) {
+    const voids = list.filter(showsVoided).filter(notOlderThan(submittedAt(decisive)));
+    return voids.length > 0 ? { summary: newestOf(voids), whole: true } : null;
+  }
+  const times = succeeded.map(submittedAt);
+  const firstAt = times.some((t) => t === undefined) ? undefined : Math.min(...(times as number[]));
+  const voids = list.filter((summary) => showsVoided(summary) && notOlderThan(firstAt)(summary));
+  // One listing the own service (`ics_bill`, `ics_credit`) is an attempt shown voided itself, not a void of another.
+  const separate = voids.filter((summary) => !applicationsOf(summary).some((a) => a.name === service));
+  if (separate.length === 0) return null;
+  const selfVoided = voids.length - separate.length;
+  return { summary: newestOf(separate), whole: separate.length >= succeeded.length + selfVoided };
 }
 
 /**
@@ -746,7 +762,7 @@ function isAuthorization(summary: Json): boolean {
 
 /**
  * The summary whose result is the operation's, among its own ({@link decisiveSummaries}), its own authorizations
- * that hold funds (`holding`) and how many of a capture's or refund's own attempts succeeded (`succeeded`). For an
+ * that hold funds (`holding`) and a capture's or refund's own attempts that succeeded (`succeeded`). For an
  * authorize, sale or revalidate: the newest that holds funds ({@link holdsFunds}); when none does, the newest that
  * fails still holding funds ({@link failsHoldingFunds}), else the newest. For a capture or refund: the newest that
  * succeeded (read SUCCESS or PENDING, not voided: {@link holdsFunds}), else the newest. Cybersource takes no idempotency
@@ -757,16 +773,16 @@ function isAuthorization(summary: Json): boolean {
  * ({@link cancelDone}: a resend of a reversal or void that landed is refused, nothing left to undo), else the newest.
  * For any other command: the newest.
  */
-function decisiveOf(ctx: OperationContext, list: Json[], response: GatewayResponse, gateway: string): { summary: Json; holding: Json[]; succeeded: number } {
+function decisiveOf(ctx: OperationContext, list: Json[], response: GatewayResponse, gateway: string): { summary: Json; holding: Json[]; succeeded: Json[] } {
   const own = decisiveSummaries(ctx, list);
   if (ctx.command === 'cancel') {
     const done = own.filter((summary) => cancelDone(ctx, summary, response, gateway));
-    return { summary: newestOf(done.length > 0 ? done : own), holding: [], succeeded: 0 };
+    return { summary: newestOf(done.length > 0 ? done : own), holding: [], succeeded: [] };
   }
-  if (!authorizes(ctx) && VOIDED_TRANSACTIONS[ctx.command] === undefined) return { summary: newestOf(own), holding: [], succeeded: 0 };
+  if (!authorizes(ctx) && VOIDED_TRANSACTIONS[ctx.command] === undefined) return { summary: newestOf(own), holding: [], succeeded: [] };
   const holding = own.filter((summary) => holdsFunds(summary, response, gateway));
-  if (!authorizes(ctx)) return { summary: newestOf(holding.length > 0 ? holding : own), holding: [], succeeded: holding.length };
-  if (holding.length > 0) return { summary: newestOf(holding), holding: holding.filter(isAuthorization), succeeded: 0 };
+  if (!authorizes(ctx)) return { summary: newestOf(holding.length > 0 ? holding : own), holding: [], succeeded: holding };
+  if (holding.length > 0) return { summary: newestOf(holding), holding: holding.filter(isAuthorization), succeeded: [] };
   // None holds funds for the operation: a refusal decides, and one that still holds the customer's funds (Decision
   // Manager's rejection after the issuer approved) over a newer one that holds none, so the failure names the hold to
   // release (`fundsHeld`, its id) rather than the resend's.
@@ -776,9 +792,9 @@ function decisiveOf(ctx: OperationContext, list: Json[], response: GatewayRespon
   if (newestRejected !== undefined) {
     const at = submittedAt(newestRejected) ?? 0;
     const unreadAfter = own.some((summary) => summary !== newestRejected && (submittedAt(summary) ?? 0) >= at && !readable(summary, response, gateway));
-    if (!unreadAfter) return { summary: newestRejected, holding: [], succeeded: 0 };
+    if (!unreadAfter) return { summary: newestRejected, holding: [], succeeded: [] };
   }
-  return { summary: newestOf(own), holding: [], succeeded: 0 };
+  return { summary: newestOf(own), holding: [], succeeded: [] };
 }
 
 /**

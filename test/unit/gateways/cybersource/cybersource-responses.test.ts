@@ -901,6 +901,29 @@ describe('Cybersource responses', () => {
           expect(await metricValue('pb_cybersource_inquiry_double_successes_total', labels)).toBe(before + 1);
         },
       );
+
+      it.each(cases)(
+        'never reads a double $command as voided whole while fewer voids than successful attempts are listed (which one stands cannot be told: it waits)',
+        ({ command, code, application, total, voidedReason }) => {
+          const { own, voidOf } = ownAndBusinessCenterVoid(code, application, total);
+          const second = { ...own, id: 'SECOND', submitTimeUtc: '2026-11-22T10:20:00Z' };
+          // One void after both: it undid one of them, the other collected or gave back the money.
+          const oneVoid = t.parseStatusResponse(ctx(command, {}, code), search(own, second, voidOf), gateway);
+          expect(oneVoid?.status).toBe('PENDING');
+          expect(oneVoid?.gatewayStatus).toMatch(/voided/);
+          expect(oneVoid?.occurredAt).toBeUndefined();
+          // The newer attempt itself shown VOIDED: the older one stands, never FAIL.
+          const selfVoided = t.parseStatusResponse(ctx(command, {}, code), search(own, { ...second, status: 'VOIDED' }), gateway);
+          expect(selfVoided).toMatchObject({ status: 'SUCCESS', gatewayReference: PAYMENT_ID });
+          // As many voids as successful attempts, none older than the first: both undone.
+          const twoVoids = t.parseStatusResponse(
+            ctx(command, {}, code),
+            search(own, second, voidOf, { ...voidOf, id: 'VOID2', submitTimeUtc: '2026-11-22T11:05:00Z' }),
+            gateway,
+          );
+          expect(twoVoids).toMatchObject({ status: 'FAIL', reason: voidedReason });
+        },
+      );
     });
 
     it('reads an earlier cancel that succeeded (a reversal REVERSED, a void VOIDED) as its SUCCESS, never hidden by a newer refused resend', () => {
