@@ -127,15 +127,29 @@ export function cybersourceFacts(): FactRow[] {
     commands: CYBERSOURCE_AUTHORIZING_COMMANDS,
     meaning: 'FAIL',
   });
+  // The same for a capture or refund: a refusal of its resend (a capture's `EXCEEDS_AUTH_AMOUNT`, the first having used
+  // the authorization) does not undo an earlier attempt that collected or gave back the money.
+  rows.push({
+    fact: "an attempt of a capture (`ics_bill`) or refund (`ics_credit`) that succeeded (read SUCCESS or PENDING, not voided) under its merchant reference, older than a refusal under it (the first answer lost, a resend refused: a capture's `EXCEEDS_AUTH_AMOUNT`): the newest successful attempt decides, never the newer refusal, and a void is looked for from its time on (a void between them undid it: FAIL as below); only with none successful does the newest decide. Two or more successful (a double capture or refund): the newest of them decides, its status reads `… (N captures succeeded)` or `… (N refunds succeeded)` (`pb_cybersource_inquiry_double_successes_total`); the others are for a person to refund or void; a void listed on its own names none of them: fewer such voids (none older than the first) than successful attempts wait (PENDING `(voided)`, one still stands), as many read voided (FAIL as below), and an attempt shown `VOIDED` itself undid only itself",
+    source: 'status inquiry (transaction search)',
+    commands: ['capture', 'refund'],
+    meaning: 'SUCCESS',
+  });
+  rows.push({
+    fact: "a reversal (`REVERSED`, `PARTIALLY_REVERSED`) or void (`VOIDED`; of our capture or refund only where the search shows it voided) of the cancel's own that succeeded under its merchant reference, older than a refusal under it (the first answer lost, the resend refused: nothing left to undo): the newest one done decides, never the newer refusal; only with none done does the newest decide",
+    source: 'status inquiry (transaction search)',
+    commands: ['cancel'],
+    meaning: 'SUCCESS',
+  });
   // A Business Center void of a capture or refund of ours carries its merchant reference: never read as its success.
   rows.push({
-    fact: "a void that succeeded (`ics_void`, or status `VOIDED`) under a capture's merchant reference (the Business Center: a void of ours carries the cancel's own), not older than the capture: nothing collected (reason `CAPTURE_ALREADY_VOIDED`, `pb_cybersource_inquiry_voided_total`); a refused void or a refund under it decides nothing, the capture's own transaction does",
+    fact: "a void that succeeded (`ics_void`, or status `VOIDED`) under a capture's merchant reference (the Business Center: a void of ours carries the cancel's own), not older than the capture that decides (the newest successful, above): nothing collected (reason `CAPTURE_ALREADY_VOIDED`, `pb_cybersource_inquiry_voided_total`); a refused void or a refund under it decides nothing, the capture's own transaction does",
     source: 'status inquiry (transaction search)',
     commands: ['capture'],
     meaning: 'FAIL',
   });
   rows.push({
-    fact: "a void that succeeded (`ics_void`, or status `VOIDED`) under a refund's merchant reference (the Business Center), not older than the refund (`ics_credit`): nothing given back (reason `REFUND_VOIDED`, `pb_cybersource_inquiry_voided_total`); a refused void decides nothing, the refund's own transaction does",
+    fact: "a void that succeeded (`ics_void`, or status `VOIDED`) under a refund's merchant reference (the Business Center), not older than the refund that decides (`ics_credit`, the newest successful): nothing given back (reason `REFUND_VOIDED`, `pb_cybersource_inquiry_voided_total`); a refused void decides nothing, the refund's own transaction does",
     source: 'status inquiry (transaction search)',
     commands: ['refund'],
     meaning: 'FAIL',

@@ -56,6 +56,12 @@ const doubleHoldsFound = counter(
   ['gateway'],
 );
 
+const doubleSuccessesFound = counter(
+  'pb_cybersource_inquiry_double_successes_total',
+  "Cybersource status inquiries of a capture or refund that found two or more of its own attempts succeeded under its merchant reference (a resend of a request whose answer was lost, past the 15-minute duplicate check: a double capture or refund): the newest of them decides, the others stand at the PSP for a person to refund or void (the operation's history shows the status '(N captures succeeded)' or '(N refunds succeeded)')",
+  ['gateway', 'command'],
+);
+
 /** The 502 reasons that leave the outcome unknown (the request may have been processed): read so in a 2xx as well. */
 const CYBERSOURCE_UNKNOWN_502_REASONS: ReadonlySet<string> = new Set(CYBERSOURCE_502_REASONS.filter((r) => kindOf502Reason(r) === 'outcome_unknown'));
 
@@ -480,8 +486,11 @@ function partialSignal(transaction: Json): 'partial' | 'whole' | 'silent' {
  * otherwise the outcome of the own transaction that decides ({@link decisiveOf}): for an authorize, sale or revalidate
  * the newest that holds funds (an approval whose answer was lost stands over a resend declined after it), else the
  * newest refusal still holding funds (`AUTHORIZED_RISK_DECLINED`: its `fundsHeld` names that hold's id), else the
- * newest. Two or more authorizations holding funds (a double authorization) are named in `gatewayStatus`
- * (`… (N holding funds)`) and counted in `pb_cybersource_inquiry_double_holds_total`. The search documents 201, 400
+ * newest; for a capture or refund the newest that succeeded, for a cancel the newest reversal or void done (a resend
+ * refused after it does not undo it), else the newest. Two or more authorizations holding funds (a double
+ * authorization) are named in `gatewayStatus` (`… (N holding funds)`) and counted in
+ * `pb_cybersource_inquiry_double_holds_total`; two or more successful captures or refunds (`… (N captures succeeded)`)
+ * in `pb_cybersource_inquiry_double_successes_total`. The search documents 201, 400
  * and 502 only: every non-2xx answer (a 404 too) throws its classified read error (`classifyCybersourceError`,
  * `read`), retried, never taken for a miss.
  *
@@ -497,7 +506,7 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
   if (response.status < 200 || response.status > 299) throw classifyCybersourceError(response, gateway, { read: true });
   const list = searchSummaries(ctx, parseBody(response, gateway), gateway);
   if (list === null) return null;
-  const { summary: decisive, holding } = decisiveOf(ctx, list, response, gateway);
+  const { summary: decisive, holding, succeeded } = decisiveOf(ctx, list, response, gateway);
   const holds = holding.length;
   const outcome = transactionOutcome(decisive, response, gateway, sendsVoid(ctx));
   const amounts = amountDetailsOf(decisive);
@@ -544,11 +553,14 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
   // moved. Its FAIL, as a whole release is an authorization's: Cybersource refuses any refund of a voided capture
   // (`CAPTURE_ALREADY_VOIDED`); a voided refund gave nothing back (`REFUND_VOIDED`).
   const voidable = VOIDED_TRANSACTIONS[ctx.command];
-  const voided = voidable !== undefined ? voidOfOwn(list, voidable.service) : null;
-  if (voidable !== undefined && voided !== null) {
-    outcome.status = 'FAIL';
+  const voidFound = voidable !== undefined ? voidOfOwn(list, decisive, succeeded, voidable.service) : null;
+  const voided = voidFound?.whole ? voidFound.summary : null;
+  if (voidable !== undefined && voidFound !== null) {
     outcome.gatewayStatus = `${outcome.gatewayStatus ?? ''} (voided)`;
-    outcome.reason = voidable.reason;
+    // Fewer voids than successful attempts (a double capture or refund): one of them still stands, which one the
+    // search does not say. It waits (PENDING, then UNRESOLVED), never FAIL.
+    outcome.status = voidFound.whole ? 'FAIL' : 'PENDING';
+    if (voidFound.whole) outcome.reason = voidable.reason;
     voidedFound.inc({ gateway });
   }
   // Two live authorizations for one operation (a resend the duplicate check no longer caught): the newest of them
@@ -556,6 +568,11 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
   if (holds > 1) {
     outcome.gatewayStatus = `${outcome.gatewayStatus ?? ''} (${holds} holding funds)`;
     doubleHoldsFound.inc({ gateway });
+  }
+  // Two successful captures or refunds for one operation (a double capture or refund): the same, for a person to undo.
+  if (succeeded.length > 1) {
+    outcome.gatewayStatus = `${outcome.gatewayStatus ?? ''} (${succeeded.length} ${ctx.command}s succeeded)`;
+    doubleSuccessesFound.inc({ gateway, command: ctx.command });
   }
   // The time of the transaction that decides (see `decisiveOf`; the release's or void's when it decides).
   return withSubmittedAt(outcome, release?.whole ? release.summary : (voided ?? decisive));
@@ -573,20 +590,33 @@ const VOIDED_TRANSACTIONS: Partial<Record<CommandType, { service: string; reason
 
 /**
  * The void among a capture's or refund's summaries (`list`, those under its merchant reference), or null: a summary that
- * shows it `VOIDED` ({@link showsVoided}: its status, or a successful `ics_void`) not older than its own transaction
- * (one listing another service, `service`: `ics_bill`, `ics_credit`, or none; one older voided an earlier attempt). A
- * void undoes its transaction whole (it takes no amount), so any one found is its undoing. The newest such void when
- * several are listed.
+ * shows it `VOIDED` ({@link showsVoided}: its status, or a successful `ics_void`) not older than the transaction that
+ * decides (`decisive`, {@link decisiveOf}: the newest successful attempt, else the newest; one older voided an earlier
+ * attempt). Dated from that one, not the newest: a void made between a success and a newer refused resend undid the
+ * success. A void undoes its transaction whole (it takes no amount), so any one found is its undoing (`whole`). The
+ * newest such void when several are listed. Beside two or more successful attempts (`succeeded`, a double capture or
+ * refund) a void names none of them: only voids listed on their own (an `ics_void` follow-on) and none older than the
+ * oldest of them count, none is the undoing of what decides, and they are `whole` only when there are as many as the
+ * successful attempts plus the own attempts shown `VOIDED` themselves (each may also be listed as its own void); with
+ * fewer, one still stands, which one cannot be told. An own attempt shown `VOIDED` itself undid only itself.
  */
-function voidOfOwn(list: Json[], service: string): Json | null {
-  const own = list.filter((summary) => !showsVoided(summary) || applicationsOf(summary).some((a) => a.name === service));
-  const madeAt = own.length > 0 ? submittedAt(newestOf(own)) : undefined;
-  const voids = list.filter((summary) => {
-    if (!showsVoided(summary)) return false;
+function voidOfOwn(list: Json[], decisive: Json, succeeded: readonly Json[], service: string): { summary: Json; whole: boolean } | null {
+  const notOlderThan = (madeAt: number | undefined) => (summary: Json) => {
     const at = submittedAt(summary);
     return madeAt === undefined || at === undefined || at >= madeAt;
-  });
-  return voids.length > 0 ? newestOf(voids) : null;
+  };
+  if (succeeded.length === 0) {
+    const voids = list.filter(showsVoided).filter(notOlderThan(submittedAt(decisive)));
+    return voids.length > 0 ? { summary: newestOf(voids), whole: true } : null;
+  }
+  const times = succeeded.map(submittedAt);
+  const firstAt = times.some((t) => t === undefined) ? undefined : Math.min(...(times as number[]));
+  const voids = list.filter((summary) => showsVoided(summary) && notOlderThan(firstAt)(summary));
+  // One listing the own service (`ics_bill`, `ics_credit`) is an attempt shown voided itself, not a void of another.
+  const separate = voids.filter((summary) => !applicationsOf(summary).some((a) => a.name === service));
+  if (separate.length === 0) return null;
+  const selfVoided = voids.length - separate.length;
+  return { summary: newestOf(separate), whole: separate.length >= succeeded.length + selfVoided };
 }
 
 /**
@@ -731,19 +761,28 @@ function isAuthorization(summary: Json): boolean {
 }
 
 /**
- * The summary whose result is the operation's, among its own ({@link decisiveSummaries}), and its own authorizations
- * that hold funds (`holding`). For an authorize, sale or revalidate: the newest that holds funds
- * ({@link holdsFunds}); when none does, the newest that fails still holding funds ({@link failsHoldingFunds}), else the
- * newest. Cybersource takes no idempotency key, so a resend is a new
- * transaction under the same merchant reference (only its 15-minute duplicate check stands between): a first attempt
- * approved whose answer was lost, then a resend declined, leaves an authorization live that the newest alone would
- * hide (the OMS told FAILED). For any other command: the newest (`holding` empty).
+ * The summary whose result is the operation's, among its own ({@link decisiveSummaries}), its own authorizations
+ * that hold funds (`holding`) and a capture's or refund's own attempts that succeeded (`succeeded`). For an
+ * authorize, sale or revalidate: the newest that holds funds ({@link holdsFunds}); when none does, the newest that
+ * fails still holding funds ({@link failsHoldingFunds}), else the newest. For a capture or refund: the newest that
+ * succeeded (read SUCCESS or PENDING, not voided: {@link holdsFunds}), else the newest. Cybersource takes no idempotency
+ * key, so a resend is a new transaction under the same merchant reference (only its 15-minute duplicate check stands
+ * between): a first attempt approved whose answer was lost, then a resend refused (a decline; a capture's
+ * `EXCEEDS_AUTH_AMOUNT` as the first used the authorization), leaves money held, collected or given back that the
+ * newest alone would hide (the OMS told FAILED; a refund given again). For a cancel: the newest done
+ * ({@link cancelDone}: a resend of a reversal or void that landed is refused, nothing left to undo), else the newest.
+ * For any other command: the newest.
  */
-function decisiveOf(ctx: OperationContext, list: Json[], response: GatewayResponse, gateway: string): { summary: Json; holding: Json[] } {
+function decisiveOf(ctx: OperationContext, list: Json[], response: GatewayResponse, gateway: string): { summary: Json; holding: Json[]; succeeded: Json[] } {
   const own = decisiveSummaries(ctx, list);
-  if (!authorizes(ctx)) return { summary: newestOf(own), holding: [] };
+  if (ctx.command === 'cancel') {
+    const done = own.filter((summary) => cancelDone(ctx, summary, response, gateway));
+    return { summary: newestOf(done.length > 0 ? done : own), holding: [], succeeded: [] };
+  }
+  if (!authorizes(ctx) && VOIDED_TRANSACTIONS[ctx.command] === undefined) return { summary: newestOf(own), holding: [], succeeded: [] };
   const holding = own.filter((summary) => holdsFunds(summary, response, gateway));
-  if (holding.length > 0) return { summary: newestOf(holding), holding: holding.filter(isAuthorization) };
+  if (!authorizes(ctx)) return { summary: newestOf(holding.length > 0 ? holding : own), holding: [], succeeded: holding };
+  if (holding.length > 0) return { summary: newestOf(holding), holding: holding.filter(isAuthorization), succeeded: [] };
   // None holds funds for the operation: a refusal decides, and one that still holds the customer's funds (Decision
   // Manager's rejection after the issuer approved) over a newer one that holds none, so the failure names the hold to
   // release (`fundsHeld`, its id) rather than the resend's.
@@ -753,9 +792,23 @@ function decisiveOf(ctx: OperationContext, list: Json[], response: GatewayRespon
   if (newestRejected !== undefined) {
     const at = submittedAt(newestRejected) ?? 0;
     const unreadAfter = own.some((summary) => summary !== newestRejected && (submittedAt(summary) ?? 0) >= at && !readable(summary, response, gateway));
-    if (!unreadAfter) return { summary: newestRejected, holding: [] };
+    if (!unreadAfter) return { summary: newestRejected, holding: [], succeeded: [] };
   }
-  return { summary: newestOf(own), holding: [] };
+  return { summary: newestOf(own), holding: [], succeeded: [] };
+}
+
+/**
+ * Whether a summary of a cancel's own is a reversal or void done: read SUCCESS (`REVERSED`, `PARTIALLY_REVERSED`,
+ * `VOIDED`…), and for the void of one of our captures or refunds (`ctx.voidOf`) shown `VOIDED` ({@link showsVoided}),
+ * as the inquiry counts that void only then. One that cannot be read is none known.
+ */
+function cancelDone(ctx: OperationContext, summary: Json, response: GatewayResponse, gateway: string): boolean {
+  try {
+    return transactionOutcome(summary, response, gateway, sendsVoid(ctx)).status === 'SUCCESS' && (ctx.voidOf === undefined || showsVoided(summary));
+  } catch (error) {
+    if (error instanceof GatewayError) return false;
+    throw error;
+  }
 }
 
 /** Whether the inquiry can read a summary's result (no error's rCode, no undocumented status). */

@@ -175,3 +175,38 @@ describe('Cybersource: a status inquiry resolving an authorization whose answer 
     expect({ searches: psp.searches - before.searches, payments: psp.payments - before.payments }).toEqual({ searches: 1, payments: 0 });
   });
 });
+
+describe('Cybersource: a status inquiry resolving a capture whose answer was lost', () => {
+  it('reports a capture whose first attempt Cybersource took (its answer lost) as SUCCEEDED, never FAILED, when a newer resend of it was refused', async () => {
+    const ledger = new Ledger(redis, config.redis.keyPrefix);
+    const events = new EventStore(redis, config.redis.keyPrefix);
+    const logger = silentLogger();
+    const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
+    const service = new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger });
+    const command = channelCommand('capture', {}, { gateway: 'cybs', gateway_key: '7000000000000000000010', amount: 10000, currency: 'USD' });
+    const id = command.payment.operation_reference!;
+    // Captured at 13:00 (a 5xx answered it); resent at 13:20 and refused: the first capture used the authorization.
+    const captureOf = (transaction: string, rCode: string, reasonCode: string, submitTimeUtc: string): Json => ({
+      id: transaction,
+      submitTimeUtc,
+      ...(rCode === '1' ? { status: 'PENDING' } : {}),
+      applicationInformation: { rCode, reasonCode, ...(rCode === '1' ? {} : { rFlag: 'DINVALIDDATA' }), applications: [{ name: 'ics_bill', rCode }] },
+      orderInformation: { amountDetails: { totalAmount: '100.00', currency: 'USD' } },
+    });
+    summaries.set(id, [
+      captureOf('7000000000000000000019', '0', '235', '2026-11-29T13:20:00Z'),
+      captureOf('7000000000000000000011', '1', '100', '2026-11-29T13:00:00Z'),
+    ]);
+    await ledger.create(id, command);
+    await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
+    await ledger.transition(id, 'UNKNOWN', { event: 'send_error', kind: 'outcome_unknown' }, { nextCheckAt: Date.now() + 60_000, pollStep: 0 });
+    const before = { ...psp };
+
+    const got = await service.deliver(id);
+    expect(got).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await ledger.get(id)).toMatchObject({ gatewayReference: '7000000000000000000011', pspSucceededAt: Date.parse('2026-11-29T13:00:00Z') });
+    expect((await events.load(`${id}.SUCCEEDED`))?.params.payment).toMatchObject({ status: 'SUCCESS', amount: 10000 });
+    expect(await events.load(`${id}.FAILED`)).toBeNull();
+    expect({ searches: psp.searches - before.searches, payments: psp.payments - before.payments }).toEqual({ searches: 1, payments: 0 });
+  });
+});

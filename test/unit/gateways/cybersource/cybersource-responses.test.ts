@@ -837,6 +837,133 @@ describe('Cybersource responses', () => {
       expect(await metricValue('pb_cybersource_inquiry_voided_total', { gateway: gateway.name })).toBe(before + 5);
     });
 
+    describe('a capture or refund resent after its first answer was lost', () => {
+      const search = (...summaries: object[]) => response(201, { totalCount: summaries.length, _embedded: { transactionSummaries: summaries } });
+      // The resend refused (rCode 0, e.g. 235 EXCEEDS_AUTH_AMOUNT: the first capture used the authorization), 20 minutes later.
+      const refusedResend = (own: Record<string, unknown>, application: string) => ({
+        ...own,
+        id: 'RESENT',
+        submitTimeUtc: '2026-11-22T10:20:00Z',
+        status: undefined,
+        applicationInformation: { rCode: '0', rFlag: 'DINVALIDDATA', reasonCode: '235', applications: [{ name: application, rCode: '0' }] },
+      });
+      const cases = [
+        { command: 'capture' as const, code: 'op-capture-1', application: 'ics_bill', total: '102.21', amount: 10221, voidedReason: 'CAPTURE_ALREADY_VOIDED' },
+        { command: 'refund' as const, code: 'op-refund-1', application: 'ics_credit', total: '40.00', amount: 4000, voidedReason: 'REFUND_VOIDED' },
+      ];
+
+      it.each(cases)(
+        'reads an earlier successful $command as its SUCCESS, never hidden by a newer refused resend',
+        ({ command, code, application, total, amount }) => {
+          const { own } = ownAndBusinessCenterVoid(code, application, total);
+          const outcome = t.parseStatusResponse(ctx(command, {}, code), search(refusedResend(own, application), own), gateway);
+          expect(outcome).toEqual({
+            status: 'SUCCESS',
+            gatewayStatus: 'PENDING',
+            gatewayReference: PAYMENT_ID,
+            amount,
+            currency: 'USD',
+            // When the success that decides happened, not the refusal after it.
+            occurredAt: Date.parse('2026-11-22T10:00:00Z'),
+          });
+          // With no success among them, the newest refusal still decides.
+          expect(t.parseStatusResponse(ctx(command, {}, code), search(refusedResend(own, application)), gateway)).toMatchObject({
+            status: 'FAIL',
+            gatewayReference: 'RESENT',
+          });
+        },
+      );
+
+      it.each(cases)(
+        'reads a void made between an earlier successful $command and a newer refused resend as the $command voided',
+        ({ command, code, application, total, voidedReason }) => {
+          const { own, voidOf } = ownAndBusinessCenterVoid(code, application, total);
+          const between = { ...voidOf, submitTimeUtc: '2026-11-22T10:10:00Z' };
+          const outcome = t.parseStatusResponse(ctx(command, {}, code), search(refusedResend(own, application), between, own), gateway);
+          expect(outcome).toMatchObject({ status: 'FAIL', reason: voidedReason, occurredAt: Date.parse('2026-11-22T10:10:00Z') });
+          expect(outcome?.gatewayStatus).toMatch(/voided/);
+        },
+      );
+
+      it.each(cases)(
+        'says so when two attempts of a $command both succeeded (a double $command), decided by the newest, and counts it',
+        async ({ command, code, application, total }) => {
+          const labels = { gateway: gateway.name, command };
+          const before = await metricValue('pb_cybersource_inquiry_double_successes_total', labels);
+          const { own } = ownAndBusinessCenterVoid(code, application, total);
+          const second = { ...own, id: NEW_AUTH_ID, submitTimeUtc: '2026-11-22T10:20:00Z' };
+          const outcome = t.parseStatusResponse(ctx(command, {}, code), search(own, second), gateway);
+          expect(outcome).toMatchObject({ status: 'SUCCESS', gatewayReference: NEW_AUTH_ID, gatewayStatus: `PENDING (2 ${command}s succeeded)` });
+          expect(await metricValue('pb_cybersource_inquiry_double_successes_total', labels)).toBe(before + 1);
+          // One success and a refused resend is no double.
+          const single = t.parseStatusResponse(ctx(command, {}, code), search(own, refusedResend(own, application)), gateway);
+          expect(single?.gatewayStatus).toBe('PENDING');
+          expect(await metricValue('pb_cybersource_inquiry_double_successes_total', labels)).toBe(before + 1);
+        },
+      );
+
+      it.each(cases)(
+        'never reads a double $command as voided whole while fewer voids than successful attempts are listed (which one stands cannot be told: it waits)',
+        ({ command, code, application, total, voidedReason }) => {
+          const { own, voidOf } = ownAndBusinessCenterVoid(code, application, total);
+          const second = { ...own, id: 'SECOND', submitTimeUtc: '2026-11-22T10:20:00Z' };
+          // One void after both: it undid one of them, the other collected or gave back the money.
+          const oneVoid = t.parseStatusResponse(ctx(command, {}, code), search(own, second, voidOf), gateway);
+          expect(oneVoid?.status).toBe('PENDING');
+          expect(oneVoid?.gatewayStatus).toMatch(/voided/);
+          expect(oneVoid?.occurredAt).toBeUndefined();
+          // The newer attempt itself shown VOIDED: the older one stands, never FAIL.
+          const selfVoided = t.parseStatusResponse(ctx(command, {}, code), search(own, { ...second, status: 'VOIDED' }), gateway);
+          expect(selfVoided).toMatchObject({ status: 'SUCCESS', gatewayReference: PAYMENT_ID });
+          // As many voids as successful attempts, none older than the first: both undone.
+          const twoVoids = t.parseStatusResponse(
+            ctx(command, {}, code),
+            search(own, second, voidOf, { ...voidOf, id: 'VOID2', submitTimeUtc: '2026-11-22T11:05:00Z' }),
+            gateway,
+          );
+          expect(twoVoids).toMatchObject({ status: 'FAIL', reason: voidedReason });
+        },
+      );
+    });
+
+    it('reads an earlier cancel that succeeded (a reversal REVERSED, a void VOIDED) as its SUCCESS, never hidden by a newer refused resend', () => {
+      const search = (...summaries: object[]) => response(201, { totalCount: summaries.length, _embedded: { transactionSummaries: summaries } });
+      const done = (status: string, application: string) => ({
+        id: PAYMENT_ID,
+        submitTimeUtc: '2026-11-22T10:00:00Z',
+        status,
+        clientReferenceInformation: { code: 'op-cancel-1' },
+        applicationInformation: { rCode: '1', reasonCode: '100', applications: [{ name: application, rCode: '1' }] },
+        orderInformation: { amountDetails: { totalAmount: '102.21', currency: 'USD' } },
+      });
+      // The resend, 20 minutes later, refused (rCode 0): what it would undo was undone by the first.
+      const refused = (application: string) => ({
+        ...done('', application),
+        id: 'RESENT',
+        submitTimeUtc: '2026-11-22T10:20:00Z',
+        status: undefined,
+        applicationInformation: { rCode: '0', rFlag: 'DNOTVOIDABLE', reasonCode: '246', applications: [{ name: application, rCode: '0' }] },
+      });
+      const reversal = ctx('cancel');
+      const voidOfCapture = { ...ctx('cancel'), voidOf: { command: 'capture' as const, operationId: 'op-capture-1' } };
+      const voidOfSale = { ...ctx('cancel'), captured: { by: 'sale' as const } };
+      const cases = [
+        { asked: reversal, status: 'REVERSED', application: 'ics_auth_reversal' },
+        { asked: voidOfCapture, status: 'VOIDED', application: 'ics_void' },
+        { asked: voidOfSale, status: 'VOIDED', application: 'ics_void' },
+      ];
+      for (const { asked, status, application } of cases) {
+        expect(t.parseStatusResponse(asked, search(refused(application), done(status, application)), gateway)).toMatchObject({
+          status: 'SUCCESS',
+          gatewayStatus: status,
+          gatewayReference: PAYMENT_ID,
+          occurredAt: Date.parse('2026-11-22T10:00:00Z'),
+        });
+        // With none done, the newest refusal still decides.
+        expect(t.parseStatusResponse(asked, search(refused(application)), gateway)).toMatchObject({ status: 'FAIL', gatewayReference: 'RESENT' });
+      }
+    });
+
     it('falls back to the rCode of a summary without a status', () => {
       const res = response(201, {
         totalCount: 1,
