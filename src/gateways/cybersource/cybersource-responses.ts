@@ -744,14 +744,8 @@ const RELEASING_STATUSES: ReadonlySet<string> = new Set<CybersourceStatus>(['REV
  */
 function holdsFunds(summary: Json, response: GatewayResponse, gateway: string): boolean {
   if (releasingService(summary) !== undefined || showsVoided(summary)) return false;
-  let read: GatewayOutcome;
-  try {
-    read = transactionOutcome(summary, response, gateway);
-  } catch (error) {
-    if (error instanceof GatewayError) return false;
-    throw error;
-  }
-  return (read.status === 'SUCCESS' || read.status === 'PENDING') && !RELEASING_STATUSES.has(read.gatewayStatus);
+  const read = readOutcome(summary, response, gateway);
+  return read !== undefined && (read.status === 'SUCCESS' || read.status === 'PENDING') && !RELEASING_STATUSES.has(read.gatewayStatus);
 }
 
 /** Whether a summary is an authorization of its own (it lists `ics_auth`, or no service to say otherwise), not a follow-on capture of one. */
@@ -803,23 +797,25 @@ function decisiveOf(ctx: OperationContext, list: Json[], response: GatewayRespon
  * as the inquiry counts that void only then. One that cannot be read is none known.
  */
 function cancelDone(ctx: OperationContext, summary: Json, response: GatewayResponse, gateway: string): boolean {
+  return readOutcome(summary, response, gateway, sendsVoid(ctx))?.status === 'SUCCESS' && (ctx.voidOf === undefined || showsVoided(summary));
+}
+
+/**
+ * A summary's result as the inquiry reads it, or `undefined` for one it cannot read (an error's rCode, an undocumented
+ * status: its `GatewayError`), which the rules over several summaries count as none known rather than fail the search on.
+ */
+function readOutcome(summary: Json, response: GatewayResponse, gateway: string, readsVoidOnly = false): GatewayOutcome | undefined {
   try {
-    return transactionOutcome(summary, response, gateway, sendsVoid(ctx)).status === 'SUCCESS' && (ctx.voidOf === undefined || showsVoided(summary));
+    return transactionOutcome(summary, response, gateway, readsVoidOnly);
   } catch (error) {
-    if (error instanceof GatewayError) return false;
+    if (error instanceof GatewayError) return undefined;
     throw error;
   }
 }
 
 /** Whether the inquiry can read a summary's result (no error's rCode, no undocumented status). */
 function readable(summary: Json, response: GatewayResponse, gateway: string): boolean {
-  try {
-    transactionOutcome(summary, response, gateway);
-    return true;
-  } catch (error) {
-    if (error instanceof GatewayError) return false;
-    throw error;
-  }
+  return readOutcome(summary, response, gateway) !== undefined;
 }
 
 /**
@@ -828,14 +824,8 @@ function readable(summary: Json, response: GatewayResponse, gateway: string): bo
  * ({@link rejectedHoldingFunds}). One that cannot be read holds none known.
  */
 function failsHoldingFunds(summary: Json, response: GatewayResponse, gateway: string): boolean {
-  let read: GatewayOutcome;
-  try {
-    read = transactionOutcome(summary, response, gateway);
-  } catch (error) {
-    if (error instanceof GatewayError) return false;
-    throw error;
-  }
-  return read.status === 'FAIL' && (read.fundsHeld !== undefined || rejectedHoldingFunds(summary));
+  const read = readOutcome(summary, response, gateway);
+  return read?.status === 'FAIL' && (read.fundsHeld !== undefined || rejectedHoldingFunds(summary));
 }
 
 /** The reason Cybersource refuses a follow-on of a transaction released by each service (a capture, a refund). */
