@@ -5,8 +5,6 @@
  * a PSP discrepancy (adjustment event, metric, warning), and A's authorization is voided at A. The
  * operation's own outcome stays B's. Two real simulators; A's webhooks reach the real web process.
  */
-import http from 'node:http';
-import { AddressInfo } from 'node:net';
 import { Config } from '../../../src/config/config';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { metricValue } from '../../../src/metrics/metrics-registry';
@@ -19,6 +17,7 @@ import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
 import { testConfig } from '../../support/test-config';
+import { WebhookRelay, startWebhookRelay } from '../../support/webhook-relay';
 
 jest.setTimeout(120_000);
 
@@ -27,7 +26,7 @@ const KEY_B = 'sim-late-b-key-0123456789';
 const SECRET_A = 'whsec-late-failover-a-0123456789';
 const SECRET_B = 'whsec-late-failover-b-0123456789';
 
-let relay: http.Server;
+let relay: WebhookRelay;
 let webUrl = '';
 let simA: PspSimulator;
 let simB: PspSimulator;
@@ -38,25 +37,8 @@ const logs = captureLogger('info');
 
 beforeAll(async () => {
   // The simulators need the webhook URL before the web process (which needs their URLs) is up: a relay.
-  relay = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'content-length') headers[k] = v;
-      fetch(`${webUrl}${req.url ?? '/'}`, { method: req.method, headers, body: Buffer.concat(chunks) })
-        .then(async (r) => {
-          res.writeHead(r.status, { 'content-type': 'application/json' });
-          res.end(await r.text());
-        })
-        .catch(() => {
-          res.writeHead(502);
-          res.end();
-        });
-    });
-  });
-  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
-  const relayUrl = `http://127.0.0.1:${(relay.address() as AddressInfo).port}`;
+  relay = await startWebhookRelay(() => webUrl);
+  const relayUrl = relay.url;
   simA = await startPspSimulator({ apiKey: KEY_A, webhookSecret: SECRET_A, webhookUrl: `${relayUrl}/webhooks/sima`, syncWebhooks: true });
   simB = await startPspSimulator({ apiKey: KEY_B, webhookSecret: SECRET_B });
   config = testConfig({
@@ -81,7 +63,7 @@ afterAll(async () => {
   await worker?.stop();
   await simA?.stop();
   await simB?.stop();
-  await new Promise<void>((resolve) => relay.close(() => resolve()));
+  await relay?.close();
   if (config) await purgeNamespace(config).catch(() => undefined);
 });
 

@@ -10,8 +10,6 @@
  * built, never a COMMAND_REFUSED FAIL there) goes nowhere: the operation stays at sima, whose success is its own. Two real
  * simulators; sima's webhooks reach the real web process.
  */
-import http from 'node:http';
-import { AddressInfo } from 'node:net';
 import { CapReservations } from '../../../src/caps/cap-reservations';
 import { Config } from '../../../src/config/config';
 import { GatewayError } from '../../../src/errors/gateway-error';
@@ -28,6 +26,7 @@ import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
 import { testConfig } from '../../support/test-config';
+import { WebhookRelay, startWebhookRelay } from '../../support/webhook-relay';
 
 jest.setTimeout(120_000);
 
@@ -36,7 +35,7 @@ const KEY_B = 'sim-refused-b-key-0123456789';
 const SECRET_A = 'whsec-refused-failover-a-0123456789';
 const SECRET_B = 'whsec-refused-failover-b-0123456789';
 
-let relay: http.Server;
+let relay: WebhookRelay;
 let webUrl = '';
 let simA: PspSimulator;
 let simB: PspSimulator;
@@ -76,25 +75,8 @@ function withoutAuthorize(route: GatewayRoute): GatewayRoute {
 
 beforeAll(async () => {
   // The simulators need the webhook URL before the web process (which needs their URLs) is up: a relay.
-  relay = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'content-length') headers[k] = v;
-      fetch(`${webUrl}${req.url ?? '/'}`, { method: req.method, headers, body: Buffer.concat(chunks) })
-        .then(async (r) => {
-          res.writeHead(r.status, { 'content-type': 'application/json' });
-          res.end(await r.text());
-        })
-        .catch(() => {
-          res.writeHead(502);
-          res.end();
-        });
-    });
-  });
-  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
-  const relayUrl = `http://127.0.0.1:${(relay.address() as AddressInfo).port}`;
+  relay = await startWebhookRelay(() => webUrl);
+  const relayUrl = relay.url;
   simA = await startPspSimulator({ apiKey: KEY_A, webhookSecret: SECRET_A, webhookUrl: `${relayUrl}/webhooks/sima`, syncWebhooks: true });
   simB = await startPspSimulator({ apiKey: KEY_B, webhookSecret: SECRET_B });
   const atB = { type: 'simulator', base_url: simB.url, api_key: KEY_B, webhook_secret: SECRET_B, timeout_ms: 2000 };
@@ -145,7 +127,7 @@ afterAll(async () => {
   await worker?.stop();
   await simA?.stop();
   await simB?.stop();
-  await new Promise<void>((resolve) => relay.close(() => resolve()));
+  await relay?.close();
   if (config) await purgeNamespace(config).catch(() => undefined);
 });
 
