@@ -589,6 +589,23 @@ const VOIDED_TRANSACTIONS: Partial<Record<CommandType, { service: string; reason
 };
 
 /**
+ * A filter of summaries made at or after `madeAt` (ms); one whose time cannot be read, or any when `madeAt` is unknown,
+ * is kept: an older one is told apart only where both times are read.
+ */
+function notOlderThan(madeAt: number | undefined): (summary: Json) => boolean {
+  return (summary) => {
+    const at = submittedAt(summary);
+    return madeAt === undefined || at === undefined || at >= madeAt;
+  };
+}
+
+/** The time of the oldest of `summaries` (ms), or `undefined` when any of theirs cannot be read. */
+function oldestAt(summaries: readonly Json[]): number | undefined {
+  const times = summaries.map(submittedAt);
+  return times.some((t) => t === undefined) ? undefined : Math.min(...(times as number[]));
+}
+
+/**
  * The void among a capture's or refund's summaries (`list`, those under its merchant reference), or null: a summary that
  * shows it `VOIDED` ({@link showsVoided}: its status, or a successful `ics_void`) not older than the transaction that
  * decides (`decisive`, {@link decisiveOf}: the newest successful attempt, else the newest; one older voided an earlier
@@ -601,17 +618,11 @@ const VOIDED_TRANSACTIONS: Partial<Record<CommandType, { service: string; reason
  * fewer, one still stands, which one cannot be told. An own attempt shown `VOIDED` itself undid only itself.
  */
 function voidOfOwn(list: Json[], decisive: Json, succeeded: readonly Json[], service: string): { summary: Json; whole: boolean } | null {
-  const notOlderThan = (madeAt: number | undefined) => (summary: Json) => {
-    const at = submittedAt(summary);
-    return madeAt === undefined || at === undefined || at >= madeAt;
-  };
   if (succeeded.length === 0) {
     const voids = list.filter(showsVoided).filter(notOlderThan(submittedAt(decisive)));
     return voids.length > 0 ? { summary: newestOf(voids), whole: true } : null;
   }
-  const times = succeeded.map(submittedAt);
-  const firstAt = times.some((t) => t === undefined) ? undefined : Math.min(...(times as number[]));
-  const voids = list.filter((summary) => showsVoided(summary) && notOlderThan(firstAt)(summary));
+  const voids = list.filter(showsVoided).filter(notOlderThan(oldestAt(succeeded)));
   // One listing the own service (`ics_bill`, `ics_credit`) is an attempt shown voided itself, not a void of another.
   const separate = voids.filter((summary) => !applicationsOf(summary).some((a) => a.name === service));
   if (separate.length === 0) return null;
@@ -855,12 +866,7 @@ function releaseOf(
   holding: readonly Json[],
 ): { summary: Json; reason: string; whole: boolean } | null {
   const madeAt = submittedAt(decisive);
-  const releases = list
-    .filter((summary) => releasingService(summary) !== undefined)
-    .filter((summary) => {
-      const at = submittedAt(summary);
-      return madeAt === undefined || at === undefined || at >= madeAt;
-    });
+  const releases = list.filter((summary) => releasingService(summary) !== undefined).filter(notOlderThan(madeAt));
   if (releases.length === 0) return null;
   const held = { amount: outcome.amount ?? ctx.payment.amount, currency: (outcome.currency ?? ctx.payment.currency).toUpperCase() };
   const covers = (summary: Json): boolean => {
@@ -871,8 +877,7 @@ function releaseOf(
   const comparable = madeAt !== undefined && releasingService(decisive) === undefined;
   let whole = comparable ? releases.find((summary) => submittedAt(summary) !== undefined && covers(summary)) : undefined;
   if (whole !== undefined && holding.length > 1) {
-    const times = holding.map(submittedAt);
-    const firstAt = times.some((t) => t === undefined) ? undefined : Math.min(...(times as number[]));
+    const firstAt = oldestAt(holding);
     const covering = list.filter((summary) => {
       const at = submittedAt(summary);
       return releasingService(summary) !== undefined && firstAt !== undefined && at !== undefined && at >= firstAt && covers(summary);
