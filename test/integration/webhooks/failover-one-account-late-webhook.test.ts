@@ -11,6 +11,8 @@
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { Config } from '../../../src/config/config';
+import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
+import { shardKeysOf, shardOfOperation } from '../../../src/redis/key-layout';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
@@ -40,6 +42,7 @@ let sim: PspSimulator;
 let config: Config;
 let web: WebProcess;
 let worker: WorkerProcess;
+let redis: RedisClient;
 const logs = captureLogger('info');
 /** Every notification sent to the OMS. */
 const notified: Array<Record<string, unknown>> = [];
@@ -71,6 +74,7 @@ beforeAll(async () => {
   });
   const routes = createGatewayClients(config);
   web = await startWebProcess(config, logs.logger, { webhooks: routes });
+  redis = createRedis(config.redis, 'commands');
   worker = await startWorkerProcess(config, logs.logger, { routes, notifier: { notify: async (_method, params) => void notified.push(params) } });
 });
 
@@ -78,6 +82,7 @@ afterAll(async () => {
   await web?.stop();
   await worker?.stop();
   await sim?.stop();
+  redis?.disconnect();
   await new Promise<void>((resolve) => (sink ? sink.close(() => resolve()) : resolve()));
   if (config) await purgeNamespace(config).catch(() => undefined);
 });
@@ -162,6 +167,51 @@ describe('one PSP account behind two gateway entries: a late success of the atte
       await eventually(async () => (await worker.ledger.get(voidOperationId(`${id}-sima`))) !== null, 15_000);
       expect(await worker.ledger.get(voidOperationId(id))).toBeNull();
       expect(await worker.ledger.get(id)).toMatchObject({ state: 'FAILED', routing: { gateway: 'simb' } });
+    },
+  );
+});
+
+describe('one PSP account behind two gateway entries: when the attempt a late success is about cannot be told', () => {
+  it.each([
+    ['sima', 'simb'],
+    ['simb', 'sima'],
+  ])(
+    'delivered first to %s then to %s: the first reading stands, the other is a duplicate in the history, counted and logged, at most one reversal',
+    async (first, second) => {
+      const id = await failedOverAndDeclined(`ORD-ONE-ACCOUNT-UNTOLD-${first}`);
+      // simb's attempt left no PSP reference on record (a refusal without one): nothing tells whose the success is.
+      const opKey = shardKeysOf(config.redis.keyPrefix)[(await shardOfOperation(redis, config.redis.keyPrefix, id))!].op(id);
+      await redis.hdel(opKey, 'gateway_reference');
+      const atA = await approvedAtSima(id);
+      const before = (await metricValue('pb_adjustments_duplicate_psp_facts_total')) ?? 0;
+
+      await deliverTo(first, atA.webhook);
+      await eventually(async () => (await worker.adjustmentStore.forOperation(id)).length === 1, 30_000);
+      await deliverTo(second, atA.webhook);
+      await eventually(
+        async () =>
+          (await worker.ledger.interactions(id)).some((h) => h.event === 'adjustment_duplicate_psp_fact') ||
+          (await worker.adjustmentStore.forOperation(id)).length > 1,
+        30_000,
+      );
+
+      const adjustments = await worker.adjustmentStore.forOperation(id);
+      expect(adjustments).toHaveLength(1);
+      expect(adjustments[0]).toMatchObject({
+        kind: first === 'sima' ? 'duplicate_after_failover' : 'succeeded_after_failure',
+        gateway: first,
+        pspReference: atA.id,
+      });
+      const duplicate = (await worker.ledger.interactions(id)).find((h) => h.event === 'adjustment_duplicate_psp_fact');
+      expect(duplicate).toMatchObject({ gateway: second, recorded_as: adjustments[0].id, recorded_kind: adjustments[0].kind, psp_reference: atA.id });
+      expect((await metricValue('pb_adjustments_duplicate_psp_facts_total')) ?? 0).toBe(before + 1);
+      const warning = logs.lines.find((l) => l.includes('adjustment: a second reading of one PSP fact') && l.includes(id));
+      expect(warning).toContain('"level":"warn"');
+
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(adjustmentEventsOf(id)).toHaveLength(1);
+      const reversals = [await worker.ledger.get(voidOperationId(`${id}-sima`)), await worker.ledger.get(voidOperationId(id))].filter((v) => v !== null);
+      expect(reversals.length).toBeLessThanOrEqual(1);
     },
   );
 });
