@@ -22,6 +22,7 @@ import {
   successAfterFailureMark,
 } from './adjustment';
 import { ReconciledFactKind, apartByFailure, mayBeSameFact, reconciledKindsOf } from './same-fact';
+import { TRANSACTION_SUCCESS_KINDS, readsTransactionSuccess } from './psp-transaction-fact';
 
 // Creates the adjustment unless it exists (same gateway and PSP event: a repeat), links it to the
 // operation and appends the history entry, all in one step, over keys of the operation's shard. The
@@ -63,6 +64,12 @@ import { ReconciledFactKind, apartByFailure, mayBeSameFact, reconciledKindsOf } 
 // recorded under the id the other's notification had in an earlier release (`event_id`,
 // this fact's PSP event id, is the other's `former_field`; or the other's `psp_event_id` is `former`, the id earlier
 // releases gave this fact's notification): a PSP's resend after an upgrade that changed the id; {4, HGETALL} of it.
+// A fact that reads a PSP transaction's success (`success_kinds`: ' kind … ') through an entry of a PSP account with
+// other entries (`peers`: ' gateway … ', the account's entries; '' otherwise) is a second reading of one an adjustment of
+// the `listed` records already under the other such kind through one of those entries, about the same transaction (the
+// same `reference` where both name one, else the same `event_id`): not recorded; the first reading stands. The recorded
+// one's hash keeps `duplicate_field` = this kind (once: a repeat appends no second history entry) and the history gets
+// `duplicate_history` (JSON without its closing brace) naming it; {5, HGETALL of it, 1 when noted now, else 0}.
 // Returns {1, marked, cleared, superseded, failed_again, failed_again_at, superseded_by, counted} when created (marked:
 // 1 when it marked the operation undone now; cleared: the id of the adjustment whose mark it cleared now, else '';
 // superseded: 1 when a held re-capture kept it from marking, 2 when a recorded success did; failed_again: the later
@@ -100,6 +107,11 @@ const RECORD_SCRIPT = new LuaScript(
       'late_field',
       'late_mark',
       'marks',
+      'peers',
+      'reference',
+      'success_kinds',
+      'duplicate_field',
+      'duplicate_history',
     ],
   ),
   `
@@ -126,6 +138,20 @@ if A.listed ~= '' and (A.occurred ~= '' or A.former ~= '') then
     local f = redis.call('HMGET', XK(i), 'kind', 'occurred_at', 'psp_event_id', A.former_field)
     if f[1] == A.kind and (f[2] or '') == A.occurred and ((A.former ~= '' and f[3] == A.former) or f[4] == A.event_id) then
       return {4, redis.call('HGETALL', XK(i))}
+    end
+  end
+end
+if A.peers ~= '' and A.listed ~= '' then
+  for i = 1, tonumber(A.listed) do
+    local f = redis.call('HMGET', XK(i), 'id', 'kind', 'gateway', 'psp_reference', 'psp_event_id')
+    if f[1] and f[2] and f[2] ~= A.kind and string.find(A.success_kinds, ' ' .. f[2] .. ' ', 1, true)
+      and f[3] and string.find(A.peers, ' ' .. f[3] .. ' ', 1, true)
+      and ((A.reference ~= '' and f[4]) and f[4] == A.reference or (not (A.reference ~= '' and f[4]) and f[5] == A.event_id)) then
+      local noted = redis.call('HSETNX', XK(i), A.duplicate_field, A.kind)
+      if noted == 1 then
+        redis.call('RPUSH', K.log, A.duplicate_history .. ',"recorded_as":"' .. f[1] .. '","recorded_kind":"' .. f[2] .. '"}')
+      end
+      return {5, redis.call('HGETALL', XK(i)), noted}
     end
   end
 end
@@ -429,6 +455,12 @@ export function parseRefundedBeyond(stored: string): RefundedBeyondCaptured | un
 }
 
 /**
+ * The prefix of an adjustment's fields noting a second reading of its PSP transaction's success, recorded as a
+ * duplicate (`RecordedAdjustment.duplicateOf`): `<prefix>:<the id it would have had>` = its kind. Once per reading.
+ */
+export const DUPLICATE_READING_FIELD = 'duplicate_reading';
+
+/**
  * The field of an adjustment naming the id earlier releases gave the notification it was recorded from
  * (`AdjustmentInput.formerPspEventId`), so that a notification still queued under that id finds it.
  */
@@ -484,6 +516,13 @@ export interface AdjustmentInput extends Omit<AdjustmentFact, 'failsOpenOperatio
    * one. Absent: no such check (a webhook's fact is searched for here instead).
    */
   expectedAdjustments?: number;
+  /**
+   * The configured gateway entries of `gateway`'s PSP account, itself included (`sameAccountGateways`). With two or
+   * more, a fact reading a PSP transaction's success (`readsTransactionSuccess`) that an adjustment of the operation
+   * records already under the other such kind, through one of them, about the same transaction (`sameTransactionFact`)
+   * is not recorded: `duplicateOf`. Absent, or one entry: no such search (today's behaviour).
+   */
+  accountGateways?: readonly string[];
 }
 
 /** What `recordAdjustment` did. */
@@ -494,6 +533,12 @@ export interface RecordedAdjustment {
   adjustment: AdjustmentRecord;
   /** Reconciliation had recorded this webhook's fact from the PSP's line first: `adjustment` is that one (first report only; a repeat says nothing). */
   sameFact?: true;
+  /**
+   * A second reading of one PSP transaction's success, through another entry of its PSP account, under another kind
+   * (`AdjustmentInput.accountGateways`): not recorded, `adjustment` is the first reading's (`created` false), and the
+   * history names both. `noted`: recorded in the history now (false: a repeat of this reading, noted before).
+   */
+  duplicateOf?: { noted: boolean };
   /**
    * The fact was recorded already from the same notification under the id another release gave it
    * (`AdjustmentInput.formerPspEventId`): `adjustment` is that one (`created` false), recorded under this PSP event id.
@@ -573,6 +618,8 @@ export class AdjustmentStore {
    * unless the same gateway already reported the same PSP event. A webhook's fact that reconciliation recorded
    * first from the PSP's line (`mayBeSameFact`, by an adjustment no other webhook event stands for yet) is not
    * recorded again: that adjustment is marked as this event's (`webhook_event`) and returned, with `sameFact`.
+   * A PSP transaction's success read through another entry of its PSP account under the other kind
+   * (`AdjustmentInput.accountGateways`) is not recorded either: the first reading is returned, with `duplicateOf`.
    * @returns whether it was new, and the adjustment as stored (the first recording's, for a repeat).
    * @throws OperationNotFoundError when the operation does not exist.
    * @throws AdjustmentsChangedError when the operation no longer has `expectedAdjustments` adjustments (nothing written).
@@ -628,7 +675,21 @@ export class AdjustmentStore {
     const weighed = (undoes || commandsRedoneBy(input.kind).length > 0) && input.occurredAt !== undefined;
     // A fact an earlier release may have recorded under its former id is looked for among them too, dated or not
     // (an eventDate that does not read as a time gave the earlier record no time either).
-    const listing = weighed || input.formerPspEventId !== undefined;
+    // A transaction's success through an entry of an account with others: another reading of it is looked for too.
+    const peers = readsTransactionSuccess(input.kind) && (input.accountGateways?.length ?? 0) > 1 ? (input.accountGateways ?? []) : [];
+    const listing = weighed || input.formerPspEventId !== undefined || peers.length > 0;
+    const duplicateHistory = JSON.stringify({
+      ...redact({
+        event: 'adjustment_duplicate_psp_fact',
+        adjustment_id: id,
+        kind: adjustment.kind,
+        gateway: adjustment.gateway,
+        source: adjustment.source,
+        psp_event_id: adjustment.pspEventId,
+        psp_reference: adjustment.pspReference ?? null,
+      }),
+      at: now,
+    }).slice(0, -1);
     for (let round = 0; round < RECORD_ROUNDS; round += 1) {
       const found = searched ? await this.recordedFirst(keys, input) : null;
       const listed = listing ? await this.redis.zrange(base.op_adjustments, 0, -1) : null;
@@ -663,11 +724,16 @@ export class AdjustmentStore {
             late_field: SUCCEEDED_AFTER_FAILURE_FIELD,
             late_mark: JSON.stringify(successAfterFailureMark(id, input.amount, input.currency)),
             marks: commandsMarkedDoneBy(input.kind).join(' '),
+            peers: peers.length > 0 ? ` ${peers.join(' ')} ` : '',
+            reference: input.pspReference ?? '',
+            success_kinds: ` ${TRANSACTION_SUCCESS_KINDS.join(' ')} `,
+            duplicate_field: `${DUPLICATE_READING_FIELD}:${id}`,
+            duplicate_history: duplicateHistory,
           },
         },
         fields,
         listed === null ? [] : listed.map((adj) => keys.adjustment(adj)),
-      )) as [number, (string[] | number)?, string?, number?, string?, string?, string?, number?];
+      )) as [number, (string[] | number)?, (string | number)?, number?, string?, string?, string?, number?];
       if (status === -1) throw new OperationNotFoundError(`no operation ${input.operationId} for adjustment ${id}`);
       if (status === 1) {
         return {
@@ -678,7 +744,7 @@ export class AdjustmentStore {
             ...(supersededBy ? { supersededBy } : {}),
           },
           ...(existing === 1 ? { undone: true as const } : {}),
-          ...(cleared ? { redoneAfter: cleared } : {}),
+          ...(typeof cleared === 'string' && cleared !== '' ? { redoneAfter: cleared } : {}),
           ...(superseded === 1 ? { superseded: 'held' as const } : superseded === 2 ? { superseded: 'recorded' as const } : {}),
           ...(failedAgain && failedAgainAt ? { failedAgainAt: Number(failedAgainAt) } : {}),
           ...(counted === 1 ? { counted: true as const } : {}),
@@ -690,6 +756,7 @@ export class AdjustmentStore {
       const pairs = Array.isArray(existing) ? existing : [];
       if (status === 0 || status === 3) return { created: false, adjustment: fromHash(hashFromPairs(pairs)) };
       if (status === 2) return { created: false, adjustment: fromHash(hashFromPairs(pairs)), sameFact: true };
+      if (status === 5) return { created: false, adjustment: fromHash(hashFromPairs(pairs)), duplicateOf: { noted: cleared === 1 } };
       if (status === 4) {
         const recorded = hashFromPairs(pairs);
         return { created: false, adjustment: fromHash(recorded), recordedUnder: recorded.psp_event_id };

@@ -22,6 +22,8 @@ import {
   withdrawAfterLateCapture,
 } from './refunded-beyond-alarm';
 import { AdjustmentInput, AdjustmentStore, HeldRecapture, HoldRecaptureResult, RecordedAdjustment } from '../adjustments/adjustment-store';
+import { readsTransactionSuccess } from '../adjustments/psp-transaction-fact';
+import { sameAccountGateways } from '../gateways/gateway-vaults';
 
 const adjustmentsTotal = counter(
   'pb_adjustments_total',
@@ -95,6 +97,18 @@ export const adjustmentsFoundUnderOtherId = counter(
   ['gateway', 'kind'],
 );
 
+/**
+ * A second reading of one PSP transaction's success through another entry of its PSP account (two routing candidates
+ * with one account's credentials), under the other kind (`duplicate_after_failover` at the entry failed over from,
+ * `succeeded_after_failure` at the one the operation ended at): recorded in the history only, no second adjustment, OMS
+ * event or reversal; `kind` is the reading not recorded, `recorded_kind` the one that stands.
+ */
+const duplicatePspFacts = counter(
+  'pb_adjustments_duplicate_psp_facts_total',
+  "Second readings of one PSP transaction's success through another gateway entry of the same PSP account under another adjustment kind (duplicate_after_failover, succeeded_after_failure): recorded in the history as a duplicate, no second adjustment, OMS event or reversal, by the gateway it came through, its kind and the kind recorded first",
+  ['gateway', 'kind', 'recorded_kind'],
+);
+
 /** Commands whose success closes the authorization they act on, and whose success after failure then does too. */
 const CLOSING_AFTER_FAILURE: ReadonlySet<string> = new Set(['capture', 'cancel']);
 
@@ -166,7 +180,12 @@ export class AdjustmentRecorder {
    * leaves the expiry and orphan indexes: no `authorization_expiring` notice and no orphan void follow it.
    * A webhook's fact reconciliation recorded first is that adjustment (`sameFact`): counted, logged, its event
    * not sent again; so is a dated fact recorded from the same notification under the id another release gave it
-   * (`recordedUnder`, `pb_adjustments_found_under_other_id_total`). A fact that undoes a SUCCEEDED refund, capture or sale (`commandsUndoneBy`) marks it undone in
+   * (`recordedUnder`, `pb_adjustments_found_under_other_id_total`). A PSP transaction's success
+   * (`duplicate_after_failover`, `succeeded_after_failure`) through an entry of a PSP account configured as more than one
+   * entry (`sameAccountGateways`) that the operation records already under the other kind, through one of them, is a
+   * second reading of that fact (`duplicateOf`): the first stands, this one is noted in the history only (no adjustment,
+   * no event, nothing released; the caller asks for no reversal), counted (`pb_adjustments_duplicate_psp_facts_total`)
+   * and logged at warn with both kinds, once. A fact that undoes a SUCCEEDED refund, capture or sale (`commandsUndoneBy`) marks it undone in
    * the same write: a refund's amount is refundable again (`pb_refunds_undone_total`, a warn line), a capture's or
    * sale's no longer counts as captured for its refunds (`pb_captures_undone_total`, a warn line). A
    * `succeeded_after_failure` of such an operation marked undone clears the mark in that write (`redoneAfter`): the
@@ -195,8 +214,30 @@ export class AdjustmentRecorder {
    */
   async recordAdjustment(op: OperationRecord, input: Omit<AdjustmentInput, 'operationId'>, now = Date.now()): Promise<RecordedAdjustment> {
     const { store, recorder, config, logger } = this.deps;
-    const result = await store.recordAdjustment({ ...input, operationId: op.id }, now);
+    // Entries of one PSP account hear its facts alike: a transaction's success is looked for under the other reading.
+    const accountGateways = readsTransactionSuccess(input.kind) ? sameAccountGateways(config.gateways, input.gateway) : undefined;
+    const result = await store.recordAdjustment({ ...input, operationId: op.id, ...(accountGateways ? { accountGateways } : {}) }, now);
     const { adjustment, created } = result;
+    if (result.duplicateOf !== undefined) {
+      if (result.duplicateOf.noted) {
+        duplicatePspFacts.inc({ gateway: input.gateway, kind: input.kind, recorded_kind: adjustment.kind });
+        logger.warn(
+          'adjustment: a second reading of one PSP fact through another entry of the same PSP account; recorded as a duplicate, the first reading stands (no second event or reversal)',
+          {
+            operation_id: op.id,
+            gateway: input.gateway,
+            kind: input.kind,
+            psp_event_id: input.pspEventId,
+            psp_reference: input.pspReference ?? null,
+            source: input.source,
+            recorded_as: adjustment.id,
+            recorded_kind: adjustment.kind,
+            recorded_gateway: adjustment.gateway,
+          },
+        );
+      }
+      return result;
+    }
     if (result.sameFact) {
       adjustmentsFoundRecorded.inc({ gateway: input.gateway, kind: input.kind, source: 'webhook' });
       logger.info('adjustment: a webhook reports a fact reconciliation already recorded from the PSP line; no second adjustment or event', {

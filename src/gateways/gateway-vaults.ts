@@ -124,3 +124,15 @@ export function vaultDeclarationProblems(gateways: Readonly<Record<string, Gatew
     ]);
   return { errors, warnings };
 }
+
+/**
+ * The configured entries of the PSP account `gateway` belongs to (itself included, in configuration order): the same
+ * provider and the same account and API credential, or one declared `vault` (the one rule of which entries are one
+ * account, above). A gateway not configured: itself alone. Pure.
+ */
+export function sameAccountGateways(gateways: Readonly<Record<string, GatewayConfig>>, gateway: string): string[] {
+  const vaultOf = gatewayVaults(gateways).vaultOf;
+  const own = vaultOf.get(gateway);
+  if (own === undefined) return [gateway];
+  return Object.keys(gateways).filter((name) => vaultOf.get(name) === own);
+}

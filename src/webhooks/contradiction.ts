@@ -47,7 +47,10 @@ export async function reportContradiction(
     confirmed_by: confirmedBy,
     event_id: job.eventId,
   });
-  const { created } = await deps.adjustments.recordAdjustment(op, successAfterFailureInput(op, job));
+  const { created, duplicateOf } = await deps.adjustments.recordAdjustment(op, successAfterFailureInput(op, job));
+  // Another entry of the PSP account recorded this transaction's success first (a failover's late success, voided
+  // there): that reading stands, so nothing is reversed twice.
+  if (duplicateOf !== undefined) return false;
   if (deps.orphans) {
     // The reversal is for what the PSP confirmed with this success, not what the operation asked.
     const confirmed = { amount: outcome.amount, currency: outcome.currency };

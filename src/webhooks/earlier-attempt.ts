@@ -1,9 +1,11 @@
 import { Counter } from 'prom-client';
+import { GatewayConfig } from '../config/config';
 import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { gatewayOf } from '../ledger/routing-record';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
+import { sameAccountGateways } from '../gateways/gateway-vaults';
 import { OrphanReversal } from '../poller/orphan-reversal';
 import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
 
@@ -15,6 +17,30 @@ import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
 export function isEarlierAttemptGateway(op: Pick<OperationRecord, 'payment' | 'routing'>, gateway: string): boolean {
   if (gatewayOf(op) === gateway) return false;
   return (op.routing?.failovers ?? []).some((f) => f.from === gateway);
+}
+
+/**
+ * The entry whose attempt a success heard at `gateway` (the entry the operation ended at, FAILED there) is about, when
+ * that is an entry the operation failed over from that shares `gateway`'s PSP account (`sameAccountGateways`): both
+ * endpoints hear the account's events, and the success names another PSP object (`gatewayReference`) than the attempt
+ * at `gateway` holds (`op.gatewayReference`, `op.newGatewayKey`), the rule the scope check applies the other way round
+ * (outcome-scope.ts). That success is the earlier attempt's, to be read as a single-entry setup reads it there: a
+ * `duplicate_after_failover` of that entry (voided there), never a `succeeded_after_failure` of the operation. Null
+ * when it cannot tell: no reference on either side, the same one, or more than one such entry failed over from. Pure.
+ */
+export function earlierSameAccountAttempt(
+  op: Pick<OperationRecord, 'payment' | 'routing' | 'state' | 'gatewayReference' | 'newGatewayKey'>,
+  gateway: string,
+  outcome: Pick<GatewayOutcomeJobData['outcome'], 'status' | 'gatewayReference'>,
+  gateways: Readonly<Record<string, GatewayConfig>>,
+): string | null {
+  if (op.state !== 'FAILED' || outcome.status !== 'SUCCESS' || gatewayOf(op) !== gateway) return null;
+  const reference = outcome.gatewayReference;
+  if (reference === undefined || op.gatewayReference === undefined) return null;
+  if (reference === op.gatewayReference || reference === op.newGatewayKey) return null;
+  const account = new Set(sameAccountGateways(gateways, gateway));
+  const earlier = new Set((op.routing?.failovers ?? []).map((f) => f.from).filter((from) => from !== gateway && account.has(from)));
+  return earlier.size === 1 ? [...earlier][0] : null;
 }
 
 /**

@@ -26,7 +26,7 @@ import { recordOutcomeNotForCommand, settlesCommand } from './outcome-for-comman
 import { noteMatchedByReference, operationOfModification, operationOfOutcome } from './outcome-by-reference';
 import { noteOpenModification, openModificationOf } from './open-modification';
 import { ParkedOutcomes } from './parked-outcomes';
-import { applyEarlierAttemptOutcome, isEarlierAttemptGateway } from './earlier-attempt';
+import { applyEarlierAttemptOutcome, earlierSameAccountAttempt, isEarlierAttemptGateway } from './earlier-attempt';
 import { handleFailureAfterSuccess } from './failure-after-success';
 import { withRevalidateKey } from './revalidate-key';
 import { isStaleActionNotice, recordStaleAction } from './stale-action';
@@ -248,6 +248,19 @@ async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<Ga
   }
   // From a gateway it failed over from: that attempt's fact, recorded and reported, never its outcome.
   if (isEarlierAttemptGateway(op, gateway)) return applyEarlierAttemptOutcome(op, arrived, deps);
+  // Heard at the entry the operation ended at, a success of the attempt at an entry of the same PSP account it failed
+  // over from (another PSP object than the attempt here holds): that attempt's, read as that entry's endpoint reads it,
+  // the same adjustment (same entry and PSP event) whichever endpoint hears it first, never a success after failure.
+  const attemptAt = arrived.adjustment ? null : earlierSameAccountAttempt(op, gateway, arrived.outcome, config.gateways);
+  if (attemptAt !== null) {
+    deps.logger.info('webhook success of the attempt at another entry of the same PSP account: read as that entry reads it', {
+      operation_id: op.id,
+      gateway,
+      attempt_gateway: attemptAt,
+      event_id: arrived.eventId,
+    });
+    return applyEarlierAttemptOutcome(op, { ...arrived, gateway: attemptAt }, deps);
+  }
   // A late fact (chargeback, a capture or refund failing after it was accepted…) is an adjustment.
   const late = await applyLateFact(op, arrived, deps);
   if (late !== null) return late;

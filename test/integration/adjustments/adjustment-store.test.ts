@@ -419,3 +419,80 @@ describe('AdjustmentStore.recordAdjustment: a reconciliation line judged against
     expect(await store.recordAdjustment(fromLine(id, 'line-7', 1))).toEqual({ created: false, adjustment: recorded.adjustment });
   });
 });
+
+describe('AdjustmentStore.recordAdjustment: one PSP transaction’s success read through two entries of one account', () => {
+  /** A FAILED authorization (failed over from sima to simb, declined there). */
+  async function failedAuthorization(): Promise<string> {
+    const cmd = channelCommand('authorize');
+    const id = cmd.payment.operation_reference!;
+    await ledger.create(id, cmd, Date.now(), { event: 'attempt' });
+    await ledger.transition(id, 'FAILED', { event: 'outcome' });
+    return id;
+  }
+  const reading = (operationId: string, kind: 'duplicate_after_failover' | 'succeeded_after_failure', gateway: string, more: object = {}) => ({
+    operationId,
+    kind,
+    gateway,
+    direction: 'none' as const,
+    amount: 1999,
+    currency: 'EUR',
+    pspReference: 'auth_1',
+    pspEventId: 'evt_1',
+    source: 'webhook' as const,
+    accountGateways: ['sima', 'simb'],
+    ...more,
+  });
+
+  it('the second reading under the other kind is not recorded: the first stands, the history notes it once, a repeat notes nothing more', async () => {
+    const id = await failedAuthorization();
+    const first = await store.recordAdjustment(reading(id, 'duplicate_after_failover', 'sima'), 5000);
+    expect(first.created).toBe(true);
+    const second = await store.recordAdjustment(reading(id, 'succeeded_after_failure', 'simb'), 6000);
+    expect(second).toEqual({ created: false, adjustment: first.adjustment, duplicateOf: { noted: true } });
+    const again = await store.recordAdjustment(reading(id, 'succeeded_after_failure', 'simb'), 7000);
+    expect(again).toEqual({ created: false, adjustment: first.adjustment, duplicateOf: { noted: false } });
+    expect(await store.forOperation(id)).toEqual([first.adjustment]);
+    // A FAILED authorization is never marked done by the duplicate (only a new succeeded_after_failure would mark it).
+    expect((await ledger.get(id))?.succeededAfterFailure).toBeUndefined();
+    const notes = (await ledger.interactions(id)).filter((h) => h.event === 'adjustment_duplicate_psp_fact');
+    expect(notes).toEqual([
+      expect.objectContaining({
+        adjustment_id: adjustmentIdFor('simb', 'evt_1'),
+        kind: 'succeeded_after_failure',
+        gateway: 'simb',
+        psp_reference: 'auth_1',
+        recorded_as: first.adjustment.id,
+        recorded_kind: 'duplicate_after_failover',
+      }),
+    ]);
+  });
+
+  it('a report line of the same transaction (another event id, the same reference) is the same fact', async () => {
+    const id = await failedAuthorization();
+    const first = await store.recordAdjustment(reading(id, 'succeeded_after_failure', 'simb'), 5000);
+    const line = await store.recordAdjustment(reading(id, 'duplicate_after_failover', 'sima', { pspEventId: 'reconciliation:line-1' }), 6000);
+    expect(line.duplicateOf).toEqual({ noted: true });
+    expect(line.adjustment.id).toBe(first.adjustment.id);
+  });
+
+  it('another PSP transaction (another reference), entries of different accounts, or one entry alone: both recorded, as before', async () => {
+    const other = await failedAuthorization();
+    await store.recordAdjustment(reading(other, 'duplicate_after_failover', 'sima'), 5000);
+    expect((await store.recordAdjustment(reading(other, 'succeeded_after_failure', 'simb', { pspReference: 'auth_2' }), 6000)).created).toBe(true);
+
+    const apart = await failedAuthorization();
+    await store.recordAdjustment(reading(apart, 'duplicate_after_failover', 'sima', { accountGateways: ['sima'] }), 5000);
+    expect((await store.recordAdjustment(reading(apart, 'succeeded_after_failure', 'simb', { accountGateways: ['simb'] }), 6000)).created).toBe(true);
+
+    const alone = await failedAuthorization();
+    await store.recordAdjustment(reading(alone, 'duplicate_after_failover', 'sima', { accountGateways: undefined }), 5000);
+    expect((await store.recordAdjustment(reading(alone, 'succeeded_after_failure', 'simb', { accountGateways: undefined }), 6000)).created).toBe(true);
+    expect(await store.forOperation(alone)).toHaveLength(2);
+  });
+
+  it('the same kind twice under two event ids is not this rule’s: both recorded (as before)', async () => {
+    const id = await failedAuthorization();
+    await store.recordAdjustment(reading(id, 'succeeded_after_failure', 'simb'), 5000);
+    expect((await store.recordAdjustment(reading(id, 'succeeded_after_failure', 'sima', { pspEventId: 'evt_2' }), 6000)).created).toBe(true);
+  });
+});

@@ -1,7 +1,7 @@
 import { buildConfig } from '../../../src/config/load-config';
 import { configWarnings } from '../../../src/config/cross-field-rules';
 import { ConfigError } from '../../../src/errors/config-error';
-import { gatewayVaults } from '../../../src/gateways/gateway-vaults';
+import { gatewayVaults, sameAccountGateways } from '../../../src/gateways/gateway-vaults';
 import { minimalParameters } from '../../support/minimal-parameters';
 
 const STRIPE_HOOK = 'whsec_vaultsTest0123456789abcdefXYZ';
@@ -87,5 +87,27 @@ describe('gateways.<name>.vault', () => {
     ]);
     // The ids carry no key value.
     for (const id of vaults.vaultOf.values()) expect(id).not.toContain('sk_test');
+  });
+});
+
+describe('sameAccountGateways', () => {
+  test('the entries of one account and key (itself included, in configuration order), never another account’s or PSP’s', () => {
+    const key = 'sk_test_vaults_same_0123456789';
+    const c = config({ a: stripe(key), other: stripe('sk_test_vaults_other_0123456789'), b: stripe(key, { timeout_ms: 3000 }), ad: adyen('AcmeEU') });
+    expect(sameAccountGateways(c.gateways, 'b')).toEqual(['a', 'b']);
+    expect(sameAccountGateways(c.gateways, 'other')).toEqual(['other']);
+    expect(sameAccountGateways(c.gateways, 'ad')).toEqual(['ad']);
+  });
+
+  test('Adyen entries of one key but two merchant accounts are two accounts; a declared vault joins entries', () => {
+    const c = config({ eu: adyen('AcmeEU'), us: adyen('AcmeUS'), eu2: adyen('AcmeEU', { timeout_ms: 3000 }) });
+    expect(sameAccountGateways(c.gateways, 'eu')).toEqual(['eu', 'eu2']);
+    expect(sameAccountGateways(c.gateways, 'us')).toEqual(['us']);
+    const declared = config({ a: stripe('sk_test_vaults_a_0123456789', { vault: 'acme' }), rk: stripe('rk_test_vaults_0123456789', { vault: 'acme' }) });
+    expect(sameAccountGateways(declared.gateways, 'rk')).toEqual(['a', 'rk']);
+  });
+
+  test('a gateway not configured is its own account alone', () => {
+    expect(sameAccountGateways(config({ a: stripe('sk_test_vaults_a_0123456789') }).gateways, 'gone')).toEqual(['gone']);
   });
 });
