@@ -409,6 +409,7 @@ export class ReconciliationRunner {
       // Most lines agree: no call, no await for them (a microtask per line is measurable over 100,000).
       let outcome: ActionOutcome = 'none';
       if (verdict.action.type !== 'none') ({ verdict, outcome } = await this.act(record, match, verdict, dryRun, ties));
+      else if (!dryRun && match && this.deps.orphans && reportedSuccessAfterFailure(verdict, match)) await this.reverseAgain(record, match);
       if (verdict.undone) this.noteUndone(verdict, outcome, dryRun);
       this.note(verdict, outcome, delta, logged);
       if (sink) await sink.verdict(verdict, outcome);
@@ -760,6 +761,22 @@ export class ReconciliationRunner {
   }
 
   /**
+   * Asks orphan reversal again for an authorization (or sale) the ledger holds FAILED whose success the line shows and
+   * a `succeeded_after_failure` reports already: the run that recorded it may have stopped before its reversal was asked
+   * for (a crash, a Redis error), and nothing else would ask. Idempotent: an existing reversal is found by its
+   * deterministic id and queued again only if it never left; one asked for already says nothing more.
+   */
+  private async reverseAgain(record: PspRecord, match: Match): Promise<void> {
+    const { orphans, logger } = this.deps;
+    if (!orphans) return;
+    const op = await this.ledger.record(match.op.id);
+    if (!op) return;
+    const reported = (match.adjustments ?? []).find((a) => a.kind === 'succeeded_after_failure');
+    const confirmed = { amount: reported?.amount ?? record.amount, currency: record.currency.toUpperCase() };
+    await reverseSuccessAfterFailure(orphans, logger, op, record.pspReference, 'reconciliation', confirmed);
+  }
+
+  /**
    * Applies what the PSP is authoritative for (nothing in a dry run).
    * @throws AdjustmentsChangedError when an adjustment judged against the operation's adjustments as read
    *   (`Match.adjustmentsRead`) finds them changed: nothing recorded, the line is to be judged again.
@@ -784,7 +801,7 @@ export class ReconciliationRunner {
         // Likewise a refund of a payment that a refund of ours still open may be (its answer not recorded yet).
         if (refundsPayment(record, op) && openRefunds(await this.ledgerRecords.dependentsOf(op.id)).length > 0) return 'report';
         const pspReference = record.modificationReference ?? record.pspReference;
-        const { created } = await this.deps.adjustments.recordAdjustment(op, {
+        const { created, duplicateOf, adjustment } = await this.deps.adjustments.recordAdjustment(op, {
           kind: action.kind,
           direction: action.direction,
           amount: action.amount,
@@ -797,7 +814,9 @@ export class ReconciliationRunner {
           source: 'reconciliation',
           ...(match?.adjustmentsRead !== undefined ? { expectedAdjustments: match.adjustmentsRead } : {}),
         });
-        if (created && action.kind === 'succeeded_after_failure' && this.deps.orphans) {
+        // On a repeat of this adjustment too (idempotent by the void's id); not for a reading of another kind recorded
+        // first (`duplicateOf`: a failover's late success, voided at the entry failed over from).
+        if (duplicateOf === undefined && adjustment.kind === 'succeeded_after_failure' && action.kind === 'succeeded_after_failure' && this.deps.orphans) {
           const confirmed = { amount: action.amount, currency: action.currency };
           await reverseSuccessAfterFailure(this.deps.orphans, this.deps.logger, op, record.pspReference, 'reconciliation', confirmed);
         }
@@ -885,4 +904,14 @@ function emptyDelta(phase: PageDelta['phase']): PageDelta {
     unreadable: [],
     lookups: 0,
   };
+}
+
+/**
+ * Whether `verdict` is a FAILED authorization's (or sale's) success the PSP lists, reported already as a
+ * `succeeded_after_failure` (nothing to record): its reversal is asked for again (`reverseAgain`). Pure.
+ */
+function reportedSuccessAfterFailure(verdict: LineVerdict, match: Match): boolean {
+  if (verdict.class !== 'state_mismatch' || verdict.action.type !== 'none') return false;
+  if (match.op.state !== 'FAILED' || (match.op.command !== 'authorize' && match.op.command !== 'sale')) return false;
+  return (match.adjustments ?? []).some((a) => a.kind === 'succeeded_after_failure');
 }
