@@ -5,11 +5,13 @@ import { AdjustmentRecorder, adjustmentsFoundRecorded } from '../delivery/adjust
 import { AdjustmentsChangedError } from '../errors/adjustments-changed-error';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { assertNever } from '../gateways/assert-never';
-import { Ledger } from '../ledger/ledger';
+import { Ledger, OperationRecord } from '../ledger/ledger';
 import { isTerminal } from '../ledger/operation-state';
 import { failMaySettle } from '../delivery/held-failover';
 import { Logger } from '../logging/logger';
 import { OrphanReversal, reverseSuccessAfterFailure } from '../poller/orphan-reversal';
+import { GatewayConfig } from '../config/config';
+import { EarlierSuccessOutcome, earlierSameAccountAttempt, lateSuccesses } from '../webhooks/earlier-attempt';
 import type { AdjustmentKind } from '../adjustments/adjustment';
 import type { CommandType } from '../contracts/payment-command';
 import {
@@ -25,7 +27,7 @@ import {
   refundsPayment,
 } from '../reconciliation/classifier';
 import type { PspRecord, PspRecordReader, ReconciliationWindow, UnreadablePspLine } from '../reconciliation/psp-record';
-import { RECONCILIATION_CLASSES, LineVerdict, ReconciliationClass } from '../reconciliation/reconciliation-class';
+import { RECONCILIATION_CLASSES, LineVerdict, ReconciliationAction, ReconciliationClass } from '../reconciliation/reconciliation-class';
 import { ReconciliationLedger, lineEventId } from './reconciliation-ledger';
 import { ownClosing } from '../webhooks/own-closing';
 import { openRefunds } from '../webhooks/outside-refund';
@@ -122,6 +124,12 @@ export interface ReconciliationRunnerDeps {
   recorder: OutcomeRecorder;
   /** Hands an authorization the OMS was told failed, and the PSP holds, to orphan reversal. Optional. */
   orphans?: OrphanReversal;
+  /**
+   * The configured gateway entries (`config.gateways`): a FAILED operation's success listed through this entry that is
+   * its earlier attempt's at the one entry of this PSP account it failed over from (`earlierSameAccountAttempt`) is
+   * read as the webhook path reads it there (`duplicate_after_failover`, voided there). Without: never told apart.
+   */
+  gateways?: Readonly<Record<string, GatewayConfig>>;
   logger: Logger;
   /** How long a run's state is kept, seconds. Default 35 days. */
   stateTtlS?: number;
@@ -761,6 +769,69 @@ export class ReconciliationRunner {
   }
 
   /**
+   * A FAILED operation's success listed through this entry that is its earlier attempt's at `attemptAt`, the one entry
+   * of this PSP account it failed over from (`earlierSameAccountAttempt`): recorded as the webhook path records it, a
+   * `duplicate_after_failover` of that entry (never a `succeeded_after_failure`: the OMS is not told it succeeded after
+   * all), and an authorization voided there (`requestAtEarlierGateway`). Found recorded already (a webhook at either
+   * endpoint, an earlier run): nothing recorded, its void asked for again (idempotent); warned of and counted
+   * (`pb_failover_late_successes_total`) when recorded.
+   */
+  private async earlierAttemptSuccess(
+    op: OperationRecord,
+    attemptAt: string,
+    pspReference: string,
+    record: PspRecord,
+    action: Extract<ReconciliationAction, { type: 'adjust' }>,
+    match: Match | null,
+  ): Promise<ActionOutcome> {
+    const { orphans, logger } = this.deps;
+    const known = (match?.adjustments ?? []).some((a) => a.kind === 'duplicate_after_failover' && a.pspReference === pspReference);
+    let created = false;
+    if (!known) {
+      const recorded = await this.deps.adjustments.recordAdjustment(op, {
+        kind: 'duplicate_after_failover',
+        direction: op.command === 'sale' ? 'credit' : 'none',
+        amount: action.amount,
+        currency: action.currency,
+        reason: `${record.pspType}_after_failover_to_${this.deps.gateway}`,
+        pspReference,
+        occurredAt: record.occurredAt,
+        gateway: attemptAt,
+        pspEventId: lineEventId(record.lineId),
+        source: 'reconciliation',
+        ...(match?.adjustmentsRead !== undefined ? { expectedAdjustments: match.adjustmentsRead } : {}),
+      });
+      // Read first under the other kind (its own reversal ran, or runs): nothing more here.
+      if (recorded.duplicateOf !== undefined || recorded.adjustment.kind !== 'duplicate_after_failover') return 'already_adjusted';
+      created = recorded.created;
+    }
+    let done: EarlierSuccessOutcome = 'reported';
+    let voidId: string | undefined;
+    if (op.command === 'authorize' && orphans) {
+      // On a repeat too: found by its deterministic id, queued again if it never left.
+      const decision = await orphans.requestAtEarlierGateway(op, attemptAt, pspReference, { amount: action.amount, currency: action.currency });
+      if (decision.outcome === 'voided' || decision.outcome === 'already_requested') done = 'voided';
+      else if (decision.outcome === 'would_void') done = 'would_void';
+      voidId = decision.voidId;
+    }
+    if (!created) return 'already_adjusted';
+    lateSuccesses().inc({ gateway: attemptAt, outcome: done });
+    logger.warn('PSP discrepancy: a gateway the operation failed over from reports success (a second live authorization)', {
+      operation_id: op.id,
+      command: op.command,
+      gateway: attemptAt,
+      current_gateway: this.deps.gateway,
+      operation_state: op.state,
+      psp_status: record.pspType,
+      psp_line: record.lineId,
+      source: 'reconciliation',
+      action: done,
+      ...(voidId !== undefined ? { void_operation_id: voidId } : {}),
+    });
+    return 'adjusted';
+  }
+
+  /**
    * Asks orphan reversal again for an authorization (or sale) the ledger holds FAILED whose success the line shows and
    * a `succeeded_after_failure` reports already: the run that recorded it may have stopped before its reversal was asked
    * for (a crash, a Redis error), and nothing else would ask. Idempotent: an existing reversal is found by its
@@ -801,6 +872,13 @@ export class ReconciliationRunner {
         // Likewise a refund of a payment that a refund of ours still open may be (its answer not recorded yet).
         if (refundsPayment(record, op) && openRefunds(await this.ledgerRecords.dependentsOf(op.id)).length > 0) return 'report';
         const pspReference = record.modificationReference ?? record.pspReference;
+        // A success naming another PSP transaction than the attempt at this entry, of the one entry of this PSP account
+        // the operation failed over from: that attempt's, read as the webhook path reads it (one fact, one reading).
+        const attemptAt =
+          action.kind === 'succeeded_after_failure' && pspReference !== undefined && this.deps.gateways
+            ? earlierSameAccountAttempt(op, this.deps.gateway, { status: 'SUCCESS', gatewayReference: pspReference }, this.deps.gateways)
+            : null;
+        if (attemptAt !== null && pspReference !== undefined) return this.earlierAttemptSuccess(op, attemptAt, pspReference, record, action, match);
         const { created, duplicateOf, adjustment } = await this.deps.adjustments.recordAdjustment(op, {
           kind: action.kind,
           direction: action.direction,

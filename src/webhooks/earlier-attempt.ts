@@ -50,7 +50,8 @@ export function earlierSameAccountAttempt(
  */
 export type EarlierSuccessOutcome = 'voided' | 'would_void' | 'reported';
 
-function lateSuccesses(): Counter<'gateway' | 'outcome'> {
+/** `pb_failover_late_successes_total`, by the gateway failed over from and what was done (`EarlierSuccessOutcome`). */
+export function lateSuccesses(): Counter<'gateway' | 'outcome'> {
   return counter(
     'pb_failover_late_successes_total',
     'Successes reported by a gateway an operation had failed over from (a second live authorization or charge), by that gateway and what was done',
