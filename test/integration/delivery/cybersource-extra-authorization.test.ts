@@ -13,6 +13,7 @@ import { metricValue } from '../../../src/metrics/metrics-registry';
 import { OrphanReversal, extraHoldVoidId, orphanReleases } from '../../../src/poller/orphan-reversal';
 import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
+import { Poller } from '../../../src/poller/poller';
 import { bullJobId } from '../../../src/queueing/job-id';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { captureLogger } from '../../support/capture-logger';
@@ -85,7 +86,7 @@ afterAll(async () => {
   for (const c of configs) await purgeNamespace(c).catch(() => undefined);
 });
 
-function setup(mode: 'on' | 'dry_run') {
+function setup(mode: 'on' | 'dry_run' | 'off') {
   const config = testConfig({
     'authorizations.orphan_reversal': mode,
     gateways: {
@@ -109,8 +110,10 @@ function setup(mode: 'on' | 'dry_run') {
   const orphans = new OrphanReversal({ config, redis, ledger, deliveryQueue, logger });
   // As every process wires it (poller/outcome-recorder-wiring.ts).
   const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger, ...orphanReleases(orphans) });
-  const service = new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger });
-  return { ledger, service, orphans, deliveryQueue, lines };
+  const router = new ConfiguredGatewayRouter(createGatewayClients(config));
+  const service = new DeliveryService({ config, ledger, router, recorder, logger });
+  const poller = new Poller({ config, ledger, router, recorder, logger });
+  return { ledger, service, poller, orphans, deliveryQueue, lines };
 }
 
 /** An authorization of 100.00 USD that left and whose answer was lost: UNKNOWN, asked about before any resend. */
@@ -181,6 +184,30 @@ describe('Cybersource double authorization found by the status inquiry: the extr
     expect(await service.deliver(voidId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
     expect(await service.deliver(voidId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
     expect(reversals.slice(seen).map((r) => r.id)).toEqual([FIRST_ID]);
+  });
+
+  it("the poller's inquiry of a PENDING authorization finding the double authorization voids the extra one the same way", async () => {
+    const { ledger, poller } = setup('on');
+    const id = await unknownAuthorization(ledger);
+    await ledger.transition(id, 'PENDING', { event: 'outcome', source: 'response' }, { nextCheckAt: Date.now() - 1, pollStep: 0 });
+
+    await poller.runOnce();
+    expect(await ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', gatewayReference: RESENT_ID });
+    expect(await ledger.get(extraHoldVoidId(id, FIRST_ID))).toMatchObject({
+      command: 'cancel',
+      payment: { gateway_key: FIRST_ID, amount: 9000, orphan_reversal: 'extra_authorization' },
+    });
+  });
+
+  it('with orphan reversal off sends no void and says the extra authorization holds funds', async () => {
+    const { ledger, service, lines } = setup('off');
+    const id = await unknownAuthorization(ledger);
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await ledger.get(extraHoldVoidId(id, FIRST_ID))).toBeNull();
+    expect(logged(lines, 'orphan reversal is off: an extra authorization of the operation holds funds until a person reverses it', id)).toMatchObject({
+      psp_reference: FIRST_ID,
+      amount: 9000,
+    });
   });
 
   it('in dry run sends no void and reports the extra authorization (warn line, metric, history entry)', async () => {
