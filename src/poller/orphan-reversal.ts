@@ -334,12 +334,13 @@ export function reversalAfterVoidId(authorizationId: string): string {
 
 /**
  * The operation id of the void of an extra authorization of operation `operationId`, PSP id `pspReference`
- * ({@link OrphanReversal.requestExtraHold}): `_<operation id>-extra-<psp reference>.void` (hashed like
- * {@link voidOperationId} when too long). Deterministic: one void per operation and PSP transaction, however often
- * an inquiry finds it.
+ * ({@link OrphanReversal.requestExtraHold}): `_<operation id>-extra-<16 hex of the PSP id's SHA-256>.void` (hashed
+ * like {@link voidOperationId} when too long). Deterministic: one void per operation and PSP transaction, however
+ * often an inquiry finds it. The PSP id is digested, not spelled: a 22-digit Cybersource id may hold a run the card
+ * number scanners of logs and events take for one, and the void's id is its event's `operation_reference`.
  */
 export function extraHoldVoidId(operationId: string, pspReference: string): string {
-  return voidOperationId(`${operationId}-extra-${pspReference}`);
+  return voidOperationId(`${operationId}-extra-${createHash('sha256').update(pspReference).digest('hex').slice(0, 16)}`);
 }
 
 /**
