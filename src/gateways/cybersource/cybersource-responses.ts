@@ -798,7 +798,8 @@ function isAuthorization(summary: Json): boolean {
 
 /**
  * The summary whose result is the operation's, among its own ({@link decisiveSummaries}), its own authorizations
- * that hold funds (`holding`) and a capture's or refund's own attempts that succeeded (`succeeded`). For an
+ * that hold funds (`holding`, with those older than the one that decides which fail holding funds: an earlier
+ * `AUTHORIZED_RISK_DECLINED`) and a capture's or refund's own attempts that succeeded (`succeeded`). For an
  * authorize, sale or revalidate: the newest that holds funds ({@link holdsFunds}); when none does, the newest that
  * fails still holding funds ({@link failsHoldingFunds}), else the newest. For a capture or refund: the newest that
  * succeeded (read SUCCESS or PENDING, not voided: {@link holdsFunds}), else the newest. Cybersource takes no idempotency
