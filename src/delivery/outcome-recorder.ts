@@ -373,14 +373,18 @@ export class OutcomeRecorder {
     if (op.command === 'cancel' && after.state === 'SUCCEEDED' && after.refundsRereadAfterVoid === undefined) {
       await this.rereadAfterVoid(after, after.cancelEffect ?? fields.cancelEffect);
     }
-    // A move between the extra holds' request and this one recorded one of them as the operation's (a webhook): said.
+    // A move between the extra holds' request and this one recorded one of them as the operation's (a webhook): said;
+    // its void, once delivered, finds that hold on record and is refused unsent (operation-context.ts).
     if (extraVoided.length > 0 && after.gatewayReference !== undefined && extraVoided.includes(after.gatewayReference)) {
-      this.deps.logger.error('an extra authorization voided is the one the operation recorded (another move settled it meanwhile): check its void', {
-        operation_id: op.id,
-        gateway,
-        gateway_reference: after.gatewayReference,
-        source,
-      });
+      this.deps.logger.error(
+        'an extra authorization whose void was requested is the one the operation recorded (another move settled it meanwhile): its void is refused unsent (EXTRA_AUTHORIZATION_RECORDED) unless it left already; check it at the PSP',
+        {
+          operation_id: op.id,
+          gateway,
+          gateway_reference: after.gatewayReference,
+          source,
+        },
+      );
     }
     // The deadline this move set, once it is on the record (not a racing move's).
     if (deadline && after.state === 'ACTION_REQUIRED' && after.nextCheckAt === deadline.at) {

@@ -113,7 +113,7 @@ function setup(mode: 'on' | 'dry_run' | 'off') {
   const router = new ConfiguredGatewayRouter(createGatewayClients(config));
   const service = new DeliveryService({ config, ledger, router, recorder, logger });
   const poller = new Poller({ config, ledger, router, recorder, logger });
-  return { ledger, service, poller, orphans, deliveryQueue, lines };
+  return { ledger, service, poller, orphans, recorder, deliveryQueue, lines };
 }
 
 /** An authorization of 100.00 USD that left and whose answer was lost: UNKNOWN, asked about before any resend. */
@@ -184,6 +184,22 @@ describe('Cybersource double authorization found by the status inquiry: the extr
     expect(await service.deliver(voidId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
     expect(await service.deliver(voidId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
     expect(reversals.slice(seen).map((r) => r.id)).toEqual([FIRST_ID]);
+  });
+
+  it("a void requested whose hold another move then recorded as the operation's (a webhook won the race) is refused unsent", async () => {
+    const { ledger, service, orphans, recorder } = setup('on');
+    const id = await unknownAuthorization(ledger);
+    // The inquiry's pass: the void of the first approval requested, before its success of the resend goes on record…
+    expect((await orphans.requestExtraHold((await ledger.get(id))!, { pspReference: FIRST_ID, amount: 9000, currency: 'USD' })).outcome).toBe('voided');
+    // …and a webhook of that first approval records it first: the OMS is told FIRST_ID is the authorization.
+    await recorder.apply((await ledger.get(id))!, { status: 'SUCCESS', gatewayReference: FIRST_ID, gatewayStatus: 'AUTHORIZED' }, 'webhook');
+    expect(await ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', gatewayReference: FIRST_ID });
+
+    const seen = reversals.length;
+    const voidId = extraHoldVoidId(id, FIRST_ID);
+    expect(await service.deliver(voidId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(reversals.slice(seen)).toEqual([]);
+    expect(await ledger.get(voidId)).toMatchObject({ state: 'FAILED', reason: 'EXTRA_AUTHORIZATION_RECORDED' });
   });
 
   it("the poller's inquiry of a PENDING authorization finding the double authorization voids the extra one the same way", async () => {
