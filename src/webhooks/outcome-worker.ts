@@ -277,7 +277,7 @@ async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<Ga
   // The customer's action reported after the PSP began processing: an older fact, never a step back.
   if (isStaleActionNotice(op, arrived)) return recordStaleAction(op, arrived, deps, gatewayType);
   // A failure of an operation whose decline of a resend was held speaks for one of its transactions only: not applied.
-  if (await holdFailOfHeldDecline(op, arrived, deps)) return op.state;
+  if (await holdFailOfHeldDecline(op, arrived, { ...deps, config })) return op.state;
   const before = op.state;
   if (arrived.outcome.partialApproval && !isTerminal(op.state)) {
     partialApprovals.inc({ gateway });

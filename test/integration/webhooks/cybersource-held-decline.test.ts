@@ -6,6 +6,8 @@
  * merchant reference (`clientReferenceInformation.code`), which is how the webhook names the operation; the
  * transaction id (`data.id`) is the only thing that tells them apart, and the bridge knows neither of the earlier one.
  * - a reject of the resend's transaction is history only: the operation stays UNRESOLVED, never FAILED;
+ * - so is one processed before the resend's own DECLINED answer is recorded (the earlier attempt is unproven all the
+ *   same), while at a gateway that replays a key's answer (the simulator) the same reject settles it FAILED;
  * - an accept of the earlier transaction is the PSP's fact: SUCCEEDED.
  */
 import http from 'node:http';
@@ -14,12 +16,20 @@ import { metricValue } from '../../../src/metrics/metrics-registry';
 import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
-import { cybersourceWebhookGateway, postCybersourceSigned, useWebhookStack } from '../../support/webhook-stack';
+import {
+  cybersourceWebhookGateway,
+  postCybersourceSigned,
+  postSimulatorSigned,
+  simulatorAuthorizationEvent,
+  simulatorWebhookGateway,
+  useWebhookStack,
+} from '../../support/webhook-stack';
 
 jest.setTimeout(60_000);
 
 const WEBHOOK_KEY = Buffer.from('held-decline-webhook-test-key-0123').toString('base64');
 const ORGANIZATION = 'testrest';
+const SIMULATOR_SECRET = 'whsec-held-decline-simulator-0123';
 /** The resend's transaction, declined (the 201 DECLINED's id); 22 digits with no Luhn-valid card-length window. */
 const RESEND_ID = '6381278241084565900600';
 /** The earlier attempt's transaction, which the 400 PROCESSOR_UNAVAILABLE answer never named. */
@@ -30,15 +40,26 @@ const PROCESSOR_UNAVAILABLE = { status: 400, body: { status: 'INVALID_REQUEST', 
 /** A 201 `DECLINED` of the resend by the processor. */
 const DECLINED = { status: 201, body: { id: RESEND_ID, status: 'DECLINED', errorInformation: { reason: 'PROCESSOR_DECLINED', message: 'declined' } } };
 
+/** An answer of the stand-in: sent once `after` (if any) has resolved; `reached` is called when its request arrives. */
+interface Answer {
+  status: number;
+  body: Record<string, unknown>;
+  after?: Promise<void>;
+  reached?: () => void;
+}
+
 /** The stand-in answers each payment request with the next of `answers`. */
-let answers: { status: number; body: Record<string, unknown> }[] = [];
+let answers: Answer[] = [];
 let pspUrl = '';
 const psp = http.createServer((req, res) => {
   req.resume();
   req.on('end', () => {
     const next = req.method === 'POST' && req.url === '/pts/v2/payments' ? answers.shift() : undefined;
-    res.writeHead(next?.status ?? 404, { 'content-type': 'application/hal+json' });
-    res.end(JSON.stringify(next?.body ?? { reason: 'NOT_FOUND' }));
+    next?.reached?.();
+    void (next?.after ?? Promise.resolve()).then(() => {
+      res.writeHead(next?.status ?? 404, { 'content-type': 'application/hal+json' });
+      res.end(JSON.stringify(next?.body ?? { reason: 'NOT_FOUND' }));
+    });
   });
 });
 // Before the stack's own beforeAll: its gateway's base URL is this server's.
@@ -52,9 +73,23 @@ afterAll(async () => {
 });
 
 const log = captureLogger('info');
-const stack = useWebhookStack(() => ({ cybs: { ...cybersourceWebhookGateway(ORGANIZATION, WEBHOOK_KEY), base_url: pspUrl, timeout_ms: 2000 } }), {
-  webLogger: log.logger,
-});
+/** What the OMS was told (method and params of each notification), in order. */
+const told: { method: string; params: Record<string, unknown> }[] = [];
+const stack = useWebhookStack(
+  () => ({
+    // Long enough for a webhook to be handled while the resend's answer is held back.
+    cybs: { ...cybersourceWebhookGateway(ORGANIZATION, WEBHOOK_KEY), base_url: pspUrl, timeout_ms: 15_000 },
+    sim: simulatorWebhookGateway(SIMULATOR_SECRET),
+  }),
+  { webLogger: log.logger, notify: async (method, params) => void told.push({ method, params }) },
+);
+
+/** The statuses of what the OMS was told about operation `id`, in order. */
+const toldStatuses = (id: string): unknown[] =>
+  told
+    .map((n) => n.params.payment as Record<string, unknown> | undefined)
+    .filter((p) => p?.operation_reference === id)
+    .map((p) => p?.status);
 
 /** An authorization whose resend's decline was held: a PROCESSOR_UNAVAILABLE, then the resend DECLINED. */
 async function heldAuthorization(): Promise<string> {
@@ -131,5 +166,58 @@ describe('Cybersource: a webhook about an operation whose decline of a resend wa
     await new Promise((r) => setTimeout(r, 1500));
     expect((await stack.worker.ledger.get(id))?.state).toBe('SUCCEEDED');
     expect(await stack.worker.events.load(`${id}.FAILED`)).toBeNull();
+  });
+});
+
+describe('a reject webhook processed before the answer of the resend it is about is recorded', () => {
+  it("at Cybersource (a resend is a new request) after a 5xx: held, not FAILED; the resend's DECLINED then leaves it UNRESOLVED; counted; the OMS told nothing FAILED", async () => {
+    let release = (): void => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let reached = (): void => undefined;
+    const resendReached = new Promise<void>((resolve) => (reached = resolve));
+    answers = [PROCESSOR_UNAVAILABLE, { ...DECLINED, after: released, reached }];
+    const command = channelCommand('authorize', {}, { gateway: 'cybs', gateway_key: 'AB695DA801DD1BB6E05341588E0A3BDC', amount: 10000, currency: 'USD' });
+    const id = command.payment.operation_reference!;
+    await stack.worker.ledger.create(id, command);
+    expect((await stack.worker.delivery.deliver(id)).kind).toBe('retry');
+    const resend = stack.worker.delivery.deliver(id);
+    try {
+      // The resend is at the PSP (its `attempt` entry on record, no end yet) when its reject is handled.
+      await resendReached;
+      const before = await heldFails();
+      expect(await post('payments.payments.reject', 'n-race-reject-a', id, RESEND_ID)).toBe(200);
+      await eventually(async () => (await stack.worker.ledger.interactions(id)).some((h) => h.provider_event_id === 'n-race-reject-a'), 20_000);
+      expect(await stack.worker.ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 2 });
+      expect((await stack.worker.ledger.interactions(id)).find((h) => h.event === 'webhook_fail_held')).toMatchObject({
+        gateway: 'cybs',
+        gateway_status: 'payments.payments.reject',
+        gateway_reference: RESEND_ID,
+        provider_event_id: 'n-race-reject-a',
+      });
+      expect(await heldFails()).toBe(before + 1);
+    } finally {
+      release();
+    }
+    expect(await resend).toEqual({ kind: 'done', state: 'UNRESOLVED' });
+    expect(await stack.worker.events.load(`${id}.FAILED`)).toBeNull();
+    await eventually(() => toldStatuses(id).length > 0, 20_000);
+    expect(toldStatuses(id)).not.toContain('FAIL');
+  });
+
+  it("at a gateway that replays a key's answer (the simulator), after a 5xx and with the resend in flight: FAILED as before, nothing held", async () => {
+    const command = channelCommand('authorize', {}, { gateway: 'sim', amount: 1999, currency: 'EUR' });
+    const id = command.payment.operation_reference!;
+    await stack.worker.ledger.create(id, command);
+    // The same history as above at the point the reject arrives: a 5xx, then the resend sent and not answered yet.
+    await stack.worker.ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
+    await stack.worker.ledger.appendInteraction(id, { event: 'send_error', kind: 'server_error', http_status: 500 });
+    await stack.worker.ledger.transition(id, 'SENT', { event: 'attempt', attempt: 2 }, { countAttempt: true });
+    const before = await metricValue('pb_webhook_held_decline_fails_total', { gateway: 'sim' });
+    const body = simulatorAuthorizationEvent(id, { eventId: 'evt-race-sim-a', status: 'declined', amount: 1999, currency: 'EUR' });
+    expect((await postSimulatorSigned(stack, 'sim', body, SIMULATOR_SECRET)).status).toBe(200);
+    await eventually(async () => (await stack.worker.ledger.get(id))?.state === 'FAILED', 20_000);
+    expect(await stack.worker.events.load(`${id}.FAILED`)).not.toBeNull();
+    expect((await stack.worker.ledger.interactions(id)).some((h) => h.event === 'webhook_fail_held')).toBe(false);
+    expect(await metricValue('pb_webhook_held_decline_fails_total', { gateway: 'sim' })).toBe(before);
   });
 });
