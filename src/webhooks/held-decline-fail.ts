@@ -18,8 +18,9 @@ const heldDeclineFails = counter(
  * attempt that may have landed (`failHeldBack`, src/delivery/held-failover.ts): its latest attempt's decline was held
  * UNRESOLVED, or that attempt's own answer is not recorded yet. The FAIL speaks for one of its transactions at the PSP,
  * likely the resend's, while the earlier attempt may hold the money. Recorded in the history (`webhook_fail_held`, the
- * transaction it names as `gateway_reference`), counted and logged (warn); the operation stays as it is and the OMS
- * hears nothing new. The gateway is the operation's, as delivery routes it.
+ * transaction it names as `gateway_reference`, and `funds_held` when the FAIL says the PSP still holds funds for it:
+ * the poller's inquiry hands such a hold to orphan reversal, not this), counted and logged (warn); the operation stays
+ * as it is and the OMS hears nothing new. The gateway is the operation's, as delivery routes it.
  * @returns whether it was held (the caller applies nothing); false: apply it as ever.
  */
 export async function holdFailOfHeldDecline(
@@ -37,6 +38,7 @@ export async function holdFailOfHeldDecline(
     gateway,
     gateway_status: outcome.gatewayStatus,
     ...(outcome.gatewayReference !== undefined ? { gateway_reference: outcome.gatewayReference } : {}),
+    ...(outcome.fundsHeld !== undefined ? { funds_held: outcome.fundsHeld } : {}),
     provider_event_id: eventId,
   });
   heldDeclineFails.inc({ gateway });
@@ -48,6 +50,7 @@ export async function holdFailOfHeldDecline(
       gateway,
       webhook_status: outcome.gatewayStatus,
       gateway_reference: outcome.gatewayReference,
+      funds_held: outcome.fundsHeld,
       event_id: eventId,
     },
   );

@@ -153,6 +153,19 @@ describe('Cybersource: a webhook about an operation whose decline of a resend wa
     expect(line).toMatchObject({ level: 'warn', operation_id: id, gateway: 'cybs', webhook_status: 'payments.payments.reject', event_id: 'n-held-reject-a' });
   });
 
+  it("a review's reject of it records on its held entry that the PSP says funds are held (funds_held review_rejected), in the warn line too", async () => {
+    const id = await heldAuthorization();
+    expect(await post('risk.casemanagement.decision.reject', 'n-held-review-a', id, EARLIER_ID)).toBe(200);
+    await eventually(async () => (await stack.worker.ledger.interactions(id)).some((h) => h.provider_event_id === 'n-held-review-a'), 20_000);
+    expect((await stack.worker.ledger.get(id))?.state).toBe('UNRESOLVED');
+    const entry = (await stack.worker.ledger.interactions(id)).find((h) => h.provider_event_id === 'n-held-review-a');
+    expect(entry).toMatchObject({ event: 'webhook_fail_held', gateway_status: 'risk.casemanagement.decision.reject', funds_held: 'review_rejected' });
+    const line = log.lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => String(l.message).startsWith('webhook failure held back') && l.event_id === 'n-held-review-a');
+    expect(line).toMatchObject({ level: 'warn', operation_id: id, funds_held: 'review_rejected' });
+  });
+
   it("an accept of the earlier attempt's transaction settles it SUCCEEDED (the PSP's fact), a reject of the resend after it changes nothing", async () => {
     const id = await heldAuthorization();
     expect(await post('payments.payments.accept', 'n-held-accept-a', id, EARLIER_ID)).toBe(200);
