@@ -248,6 +248,8 @@ async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<Ga
   }
   // From a gateway it failed over from: that attempt's fact, recorded and reported, never its outcome.
   if (isEarlierAttemptGateway(op, gateway)) return applyEarlierAttemptOutcome(op, arrived, deps);
+  // A capture's or refund's failure while it is open is its FAIL (below, `applyLateFact`): held as any other would be.
+  if (arrived.adjustment?.failsOpenOperation === true && (await holdFailOfHeldDecline(op, arrived, { ...deps, config }))) return op.state;
   // A late fact (chargeback, a capture or refund failing after it was accepted…) is an adjustment.
   const late = await applyLateFact(op, arrived, deps);
   if (late !== null) return late;

@@ -217,6 +217,25 @@ describe('a reject webhook processed before the answer of the resend it is about
     expect(toldStatuses(id)).not.toContain('FAIL');
   });
 
+  it("a capture's reject (a late fact failing it while open) after a 5xx, its resend in flight: held as well, not FAILED", async () => {
+    const command = channelCommand('capture', {}, { gateway: 'cybs', gateway_key: EARLIER_ID, amount: 10000, currency: 'USD' });
+    const id = command.payment.operation_reference!;
+    await stack.worker.ledger.create(id, command);
+    await stack.worker.ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
+    await stack.worker.ledger.appendInteraction(id, { event: 'send_error', kind: 'server_error', http_status: 500 });
+    await stack.worker.ledger.transition(id, 'SENT', { event: 'attempt', attempt: 2 }, { countAttempt: true });
+    const before = await heldFails();
+    expect(await post('payments.captures.reject', 'n-race-capture-a', id, RESEND_ID)).toBe(200);
+    await eventually(async () => (await stack.worker.ledger.interactions(id)).some((h) => h.provider_event_id === 'n-race-capture-a'), 20_000);
+    expect((await stack.worker.ledger.get(id))?.state).toBe('SENT');
+    expect((await stack.worker.ledger.interactions(id)).find((h) => h.provider_event_id === 'n-race-capture-a')).toMatchObject({
+      event: 'webhook_fail_held',
+      gateway_status: 'payments.captures.reject',
+    });
+    expect(await stack.worker.events.load(`${id}.FAILED`)).toBeNull();
+    expect(await heldFails()).toBe(before + 1);
+  });
+
   it("at a gateway that replays a key's answer (the simulator), after a 5xx and with the resend in flight: FAILED as before, nothing held", async () => {
     const command = channelCommand('authorize', {}, { gateway: 'sim', amount: 1999, currency: 'EUR' });
     const id = command.payment.operation_reference!;
