@@ -13,6 +13,9 @@
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { metricValue } from '../../../src/metrics/metrics-registry';
+import { createGatewayClients } from '../../../src/gateways/gateway-registry';
+import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
+import { Poller } from '../../../src/poller/poller';
 import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
@@ -50,10 +53,16 @@ interface Answer {
 
 /** The stand-in answers each payment request with the next of `answers`. */
 let answers: Answer[] = [];
+/** The transaction summaries the stand-in's Transaction Search lists (`POST /tss/v2/searches`). */
+let summaries: Record<string, unknown>[] = [];
 let pspUrl = '';
 const psp = http.createServer((req, res) => {
   req.resume();
   req.on('end', () => {
+    if (req.method === 'POST' && req.url === '/tss/v2/searches') {
+      res.writeHead(201, { 'content-type': 'application/hal+json;charset=utf-8' });
+      return void res.end(JSON.stringify({ count: summaries.length, totalCount: summaries.length, _embedded: { transactionSummaries: summaries } }));
+    }
     const next = req.method === 'POST' && req.url === '/pts/v2/payments' ? answers.shift() : undefined;
     next?.reached?.();
     void (next?.after ?? Promise.resolve()).then(() => {
@@ -251,5 +260,56 @@ describe('a reject webhook processed before the answer of the resend it is about
     expect(await stack.worker.events.load(`${id}.FAILED`)).not.toBeNull();
     expect((await stack.worker.ledger.interactions(id)).some((h) => h.event === 'webhook_fail_held')).toBe(false);
     expect(await metricValue('pb_webhook_held_decline_fails_total', { gateway: 'sim' })).toBe(before);
+  });
+});
+
+describe("the poller's search resolves an operation whose webhook failure was held (it is never held itself)", () => {
+  /** One poll pass an hour on, past the held operation's next check. */
+  const pollLater = async (): Promise<void> => {
+    const poller = new Poller({
+      config: stack.config,
+      ledger: stack.worker.ledger,
+      router: new ConfiguredGatewayRouter(createGatewayClients(stack.config)),
+      recorder: stack.worker.recorder,
+      logger: log.logger,
+      now: () => Date.now() + 3_600_000,
+    });
+    await poller.runOnce();
+  };
+  /** A summary of transaction `id` under merchant reference `code`. */
+  const summary = (id: string, code: string, applicationInformation: Record<string, unknown>): Record<string, unknown> => ({
+    id,
+    submitTimeUtc: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    applicationInformation,
+    clientReferenceInformation: { code },
+    orderInformation: { amountDetails: { totalAmount: '100.00', currency: 'USD' } },
+  });
+
+  it('FAILED, its hold handed to orphan reversal, when the search shows the resend rejected by Decision Manager holding funds and nothing else', async () => {
+    const id = await heldAuthorization();
+    expect(await post('risk.casemanagement.decision.reject', 'n-poll-review-a', id, RESEND_ID)).toBe(200);
+    await eventually(async () => (await stack.worker.ledger.interactions(id)).some((h) => h.provider_event_id === 'n-poll-review-a'), 20_000);
+    expect((await stack.worker.ledger.get(id))?.state).toBe('UNRESOLVED');
+    const before = (await metricValue('pb_failed_with_funds_held_total', { gateway: 'cybs', reason: 'risk_declined', release: 'would_void' })) ?? 0;
+    summaries = [
+      summary(RESEND_ID, id, { reasonCode: '481', rFlag: 'DREJECT', rCode: '0', applications: [{ name: 'ics_auth', rCode: '1', reasonCode: '100' }] }),
+    ];
+    await pollLater();
+    expect((await stack.worker.ledger.get(id))?.state).toBe('FAILED');
+    expect(await stack.worker.events.load(`${id}.FAILED`)).not.toBeNull();
+    expect(await metricValue('pb_failed_with_funds_held_total', { gateway: 'cybs', reason: 'risk_declined', release: 'would_void' })).toBe(before + 1);
+  });
+
+  it('SUCCEEDED when the search shows the earlier attempt authorized beside the declined resend', async () => {
+    const id = await heldAuthorization();
+    expect(await post('payments.payments.reject', 'n-poll-reject-a', id, RESEND_ID)).toBe(200);
+    await eventually(async () => (await stack.worker.ledger.interactions(id)).some((h) => h.provider_event_id === 'n-poll-reject-a'), 20_000);
+    summaries = [
+      summary(EARLIER_ID, id, { status: 'AUTHORIZED', reasonCode: '100', applications: [{ name: 'ics_auth', rCode: '1', reasonCode: '100' }] }),
+      summary(RESEND_ID, id, { status: 'DECLINED', reasonCode: '203', applications: [{ name: 'ics_auth', rCode: '0', reasonCode: '203' }] }),
+    ];
+    await pollLater();
+    expect((await stack.worker.ledger.get(id))?.state).toBe('SUCCEEDED');
+    expect(await stack.worker.events.load(`${id}.FAILED`)).toBeNull();
   });
 });
