@@ -313,3 +313,31 @@ describe("the poller's search resolves an operation whose webhook failure was he
     expect(await stack.worker.events.load(`${id}.FAILED`)).toBeNull();
   });
 });
+
+describe("a capture's reject of a capture that already SUCCEEDED after a 5xx and a resend (terminal: a late fact, never held)", () => {
+  it('is its late fact as before (a capture_failed adjustment): no webhook_fail_held, not counted, the capture stays SUCCEEDED', async () => {
+    const command = channelCommand('capture', {}, { gateway: 'cybs', gateway_key: EARLIER_ID, amount: 10000, currency: 'USD' });
+    const id = command.payment.operation_reference!;
+    await stack.worker.ledger.create(id, command);
+    await stack.worker.ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
+    await stack.worker.ledger.appendInteraction(id, { event: 'send_error', kind: 'server_error', http_status: 500 });
+    await stack.worker.ledger.transition(id, 'SENT', { event: 'attempt', attempt: 2 }, { countAttempt: true });
+    await stack.worker.recorder.apply(
+      (await stack.worker.ledger.get(id))!,
+      { status: 'SUCCESS', gatewayStatus: 'PENDING', gatewayReference: RESEND_ID },
+      'response',
+    );
+    expect((await stack.worker.ledger.get(id))?.state).toBe('SUCCEEDED');
+    const before = await heldFails();
+    expect(await post('payments.captures.reject', 'n-late-capture-a', id, RESEND_ID)).toBe(200);
+    await eventually(async () => (await stack.worker.ledger.interactions(id)).some((h) => h.psp_event_id === 'n-late-capture-a'), 20_000);
+    expect((await stack.worker.ledger.interactions(id)).find((h) => h.psp_event_id === 'n-late-capture-a')).toMatchObject({
+      event: 'adjustment',
+      kind: 'capture_failed',
+      source: 'webhook',
+    });
+    expect((await stack.worker.ledger.get(id))?.state).toBe('SUCCEEDED');
+    expect((await stack.worker.ledger.interactions(id)).some((h) => h.event === 'webhook_fail_held')).toBe(false);
+    expect(await heldFails()).toBe(before);
+  });
+});
