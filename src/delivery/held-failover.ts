@@ -1,5 +1,8 @@
 import { Counter } from 'prom-client';
 import { counter } from '../metrics/metrics-registry';
+import type { GatewayTransformer, OutcomeStatus } from '../gateways/gateway-adapter';
+import type { OperationRecord } from '../ledger/ledger';
+import { isTerminal } from '../ledger/operation-state';
 import { HistoryEntryRead, anyAttemptMayHaveLanded, unprovenUnderCurrentKey } from './attempt-ends';
 
 /** A `reason` of {@link failoversHeld}: a not-sent attempt's failover, after an earlier attempt that may be at the PSP. */
@@ -54,19 +57,51 @@ function isHeldDecline(entry: HistoryEntryRead): boolean {
 }
 
 /**
- * Whether a FAIL the PSP reports for the operation afterwards (a webhook's, a reconciliation line's) may settle it, from its history. Not when
- * its latest attempt's decline was held ({@link failoverHeld}, trigger `declined`, at a gateway that takes a resend as a
- * new request): the operation is then at least two transactions at the PSP under one merchant reference, and a FAIL
- * speaks for one of them only (most likely the declined resend's, told again); the earlier attempt may hold the money.
- * It stays UNRESOLVED for the poller or an operator; a SUCCESS settles it as ever (the PSP's fact). A later attempt
- * (after the `attempt_ended`) answers for itself. `history`: the operation's, oldest first. Pure.
+ * Whether a FAIL the PSP reports for the operation afterwards, not as the answer to a request of ours (a webhook's, a
+ * reconciliation line's), may settle it, from its history. Where the PSP replays a key's answer
+ * (`resendIsNewRequest` false: Stripe, Adyen, the simulator) always: a FAIL there answers for the key, every attempt
+ * under it included. Where a resend is a new request (`resendIsNewRequest` true: Cybersource), the operation may be
+ * several transactions at the PSP under one merchant reference, and a FAIL speaks for one of them only (most likely
+ * the resend's); so it may not settle it:
+ * - when its latest attempt's decline was held ({@link failoverHeld}, trigger `declined`): the decision on record;
+ * - while an attempt under the current key before the latest is not proven absent (`unprovenUnderCurrentKey` over the
+ *   history up to the latest `attempt` entry): the same case before the latest attempt's own end is on record (its
+ *   reject webhook handled before its synchronous DECLINED), or with that end an answer of its own (PENDING).
+ * An attempt at a gateway left before (under an earlier key) was failed over from on its own proof: it holds nothing.
+ * Held, the operation stays open for the poller, whose status inquiry reads every transaction under the merchant
+ * reference (its FAIL is never held: it is how the hold resolves); a SUCCESS settles it as ever (the PSP's fact).
+ * `history`: the operation's, oldest first. `resendIsNewRequest`: the operation's gateway's
+ * `GatewayTransformer.resendIsNewRequest` for its command. Pure.
  */
-export function failMaySettle(history: readonly HistoryEntryRead[]): boolean {
+export function failMaySettle(history: readonly HistoryEntryRead[], resendIsNewRequest: boolean): boolean {
+  if (!resendIsNewRequest) return true;
   for (let i = history.length - 1; i >= 0; i--) {
-    if (history[i].event === 'attempt') return true;
     if (isHeldDecline(history[i])) return false;
+    if (history[i].event === 'attempt') return unprovenUnderCurrentKey(history.slice(0, i)).length === 0;
   }
   return true;
+}
+
+/** What {@link failHeldBack} reads: the FAIL's operation, as read. */
+export type FailHeldBackOperation = Pick<OperationRecord, 'id' | 'state' | 'attempts' | 'command'>;
+
+/**
+ * Whether a FAIL reported for `op` by a webhook or a reconciliation line must be held back, not applied
+ * ({@link failMaySettle}): the one check both make. Never for another status, nor for an operation terminal already
+ * (a FAIL of it is a late fact, handled as such). Reads the history only for an operation sent more than once at a
+ * gateway whose resend is a new request (`transformer`: the operation's gateway's, `undefined` when it is no longer
+ * configured); a first attempt, or a PSP that replays a key's answer, costs no round trip.
+ * @returns true: the caller applies nothing (it records, counts and logs the hold); false: apply it as ever.
+ */
+export async function failHeldBack(
+  op: FailHeldBackOperation,
+  status: OutcomeStatus,
+  transformer: Pick<GatewayTransformer, 'resendIsNewRequest'> | undefined,
+  history: (operationId: string) => Promise<readonly HistoryEntryRead[]>,
+): Promise<boolean> {
+  if (status !== 'FAIL' || isTerminal(op.state) || op.attempts < 2) return false;
+  if (transformer?.resendIsNewRequest?.(op.command) !== true) return false;
+  return !failMaySettle(await history(op.id), true);
 }
 
 /**

@@ -849,6 +849,12 @@ async function checkedByReference(
     }
   }
   referenceLookups().inc({ gateway: named, result: !found ? 'unknown' : found.authorization ? 'authorization' : 'related' });
+  // The void of an extra authorization (orphan reversal, `extra_authorization`) names a hold no operation of ours records:
+  // requested before the inquiry's success went on record, a move meanwhile (a webhook of that very hold) may have made it
+  // the operation's, the one the OMS was told of and captures name. Found on record now, it is never voided.
+  if (found && op.command === 'cancel' && op.payment.orphan_reversal === 'extra_authorization') {
+    return { fail: EXTRA_AUTHORIZATION_RECORDED, field: 'payment.gateway_key', detail: { operation_id: found.record.id, command: found.record.command } };
+  }
   // A gift card refund's long digit run that names none of our operations is no reference of a payment (an Adyen
   // pspReference has 16 characters): it is the card's number. Intake refuses it now; a record taken before is
   // refused unsent, never put in a PSP's URL or body.
@@ -1019,6 +1025,12 @@ const LATE_SUCCESS_FIELDS = ['kind', 'amount', 'currency', 'psp_reference', 'occ
 
 /** Refused: a gift card refund's key is a gift card number naming none of our operations (see `checkedByReference`). */
 export const GIFT_CARD_NUMBER_REFUSED = 'CARD_DATA_REJECTED';
+
+/**
+ * Why the void of an extra authorization (orphan reversal, `extra_authorization`) is refused unsent: the hold it names is
+ * on record as an operation's own (recorded after the void was requested), never voided by it.
+ */
+export const EXTRA_AUTHORIZATION_RECORDED = 'EXTRA_AUTHORIZATION_RECORDED';
 
 /** Refused: the newest fact on record about a FAILED authorization is the PSP's release of it (lapse, cancellation). */
 export const AUTHORIZATION_RELEASED = 'AUTHORIZATION_RELEASED';

@@ -54,6 +54,7 @@ import {
 import { markOwnTransactionVoided, noteOwnTransactionVoidDeclined, ownTransactionVoidOf } from './own-transaction-void';
 import { gatewayDefinition, voidRefusedAsCaptured } from '../gateways/gateway-registry';
 import { ReleaseHeld, releaseHeldFunds } from './held-funds-release';
+import { ReleaseExtraHold, releaseExtraHolds } from './extra-holds-release';
 import { LapseRecorded, RecordLapse, failedOnRecordedLapse } from './authorization-lapse';
 import { HoldNote, ReleaseAfterVoid, isHoldReversal, noteHoldAfterVoid, noteHoldReversalSettled } from './hold-after-void';
 import type { ParkedOutcomes, ReleaseSource } from '../webhooks/parked-outcomes';
@@ -173,6 +174,12 @@ export class OutcomeRecorder {
        * logged as a hold left standing (`held-funds-release.ts`).
        */
       releaseHeld?: ReleaseHeld;
+      /**
+       * Voids an extra authorization an authorize's SUCCESS names (`GatewayOutcome.extraHolds`: a double authorization
+       * its status inquiry found; orphan reversal's `requestExtraHold`), requested before the success is recorded
+       * (`extra-holds-release.ts`). Without it such holds are left, said by a warn line.
+       */
+      releaseExtraHold?: ReleaseExtraHold;
       /**
        * Requests the reversal of the hold a cancel's void of a capture or sale left on its authorization, at a
        * gateway whose `reverse_after_void` is on (orphan reversal's `requestAfterVoid`). Without it such a hold is
@@ -340,6 +347,11 @@ export class OutcomeRecorder {
       if (voidReading) voidReading = await this.supersededBeforeMove(op, voidReading);
       if (voidReading) fields.refundsRereadAfterVoid = voidReading.kept;
     }
+    // The other authorizations of a double authorization: their voids requested before the success makes it terminal.
+    const extraVoided =
+      to === 'SUCCEEDED' && outcome.extraHolds !== undefined && !isTerminal(op.state)
+        ? await releaseExtraHolds({ ledger: this.deps.ledger, logger: this.deps.logger, release: this.deps.releaseExtraHold }, op, outcome, source)
+        : [];
     // Noted by the recorder whose move applied: two applying one outcome at once (a webhook racing an inquiry) note it once.
     const after = await this.decide(op, to, interaction, fields, reference, (moved) => {
       if (hold && moved.state === 'SUCCEEDED' && op.state !== 'SUCCEEDED') noteHoldAfterVoid(this.deps.logger, moved, hold, source);
@@ -360,6 +372,19 @@ export class OutcomeRecorder {
     // after the move, once per cancel (refunded-beyond-alarm.ts). No other outcome reads.
     if (op.command === 'cancel' && after.state === 'SUCCEEDED' && after.refundsRereadAfterVoid === undefined) {
       await this.rereadAfterVoid(after, after.cancelEffect ?? fields.cancelEffect);
+    }
+    // A move between the extra holds' request and this one recorded one of them as the operation's (a webhook): said;
+    // its void, once delivered, finds that hold on record and is refused unsent (operation-context.ts).
+    if (extraVoided.length > 0 && after.gatewayReference !== undefined && extraVoided.includes(after.gatewayReference)) {
+      this.deps.logger.error(
+        'an extra authorization whose void was requested is the one the operation recorded (another move settled it meanwhile): its void is refused unsent (EXTRA_AUTHORIZATION_RECORDED) unless it left already; check it at the PSP',
+        {
+          operation_id: op.id,
+          gateway,
+          gateway_reference: after.gatewayReference,
+          source,
+        },
+      );
     }
     // The deadline this move set, once it is on the record (not a racing move's).
     if (deadline && after.state === 'ACTION_REQUIRED' && after.nextCheckAt === deadline.at) {

@@ -47,6 +47,9 @@ export const BRIDGE_DECLINES: DeclineTable = {
     SPLIT_TENDER_ROLLED_BACK: { category: 'operation_not_permitted', action: 'none' },
     // A gift card refund naming the card by its number where a payment's reference goes (src/delivery/operation-context.ts).
     CARD_DATA_REJECTED: { category: 'bridge_refused', action: 'fix_request' },
+    // Orphan reversal's void of an extra authorization whose hold another move recorded as the operation's own since it
+    // was requested (a webhook of that hold won the race): the OMS's authorization, never voided; the other hold is for a person.
+    EXTRA_AUTHORIZATION_RECORDED: { category: 'bridge_refused', action: 'contact_support' },
     // A cancel of a FAILED authorization the PSP released after its late success: nothing held to void.
     AUTHORIZATION_RELEASED: 'operation_not_permitted',
     // A capture failing after the PSP voided its authorization the OMS was told succeeded (src/delivery/authorization-lapse.ts).

@@ -150,6 +150,14 @@ export interface GatewayOutcome {
    */
   fundsHeld?: FundsHeldReason;
   /**
+   * SUCCESS of an authorize found by a status inquiry only: the operation's other authorizations the PSP holds funds for
+   * besides the one this outcome names (`gatewayReference`), each made by a resend the PSP took as a new request (no
+   * idempotency key: Cybersource). Nothing will capture them (captures name `gatewayReference`): the recorder hands each
+   * to orphan reversal (`extra_authorization`). Set only when the PSP's answer tells which transactions hold funds (no
+   * release beside them that names none). Absent: none known; every other gateway leaves it unset.
+   */
+  extraHolds?: ExtraHold[];
+  /**
    * SUCCESS of a cancel or refund of a payment, read from a notification that names the payment (Adyen CANCELLATION,
    * CANCEL_OR_REFUND): what it did, `cancel` or `refund`, or `cancel_or_refund` when the PSP does not say. When no
    * operation of ours claims it (a cancel or refund the PSP made itself, as Adyen's case management does for a payment
@@ -173,6 +181,16 @@ export interface GatewayOutcome {
    * (`GatewayDefinition.voidRefusedAsCaptured`). Absent: the answer states no captured amount.
    */
   pspCaptured?: PspCaptured;
+}
+
+/** One extra authorization of an operation (see `GatewayOutcome.extraHolds`). */
+export interface ExtraHold {
+  /** The PSP's id of that authorization (a Cybersource transaction id): what its void names. */
+  pspReference: string;
+  /** What it holds, ISO 4217 minor units of `currency`, when the PSP's answer says (its authorized amount, else the amount asked). */
+  amount?: number;
+  /** Upper-case ISO 4217 code of `amount`. */
+  currency?: string;
 }
 
 /** What a PSP's answer states is captured of a payment (see `GatewayOutcome.pspCaptured`). */

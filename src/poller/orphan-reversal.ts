@@ -17,7 +17,7 @@ import { bridgeOperationId } from '../ledger/operation-id';
 import { RoutingRecord, amountInCommandCurrency, convertedAmount, gatewayOf } from '../ledger/routing-record';
 import { lockDetails, lockFromDetails } from '../fx/fx-lock';
 import { fxLockOf, heldInOrderCurrency } from '../fx/locked-rate';
-import { FUNDS_HELD_REASONS, FundsHeldReason } from '../gateways/gateway-adapter';
+import { ExtraHold, FUNDS_HELD_REASONS, FundsHeldReason } from '../gateways/gateway-adapter';
 import { VOID_LEFT_HOLD } from '../delivery/hold-after-void';
 import { FailedSplitStep, failedSplitStepOf } from '../split-tender/failed-split-step';
 import { SplitTenderStore } from '../split-tender/split-tender-store';
@@ -45,7 +45,11 @@ import { SplitTenderStore } from '../split-tender/split-tender-store';
  *   reversed is refused by Cybersource, and reported as that cancel's failure);
  * - `void_left_hold`: a cancel voided the capture (or sale) that took the whole authorization, and a void leaves
  *   the authorization's hold in place (Cybersource "Void"): where the gateway's processor supports authorization
- *   reversal after void (`gateways.<name>.reverse_after_void`), that hold is reversed ({@link OrphanReversal.requestAfterVoid}).
+ *   reversal after void (`gateways.<name>.reverse_after_void`), that hold is reversed ({@link OrphanReversal.requestAfterVoid});
+ * - `extra_authorization`: an authorize's status inquiry found, beside the authorization it records, others of the
+ *   operation holding funds under its merchant reference (a resend a PSP without idempotency keys, Cybersource, took as
+ *   a new request: `GatewayOutcome.extraHolds`): captures name the one recorded, so each other is voided by its PSP id
+ *   ({@link OrphanReversal.requestExtraHold}).
  */
 export const ORPHAN_REASONS = [
   'uncaptured_past_age',
@@ -55,6 +59,7 @@ export const ORPHAN_REASONS = [
   'failover_duplicate',
   ...FUNDS_HELD_REASONS,
   'void_left_hold',
+  'extra_authorization',
 ] as const;
 export type OrphanReason = (typeof ORPHAN_REASONS)[number];
 
@@ -107,6 +112,8 @@ export interface OrphanDecision {
    */
   heldByFailedRefunds?: number;
   orderId?: string;
+  /** The PSP's id of the authorization reversed when it is not the operation's own (`extra_authorization`). */
+  pspReference?: string;
 }
 
 /** Money a PSP confirmed: a `succeeded_after_failure` adjustment's amount and currency, either possibly absent. */
@@ -326,6 +333,17 @@ export function reversalAfterVoidId(authorizationId: string): string {
 }
 
 /**
+ * The operation id of the void of an extra authorization of operation `operationId`, PSP id `pspReference`
+ * ({@link OrphanReversal.requestExtraHold}): `_<operation id>-extra-<16 hex of the PSP id's SHA-256>.void` (hashed
+ * like {@link voidOperationId} when too long). Deterministic: one void per operation and PSP transaction, however
+ * often an inquiry finds it. The PSP id is digested, not spelled: a 22-digit Cybersource id may hold a run the card
+ * number scanners of logs and events take for one, and the void's id is its event's `operation_reference`.
+ */
+export function extraHoldVoidId(operationId: string, pspReference: string): string {
+  return voidOperationId(`${operationId}-extra-${createHash('sha256').update(pspReference).digest('hex').slice(0, 16)}`);
+}
+
+/**
  * The operation id of the refund that reverses `saleId`, a charge nothing will keep (a split tender's sale the PSP
  * charged after its split failed): `_<sale id>.refund` (hashed like {@link voidOperationId} when too long).
  * Deterministic: never two refunds of one charge.
@@ -522,6 +540,80 @@ export class OrphanReversal {
         mode: 'dry_run',
       });
     } else await this.report(decision);
+    return decision;
+  }
+
+  /**
+   * Voids (or, in dry run, reports) an extra authorization of authorize `op`: one its status inquiry found holding funds
+   * under its merchant reference beside the authorization the operation records (`GatewayOutcome.extraHolds`, a resend
+   * the PSP took as a new request). Captures name the recorded one, so nothing will ever capture this one. The void is
+   * a cancel of its own ({@link extraHoldVoidId}, deterministic: a second inquiry finds it and sends nothing more),
+   * naming the PSP's id of that hold, at the operation's gateway, for what that hold is for ({@link reversalAmount} with
+   * `hold`'s money; what was asked when the PSP named none), delivered like any cancel. Mode `off`: skipped; `dry_run`:
+   * reported (a warn line and `pb_orphan_reversals_total{mode="dry_run"}` each time it is asked); `on`: voided. Every
+   * decision but `off` gets a warn line naming the operation, the PSP id and the amount, and the operation's
+   * `orphan_reversal` history entry.
+   * @throws on a Redis error: the caller records nothing, and the inquiry asked again finds the hold again.
+   */
+  async requestExtraHold(op: OperationRecord, hold: ExtraHold): Promise<OrphanDecision> {
+    const reason: OrphanReason = 'extra_authorization';
+    const { ledger, logger } = this.deps;
+    const voidId = extraHoldVoidId(op.id, hold.pspReference);
+    const gateway = gatewayOf(op);
+    // What this hold confirmed, not what the recorded authorization did (its own confirmed figures are not this one's).
+    const there: OperationRecord = { ...op, confirmedAmount: undefined, confirmedCurrency: undefined, succeededAfterFailure: undefined };
+    const confirmed: ConfirmedMoney = { ...(hold.amount !== undefined ? { amount: hold.amount } : {}), ...(hold.currency ? { currency: hold.currency } : {}) };
+    const reversed = reversalAmount(there, reason, confirmed);
+    const base = {
+      authorizationId: op.id,
+      voidId,
+      gateway,
+      reason,
+      ...reversalFigures(there, reversed),
+      orderId: op.payment.order_id,
+      pspReference: hold.pspReference,
+    };
+    let decision: OrphanDecision;
+    if (this.mode === 'off') decision = { ...base, outcome: 'skipped', skipped: 'off' };
+    else if (this.mode === 'dry_run') decision = { ...base, outcome: 'would_void' };
+    else {
+      const existing = await ledger.get(voidId);
+      if (existing) {
+        // Never two voids of one hold. One that never left (a crash after its record) is queued again, idempotently.
+        if (existing.state === 'RECEIVED') await this.queue(voidId);
+        decision = { ...base, outcome: 'already_requested' };
+      } else {
+        const now = this.now();
+        const command = voidCommand(there, reason, hold.pspReference, now, reversed.amount);
+        const payment: Payment = { ...command.payment, gateway, operation_reference: voidId };
+        // The gateway holds another currency than the order's: its figure there is what is sent (`reversalRouting`).
+        const routing = reversed.atPsp ? { routing: reversalRouting(there, payment.amount, reversed.atPsp) } : {};
+        const { created } = await ledger.create(voidId, { ...command, payment }, now, undefined, routing);
+        await this.queue(voidId);
+        decision = { ...base, outcome: created ? 'voided' : 'already_requested' };
+      }
+    }
+    const meta = {
+      operation_id: op.id,
+      psp_reference: hold.pspReference,
+      void_operation_id: voidId,
+      gateway,
+      reason,
+      order_id: base.orderId,
+      ...moneyFields(decision),
+      mode: this.mode,
+    };
+    if (decision.outcome === 'voided') {
+      reversals.inc({ gateway, mode: 'on', reason });
+      logger.warn('orphan reversal: voiding an extra authorization of the operation (a resend the PSP authorized again); nothing will capture it', meta);
+      await this.note(decision, 'on');
+    } else if (decision.outcome === 'would_void') {
+      reversals.inc({ gateway, mode: 'dry_run', reason });
+      logger.warn('orphan reversal (dry run): would void this extra authorization of the operation; it holds funds until a person reverses it', meta);
+      await this.note(decision, 'dry_run');
+    } else if (decision.outcome === 'skipped') {
+      logger.warn('orphan reversal is off: an extra authorization of the operation holds funds until a person reverses it', meta);
+    }
     return decision;
   }
 
@@ -789,6 +881,7 @@ export class OrphanReversal {
       reason: d.reason,
       reversal: d.reversal ?? 'void',
       reversal_operation_id: d.voidId,
+      ...(d.pspReference !== undefined ? { psp_reference: d.pspReference } : {}),
       ...moneyFields(d),
     };
     await this.deps.ledger.appendInteraction(d.authorizationId, entry, this.now()).catch((err: unknown) =>
@@ -940,13 +1033,18 @@ export function releasingAfterVoid(
 }
 
 /**
- * What an outcome recorder hands to orphan reversal, both together so no process wires one without the other:
- * the hold of a failure the PSP still holds ({@link releasingHeldFunds}) and the hold a void left
- * ({@link releasingAfterVoid}).
+ * What an outcome recorder hands to orphan reversal, all together so no process wires one without the others:
+ * the hold of a failure the PSP still holds ({@link releasingHeldFunds}), the hold a void left
+ * ({@link releasingAfterVoid}) and the extra authorizations of a double authorization ({@link OrphanReversal.requestExtraHold}).
  */
-export function orphanReleases(orphans: Pick<OrphanReversal, 'request' | 'requestAfterVoid'>): {
+export function orphanReleases(orphans: Pick<OrphanReversal, 'request' | 'requestAfterVoid' | 'requestExtraHold'>): {
   releaseHeld: ReturnType<typeof releasingHeldFunds>;
   releaseAfterVoid: ReturnType<typeof releasingAfterVoid>;
+  releaseExtraHold: (op: OperationRecord, hold: ExtraHold) => Promise<OrphanDecision>;
 } {
-  return { releaseHeld: releasingHeldFunds(orphans), releaseAfterVoid: releasingAfterVoid(orphans) };
+  return {
+    releaseHeld: releasingHeldFunds(orphans),
+    releaseAfterVoid: releasingAfterVoid(orphans),
+    releaseExtraHold: (op, hold) => orphans.requestExtraHold(op, hold),
+  };
 }

@@ -127,6 +127,7 @@ export async function reconcile(config: Config, options: ReconcileOptions): Prom
       redis,
       prefix,
       gateway: options.gateway,
+      transformer: definition.transformer,
       reader: support.reader(gateway, http),
       source: support.source,
       ...(support.unlistedCommands !== undefined ? { unlistedCommands: support.unlistedCommands } : {}),

@@ -6,8 +6,8 @@ import { AdjustmentsChangedError } from '../errors/adjustments-changed-error';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { assertNever } from '../gateways/assert-never';
 import { Ledger, OperationRecord } from '../ledger/ledger';
-import { isTerminal } from '../ledger/operation-state';
-import { failMaySettle } from '../delivery/held-failover';
+import { failHeldBack } from '../delivery/held-failover';
+import type { GatewayTransformer } from '../gateways/gateway-adapter';
 import { Logger } from '../logging/logger';
 import { OrphanReversal, reverseSuccessAfterFailure } from '../poller/orphan-reversal';
 import { GatewayConfig } from '../config/config';
@@ -117,6 +117,11 @@ export interface ReconciliationRunnerDeps {
   prefix: string;
   /** The configured gateway name (`gateways.<name>`). */
   gateway: string;
+  /**
+   * That gateway's transformer: whether it takes a resend as a new request (`resendIsNewRequest`), so that a failed line
+   * of an operation with an earlier attempt that may have landed is reported, not applied (`failHeldBack`).
+   */
+  transformer: Pick<GatewayTransformer, 'resendIsNewRequest'>;
   reader: PspRecordReader;
   /** The documented interface the reader reads, e.g. `GET /v1/reports/lines`. */
   source: string;
@@ -905,11 +910,11 @@ export class ReconciliationRunner {
         if (dryRun) return 'would_apply';
         const op = await this.ledger.record(matched.id);
         if (!op) return 'report';
-        // The failed line of an operation whose decline of a resend was held speaks for one of its transactions only
-        // (the resend's, most likely; an earlier attempt may hold the money): reported, not applied, UNRESOLVED.
-        if (action.status === 'FAIL' && !isTerminal(op.state) && !failMaySettle(await this.ledgerRecords.interactions(op.id))) {
+        // The failed line of a resend that was a new request, after an earlier attempt that may have landed, speaks for
+        // one of its transactions only (the resend's, most likely; the earlier attempt may hold the money): reported.
+        if (await failHeldBack(op, action.status, this.deps.transformer, (id) => this.ledgerRecords.interactions(id))) {
           this.deps.logger.warn(
-            'reconciliation failure held back: the decline of a resend was held (no idempotency key, an earlier attempt may have reached the PSP); the failed line speaks for one transaction only: reported, not applied, UNRESOLVED',
+            'reconciliation failure held back: a resend of the operation was a new request (no idempotency key) after an earlier attempt that may have reached the PSP (its decline held, or its answer not recorded yet); the failed line speaks for one transaction only: reported, not applied',
             { operation_id: op.id, state: op.state, gateway: this.deps.gateway, psp_line: record.lineId },
           );
           return 'report';

@@ -261,6 +261,8 @@ async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<Ga
     });
     return applyEarlierAttemptOutcome(op, { ...arrived, gateway: attemptAt }, deps);
   }
+  // A capture's or refund's failure while it is open is its FAIL (below, `applyLateFact`): held as any other would be.
+  if (arrived.adjustment?.failsOpenOperation === true && (await holdFailOfHeldDecline(op, arrived, { ...deps, config }))) return op.state;
   // A late fact (chargeback, a capture or refund failing after it was accepted…) is an adjustment.
   const late = await applyLateFact(op, arrived, deps);
   if (late !== null) return late;
@@ -290,7 +292,7 @@ async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<Ga
   // The customer's action reported after the PSP began processing: an older fact, never a step back.
   if (isStaleActionNotice(op, arrived)) return recordStaleAction(op, arrived, deps, gatewayType);
   // A failure of an operation whose decline of a resend was held speaks for one of its transactions only: not applied.
-  if (await holdFailOfHeldDecline(op, arrived, deps)) return op.state;
+  if (await holdFailOfHeldDecline(op, arrived, { ...deps, config })) return op.state;
   const before = op.state;
   if (arrived.outcome.partialApproval && !isTerminal(op.state)) {
     partialApprovals.inc({ gateway });

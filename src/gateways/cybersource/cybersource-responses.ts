@@ -1,7 +1,7 @@
 import { GatewayError } from '../../errors/gateway-error';
 import { ConfirmedMoney, withConfirmedMoney } from '../../money/psp-currency-table';
 import { cybersourceConfirmedMoney } from './cybersource-currencies';
-import { GatewayOutcome, GatewayResponse, NamedVoid, OperationContext, StatusAnswer, uncapturedRemainder } from '../gateway-adapter';
+import { ExtraHold, GatewayOutcome, GatewayResponse, NamedVoid, OperationContext, StatusAnswer, uncapturedRemainder } from '../gateway-adapter';
 import { CommandType } from '../../contracts/payment-command';
 import { CYBERSOURCE_502_REASONS, classifyCybersourceError, cybersourceErrorCode, kindOf502Reason } from './cybersource-errors';
 import {
@@ -52,7 +52,7 @@ const voidedFound = counter(
 
 const doubleHoldsFound = counter(
   'pb_cybersource_inquiry_double_holds_total',
-  "Cybersource status inquiries of an authorize, sale or revalidate that found two or more of its own authorizations holding funds under its merchant reference (a resend of a request whose answer was lost, past the 15-minute duplicate check: a double authorization or charge): the newest of them decides, the others stay live at the PSP for a person to release (the operation's history shows the status '(N holding funds)')",
+  "Cybersource status inquiries of an authorize, sale or revalidate that found two or more of its own authorizations holding funds under its merchant reference (a resend of a request whose answer was lost, past the 15-minute duplicate check: a double authorization or charge): the newest of them decides (an older AUTHORIZED_RISK_DECLINED beside it counts as one more hold), the others stay live at the PSP (the operation's history shows the status '(N holding funds)'); an authorize's others are voided by orphan reversal (reason extra_authorization) unless a release under the reference leaves which are live unknown",
   ['gateway'],
 );
 
@@ -488,8 +488,10 @@ function partialSignal(transaction: Json): 'partial' | 'whole' | 'silent' {
  * newest refusal still holding funds (`AUTHORIZED_RISK_DECLINED`: its `fundsHeld` names that hold's id), else the
  * newest; for a capture or refund the newest that succeeded, for a cancel the newest reversal or void done (a resend
  * refused after it does not undo it), else the newest. Two or more authorizations holding funds (a double
- * authorization) are named in `gatewayStatus` (`… (N holding funds)`) and counted in
- * `pb_cybersource_inquiry_double_holds_total`; two or more successful captures or refunds (`… (N captures succeeded)`)
+ * authorization; an older `AUTHORIZED_RISK_DECLINED` beside the approval that decides is one) are named in `gatewayStatus`
+ * (`… (N holding funds)`) and counted in `pb_cybersource_inquiry_double_holds_total`; of an authorize that reads SUCCESS
+ * the others are listed in `extraHolds` ({@link extraHoldsOf}: none beside a release under the reference), which the
+ * recorder hands to orphan reversal; two or more successful captures or refunds (`… (N captures succeeded)`)
  * in `pb_cybersource_inquiry_double_successes_total`. The search documents 201, 400
  * and 502 only: every non-2xx answer (a 404 too) throws its classified read error (`classifyCybersourceError`,
  * `read`), retried, never taken for a miss.
@@ -564,11 +566,14 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
     voidedFound.inc({ gateway });
   }
   // Two live authorizations for one operation (a resend the duplicate check no longer caught): the newest of them
-  // decides, and the operator sees the others in the history and the metric; nothing here releases them.
+  // decides, and the operator sees the others in the history and the metric; an authorize's are listed below.
   if (holds > 1) {
     outcome.gatewayStatus = `${outcome.gatewayStatus ?? ''} (${holds} holding funds)`;
     doubleHoldsFound.inc({ gateway });
   }
+  // The others of an authorize's double authorization approved: nothing will capture them, orphan reversal voids them.
+  const extraHolds = ctx.command === 'authorize' && outcome.status === 'SUCCESS' && holds > 1 ? extraHoldsOf(ctx, list, decisive, holding) : [];
+  if (extraHolds.length > 0) outcome.extraHolds = extraHolds;
   // Two successful captures or refunds for one operation (a double capture or refund): the same, for a person to undo.
   if (succeeded.length > 1) {
     outcome.gatewayStatus = `${outcome.gatewayStatus ?? ''} (${succeeded.length} ${ctx.command}s succeeded)`;
@@ -576,6 +581,32 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
   }
   // The time of the transaction that decides (see `decisiveOf`; the release's or void's when it decides).
   return withSubmittedAt(outcome, release?.whole ? release.summary : (voided ?? decisive));
+}
+
+/**
+ * The authorizations holding funds (`holding`) other than the one that decides (`decisive`), each as its id and what it
+ * holds (its `authorizedAmount`, else the amount asked; none when the summary says the approval was partial and names no
+ * amount). None when a release or void is listed under the merchant reference (`list`), whatever its time: it names
+ * none of them, so which are still live cannot be told (`releaseOf`), and a void of one released already would be
+ * refused at best. A hold without an id cannot be named: left out (still counted in the status).
+ */
+function extraHoldsOf(ctx: OperationContext, list: Json[], decisive: Json, holding: readonly Json[]): ExtraHold[] {
+  if (list.some((summary) => releasingService(summary) !== undefined || showsVoided(summary))) return [];
+  const decisiveId = str(decisive.id);
+  return holding.flatMap((summary): ExtraHold[] => {
+    const id = str(summary.id);
+    if (summary === decisive || id === undefined || id === decisiveId) return [];
+    const amounts = amountDetailsOf(summary);
+    const unnamed = partialSignal(summary) === 'partial' && str(amounts?.authorizedAmount) === undefined;
+    const money = cybersourceConfirmedMoney(amounts, unnamed ? [] : ['authorizedAmount', 'totalAmount'], ctx.payment.currency);
+    return [
+      {
+        pspReference: id,
+        ...(money.amount !== undefined ? { amount: money.amount } : {}),
+        ...(money.currency ? { currency: money.currency.toUpperCase() } : {}),
+      },
+    ];
+  });
 }
 
 /**
@@ -767,7 +798,8 @@ function isAuthorization(summary: Json): boolean {
 
 /**
  * The summary whose result is the operation's, among its own ({@link decisiveSummaries}), its own authorizations
- * that hold funds (`holding`) and a capture's or refund's own attempts that succeeded (`succeeded`). For an
+ * that hold funds (`holding`, with those older than the one that decides which fail holding funds: an earlier
+ * `AUTHORIZED_RISK_DECLINED`) and a capture's or refund's own attempts that succeeded (`succeeded`). For an
  * authorize, sale or revalidate: the newest that holds funds ({@link holdsFunds}); when none does, the newest that
  * fails still holding funds ({@link failsHoldingFunds}), else the newest. For a capture or refund: the newest that
  * succeeded (read SUCCESS or PENDING, not voided: {@link holdsFunds}), else the newest. Cybersource takes no idempotency
@@ -787,7 +819,17 @@ function decisiveOf(ctx: OperationContext, list: Json[], response: GatewayRespon
   if (!authorizes(ctx) && VOIDED_TRANSACTIONS[ctx.command] === undefined) return { summary: newestOf(own), holding: [], succeeded: [] };
   const holding = own.filter((summary) => holdsFunds(summary, response, gateway));
   if (!authorizes(ctx)) return { summary: newestOf(holding.length > 0 ? holding : own), holding: [], succeeded: holding };
-  if (holding.length > 0) return { summary: newestOf(holding), holding: holding.filter(isAuthorization), succeeded: [] };
+  if (holding.length > 0) {
+    const decisive = newestOf(holding);
+    // An older attempt Decision Manager refused after the issuer approved (`AUTHORIZED_RISK_DECLINED`, a 481 whose
+    // `ics_auth` succeeded) still holds the customer's funds beside the approval that decides: one more hold.
+    const madeAt = submittedAt(decisive);
+    const riskHeld = own.filter((summary) => {
+      const at = submittedAt(summary);
+      return madeAt !== undefined && at !== undefined && at < madeAt && failsHoldingFunds(summary, response, gateway);
+    });
+    return { summary: decisive, holding: [...holding, ...riskHeld].filter(isAuthorization), succeeded: [] };
+  }
   // None holds funds for the operation: a refusal decides, and one that still holds the customer's funds (Decision
   // Manager's rejection after the issuer approved) over a newer one that holds none, so the failure names the hold to
   // release (`fundsHeld`, its id) rather than the resend's.

@@ -29,6 +29,7 @@ import { unlinkMatching } from '../../../src/redis/key-scan';
 import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
+import { transformerFor } from '../../../src/gateways/gateway-registry';
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
@@ -79,6 +80,7 @@ function setup() {
       redis,
       prefix,
       gateway: 'simulator',
+      transformer: transformerFor('simulator'),
       // The PSP lists nothing: every SUCCEEDED sale of the window is `missing_at_psp`, found by the ledger phase only.
       reader: {
         read: () =>

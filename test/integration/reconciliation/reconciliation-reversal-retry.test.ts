@@ -105,6 +105,7 @@ describe('reconciliation: a success after failure whose reversal could not be as
         redis,
         prefix: config.redis.keyPrefix,
         gateway: 'simulator',
+        transformer: route.transformer,
         reader: support.reader(route.gateway, http),
         source: support.source,
         adjustments,

@@ -20,6 +20,7 @@ import type { PspRecord, PspRecordPage } from '../../../src/reconciliation/psp-r
 import { createRedis, RedisClient } from '../../../src/redis/redis-connection';
 import { unlinkMatching } from '../../../src/redis/key-scan';
 import { testConfig } from '../../support/test-config';
+import { transformerFor } from '../../../src/gateways/gateway-registry';
 
 const HOUR = 3_600_000;
 let redis: RedisClient;
@@ -53,6 +54,7 @@ function runner(pages: PspRecordPage[], between: (i: number) => Promise<void>, e
     redis,
     prefix,
     gateway: 'simulator',
+    transformer: transformerFor('simulator'),
     reader: {
       read: (_window, cursor) =>
         (async function* (): AsyncGenerator<PspRecordPage> {

@@ -1,4 +1,4 @@
-import { DECLINE_OF_NEW_REQUEST, EARLIER_ATTEMPT_MAY_HAVE_LANDED, failMaySettle, failoverHeld } from '../../../src/delivery/held-failover';
+import { DECLINE_OF_NEW_REQUEST, EARLIER_ATTEMPT_MAY_HAVE_LANDED, failHeldBack, failMaySettle, failoverHeld } from '../../../src/delivery/held-failover';
 
 /** A history entry as read (the fields the rule reads). */
 type Entry = { readonly event: string; readonly [detail: string]: unknown };
@@ -96,7 +96,7 @@ describe('failoverHeld (declined): whether a failover on a decline "try elsewher
   });
 });
 
-describe('failMaySettle: whether a FAIL reported afterwards (a webhook) may settle the operation', () => {
+describe('failMaySettle: whether a FAIL reported afterwards (a webhook, a reconciliation line) may settle the operation', () => {
   const held = (detail: Record<string, unknown>): Entry[] => [
     { event: 'received' },
     attempt(1),
@@ -105,23 +105,91 @@ describe('failMaySettle: whether a FAIL reported afterwards (a webhook) may sett
     { event: 'attempt_ended', trigger: 'declined', gateway: 'cybs', ...detail },
     { event: 'unresolved', to: 'UNRESOLVED' },
   ];
+  /** A 5xx, then the resend sent: its answer not on record yet. */
+  const resendInFlight: Entry[] = [{ event: 'received' }, attempt(1), error('server_error', 500), attempt(2)];
+
+  it('may on a first attempt, whatever the gateway: nothing before it', () => {
+    expect(failMaySettle([{ event: 'received' }, attempt(1)], true)).toBe(true);
+    expect(failMaySettle([{ event: 'received' }, attempt(1)], false)).toBe(true);
+    expect(failMaySettle([], true)).toBe(true);
+  });
+
+  it("always may where the PSP replays a key's answer (resendIsNewRequest false): a FAIL there answers for the key", () => {
+    expect(failMaySettle(resendInFlight, false)).toBe(true);
+    expect(failMaySettle([attempt(1), error('outcome_unknown'), attempt(2), { event: 'outcome', to: 'PENDING' }], false)).toBe(true);
+  });
 
   it('may not after a decline of a resend held back, failover or not: the FAIL speaks for one transaction, the earlier one may hold the money', () => {
-    expect(failMaySettle(held({ decline_held: DECLINE_OF_NEW_REQUEST }))).toBe(false);
-    expect(failMaySettle(held({ failover_held: DECLINE_OF_NEW_REQUEST }))).toBe(false);
+    expect(failMaySettle(held({ decline_held: DECLINE_OF_NEW_REQUEST }), true)).toBe(false);
+    expect(failMaySettle(held({ failover_held: DECLINE_OF_NEW_REQUEST }), true)).toBe(false);
     // Entries after the hold (a webhook held, a poll that lagged) leave it held.
-    expect(failMaySettle([...held({ decline_held: DECLINE_OF_NEW_REQUEST }), { event: 'webhook_fail_held' }])).toBe(false);
+    expect(failMaySettle([...held({ decline_held: DECLINE_OF_NEW_REQUEST }), { event: 'webhook_fail_held' }], true)).toBe(false);
   });
 
-  it('may when no decline was held: a first attempt, a decline that stood, an end of a waiting failover', () => {
-    expect(failMaySettle([{ event: 'received' }, attempt(1)])).toBe(true);
-    expect(failMaySettle([attempt(1), { event: 'outcome', source: 'response', to: 'FAILED' }])).toBe(true);
-    expect(failMaySettle([attempt(1), { event: 'attempt_ended', trigger: 'not_sent', gateway: 'sima' }])).toBe(true);
-    expect(failMaySettle([])).toBe(true);
+  it('may not while a resend is in flight after an attempt not proven absent (5xx, timeout, no recorded end): its reject came before its own answer', () => {
+    expect(failMaySettle(resendInFlight, true)).toBe(false);
+    expect(failMaySettle([attempt(1), error('outcome_unknown'), { event: 'inquiry_lag', found: false }, attempt(2)], true)).toBe(false);
+    expect(failMaySettle([attempt(1), attempt(2)], true)).toBe(false);
+    // Its own answer on record (PENDING, then a review's reject) does not speak for the earlier attempt either.
+    expect(failMaySettle([...resendInFlight, { event: 'outcome', source: 'response', to: 'PENDING' }], true)).toBe(false);
   });
 
-  it('may once a later attempt was made: its own end answers for it', () => {
-    const history = [...held({ decline_held: DECLINE_OF_NEW_REQUEST }), attempt(3)];
-    expect(failMaySettle(history)).toBe(true);
+  it('may when every attempt before the latest is proven absent: not sent, or a status inquiry under the key found no trace', () => {
+    expect(failMaySettle([attempt(1), error('not_sent'), attempt(2)], true)).toBe(true);
+    expect(failMaySettle([attempt(1), error('outcome_unknown'), { event: 'inquiry', found: false }, attempt(2)], true)).toBe(true);
+    expect(failMaySettle([attempt(1), { event: 'outcome', source: 'response', to: 'FAILED' }], true)).toBe(true);
+    expect(failMaySettle([attempt(1), { event: 'attempt_ended', trigger: 'not_sent', gateway: 'sima' }], true)).toBe(true);
+  });
+
+  it('may with a resend in flight after a failover, the earlier attempt at another gateway (under another key): failed over from on its own proof', () => {
+    const history = [
+      attempt(1),
+      error('server_error', 500),
+      attempt(2),
+      { event: 'failover', from: 'sima', to: 'cybs', trigger: 'declined:insufficient_funds' },
+      attempt(3),
+    ];
+    expect(failMaySettle(history, true)).toBe(true);
+    // A 5xx at the gateway failed over to, then a resend there: held again.
+    expect(failMaySettle([...history, error('server_error', 502), attempt(4)], true)).toBe(false);
+  });
+
+  it('may not after a later attempt while the first one is still unproven; may once a status inquiry found no trace before it', () => {
+    expect(failMaySettle([...held({ decline_held: DECLINE_OF_NEW_REQUEST }), attempt(3)], true)).toBe(false);
+    expect(failMaySettle([...held({ decline_held: DECLINE_OF_NEW_REQUEST }), { event: 'inquiry', found: false }, attempt(3)], true)).toBe(true);
+  });
+});
+
+describe('failHeldBack: the read-and-decide both a webhook and a reconciliation line use', () => {
+  const newRequest = { resendIsNewRequest: (command: string) => command !== 'tokenize' };
+  const replays = {};
+  const op = (over: Partial<{ state: string; attempts: number; command: string }> = {}) =>
+    ({ id: 'op-1', state: 'SENT', attempts: 2, command: 'authorize', ...over }) as Parameters<typeof failHeldBack>[0];
+  const reads: string[] = [];
+  const history = (entries: Entry[]) => async (id: string) => {
+    reads.push(id);
+    return entries;
+  };
+  const inFlight = [attempt(1), error('server_error', 500), attempt(2)];
+  beforeEach(() => (reads.length = 0));
+
+  it('holds a FAIL of an open operation with a resend in flight after a 5xx at a gateway whose resend is a new request', async () => {
+    expect(await failHeldBack(op(), 'FAIL', newRequest, history(inFlight))).toBe(true);
+    expect(await failHeldBack(op({ state: 'UNRESOLVED' }), 'FAIL', newRequest, history(inFlight))).toBe(true);
+    expect(reads).toEqual(['op-1', 'op-1']);
+  });
+
+  it('reads no history for a first attempt, a PSP that replays keys, a command resent as before, an unconfigured gateway, another status, a terminal operation', async () => {
+    expect(await failHeldBack(op({ attempts: 1 }), 'FAIL', newRequest, history(inFlight))).toBe(false);
+    expect(await failHeldBack(op(), 'FAIL', replays, history(inFlight))).toBe(false);
+    expect(await failHeldBack(op({ command: 'tokenize' }), 'FAIL', newRequest, history(inFlight))).toBe(false);
+    expect(await failHeldBack(op(), 'FAIL', undefined, history(inFlight))).toBe(false);
+    expect(await failHeldBack(op(), 'SUCCESS', newRequest, history(inFlight))).toBe(false);
+    expect(await failHeldBack(op({ state: 'FAILED' }), 'FAIL', newRequest, history(inFlight))).toBe(false);
+    expect(reads).toEqual([]);
+  });
+
+  it('applies a FAIL whose history proves every earlier attempt absent', async () => {
+    expect(await failHeldBack(op(), 'FAIL', newRequest, history([attempt(1), error('not_sent'), attempt(2)]))).toBe(false);
   });
 });

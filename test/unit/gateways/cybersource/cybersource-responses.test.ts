@@ -611,6 +611,60 @@ describe('Cybersource responses', () => {
       expect(await metricValue('pb_cybersource_inquiry_double_holds_total', { gateway: gateway.name })).toBe(before + 1);
     });
 
+    describe('the extra authorizations of a double authorization (outcome.extraHolds, for orphan reversal)', () => {
+      const search = (...summaries: unknown[]) => response(201, { totalCount: summaries.length, _embedded: { transactionSummaries: summaries } });
+      const older = summary('AUTHORIZED', '2026-11-22T10:00:00Z');
+      const newer = summary('AUTHORIZED', '2026-11-22T10:20:00Z', NEW_AUTH_ID);
+
+      it('lists the older of two approvals, with its id and amount, beside the newest that decides', () => {
+        const outcome = t.parseStatusResponse(ctx('authorize', {}, 'op-authorize-1'), search(newer, older), gateway);
+        expect(outcome).toMatchObject({ status: 'SUCCESS', gatewayReference: NEW_AUTH_ID });
+        expect(outcome?.extraHolds).toEqual([{ pspReference: PAYMENT_ID, amount: 10221, currency: 'USD' }]);
+      });
+
+      it('lists an older AUTHORIZED_RISK_DECLINED (still holding funds) beside a newer approval, and counts it a hold', () => {
+        const outcome = t.parseStatusResponse(
+          ctx('authorize', {}, 'op-authorize-1'),
+          search(newer, summary('AUTHORIZED_RISK_DECLINED', '2026-11-22T10:00:00Z')),
+          gateway,
+        );
+        expect(outcome).toMatchObject({ status: 'SUCCESS', gatewayReference: NEW_AUTH_ID, gatewayStatus: 'AUTHORIZED (2 holding funds)' });
+        expect(outcome?.extraHolds).toEqual([{ pspReference: PAYMENT_ID, amount: 10221, currency: 'USD' }]);
+      });
+
+      it('lists none beside a release under the merchant reference that names none of them: which holds are live cannot be told', () => {
+        const reversal = {
+          id: 'REVERSAL',
+          submitTimeUtc: '2026-11-22T10:10:00Z',
+          clientReferenceInformation: { code: 'op-authorize-1' },
+          applicationInformation: { rCode: '1', reasonCode: '100', applications: [{ name: 'ics_auth_reversal', rCode: '1' }] },
+          orderInformation: { amountDetails: { totalAmount: '102.21', currency: 'USD' } },
+        };
+        const before = t.parseStatusResponse(ctx('authorize', {}, 'op-authorize-1'), search(newer, reversal, older), gateway);
+        expect(before).toMatchObject({ status: 'SUCCESS', gatewayReference: NEW_AUTH_ID });
+        expect(before?.extraHolds).toBeUndefined();
+        const after = t.parseStatusResponse(
+          ctx('authorize', {}, 'op-authorize-1'),
+          search({ ...reversal, submitTimeUtc: '2026-11-22T10:30:00Z' }, newer, older),
+          gateway,
+        );
+        expect(after).toMatchObject({ status: 'PENDING' });
+        expect(after?.extraHolds).toBeUndefined();
+      });
+
+      it('lists none for a sale (a double charge is captured money: reported only) nor for one approval alone', () => {
+        const sold = (s: unknown) => {
+          const copy = JSON.parse(JSON.stringify(s)) as { applicationInformation: { applications: unknown[] } };
+          copy.applicationInformation.applications.push({ name: 'ics_bill', rCode: '1' });
+          return copy;
+        };
+        const sale = t.parseStatusResponse(ctx('sale', {}, 'op-authorize-1'), search(sold(newer), sold(older)), gateway);
+        expect(sale).toMatchObject({ status: 'SUCCESS', gatewayReference: NEW_AUTH_ID, gatewayStatus: 'AUTHORIZED (2 holding funds)' });
+        expect(sale?.extraHolds).toBeUndefined();
+        expect(t.parseStatusResponse(ctx('authorize', {}, 'op-authorize-1'), search(older), gateway)?.extraHolds).toBeUndefined();
+      });
+    });
+
     it('releases the approval that decides only by a release not older than it', () => {
       const reversal = {
         id: 'REVERSAL',

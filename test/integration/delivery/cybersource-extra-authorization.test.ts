@@ -1,0 +1,246 @@
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
+import { Queue } from 'bullmq';
+import { Config } from '../../../src/config/config';
+import { DeliveryJobData, createDeliveryQueue } from '../../../src/delivery/delivery-queue';
+import { DeliveryService } from '../../../src/delivery/delivery-service';
+import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
+import { EventStore } from '../../../src/events/event-store';
+import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
+import { createGatewayClients } from '../../../src/gateways/gateway-registry';
+import { Ledger } from '../../../src/ledger/ledger';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { OrphanReversal, extraHoldVoidId, orphanReleases } from '../../../src/poller/orphan-reversal';
+import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
+import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
+import { Poller } from '../../../src/poller/poller';
+import { bullJobId } from '../../../src/queueing/job-id';
+import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
+import { captureLogger } from '../../support/capture-logger';
+import { channelCommand } from '../../support/fixtures';
+import { testConfig } from '../../support/test-config';
+import { requiredCredentials } from '../../support/gateway-credentials';
+
+/** 22-digit Cybersource payment ids (no Luhn-valid card-length window): the first approval, its resend's, a reversal's. */
+const FIRST_ID = '6381278241084565908266';
+const RESENT_ID = '7000000000000000000001';
+const REVERSAL_ID = '7000000000000000000009';
+
+type Json = Record<string, unknown>;
+
+/**
+ * A local Cybersource stand-in: its search lists, under an operation's merchant reference, two approvals of one
+ * authorization (the first, its answer lost, at 13:00 for 90.00 USD of the 100.00 asked; its resend past the 15-minute
+ * duplicate check at 13:20 for 100.00); a reversal is answered REVERSED and kept.
+ */
+const reversals: { id: string; body: Json }[] = [];
+let server: http.Server;
+const configs: Config[] = [];
+let redis: RedisClient;
+const queues: Queue[] = [];
+
+function approval(id: string, submitTimeUtc: string, authorizedAmount: string): Json {
+  return {
+    id,
+    submitTimeUtc,
+    applicationInformation: { status: 'AUTHORIZED', rCode: '1', rFlag: 'SOK', reasonCode: '100', applications: [{ name: 'ics_auth', rCode: '1' }] },
+    orderInformation: { amountDetails: { totalAmount: '100.00', authorizedAmount, currency: 'USD' } },
+  };
+}
+
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      const json = (status: number, answer: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/hal+json' });
+        res.end(JSON.stringify(answer));
+      };
+      if (req.method === 'POST' && req.url === '/tss/v2/searches') {
+        const reference = /clientReferenceInformation\.code:(\S+)/.exec((JSON.parse(body) as { query: string }).query)?.[1] ?? '';
+        // Only the authorizations of the operation (`op-…`) are listed; a void's own reference finds nothing.
+        const listed = reference.startsWith('_')
+          ? []
+          : [approval(RESENT_ID, '2026-11-29T13:20:00Z', '100.00'), approval(FIRST_ID, '2026-11-29T13:00:00Z', '90.00')].map((s) => ({
+              ...s,
+              clientReferenceInformation: { code: reference },
+            }));
+        return json(201, { totalCount: listed.length, _embedded: { transactionSummaries: listed } });
+      }
+      const reversal = /^\/pts\/v2\/payments\/(\d+)\/reversals$/.exec(req.url ?? '');
+      if (req.method === 'POST' && reversal) {
+        reversals.push({ id: reversal[1], body: JSON.parse(body) as Json });
+        return json(201, { id: REVERSAL_ID, status: 'REVERSED', reversalAmountDetails: { reversedAmount: '90.00', currency: 'USD' } });
+      }
+      json(404, { reason: 'NOT_FOUND' });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+});
+
+afterAll(async () => {
+  for (const q of queues) await q.close();
+  redis?.disconnect();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  for (const c of configs) await purgeNamespace(c).catch(() => undefined);
+});
+
+function setup(mode: 'on' | 'dry_run' | 'off') {
+  const config = testConfig({
+    'authorizations.orphan_reversal': mode,
+    gateways: {
+      cybs: {
+        type: 'cybersource',
+        base_url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        ...requiredCredentials('cybersource'),
+        merchant_account: '93B32398-AD51-4CC2-A682-EA3E93614EB1',
+        timeout_ms: 2000,
+      },
+    },
+  });
+  configs.push(config);
+  redis ??= createRedis(config.redis, 'commands');
+  const eventsQueue: Queue<OmsEventJobData> = createOmsEventsQueue(redis, config.redis.keyPrefix);
+  const deliveryQueue: Queue<DeliveryJobData> = createDeliveryQueue(redis, config.redis.keyPrefix);
+  queues.push(eventsQueue, deliveryQueue);
+  const ledger = new Ledger(redis, config.redis.keyPrefix);
+  const events = new EventStore(redis, config.redis.keyPrefix);
+  const { logger, lines } = captureLogger();
+  const orphans = new OrphanReversal({ config, redis, ledger, deliveryQueue, logger });
+  // As every process wires it (poller/outcome-recorder-wiring.ts).
+  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger, ...orphanReleases(orphans) });
+  const router = new ConfiguredGatewayRouter(createGatewayClients(config));
+  const service = new DeliveryService({ config, ledger, router, recorder, logger });
+  const poller = new Poller({ config, ledger, router, recorder, logger });
+  return { ledger, service, poller, orphans, recorder, deliveryQueue, lines };
+}
+
+/** An authorization of 100.00 USD that left and whose answer was lost: UNKNOWN, asked about before any resend. */
+async function unknownAuthorization(ledger: Ledger): Promise<string> {
+  const command = channelCommand('authorize', {}, { gateway: 'cybs', gateway_key: 'AB695DA801DD1BB6E05341588E0A3BDC', amount: 10000, currency: 'USD' });
+  const id = command.payment.operation_reference!;
+  await ledger.create(id, command);
+  await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
+  await ledger.transition(id, 'UNKNOWN', { event: 'send_error', kind: 'outcome_unknown' }, { nextCheckAt: Date.now() + 60_000, pollStep: 0 });
+  return id;
+}
+
+/** The JSON line with `message` about operation `id`, if one was logged. */
+function logged(lines: string[], message: string, id: string): Json | undefined {
+  return lines.map((l) => JSON.parse(l) as Json).find((l) => l.message === message && l.operation_id === id);
+}
+
+const VOIDING = 'orphan reversal: voiding an extra authorization of the operation (a resend the PSP authorized again); nothing will capture it';
+
+describe('Cybersource double authorization found by the status inquiry: the extra authorization is voided (extra_authorization)', () => {
+  it('settles SUCCEEDED on the newest approval and sends one reversal of the other, by its transaction id, for the 90.00 it holds', async () => {
+    const { ledger, service, deliveryQueue, lines } = setup('on');
+    const id = await unknownAuthorization(ledger);
+    const before = await metricValue('pb_orphan_reversals_total', { gateway: 'cybs', mode: 'on', reason: 'extra_authorization' });
+
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await ledger.get(id)).toMatchObject({ gatewayReference: RESENT_ID, confirmedAmount: 10000, gatewayStatus: 'AUTHORIZED (2 holding funds)' });
+
+    const voidId = extraHoldVoidId(id, FIRST_ID);
+    expect(await ledger.get(voidId)).toMatchObject({
+      command: 'cancel',
+      channel: 'bridge',
+      state: 'RECEIVED',
+      payment: { gateway: 'cybs', gateway_key: FIRST_ID, amount: 9000, currency: 'USD', orphan_reversal: 'extra_authorization' },
+    });
+    expect(await deliveryQueue.getJob(bullJobId(voidId))).toBeDefined();
+    expect(await metricValue('pb_orphan_reversals_total', { gateway: 'cybs', mode: 'on', reason: 'extra_authorization' })).toBe(before + 1);
+    expect(logged(lines, VOIDING, id)).toMatchObject({ psp_reference: FIRST_ID, void_operation_id: voidId, amount: 9000, currency: 'USD' });
+    expect((await ledger.interactions(id)).filter((e) => e.event === 'orphan_reversal')).toEqual([
+      expect.objectContaining({ outcome: 'voided', reason: 'extra_authorization', psp_reference: FIRST_ID, reversal_operation_id: voidId, amount: 9000 }),
+    ]);
+
+    // The void goes out like any cancel: a reversal of that transaction, never of the one the operation records.
+    const seen = reversals.length;
+    expect(await service.deliver(voidId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    const sent = reversals.slice(seen);
+    expect(sent).toEqual([expect.objectContaining({ id: FIRST_ID })]);
+    expect(sent[0].body).toMatchObject({ reversalInformation: { amountDetails: { totalAmount: '90.00', currency: 'USD' } } });
+  });
+
+  it('a second inquiry finding the same holds (its first pass requested the void, then died before recording) sends no second void', async () => {
+    const { ledger, service, orphans, lines } = setup('on');
+    const id = await unknownAuthorization(ledger);
+    // The first pass: its void of the extra hold requested, the worker killed before the success went on record.
+    const first = await orphans.requestExtraHold((await ledger.get(id))!, { pspReference: FIRST_ID, amount: 9000, currency: 'USD' });
+    expect(first.outcome).toBe('voided');
+    const before = await metricValue('pb_orphan_reversals_total', { gateway: 'cybs', mode: 'on', reason: 'extra_authorization' });
+
+    // The job's retry asks again, finds both approvals, and records the success: the void stands as requested.
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await metricValue('pb_orphan_reversals_total', { gateway: 'cybs', mode: 'on', reason: 'extra_authorization' })).toBe(before);
+    expect(lines.filter((l) => (JSON.parse(l) as Json).message === VOIDING)).toHaveLength(1);
+    // Its delivery run again (a settled operation) asks nothing and requests nothing.
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+
+    const seen = reversals.length;
+    const voidId = extraHoldVoidId(id, FIRST_ID);
+    expect(await service.deliver(voidId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await service.deliver(voidId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(reversals.slice(seen).map((r) => r.id)).toEqual([FIRST_ID]);
+  });
+
+  it("a void requested whose hold another move then recorded as the operation's (a webhook won the race) is refused unsent", async () => {
+    const { ledger, service, orphans, recorder } = setup('on');
+    const id = await unknownAuthorization(ledger);
+    // The inquiry's pass: the void of the first approval requested, before its success of the resend goes on record…
+    expect((await orphans.requestExtraHold((await ledger.get(id))!, { pspReference: FIRST_ID, amount: 9000, currency: 'USD' })).outcome).toBe('voided');
+    // …and a webhook of that first approval records it first: the OMS is told FIRST_ID is the authorization.
+    await recorder.apply((await ledger.get(id))!, { status: 'SUCCESS', gatewayReference: FIRST_ID, gatewayStatus: 'AUTHORIZED' }, 'webhook');
+    expect(await ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', gatewayReference: FIRST_ID });
+
+    const seen = reversals.length;
+    const voidId = extraHoldVoidId(id, FIRST_ID);
+    expect(await service.deliver(voidId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(reversals.slice(seen)).toEqual([]);
+    expect(await ledger.get(voidId)).toMatchObject({ state: 'FAILED', reason: 'EXTRA_AUTHORIZATION_RECORDED' });
+  });
+
+  it("the poller's inquiry of a PENDING authorization finding the double authorization voids the extra one the same way", async () => {
+    const { ledger, poller } = setup('on');
+    const id = await unknownAuthorization(ledger);
+    await ledger.transition(id, 'PENDING', { event: 'outcome', source: 'response' }, { nextCheckAt: Date.now() - 1, pollStep: 0 });
+
+    await poller.runOnce();
+    expect(await ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', gatewayReference: RESENT_ID });
+    expect(await ledger.get(extraHoldVoidId(id, FIRST_ID))).toMatchObject({
+      command: 'cancel',
+      payment: { gateway_key: FIRST_ID, amount: 9000, orphan_reversal: 'extra_authorization' },
+    });
+  });
+
+  it('with orphan reversal off sends no void and says the extra authorization holds funds', async () => {
+    const { ledger, service, lines } = setup('off');
+    const id = await unknownAuthorization(ledger);
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await ledger.get(extraHoldVoidId(id, FIRST_ID))).toBeNull();
+    expect(logged(lines, 'orphan reversal is off: an extra authorization of the operation holds funds until a person reverses it', id)).toMatchObject({
+      psp_reference: FIRST_ID,
+      amount: 9000,
+    });
+  });
+
+  it('in dry run sends no void and reports the extra authorization (warn line, metric, history entry)', async () => {
+    const { ledger, service, lines } = setup('dry_run');
+    const id = await unknownAuthorization(ledger);
+    const before = await metricValue('pb_orphan_reversals_total', { gateway: 'cybs', mode: 'dry_run', reason: 'extra_authorization' });
+    const seen = reversals.length;
+
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await ledger.get(extraHoldVoidId(id, FIRST_ID))).toBeNull();
+    expect(reversals.slice(seen)).toEqual([]);
+    expect(await metricValue('pb_orphan_reversals_total', { gateway: 'cybs', mode: 'dry_run', reason: 'extra_authorization' })).toBe(before + 1);
+    expect(
+      logged(lines, 'orphan reversal (dry run): would void this extra authorization of the operation; it holds funds until a person reverses it', id),
+    ).toMatchObject({ psp_reference: FIRST_ID, amount: 9000, currency: 'USD', mode: 'dry_run' });
+    expect((await ledger.interactions(id)).filter((e) => e.event === 'orphan_reversal')).toEqual([
+      expect.objectContaining({ outcome: 'would_void', mode: 'dry_run', reason: 'extra_authorization', psp_reference: FIRST_ID }),
+    ]);
+  });
+});
