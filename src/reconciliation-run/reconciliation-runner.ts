@@ -15,6 +15,7 @@ import { EarlierSuccessOutcome, earlierSameAccountAttempt, lateSuccesses } from 
 import type { AdjustmentKind } from '../adjustments/adjustment';
 import type { CommandType } from '../contracts/payment-command';
 import {
+  KnownAdjustment,
   Match,
   ReconciledOperation,
   cancelsAuthorization,
@@ -422,7 +423,7 @@ export class ReconciliationRunner {
       // Most lines agree: no call, no await for them (a microtask per line is measurable over 100,000).
       let outcome: ActionOutcome = 'none';
       if (verdict.action.type !== 'none') ({ verdict, outcome } = await this.act(record, match, verdict, dryRun, ties));
-      else if (!dryRun && match && this.deps.orphans && reportedSuccessAfterFailure(verdict, match)) await this.reverseAgain(record, match);
+      else if (!dryRun && match && this.deps.orphans && reportedSuccessAfterFailure(verdict, record, match)) await this.reverseAgain(record, match);
       if (verdict.undone) this.noteUndone(verdict, outcome, dryRun);
       this.note(verdict, outcome, delta, logged);
       if (sink) await sink.verdict(verdict, outcome);
@@ -847,8 +848,9 @@ export class ReconciliationRunner {
     if (!orphans) return;
     const op = await this.ledger.record(match.op.id);
     if (!op) return;
-    const reported = (match.adjustments ?? []).find((a) => a.kind === 'succeeded_after_failure');
-    const confirmed = { amount: reported?.amount ?? record.amount, currency: record.currency.toUpperCase() };
+    const reported = reportedOf(record, match);
+    if (!reported) return;
+    const confirmed = { amount: reported.amount ?? record.amount, currency: record.currency.toUpperCase() };
     await reverseSuccessAfterFailure(orphans, logger, op, record.pspReference, 'reconciliation', confirmed);
   }
 
@@ -993,8 +995,20 @@ function emptyDelta(phase: PageDelta['phase']): PageDelta {
  * Whether `verdict` is a FAILED authorization's (or sale's) success the PSP lists, reported already as a
  * `succeeded_after_failure` (nothing to record): its reversal is asked for again (`reverseAgain`). Pure.
  */
-function reportedSuccessAfterFailure(verdict: LineVerdict, match: Match): boolean {
+function reportedSuccessAfterFailure(verdict: LineVerdict, record: PspRecord, match: Match): boolean {
   if (verdict.class !== 'state_mismatch' || verdict.action.type !== 'none') return false;
   if (match.op.state !== 'FAILED' || (match.op.command !== 'authorize' && match.op.command !== 'sale')) return false;
-  return (match.adjustments ?? []).some((a) => a.kind === 'succeeded_after_failure');
+  return reportedOf(record, match) !== undefined;
+}
+
+/**
+ * The `succeeded_after_failure` that reports this very line's PSP transaction (the reference the record step records it
+ * under). One of another transaction (the classifier's `reported` check is by kind only) is not this line's: asking for
+ * the reversal for this line's reference would void another authorization than the one reported (a failover's earlier
+ * attempt, voided under its own id at the entry failed over from) under the operation's void id. Pure.
+ */
+function reportedOf(record: PspRecord, match: Match): KnownAdjustment | undefined {
+  const reference = record.modificationReference ?? record.pspReference;
+  if (reference === undefined) return undefined;
+  return (match.adjustments ?? []).find((a) => a.kind === 'succeeded_after_failure' && a.pspReference === reference);
 }

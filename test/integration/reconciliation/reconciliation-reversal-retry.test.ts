@@ -129,3 +129,51 @@ describe('reconciliation: a success after failure whose reversal could not be as
     }
   });
 });
+
+describe('reconciliation: a line the classifier finds reported by a succeeded_after_failure of ANOTHER PSP transaction', () => {
+  it("asks for no reversal naming the line's transaction under the operation's void id (it is not that adjustment's repeat)", async () => {
+    const from = Date.now() - 1;
+    const op = await declined();
+    expect(op.state).toBe('FAILED');
+    expect(sim.injectDiscrepancy({ kind: 'state_mismatch', reference: op.id })).not.toEqual(expect.any(String));
+    const window = { from, to: Date.now() + 1 };
+    const adjustments = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, config.redis.keyPrefix), recorder, ledger, logger });
+    // Another transaction's success after failure, reported by a webhook (e.g. an earlier attempt's, read first-wins).
+    const other = await adjustments.recordAdjustment(op, {
+      kind: 'succeeded_after_failure',
+      direction: 'none',
+      amount: 2500,
+      currency: 'EUR',
+      reason: 'authorised',
+      pspReference: 'sim_another_transaction',
+      gateway: 'simulator',
+      pspEventId: 'evt-another-transaction',
+      source: 'webhook',
+    });
+    expect(other.created).toBe(true);
+
+    const orphans = new OrphanReversal({ config, redis, ledger, deliveryQueue, logger, mode: 'on' });
+    const http = createReconciliationHttp(route.gateway, route.transformer, { proxy: { host: '', port: 0 }, timeoutMs: 5000 });
+    const support = gatewayDefinition('simulator').reconciliation!;
+    try {
+      const summary = await new ReconciliationRunner({
+        redis,
+        prefix: config.redis.keyPrefix,
+        gateway: 'simulator',
+        transformer: route.transformer,
+        reader: support.reader(route.gateway, http),
+        source: support.source,
+        adjustments,
+        recorder,
+        orphans,
+        logger,
+      }).run({ window });
+      expect(summary.result).toBe('done');
+      // Before: the line's own transaction was voided as oms_told_failed under _<op id>.void, the id the reported one's
+      // reversal needs; one authorization could be voided twice (its own id at the entry failed over from as well).
+      expect(await ledger.get(voidOperationId(op.id))).toBeNull();
+    } finally {
+      http.close();
+    }
+  });
+});
