@@ -962,6 +962,9 @@ function releaseOf(d: OrphanDecision): string {
  * reversal requested (dry run, off, skipped) says the money is not being given back, for a person to do it
  * (docs/RUNBOOK.md). Any other operation: nothing (null). The reversal is for `confirmed`, the money the PSP confirmed
  * with that success (the adjustment's amount and currency), else for what was asked ({@link reversalAmount}).
+ * `repeat`: the adjustment was found recorded already (a retried job, a re-run of reconciliation): the reversal is asked
+ * for again (idempotent), and the split is counted and warned of only when that made a new one (`voided`): what was
+ * said of it with its first recording is not said again on every repeat.
  * @throws on a Redis error: the caller's job is retried, and a repeat finds the reversal made (idempotent).
  */
 export async function reverseSuccessAfterFailure(
@@ -971,12 +974,14 @@ export async function reverseSuccessAfterFailure(
   pspReference: string | undefined,
   source: 'webhook' | 'reconciliation',
   confirmed: ConfirmedMoney,
+  options: { repeat?: boolean } = {},
 ): Promise<OrphanDecision | null> {
   // A capture or sale the PSP re-did after undoing it (SUCCEEDED, `undoneBy`) is the OMS's money as it was told.
   if (op.state !== 'FAILED' || (op.command !== 'authorize' && op.command !== 'sale')) return null;
   const decision = await orphans.request(op.id, 'oms_told_failed', { ...(pspReference !== undefined ? { pspReference } : {}), confirmed });
   const split = decision.splitTender;
   if (!split) return decision;
+  if (options.repeat === true && decision.outcome !== 'voided') return decision;
   const release = releaseOf(decision);
   splitLateSuccesses.inc({ tender: split.tender, command: op.command, release });
   const meta = {

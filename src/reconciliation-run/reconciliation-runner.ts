@@ -851,7 +851,7 @@ export class ReconciliationRunner {
     const reported = reportedOf(record, match);
     if (!reported) return;
     const confirmed = { amount: reported.amount ?? record.amount, currency: record.currency.toUpperCase() };
-    await reverseSuccessAfterFailure(orphans, logger, op, record.pspReference, 'reconciliation', confirmed);
+    await reverseSuccessAfterFailure(orphans, logger, op, record.pspReference, 'reconciliation', confirmed, { repeat: true });
   }
 
   /**
@@ -903,7 +903,9 @@ export class ReconciliationRunner {
         // first (`duplicateOf`: a failover's late success, voided at the entry failed over from).
         if (duplicateOf === undefined && adjustment.kind === 'succeeded_after_failure' && action.kind === 'succeeded_after_failure' && this.deps.orphans) {
           const confirmed = { amount: action.amount, currency: action.currency };
-          await reverseSuccessAfterFailure(this.deps.orphans, this.deps.logger, op, record.pspReference, 'reconciliation', confirmed);
+          await reverseSuccessAfterFailure(this.deps.orphans, this.deps.logger, op, record.pspReference, 'reconciliation', confirmed, {
+            repeat: !created,
+          });
         }
         return created ? 'adjusted' : 'already_adjusted';
       }
