@@ -501,8 +501,16 @@ export class OrphanReversal {
    * order's amount as such, nor what the gateway it moved to confirmed. Its log lines and the operation's
    * `orphan_reversal` history entry say the amount, currency and basis.
    * @param confirmed the money `gateway` confirmed with its late success (its webhook's amount and currency).
+   * @param options.repeat its `duplicate_after_failover` was found recorded already (a retried job, a re-run): a dry run
+   *   reported it with the first recording, so it is not counted or warned of again (on: found by its id, nothing doubled).
    */
-  async requestAtEarlierGateway(op: OperationRecord, gateway: string, pspReference: string, confirmed: ConfirmedMoney = {}): Promise<OrphanDecision> {
+  async requestAtEarlierGateway(
+    op: OperationRecord,
+    gateway: string,
+    pspReference: string,
+    confirmed: ConfirmedMoney = {},
+    options: { repeat?: boolean } = {},
+  ): Promise<OrphanDecision> {
     const reason: OrphanReason = 'failover_duplicate';
     const existing = this.mode === 'on' ? await existingVoid(this.deps.ledger, `${op.id}-${gateway}`) : null;
     const voidId = existing?.id ?? voidOperationId(`${op.id}-${gateway}`);
@@ -528,6 +536,7 @@ export class OrphanReversal {
       }
     }
     if (decision.outcome === 'would_void') {
+      if (options.repeat === true) return decision;
       // Not through `report`: its once-per-authorization mark lives on the operation, whose own authorization is another.
       reversals.inc({ gateway, mode: 'dry_run', reason });
       this.deps.logger.warn('orphan reversal (dry run): would void this authorization', {

@@ -815,7 +815,8 @@ export class ReconciliationRunner {
     let voidId: string | undefined;
     if (op.command === 'authorize' && orphans) {
       // On a repeat too: found by its deterministic id, queued again if it never left.
-      const decision = await orphans.requestAtEarlierGateway(op, attemptAt, pspReference, { amount: action.amount, currency: action.currency });
+      const confirmed = { amount: action.amount, currency: action.currency };
+      const decision = await orphans.requestAtEarlierGateway(op, attemptAt, pspReference, confirmed, { repeat: !created });
       if (decision.outcome === 'voided' || decision.outcome === 'already_requested') done = 'voided';
       else if (decision.outcome === 'would_void') done = 'would_void';
       voidId = decision.voidId;

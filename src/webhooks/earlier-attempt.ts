@@ -136,7 +136,7 @@ export async function applyEarlierAttemptOutcome(
     };
     // On a repeat too (a retried job: the process died, or this threw, after the adjustment was written): found by its
     // deterministic id, queued again if it never left; else the second authorization would stay held, unreported.
-    const decision = await deps.orphans.requestAtEarlierGateway(op, gateway, reference, confirmed);
+    const decision = await deps.orphans.requestAtEarlierGateway(op, gateway, reference, confirmed, { repeat: !created });
     if (decision.outcome === 'voided' || decision.outcome === 'already_requested') done = 'voided';
     else if (decision.outcome === 'would_void') done = 'would_void';
     voidId = decision.voidId;

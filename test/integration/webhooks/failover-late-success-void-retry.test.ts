@@ -7,6 +7,7 @@
  */
 import { Queue } from 'bullmq';
 import { Config } from '../../../src/config/config';
+import { metricValue } from '../../../src/metrics/metrics-registry';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { DeliveryJobData } from '../../../src/delivery/delivery-queue';
 import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
@@ -103,5 +104,37 @@ describe("a failover's late success whose void could not be asked for the first 
     await applyEarlierAttemptOutcome((await worker.ledger.get(id))!, job, deps);
     expect(await worker.adjustmentStore.forOperation(id)).toHaveLength(1);
     expect(await worker.ledger.get(voidOperationId(id))).toBeNull();
+  });
+
+  it('in dry run a repeated webhook asks again but reports the would-be void once: counted and warned of on the first recording only', async () => {
+    const breaker = worker.delivery.breaker('sima');
+    for (let i = 0; i < 3; i++) breaker.failure();
+    const command = channelCommand('authorize', {}, { gateway: 'sima', gateway_key: 'pm_card_declined', currency: 'EUR', order_id: 'ORD-VOID-DRY' });
+    const id = command.payment.operation_reference!;
+    await worker.ledger.create(id, command);
+    expect(await worker.delivery.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    breaker.success();
+    const orphans = new OrphanReversal({
+      config,
+      redis: worker.redis,
+      ledger: worker.ledger,
+      deliveryQueue: worker.deliveryQueue,
+      logger: logs.logger,
+      mode: 'dry_run',
+    });
+    const deps = { ledger: worker.ledger, adjustments: worker.adjustments, logger: logs.logger, orphans };
+    const job: GatewayOutcomeJobData = {
+      gateway: 'sima',
+      eventId: `evt_${id}`,
+      operationId: id,
+      outcome: { status: 'SUCCESS', gatewayStatus: 'authorized', gatewayReference: `auth_${id}`, amount: 1999, currency: 'EUR' },
+    };
+    const labels = { gateway: 'sima', mode: 'dry_run', reason: 'failover_duplicate' };
+    const before = await metricValue('pb_orphan_reversals_total', labels);
+    for (let i = 0; i < 3; i++) await applyEarlierAttemptOutcome((await worker.ledger.get(id))!, job, deps);
+    expect(await metricValue('pb_orphan_reversals_total', labels)).toBe(before + 1);
+    const warned = logs.lines.filter((l) => l.includes('orphan reversal (dry run): would void this authorization') && l.includes(id));
+    expect(warned).toHaveLength(1);
+    expect(await worker.ledger.get(voidOperationId(`${id}-sima`))).toBeNull();
   });
 });
