@@ -26,9 +26,11 @@ export type ReconciledLateFactKind = (typeof RECONCILED_LATE_FACT_KINDS)[number]
 /**
  * The kinds reconciliation records from a line of an operation's own kind that contradicts the ledger, which a
  * webhook also reports: the PSP did after all what the ledger holds failed or undone (an Adyen re-capture after
- * `CAPTURE_FAILED`; the classifier's side of the search is its `reported` check and the undone mark it reads).
+ * `CAPTURE_FAILED`; the classifier's side of the search is its `reported` check and the undone mark it reads), or a
+ * FAILED operation's earlier attempt at the entry of its PSP account it failed over from succeeded after all
+ * (`duplicate_after_failover`, `earlierSameAccountAttempt`; the runner's side is the adjustments it read).
  */
-export const RECONCILED_CONTRADICTION_KINDS = ['succeeded_after_failure'] as const;
+export const RECONCILED_CONTRADICTION_KINDS = ['succeeded_after_failure', 'duplicate_after_failover'] as const;
 
 /**
  * The kinds reconciliation records from a line of another kind than the operation it names, which a webhook also
@@ -60,6 +62,7 @@ const RECORDED_AS: Readonly<Record<ReconciledFactKind, readonly AdjustmentKind[]
   // A lapse the webhook brought; before it was read as one, the same cancellation came as a failure after success.
   authorization_expired: ['authorization_expired', 'failed_after_success'],
   succeeded_after_failure: ['succeeded_after_failure'],
+  duplicate_after_failover: ['duplicate_after_failover'],
   // One refund per PSP reference: two refunds of one payment, however alike, are apart by their references. A sale the
   // PSP cancelled-or-refunded itself: the webhook reads it as the sale's failure (`webhooks/psp-reversal.ts`).
   refund_outside_bridge: ['refund_outside_bridge', 'capture_failed'],

@@ -501,8 +501,16 @@ export class OrphanReversal {
    * order's amount as such, nor what the gateway it moved to confirmed. Its log lines and the operation's
    * `orphan_reversal` history entry say the amount, currency and basis.
    * @param confirmed the money `gateway` confirmed with its late success (its webhook's amount and currency).
+   * @param options.repeat its `duplicate_after_failover` was found recorded already (a retried job, a re-run): a dry run
+   *   reported it with the first recording, so it is not counted or warned of again (on: found by its id, nothing doubled).
    */
-  async requestAtEarlierGateway(op: OperationRecord, gateway: string, pspReference: string, confirmed: ConfirmedMoney = {}): Promise<OrphanDecision> {
+  async requestAtEarlierGateway(
+    op: OperationRecord,
+    gateway: string,
+    pspReference: string,
+    confirmed: ConfirmedMoney = {},
+    options: { repeat?: boolean } = {},
+  ): Promise<OrphanDecision> {
     const reason: OrphanReason = 'failover_duplicate';
     const existing = this.mode === 'on' ? await existingVoid(this.deps.ledger, `${op.id}-${gateway}`) : null;
     const voidId = existing?.id ?? voidOperationId(`${op.id}-${gateway}`);
@@ -528,6 +536,7 @@ export class OrphanReversal {
       }
     }
     if (decision.outcome === 'would_void') {
+      if (options.repeat === true) return decision;
       // Not through `report`: its once-per-authorization mark lives on the operation, whose own authorization is another.
       reversals.inc({ gateway, mode: 'dry_run', reason });
       this.deps.logger.warn('orphan reversal (dry run): would void this authorization', {
@@ -962,6 +971,9 @@ function releaseOf(d: OrphanDecision): string {
  * reversal requested (dry run, off, skipped) says the money is not being given back, for a person to do it
  * (docs/RUNBOOK.md). Any other operation: nothing (null). The reversal is for `confirmed`, the money the PSP confirmed
  * with that success (the adjustment's amount and currency), else for what was asked ({@link reversalAmount}).
+ * `repeat`: the adjustment was found recorded already (a retried job, a re-run of reconciliation): the reversal is asked
+ * for again (idempotent), and the split is counted and warned of only when that made a new one (`voided`): what was
+ * said of it with its first recording is not said again on every repeat.
  * @throws on a Redis error: the caller's job is retried, and a repeat finds the reversal made (idempotent).
  */
 export async function reverseSuccessAfterFailure(
@@ -971,12 +983,14 @@ export async function reverseSuccessAfterFailure(
   pspReference: string | undefined,
   source: 'webhook' | 'reconciliation',
   confirmed: ConfirmedMoney,
+  options: { repeat?: boolean } = {},
 ): Promise<OrphanDecision | null> {
   // A capture or sale the PSP re-did after undoing it (SUCCEEDED, `undoneBy`) is the OMS's money as it was told.
   if (op.state !== 'FAILED' || (op.command !== 'authorize' && op.command !== 'sale')) return null;
   const decision = await orphans.request(op.id, 'oms_told_failed', { ...(pspReference !== undefined ? { pspReference } : {}), confirmed });
   const split = decision.splitTender;
   if (!split) return decision;
+  if (options.repeat === true && decision.outcome !== 'voided') return decision;
   const release = releaseOf(decision);
   splitLateSuccesses.inc({ tender: split.tender, command: op.command, release });
   const meta = {

@@ -134,6 +134,7 @@ export async function reconcile(config: Config, options: ReconcileOptions): Prom
       adjustments,
       recorder,
       orphans,
+      gateways: config.gateways,
       logger,
       stateTtlS: config.reconciliation.stateTtlDays * 86_400,
       lookupsPerRun: config.reconciliation.lookupsPerRun,

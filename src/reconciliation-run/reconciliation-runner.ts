@@ -5,14 +5,17 @@ import { AdjustmentRecorder, adjustmentsFoundRecorded } from '../delivery/adjust
 import { AdjustmentsChangedError } from '../errors/adjustments-changed-error';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { assertNever } from '../gateways/assert-never';
-import { Ledger } from '../ledger/ledger';
+import { Ledger, OperationRecord } from '../ledger/ledger';
 import { failHeldBack } from '../delivery/held-failover';
 import type { GatewayTransformer } from '../gateways/gateway-adapter';
 import { Logger } from '../logging/logger';
 import { OrphanReversal, reverseSuccessAfterFailure } from '../poller/orphan-reversal';
+import { GatewayConfig } from '../config/config';
+import { EarlierSuccessOutcome, earlierSameAccountAttempt, lateSuccesses } from '../webhooks/earlier-attempt';
 import type { AdjustmentKind } from '../adjustments/adjustment';
 import type { CommandType } from '../contracts/payment-command';
 import {
+  KnownAdjustment,
   Match,
   ReconciledOperation,
   cancelsAuthorization,
@@ -25,7 +28,7 @@ import {
   refundsPayment,
 } from '../reconciliation/classifier';
 import type { PspRecord, PspRecordReader, ReconciliationWindow, UnreadablePspLine } from '../reconciliation/psp-record';
-import { RECONCILIATION_CLASSES, LineVerdict, ReconciliationClass } from '../reconciliation/reconciliation-class';
+import { RECONCILIATION_CLASSES, LineVerdict, ReconciliationAction, ReconciliationClass } from '../reconciliation/reconciliation-class';
 import { ReconciliationLedger, lineEventId } from './reconciliation-ledger';
 import { ownClosing } from '../webhooks/own-closing';
 import { openRefunds } from '../webhooks/outside-refund';
@@ -127,6 +130,12 @@ export interface ReconciliationRunnerDeps {
   recorder: OutcomeRecorder;
   /** Hands an authorization the OMS was told failed, and the PSP holds, to orphan reversal. Optional. */
   orphans?: OrphanReversal;
+  /**
+   * The configured gateway entries (`config.gateways`): a FAILED operation's success listed through this entry that is
+   * its earlier attempt's at the one entry of this PSP account it failed over from (`earlierSameAccountAttempt`) is
+   * read as the webhook path reads it there (`duplicate_after_failover`, voided there). Without: never told apart.
+   */
+  gateways?: Readonly<Record<string, GatewayConfig>>;
   logger: Logger;
   /** How long a run's state is kept, seconds. Default 35 days. */
   stateTtlS?: number;
@@ -414,6 +423,7 @@ export class ReconciliationRunner {
       // Most lines agree: no call, no await for them (a microtask per line is measurable over 100,000).
       let outcome: ActionOutcome = 'none';
       if (verdict.action.type !== 'none') ({ verdict, outcome } = await this.act(record, match, verdict, dryRun, ties));
+      else if (!dryRun && match && this.deps.orphans && reportedSuccessAfterFailure(verdict, record, match)) await this.reverseAgain(record, match);
       if (verdict.undone) this.noteUndone(verdict, outcome, dryRun);
       this.note(verdict, outcome, delta, logged);
       if (sink) await sink.verdict(verdict, outcome);
@@ -765,6 +775,87 @@ export class ReconciliationRunner {
   }
 
   /**
+   * A FAILED operation's success listed through this entry that is its earlier attempt's at `attemptAt`, the one entry
+   * of this PSP account it failed over from (`earlierSameAccountAttempt`): recorded as the webhook path records it, a
+   * `duplicate_after_failover` of that entry (never a `succeeded_after_failure`: the OMS is not told it succeeded after
+   * all), and an authorization voided there (`requestAtEarlierGateway`). Found recorded already (a webhook at either
+   * endpoint, an earlier run): nothing recorded, its void asked for again (idempotent); warned of and counted
+   * (`pb_failover_late_successes_total`) when recorded.
+   */
+  private async earlierAttemptSuccess(
+    op: OperationRecord,
+    attemptAt: string,
+    pspReference: string,
+    record: PspRecord,
+    action: Extract<ReconciliationAction, { type: 'adjust' }>,
+    match: Match | null,
+  ): Promise<ActionOutcome> {
+    const { orphans, logger } = this.deps;
+    const known = (match?.adjustments ?? []).some((a) => a.kind === 'duplicate_after_failover' && a.pspReference === pspReference);
+    let created = false;
+    if (!known) {
+      const recorded = await this.deps.adjustments.recordAdjustment(op, {
+        kind: 'duplicate_after_failover',
+        direction: op.command === 'sale' ? 'credit' : 'none',
+        amount: action.amount,
+        currency: action.currency,
+        reason: `${record.pspType}_after_failover_to_${this.deps.gateway}`,
+        pspReference,
+        occurredAt: record.occurredAt,
+        gateway: attemptAt,
+        pspEventId: lineEventId(record.lineId),
+        source: 'reconciliation',
+        ...(match?.adjustmentsRead !== undefined ? { expectedAdjustments: match.adjustmentsRead } : {}),
+      });
+      // Read first under the other kind (its own reversal ran, or runs): nothing more here.
+      if (recorded.duplicateOf !== undefined || recorded.adjustment.kind !== 'duplicate_after_failover') return 'already_adjusted';
+      created = recorded.created;
+    }
+    let done: EarlierSuccessOutcome = 'reported';
+    let voidId: string | undefined;
+    if (op.command === 'authorize' && orphans) {
+      // On a repeat too: found by its deterministic id, queued again if it never left.
+      const confirmed = { amount: action.amount, currency: action.currency };
+      const decision = await orphans.requestAtEarlierGateway(op, attemptAt, pspReference, confirmed, { repeat: !created });
+      if (decision.outcome === 'voided' || decision.outcome === 'already_requested') done = 'voided';
+      else if (decision.outcome === 'would_void') done = 'would_void';
+      voidId = decision.voidId;
+    }
+    if (!created) return 'already_adjusted';
+    lateSuccesses().inc({ gateway: attemptAt, outcome: done });
+    logger.warn('PSP discrepancy: a gateway the operation failed over from reports success (a second live authorization)', {
+      operation_id: op.id,
+      command: op.command,
+      gateway: attemptAt,
+      current_gateway: this.deps.gateway,
+      operation_state: op.state,
+      psp_status: record.pspType,
+      psp_line: record.lineId,
+      source: 'reconciliation',
+      action: done,
+      ...(voidId !== undefined ? { void_operation_id: voidId } : {}),
+    });
+    return 'adjusted';
+  }
+
+  /**
+   * Asks orphan reversal again for an authorization (or sale) the ledger holds FAILED whose success the line shows and
+   * a `succeeded_after_failure` reports already: the run that recorded it may have stopped before its reversal was asked
+   * for (a crash, a Redis error), and nothing else would ask. Idempotent: an existing reversal is found by its
+   * deterministic id and queued again only if it never left; one asked for already says nothing more.
+   */
+  private async reverseAgain(record: PspRecord, match: Match): Promise<void> {
+    const { orphans, logger } = this.deps;
+    if (!orphans) return;
+    const op = await this.ledger.record(match.op.id);
+    if (!op) return;
+    const reported = reportedOf(record, match);
+    if (!reported) return;
+    const confirmed = { amount: reported.amount ?? record.amount, currency: record.currency.toUpperCase() };
+    await reverseSuccessAfterFailure(orphans, logger, op, record.pspReference, 'reconciliation', confirmed, { repeat: true });
+  }
+
+  /**
    * Applies what the PSP is authoritative for (nothing in a dry run).
    * @throws AdjustmentsChangedError when an adjustment judged against the operation's adjustments as read
    *   (`Match.adjustmentsRead`) finds them changed: nothing recorded, the line is to be judged again.
@@ -789,7 +880,14 @@ export class ReconciliationRunner {
         // Likewise a refund of a payment that a refund of ours still open may be (its answer not recorded yet).
         if (refundsPayment(record, op) && openRefunds(await this.ledgerRecords.dependentsOf(op.id)).length > 0) return 'report';
         const pspReference = record.modificationReference ?? record.pspReference;
-        const { created } = await this.deps.adjustments.recordAdjustment(op, {
+        // A success naming another PSP transaction than the attempt at this entry, of the one entry of this PSP account
+        // the operation failed over from: that attempt's, read as the webhook path reads it (one fact, one reading).
+        const attemptAt =
+          action.kind === 'succeeded_after_failure' && pspReference !== undefined && this.deps.gateways
+            ? earlierSameAccountAttempt(op, this.deps.gateway, { status: 'SUCCESS', gatewayReference: pspReference }, this.deps.gateways)
+            : null;
+        if (attemptAt !== null && pspReference !== undefined) return this.earlierAttemptSuccess(op, attemptAt, pspReference, record, action, match);
+        const { created, duplicateOf, adjustment } = await this.deps.adjustments.recordAdjustment(op, {
           kind: action.kind,
           direction: action.direction,
           amount: action.amount,
@@ -802,9 +900,13 @@ export class ReconciliationRunner {
           source: 'reconciliation',
           ...(match?.adjustmentsRead !== undefined ? { expectedAdjustments: match.adjustmentsRead } : {}),
         });
-        if (created && action.kind === 'succeeded_after_failure' && this.deps.orphans) {
+        // On a repeat of this adjustment too (idempotent by the void's id); not for a reading of another kind recorded
+        // first (`duplicateOf`: a failover's late success, voided at the entry failed over from).
+        if (duplicateOf === undefined && adjustment.kind === 'succeeded_after_failure' && action.kind === 'succeeded_after_failure' && this.deps.orphans) {
           const confirmed = { amount: action.amount, currency: action.currency };
-          await reverseSuccessAfterFailure(this.deps.orphans, this.deps.logger, op, record.pspReference, 'reconciliation', confirmed);
+          await reverseSuccessAfterFailure(this.deps.orphans, this.deps.logger, op, record.pspReference, 'reconciliation', confirmed, {
+            repeat: !created,
+          });
         }
         return created ? 'adjusted' : 'already_adjusted';
       }
@@ -890,4 +992,26 @@ function emptyDelta(phase: PageDelta['phase']): PageDelta {
     unreadable: [],
     lookups: 0,
   };
+}
+
+/**
+ * Whether `verdict` is a FAILED authorization's (or sale's) success the PSP lists, reported already as a
+ * `succeeded_after_failure` (nothing to record): its reversal is asked for again (`reverseAgain`). Pure.
+ */
+function reportedSuccessAfterFailure(verdict: LineVerdict, record: PspRecord, match: Match): boolean {
+  if (verdict.class !== 'state_mismatch' || verdict.action.type !== 'none') return false;
+  if (match.op.state !== 'FAILED' || (match.op.command !== 'authorize' && match.op.command !== 'sale')) return false;
+  return reportedOf(record, match) !== undefined;
+}
+
+/**
+ * The `succeeded_after_failure` that reports this very line's PSP transaction (the reference the record step records it
+ * under). One of another transaction (the classifier's `reported` check is by kind only) is not this line's: asking for
+ * the reversal for this line's reference would void another authorization than the one reported (a failover's earlier
+ * attempt, voided under its own id at the entry failed over from) under the operation's void id. Pure.
+ */
+function reportedOf(record: PspRecord, match: Match): KnownAdjustment | undefined {
+  const reference = record.modificationReference ?? record.pspReference;
+  if (reference === undefined) return undefined;
+  return (match.adjustments ?? []).find((a) => a.kind === 'succeeded_after_failure' && a.pspReference === reference);
 }

@@ -54,7 +54,7 @@ export async function reportContradiction(
   if (deps.orphans) {
     // The reversal is for what the PSP confirmed with this success, not what the operation asked.
     const confirmed = { amount: outcome.amount, currency: outcome.currency };
-    await reverseSuccessAfterFailure(deps.orphans, deps.logger, op, outcome.gatewayReference, 'webhook', confirmed);
+    await reverseSuccessAfterFailure(deps.orphans, deps.logger, op, outcome.gatewayReference, 'webhook', confirmed, { repeat: !created });
   }
   return created;
 }

@@ -50,7 +50,8 @@ export function earlierSameAccountAttempt(
  */
 export type EarlierSuccessOutcome = 'voided' | 'would_void' | 'reported';
 
-function lateSuccesses(): Counter<'gateway' | 'outcome'> {
+/** `pb_failover_late_successes_total`, by the gateway failed over from and what was done (`EarlierSuccessOutcome`). */
+export function lateSuccesses(): Counter<'gateway' | 'outcome'> {
   return counter(
     'pb_failover_late_successes_total',
     'Successes reported by a gateway an operation had failed over from (a second live authorization or charge), by that gateway and what was done',
@@ -69,6 +70,9 @@ const VOIDABLE = 'authorize';
  *   was told failed) is a PSP discrepancy the operator and the OMS see: a `duplicate_after_failover`
  *   adjustment (its own OMS event, idempotent by the PSP's event id), `pb_failover_late_successes_total`, a
  *   warning; an authorization is voided at that gateway through orphan reversal (dry run: reported);
+ *   a repeat of that adjustment (a job retried after a crash or an error past it) asks for the void again (found by its
+ *   deterministic id, queued again if it never left), counted and warned of once; a second reading of that PSP
+ *   transaction under the other kind (`duplicateOf`) asks for nothing, its first reading's reversal stands;
  * - a late fact (chargeback…) there is recorded as an adjustment of the operation;
  * - anything else (a decline, pending) is history only.
  * @returns the operation's state (unchanged).
@@ -106,7 +110,7 @@ export async function applyEarlierAttemptOutcome(
     });
     return op.state;
   }
-  const { created } = await deps.adjustments.recordAdjustment(op, {
+  const recorded = await deps.adjustments.recordAdjustment(op, {
     kind: 'duplicate_after_failover',
     direction: op.command === 'sale' ? 'credit' : 'none',
     ...(outcome.amount !== undefined ? { amount: outcome.amount } : {}),
@@ -117,9 +121,11 @@ export async function applyEarlierAttemptOutcome(
     pspEventId: eventId,
     source: 'webhook',
   });
-  // A repeated webhook: its adjustment (and what followed it) exists already.
-  if (!created) return op.state;
-  await deps.ledger.appendInteraction(op.id, entry);
+  // A second reading under another kind (another entry of the PSP account recorded it first): that reading's own
+  // reversal ran, or runs on its retry; asking here too could send a second void of one authorization.
+  if (recorded.duplicateOf !== undefined || recorded.adjustment.kind !== 'duplicate_after_failover') return op.state;
+  const { created } = recorded;
+  if (created) await deps.ledger.appendInteraction(op.id, entry);
   let done: EarlierSuccessOutcome = 'reported';
   let voidId: string | undefined;
   if (op.command === VOIDABLE && reference !== undefined && deps.orphans) {
@@ -128,10 +134,23 @@ export async function applyEarlierAttemptOutcome(
       ...(outcome.amount !== undefined ? { amount: outcome.amount } : {}),
       ...(outcome.currency !== undefined ? { currency: outcome.currency } : {}),
     };
-    const decision = await deps.orphans.requestAtEarlierGateway(op, gateway, reference, confirmed);
+    // On a repeat too (a retried job: the process died, or this threw, after the adjustment was written): found by its
+    // deterministic id, queued again if it never left; else the second authorization would stay held, unreported.
+    const decision = await deps.orphans.requestAtEarlierGateway(op, gateway, reference, confirmed, { repeat: !created });
     if (decision.outcome === 'voided' || decision.outcome === 'already_requested') done = 'voided';
     else if (decision.outcome === 'would_void') done = 'would_void';
     voidId = decision.voidId;
+  }
+  // The discrepancy was counted and logged when its adjustment was recorded: a repeat says only what it asked again.
+  if (!created) {
+    deps.logger.info('repeat of a failover late success already recorded: its reversal at that gateway asked for again (idempotent)', {
+      operation_id: op.id,
+      gateway,
+      event_id: eventId,
+      action: done,
+      ...(voidId !== undefined ? { void_operation_id: voidId } : {}),
+    });
+    return op.state;
   }
   lateSuccesses().inc({ gateway, outcome: done });
   deps.logger.warn('PSP discrepancy: a gateway the operation failed over from reports success (a second live authorization)', {

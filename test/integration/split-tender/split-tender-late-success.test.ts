@@ -147,6 +147,37 @@ describe('split tender: the card part declined, then approved by the PSP after t
     expect(line).toMatchObject({ split: id, tender: 'card', release: 'voided', reversal_operation_id: voidId, source: 'webhook' });
   });
 
+  it('asked again for an authorization voided already (a reconciliation re-run, a retried job): nothing new, counted and warned of once', async () => {
+    const { card } = await rolledBack('authorize', 'again');
+    await approvedLate(card);
+    const voidId = voidOperationId(card);
+    await eventually(async () => (await worker.ledger.get(voidId))?.state === 'SUCCEEDED', 60_000);
+    const op = (await worker.ledger.get(card))!;
+    const labels = (release: string) => ({ tender: 'card', command: 'authorize', release });
+    const voided = await metricValue('pb_split_tender_late_successes_total', labels('voided'));
+    const already = await metricValue('pb_split_tender_late_successes_total', labels('already_requested'));
+    const warned = () =>
+      logs.lines
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((l) => typeof l.message === 'string' && l.message.startsWith('split tender: a part of a failed split') && l.operation_id === card).length;
+    const warnedBefore = warned();
+    const orphans = new OrphanReversal({
+      config,
+      redis: worker.redis,
+      ledger: worker.ledger,
+      deliveryQueue: worker.deliveryQueue,
+      logger: logs.logger,
+      mode: 'on',
+    });
+    for (let run = 0; run < 2; run += 1) {
+      const decision = await reverseSuccessAfterFailure(orphans, logs.logger, op, op.gatewayReference, 'reconciliation', {}, { repeat: true });
+      expect(decision).toMatchObject({ outcome: 'already_requested', voidId });
+    }
+    expect(await metricValue('pb_split_tender_late_successes_total', labels('voided'))).toBe(voided);
+    expect(await metricValue('pb_split_tender_late_successes_total', labels('already_requested'))).toBe(already);
+    expect(warned()).toBe(warnedBefore);
+  });
+
   it('a sale: refunded at the PSP as an orphan; the OMS gets the adjustment and the refunded event', async () => {
     const { card } = await rolledBack('sale', 'sale');
     await approvedLate(card);

@@ -18,6 +18,7 @@ import { metricValue } from '../../../src/metrics/metrics-registry';
 import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
 import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
 import { voidOperationId } from '../../../src/poller/orphan-reversal';
+import { reconcile } from '../../../src/reconciliation-run/reconcile';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { captureLogger } from '../../support/capture-logger';
@@ -214,4 +215,54 @@ describe('one PSP account behind two gateway entries: when the attempt a late su
       expect(reversals.length).toBeLessThanOrEqual(1);
     },
   );
+});
+
+describe("one PSP account behind two gateway entries: reconciliation reads the late success of the attempt at sima through simb's entry first", () => {
+  it.each([['simb'], ['sima']])(
+    "read as the attempt at sima is: one duplicate_after_failover, a void at sima, no succeeded_after_failure; the webhook then at %s's endpoint is a repeat",
+    async (endpoint) => {
+      const from = Date.now() - 1;
+      const id = await failedOverAndDeclined(`ORD-ONE-ACCOUNT-RECON-${endpoint}`);
+      const atA = await approvedAtSima(id);
+      expect(atA.id).not.toBe((await worker.ledger.get(id))?.gatewayReference);
+      const before = (await metricValue('pb_adjustments_duplicate_psp_facts_total')) ?? 0;
+
+      const { summary } = await reconcile(config, { gateway: 'simb', window: { from, to: Date.now() + 1 }, logger: logs.logger, redis });
+      expect(summary.result).toBe('done');
+      const recorded = await worker.adjustmentStore.forOperation(id);
+      expect(recorded).toHaveLength(1);
+      expect(recorded[0]).toMatchObject({ kind: 'duplicate_after_failover', gateway: 'sima', pspReference: atA.id, source: 'reconciliation' });
+      expect(await worker.ledger.get(voidOperationId(`${id}-sima`))).not.toBeNull();
+      expect(await worker.ledger.get(voidOperationId(id))).toBeNull();
+
+      await deliverTo(endpoint, atA.webhook);
+      // Taken up: a repeat of the same adjustment, or a second one (the defect).
+      await new Promise((r) => setTimeout(r, 2000));
+      const adjustments = await worker.adjustmentStore.forOperation(id);
+      expect(adjustments).toHaveLength(1);
+      expect(adjustments[0]).toMatchObject({ kind: 'duplicate_after_failover', gateway: 'sima' });
+      expect((await metricValue('pb_adjustments_duplicate_psp_facts_total')) ?? 0).toBe(before);
+      expect(adjustmentEventsOf(id)).toHaveLength(1);
+      expect(await worker.ledger.get(voidOperationId(id))).toBeNull();
+      expect(await worker.ledger.get(id)).toMatchObject({ state: 'FAILED', routing: { gateway: 'simb' } });
+    },
+  );
+
+  it("the webhook first, then reconciliation through simb's entry: the line finds it recorded; one adjustment, no duplicate reading, one void at sima", async () => {
+    const from = Date.now() - 1;
+    const id = await failedOverAndDeclined('ORD-ONE-ACCOUNT-RECON-AFTER');
+    const atA = await approvedAtSima(id);
+    await deliverTo('simb', atA.webhook);
+    await eventually(async () => (await worker.adjustmentStore.forOperation(id)).length === 1, 30_000);
+    const before = (await metricValue('pb_adjustments_duplicate_psp_facts_total')) ?? 0;
+
+    const { summary } = await reconcile(config, { gateway: 'simb', window: { from, to: Date.now() + 1 }, logger: logs.logger, redis });
+    expect(summary.result).toBe('done');
+    const adjustments = await worker.adjustmentStore.forOperation(id);
+    expect(adjustments).toHaveLength(1);
+    expect(adjustments[0]).toMatchObject({ kind: 'duplicate_after_failover', gateway: 'sima', source: 'webhook' });
+    expect((await metricValue('pb_adjustments_duplicate_psp_facts_total')) ?? 0).toBe(before);
+    expect(await worker.ledger.get(voidOperationId(`${id}-sima`))).not.toBeNull();
+    expect(await worker.ledger.get(voidOperationId(id))).toBeNull();
+  });
 });

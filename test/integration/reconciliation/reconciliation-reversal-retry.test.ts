@@ -1,0 +1,179 @@
+/**
+ * Reconciliation finds an authorization the ledger holds FAILED listed as authorised by the PSP: it records the
+ * `succeeded_after_failure` adjustment, then hands the authorization to orphan reversal (`oms_told_failed`). When that
+ * request fails (here: the void's delivery job cannot be queued, a Redis error) the run fails after the adjustment was
+ * written; the next invocation of the window reads the line again and finds it reported already. It must still ask
+ * for the void (idempotent by its deterministic id): else the authorization stays held until it lapses, unreported.
+ * Real Redis and the PSP simulator's report.
+ */
+import { Queue } from 'bullmq';
+import { Config } from '../../../src/config/config';
+import { AdjustmentStore } from '../../../src/adjustments/adjustment-store';
+import { AdjustmentRecorder } from '../../../src/delivery/adjustment-recorder';
+import { DeliveryJobData, createDeliveryQueue } from '../../../src/delivery/delivery-queue';
+import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
+import { EventStore } from '../../../src/events/event-store';
+import { createOmsEventsQueue } from '../../../src/events/oms-events-queue';
+import { createGatewayClients, gatewayDefinition } from '../../../src/gateways/gateway-registry';
+import { GatewayRoute } from '../../../src/gateways/gateway-route';
+import { Ledger, OperationRecord } from '../../../src/ledger/ledger';
+import { OrphanReversal, voidOperationId } from '../../../src/poller/orphan-reversal';
+import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
+import { createReconciliationHttp } from '../../../src/reconciliation-run/reconciliation-http';
+import { ReconciliationRunner } from '../../../src/reconciliation-run/reconciliation-runner';
+import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
+import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
+import { captureLogger } from '../../support/capture-logger';
+import { channelCommand } from '../../support/fixtures';
+import { testConfig } from '../../support/test-config';
+
+const API_KEY = 'sim-recon-reversal-retry-0123456789';
+
+let sim: PspSimulator;
+let config: Config;
+let redis: RedisClient;
+let ledger: Ledger;
+let route: GatewayRoute;
+let recorder: OutcomeRecorder;
+let eventsQueue: ReturnType<typeof createOmsEventsQueue>;
+let deliveryQueue: Queue<DeliveryJobData>;
+const logger = captureLogger('error').logger;
+
+beforeAll(async () => {
+  sim = await startPspSimulator({ apiKey: API_KEY });
+  config = testConfig({
+    gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-recon-reversal-0123456789', timeout_ms: 5000 } },
+  });
+  redis = createRedis(config.redis, 'commands');
+  ledger = new Ledger(redis, config.redis.keyPrefix);
+  eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
+  deliveryQueue = createDeliveryQueue(redis, config.redis.keyPrefix);
+  recorder = new OutcomeRecorder({ config, ledger, events: new EventStore(redis, config.redis.keyPrefix), eventsQueue, logger });
+  route = createGatewayClients(config).get('simulator')!;
+});
+
+afterAll(async () => {
+  await eventsQueue.close();
+  await deliveryQueue.close();
+  redis.disconnect();
+  await sim.stop();
+  await purgeNamespace(config).catch(() => undefined);
+});
+
+/** An authorization the simulator declined, recorded FAILED as the bridge records it. */
+async function declined(): Promise<OperationRecord> {
+  const command = channelCommand('authorize', {}, { amount: 2500, gateway_key: 'pm_card_declined' });
+  const id = command.payment.operation_reference!;
+  await ledger.create(id, command);
+  await ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
+  const op = (await ledger.get(id))!;
+  const ctx = { operationId: id, command: command.command, payment: command.payment };
+  const response = await route.client.send(route.transformer.buildRequest(ctx, route.gateway));
+  return recorder.apply(op, route.transformer.parseResponse(ctx, response, route.gateway), 'response');
+}
+
+/** The delivery queue as orphan reversal uses it, whose first `add` fails (a Redis error); the adds that succeed. */
+function failingOnce(queue: Queue<DeliveryJobData>): { queue: Queue<DeliveryJobData>; added: string[] } {
+  const added: string[] = [];
+  let calls = 0;
+  const failing = Object.create(queue) as Queue<DeliveryJobData>;
+  failing.add = async (name, data, opts) => {
+    calls += 1;
+    if (calls === 1) throw new Error('READONLY You can not write against a read only replica.');
+    const job = await queue.add(name, data, opts);
+    added.push(data.operationId);
+    return job;
+  };
+  return { queue: failing, added };
+}
+
+describe('reconciliation: a success after failure whose reversal could not be asked for in the run that recorded it', () => {
+  it('the next invocation of the window, finding it reported already, asks for it again: the void exists and is queued exactly once, one adjustment', async () => {
+    const from = Date.now() - 1;
+    const op = await declined();
+    expect(op.state).toBe('FAILED');
+    expect(sim.injectDiscrepancy({ kind: 'state_mismatch', reference: op.id })).not.toEqual(expect.any(String));
+    const window = { from, to: Date.now() + 1 };
+
+    const { queue, added } = failingOnce(deliveryQueue);
+    const orphans = new OrphanReversal({ config, redis, ledger, deliveryQueue: queue, logger, mode: 'on' });
+    const adjustments = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, config.redis.keyPrefix), recorder, ledger, logger });
+    const http = createReconciliationHttp(route.gateway, route.transformer, { proxy: { host: '', port: 0 }, timeoutMs: 5000 });
+    const support = gatewayDefinition('simulator').reconciliation!;
+    const runner = () =>
+      new ReconciliationRunner({
+        redis,
+        prefix: config.redis.keyPrefix,
+        gateway: 'simulator',
+        transformer: route.transformer,
+        reader: support.reader(route.gateway, http),
+        source: support.source,
+        adjustments,
+        recorder,
+        orphans,
+        logger,
+      });
+    try {
+      await expect(runner().run({ window })).rejects.toThrow('READONLY');
+      const store = new AdjustmentStore(redis, config.redis.keyPrefix);
+      expect(await store.forOperation(op.id)).toMatchObject([{ kind: 'succeeded_after_failure' }]);
+      expect(added).toEqual([]);
+
+      const summary = await runner().run({ window });
+      expect(summary.result).toBe('done');
+      expect(await ledger.get(voidOperationId(op.id))).toMatchObject({ command: 'cancel', state: 'RECEIVED' });
+      expect(added).toEqual([voidOperationId(op.id)]);
+      expect(await store.forOperation(op.id)).toHaveLength(1);
+    } finally {
+      http.close();
+    }
+  });
+});
+
+describe('reconciliation: a line the classifier finds reported by a succeeded_after_failure of ANOTHER PSP transaction', () => {
+  it("asks for no reversal naming the line's transaction under the operation's void id (it is not that adjustment's repeat)", async () => {
+    const from = Date.now() - 1;
+    const op = await declined();
+    expect(op.state).toBe('FAILED');
+    expect(sim.injectDiscrepancy({ kind: 'state_mismatch', reference: op.id })).not.toEqual(expect.any(String));
+    const window = { from, to: Date.now() + 1 };
+    const adjustments = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, config.redis.keyPrefix), recorder, ledger, logger });
+    // Another transaction's success after failure, reported by a webhook (e.g. an earlier attempt's, read first-wins).
+    const other = await adjustments.recordAdjustment(op, {
+      kind: 'succeeded_after_failure',
+      direction: 'none',
+      amount: 2500,
+      currency: 'EUR',
+      reason: 'authorised',
+      pspReference: 'sim_another_transaction',
+      gateway: 'simulator',
+      pspEventId: 'evt-another-transaction',
+      source: 'webhook',
+    });
+    expect(other.created).toBe(true);
+
+    const orphans = new OrphanReversal({ config, redis, ledger, deliveryQueue, logger, mode: 'on' });
+    const http = createReconciliationHttp(route.gateway, route.transformer, { proxy: { host: '', port: 0 }, timeoutMs: 5000 });
+    const support = gatewayDefinition('simulator').reconciliation!;
+    try {
+      const summary = await new ReconciliationRunner({
+        redis,
+        prefix: config.redis.keyPrefix,
+        gateway: 'simulator',
+        transformer: route.transformer,
+        reader: support.reader(route.gateway, http),
+        source: support.source,
+        adjustments,
+        recorder,
+        orphans,
+        logger,
+      }).run({ window });
+      expect(summary.result).toBe('done');
+      // Before: the line's own transaction was voided as oms_told_failed under _<op id>.void, the id the reported one's
+      // reversal needs; one authorization could be voided twice (its own id at the entry failed over from as well).
+      expect(await ledger.get(voidOperationId(op.id))).toBeNull();
+    } finally {
+      http.close();
+    }
+  });
+});
