@@ -244,3 +244,92 @@ describe('Cybersource double authorization found by the status inquiry: the extr
     ]);
   });
 });
+
+describe('the void of an extra authorization waits for the authorize it belongs to to succeed (dependent wait)', () => {
+  it("race (a): a worker delivering the void between the inquiry's read and its recording sends nothing while a webhook records that hold; then it is refused unsent", async () => {
+    const { ledger, service, orphans } = setup('on');
+    const config = configs[configs.length - 1];
+    const events = new EventStore(redis, config.redis.keyPrefix);
+    const eventsQueue: Queue<OmsEventJobData> = createOmsEventsQueue(redis, config.redis.keyPrefix);
+    queues.push(eventsQueue);
+    const { logger } = captureLogger();
+    const id = await unknownAuthorization(ledger);
+    const voidId = extraHoldVoidId(id, FIRST_ID);
+    const steps: unknown[] = [];
+    // The inquiry's recorder: once the void is requested, a worker picks it up at once, then a webhook of that very
+    // hold records it as the operation's, all before the inquiry's own success goes on record.
+    const webhooks = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
+    const racing = new OutcomeRecorder({
+      config,
+      ledger,
+      events,
+      eventsQueue,
+      logger,
+      ...orphanReleases(orphans),
+      releaseExtraHold: async (op, hold) => {
+        const decision = await orphans.requestExtraHold(op, hold);
+        steps.push(await service.deliver(voidId));
+        await webhooks.apply((await ledger.get(id))!, { status: 'SUCCESS', gatewayReference: FIRST_ID, gatewayStatus: 'AUTHORIZED' }, 'webhook');
+        return decision;
+      },
+    });
+    const router = new ConfiguredGatewayRouter(createGatewayClients(config));
+    const inquiring = new DeliveryService({ config, ledger, router, recorder: racing, logger });
+
+    const seen = reversals.length;
+    await inquiring.deliver(id);
+    expect(steps).toEqual([expect.objectContaining({ kind: 'wait' })]);
+    expect(reversals.slice(seen)).toEqual([]);
+    expect(await ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', gatewayReference: FIRST_ID });
+
+    expect(await service.deliver(voidId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(reversals.slice(seen)).toEqual([]);
+    expect(await ledger.get(voidId)).toMatchObject({ state: 'FAILED', reason: 'EXTRA_AUTHORIZATION_RECORDED' });
+  });
+
+  it('race (b): the worker died after requesting the void; delivered while the authorize is open it waits unsent, and a retried webhook recording that hold has it refused unsent', async () => {
+    const { ledger, service, orphans, recorder } = setup('on');
+    const id = await unknownAuthorization(ledger);
+    expect((await orphans.requestExtraHold((await ledger.get(id))!, { pspReference: FIRST_ID, amount: 9000, currency: 'USD' })).outcome).toBe('voided');
+    const voidId = extraHoldVoidId(id, FIRST_ID);
+
+    const seen = reversals.length;
+    const step = await service.deliver(voidId);
+    expect(step).toMatchObject({ kind: 'wait', waitsOn: [expect.objectContaining({ id, state: 'UNKNOWN' })] });
+    expect(reversals.slice(seen)).toEqual([]);
+    expect(await ledger.get(voidId)).toMatchObject({ state: 'RECEIVED', attempts: 0 });
+
+    await recorder.apply((await ledger.get(id))!, { status: 'SUCCESS', gatewayReference: FIRST_ID, gatewayStatus: 'AUTHORIZED' }, 'webhook');
+    expect(await service.deliver(voidId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(reversals.slice(seen)).toEqual([]);
+    expect(await ledger.get(voidId)).toMatchObject({ state: 'FAILED', reason: 'EXTRA_AUTHORIZATION_RECORDED' });
+  });
+
+  it('is sent once the authorize succeeded on another authorization', async () => {
+    const { ledger, service, orphans, recorder } = setup('on');
+    const id = await unknownAuthorization(ledger);
+    await orphans.requestExtraHold((await ledger.get(id))!, { pspReference: FIRST_ID, amount: 9000, currency: 'USD' });
+    const voidId = extraHoldVoidId(id, FIRST_ID);
+    expect(await service.deliver(voidId)).toMatchObject({ kind: 'wait' });
+
+    await recorder.apply((await ledger.get(id))!, { status: 'SUCCESS', gatewayReference: RESENT_ID, gatewayStatus: 'AUTHORIZED' }, 'webhook');
+    const seen = reversals.length;
+    expect(await service.deliver(voidId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(reversals.slice(seen).map((r) => r.id)).toEqual([FIRST_ID]);
+  });
+
+  it('is refused unsent (EXTRA_AUTHORIZATION_NOT_SUCCEEDED) when the authorize ended FAILED', async () => {
+    const { ledger, service, orphans, recorder, lines } = setup('on');
+    const id = await unknownAuthorization(ledger);
+    await orphans.requestExtraHold((await ledger.get(id))!, { pspReference: FIRST_ID, amount: 9000, currency: 'USD' });
+    const voidId = extraHoldVoidId(id, FIRST_ID);
+    await recorder.apply((await ledger.get(id))!, { status: 'FAIL', reason: 'DECLINED', gatewayStatus: 'DECLINED' }, 'poller');
+    expect(await ledger.get(id)).toMatchObject({ state: 'FAILED' });
+
+    const seen = reversals.length;
+    expect(await service.deliver(voidId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(reversals.slice(seen)).toEqual([]);
+    expect(await ledger.get(voidId)).toMatchObject({ state: 'FAILED', reason: 'EXTRA_AUTHORIZATION_NOT_SUCCEEDED' });
+    expect(lines.some((l) => (JSON.parse(l) as Json).operation_id === voidId)).toBe(true);
+  });
+});
