@@ -147,7 +147,7 @@ describe('Cybersource double authorization found by the status inquiry: the extr
       command: 'cancel',
       channel: 'bridge',
       state: 'RECEIVED',
-      payment: { gateway: 'cybs', gateway_key: FIRST_ID, amount: 9000, currency: 'USD', orphan_reversal: 'extra_authorization' },
+      payment: { gateway: 'cybs', gateway_key: FIRST_ID, amount: 9000, currency: 'USD', orphan_reversal: 'extra_authorization', extra_authorization_of: id },
     });
     expect(await deliveryQueue.getJob(bullJobId(voidId))).toBeDefined();
     expect(await metricValue('pb_orphan_reversals_total', { gateway: 'cybs', mode: 'on', reason: 'extra_authorization' })).toBe(before + 1);
