@@ -39,11 +39,14 @@ const configs: Config[] = [];
 let redis: RedisClient;
 const queues: Queue[] = [];
 
-function approval(id: string, submitTimeUtc: string, authorizedAmount: string): Json {
+/** The status the search lists the resend with: AUTHORIZED, or a test's own (AUTHORIZED_RISK_DECLINED). */
+let resendStatus = 'AUTHORIZED';
+
+function approval(id: string, submitTimeUtc: string, authorizedAmount: string, status = 'AUTHORIZED'): Json {
   return {
     id,
     submitTimeUtc,
-    applicationInformation: { status: 'AUTHORIZED', rCode: '1', rFlag: 'SOK', reasonCode: '100', applications: [{ name: 'ics_auth', rCode: '1' }] },
+    applicationInformation: { status, rCode: '1', rFlag: 'SOK', reasonCode: '100', applications: [{ name: 'ics_auth', rCode: '1' }] },
     orderInformation: { amountDetails: { totalAmount: '100.00', authorizedAmount, currency: 'USD' } },
   };
 }
@@ -62,7 +65,7 @@ beforeAll(async () => {
         // Only the authorizations of the operation (`op-…`) are listed; a void's own reference finds nothing.
         const listed = reference.startsWith('_')
           ? []
-          : [approval(RESENT_ID, '2026-11-29T13:20:00Z', '100.00'), approval(FIRST_ID, '2026-11-29T13:00:00Z', '90.00')].map((s) => ({
+          : [approval(RESENT_ID, '2026-11-29T13:20:00Z', '100.00', resendStatus), approval(FIRST_ID, '2026-11-29T13:00:00Z', '90.00')].map((s) => ({
               ...s,
               clientReferenceInformation: { code: reference },
             }));
@@ -200,6 +203,30 @@ describe('Cybersource double authorization found by the status inquiry: the extr
     expect(await service.deliver(voidId)).toEqual({ kind: 'done', state: 'FAILED' });
     expect(reversals.slice(seen)).toEqual([]);
     expect(await ledger.get(voidId)).toMatchObject({ state: 'FAILED', reason: 'EXTRA_AUTHORIZATION_RECORDED' });
+  });
+
+  it('settles SUCCEEDED on the earlier approval and voids the newer resend Decision Manager rejected (AUTHORIZED_RISK_DECLINED, still holding 100.00)', async () => {
+    resendStatus = 'AUTHORIZED_RISK_DECLINED';
+    try {
+      const { ledger, service } = setup('on');
+      const id = await unknownAuthorization(ledger);
+
+      expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+      expect(await ledger.get(id)).toMatchObject({ gatewayReference: FIRST_ID, gatewayStatus: 'AUTHORIZED (2 holding funds)' });
+      const voidId = extraHoldVoidId(id, RESENT_ID);
+      expect(await ledger.get(voidId)).toMatchObject({
+        command: 'cancel',
+        state: 'RECEIVED',
+        payment: { gateway_key: RESENT_ID, amount: 10000, orphan_reversal: 'extra_authorization', extra_authorization_of: id },
+      });
+      expect(await ledger.get(extraHoldVoidId(id, FIRST_ID))).toBeNull();
+
+      const seen = reversals.length;
+      await service.deliver(voidId);
+      expect(reversals.slice(seen).map((r) => r.id)).toEqual([RESENT_ID]);
+    } finally {
+      resendStatus = 'AUTHORIZED';
+    }
   });
 
   it("the poller's inquiry of a PENDING authorization finding the double authorization voids the extra one the same way", async () => {
