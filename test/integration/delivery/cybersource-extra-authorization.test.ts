@@ -4,6 +4,8 @@ import { Queue } from 'bullmq';
 import { Config } from '../../../src/config/config';
 import { DeliveryJobData, createDeliveryQueue } from '../../../src/delivery/delivery-queue';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
+import { EXTRA_HOLD_CHECK_DELAY_MS, ExtraHoldChecks } from '../../../src/delivery/extra-hold-check';
+import { ExtraHoldCheckSweep } from '../../../src/poller/extra-hold-check-sweep';
 import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { EventStore } from '../../../src/events/event-store';
 import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
@@ -41,6 +43,8 @@ const queues: Queue[] = [];
 
 /** The status the search lists the resend with: AUTHORIZED, or a test's own (AUTHORIZED_RISK_DECLINED). */
 let resendStatus = 'AUTHORIZED';
+/** Whether the search lists the first approval beside the resend's (a test's own: false, the resend's alone). */
+let listsFirst = true;
 
 function approval(id: string, submitTimeUtc: string, authorizedAmount: string, status = 'AUTHORIZED'): Json {
   return {
@@ -63,13 +67,23 @@ beforeAll(async () => {
       if (req.method === 'POST' && req.url === '/tss/v2/searches') {
         const reference = /clientReferenceInformation\.code:(\S+)/.exec((JSON.parse(body) as { query: string }).query)?.[1] ?? '';
         // Only the authorizations of the operation (`op-…`) are listed; a void's own reference finds nothing.
+        const found = [approval(RESENT_ID, '2026-11-29T13:20:00Z', '100.00', resendStatus), approval(FIRST_ID, '2026-11-29T13:00:00Z', '90.00')];
         const listed = reference.startsWith('_')
           ? []
-          : [approval(RESENT_ID, '2026-11-29T13:20:00Z', '100.00', resendStatus), approval(FIRST_ID, '2026-11-29T13:00:00Z', '90.00')].map((s) => ({
+          : found.slice(0, listsFirst ? 2 : 1).map((s) => ({
               ...s,
               clientReferenceInformation: { code: reference },
             }));
         return json(201, { totalCount: listed.length, _embedded: { transactionSummaries: listed } });
+      }
+      // An authorization's own answer (a resend after an attempt whose answer was lost): the resend's approval.
+      if (req.method === 'POST' && req.url === '/pts/v2/payments') {
+        return json(201, {
+          id: RESENT_ID,
+          status: 'AUTHORIZED',
+          submitTimeUtc: '2026-11-29T13:20:00Z',
+          orderInformation: { amountDetails: { authorizedAmount: '100.00', currency: 'USD' } },
+        });
       }
       const reversal = /^\/pts\/v2\/payments\/(\d+)\/reversals$/.exec(req.url ?? '');
       if (req.method === 'POST' && reversal) {
@@ -358,5 +372,88 @@ describe('the void of an extra authorization waits for the authorize it belongs 
     expect(reversals.slice(seen)).toEqual([]);
     expect(await ledger.get(voidId)).toMatchObject({ state: 'FAILED', reason: 'EXTRA_AUTHORIZATION_NOT_SUCCEEDED' });
     expect(lines.some((l) => (JSON.parse(l) as Json).operation_id === voidId)).toBe(true);
+  });
+});
+
+describe("an authorize's own SUCCESS after an unproven attempt: one follow-up search (extra hold check)", () => {
+  function withChecks(mode: 'on' = 'on') {
+    const base = setup(mode);
+    const config = configs[configs.length - 1];
+    const checks = new ExtraHoldChecks(redis, config.redis.keyPrefix);
+    const router = new ConfiguredGatewayRouter(createGatewayClients(config));
+    const service = new DeliveryService({
+      config,
+      ledger: base.ledger,
+      router,
+      recorder: base.recorder,
+      logger: captureLogger().logger,
+      extraHoldChecks: checks,
+    });
+    const later = () => Date.now() + EXTRA_HOLD_CHECK_DELAY_MS + 1;
+    const sweep = new ExtraHoldCheckSweep({
+      ledger: base.ledger,
+      router,
+      checks,
+      release: (op, hold) => base.orphans.requestExtraHold(op, hold),
+      logger: captureLogger().logger,
+      now: later,
+    });
+    return { ...base, checks, sending: service, sweep, later };
+  }
+
+  /** An authorize of 100.00 USD not sent yet whose history holds an earlier attempt nothing proved absent (its answer lost, the search lagging). */
+  async function afterUnprovenAttempt(ledger: Ledger, earlier: boolean): Promise<string> {
+    const command = channelCommand('authorize', {}, { gateway: 'cybs', gateway_key: 'AB695DA801DD1BB6E05341588E0A3BDC', amount: 10000, currency: 'USD' });
+    const id = command.payment.operation_reference!;
+    await ledger.create(id, command);
+    if (earlier) {
+      await ledger.appendInteraction(id, { event: 'attempt', attempt: 1 });
+      await ledger.appendInteraction(id, { event: 'send_error', kind: 'outcome_unknown' });
+      await ledger.appendInteraction(id, { event: 'inquiry_lag', found: false });
+    }
+    return id;
+  }
+
+  it('is scheduled before the success, and the due check voids the earlier attempt holding funds beside the recorded one', async () => {
+    const { ledger, sending, checks, sweep, later } = withChecks();
+    const id = await afterUnprovenAttempt(ledger, true);
+    const before = await metricValue('pb_extra_hold_checks_total', { gateway: 'cybs', result: 'found' });
+
+    expect(await sending.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await ledger.get(id)).toMatchObject({ gatewayReference: RESENT_ID });
+    expect(await checks.count()).toBe(1);
+    expect(await checks.due(Date.now(), 10)).toEqual([]);
+    expect((await checks.due(later(), 10)).map((c) => c.operationId)).toEqual([id]);
+
+    expect(await sweep.runOnce()).toMatchObject({ due: 1, found: 1 });
+    expect(await checks.count()).toBe(0);
+    expect(await metricValue('pb_extra_hold_checks_total', { gateway: 'cybs', result: 'found' })).toBe(before + 1);
+    const voidId = extraHoldVoidId(id, FIRST_ID);
+    expect(await ledger.get(voidId)).toMatchObject({ payment: { gateway_key: FIRST_ID, amount: 9000, extra_authorization_of: id } });
+    expect(await ledger.get(extraHoldVoidId(id, RESENT_ID))).toBeNull();
+    const seen = reversals.length;
+    expect(await sending.deliver(voidId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(reversals.slice(seen).map((r) => r.id)).toEqual([FIRST_ID]);
+  });
+
+  it('is not scheduled for a success with no earlier attempt', async () => {
+    const { ledger, sending, checks } = withChecks();
+    const id = await afterUnprovenAttempt(ledger, false);
+    expect(await sending.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await checks.count()).toBe(0);
+  });
+
+  it('finding nothing but the recorded authorization ends quietly: taken out, nothing voided', async () => {
+    const { ledger, sending, checks, sweep } = withChecks();
+    const id = await afterUnprovenAttempt(ledger, true);
+    expect(await sending.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    listsFirst = false;
+    try {
+      expect(await sweep.runOnce()).toMatchObject({ due: 1, found: 0, none: 1 });
+    } finally {
+      listsFirst = true;
+    }
+    expect(await checks.count()).toBe(0);
+    expect(await ledger.get(extraHoldVoidId(id, FIRST_ID))).toBeNull();
   });
 });
