@@ -641,11 +641,13 @@ export class DeliveryService {
    * attempt under the current key is unproven (`needsExtraHoldCheck`), it may be a second authorization, and nothing
    * asks about a SUCCEEDED operation again, so a follow-up search is scheduled ({@link EXTRA_HOLD_CHECK_DELAY_MS} on;
    * the poll pass runs it, src/poller/extra-hold-check-sweep.ts). Written first: a crash before the success leaves an
-   * entry whose check ends quietly. One history read per such SUCCESS, at such a gateway only.
+   * entry whose check ends quietly. One history read per such SUCCESS after a resend (attempts ≥ 2), at such a gateway only.
    */
   private async scheduleExtraHoldCheck(op: OperationRecord, route: GatewayRoute): Promise<void> {
     const checks = this.deps.extraHoldChecks;
     if (!checks || op.command !== 'authorize' || route.transformer.resendIsNewRequest?.(op.command) !== true) return;
+    // The first attempt (this record's count includes the attempt that answered) has no earlier one: no history read.
+    if (op.attempts < 2) return;
     if (!needsExtraHoldCheck(await this.deps.ledger.interactions(op.id), op.command, true)) return;
     await checks.schedule(op, this.now() + EXTRA_HOLD_CHECK_DELAY_MS);
     extraHoldCheckCount().inc({ gateway: route.gateway.name, result: 'scheduled' });
