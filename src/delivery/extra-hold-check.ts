@@ -57,14 +57,21 @@ export class ExtraHoldChecks {
     await this.redis.zadd(extraHoldChecksKey(this.prefix, shardOfPayment(op.payment)), 'NX', at, op.id);
   }
 
-  /** The checks due at `now` (epoch ms), oldest first, at most `limit` per shard. */
+  /**
+   * The checks due at `now` (epoch ms), at most `limit` in all: the oldest due of every shard (each shard's key read on
+   * its own, so every shard is scanned under Redis Cluster), merged, oldest first. A backlog in one shard never makes
+   * a pass longer than `limit` checks (each a PSP search); what is left stays due for the next pass.
+   */
   async due(now: number, limit: number): Promise<DueExtraHoldCheck[]> {
-    const due: DueExtraHoldCheck[] = [];
+    const due: (DueExtraHoldCheck & { at: number })[] = [];
     for (const shard of ALL_SHARDS) {
-      const ids = await this.redis.zrangebyscore(extraHoldChecksKey(this.prefix, shard), '-inf', now, 'LIMIT', 0, limit);
-      for (const operationId of ids) due.push({ operationId, shard });
+      const scored = await this.redis.zrangebyscore(extraHoldChecksKey(this.prefix, shard), '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit);
+      for (let i = 0; i + 1 < scored.length; i += 2) due.push({ operationId: scored[i], shard, at: Number(scored[i + 1]) });
     }
-    return due;
+    return due
+      .sort((a, b) => a.at - b.at)
+      .slice(0, limit)
+      .map(({ operationId, shard }) => ({ operationId, shard }));
   }
 
   /** Puts a check off to `at` (epoch ms): one whose search failed. Only while it is still in the index (ZADD XX). */

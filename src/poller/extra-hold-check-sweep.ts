@@ -8,6 +8,12 @@ import { gatewayOf } from '../ledger/routing-record';
 import type { Logger } from '../logging/logger';
 import type { GatewayRouter } from '../routing/gateway-router';
 
+/**
+ * How many extra hold checks one pass runs at most, over every shard: 50. Each is a transaction search at the PSP (up
+ * to its `timeout_ms`), run one after the other; 500 per shard (16 shards) let a backlog hold one pass for hours.
+ */
+export const EXTRA_HOLD_CHECKS_PER_PASS = 50;
+
 /** What one pass did: checks due, and how each ended. */
 export interface ExtraHoldCheckReport {
   due: number;
@@ -43,8 +49,11 @@ export class ExtraHoldCheckSweep {
     return this.deps.now ? this.deps.now() : Date.now();
   }
 
-  /** One pass over the due checks, at most `limit` per shard. */
-  async runOnce(limit = 500): Promise<ExtraHoldCheckReport> {
+  /**
+   * One pass over the due checks, at most `limit` in all ({@link EXTRA_HOLD_CHECKS_PER_PASS}: each is a PSP search run
+   * in turn under the poll pass's lock); the rest stay due for the next pass.
+   */
+  async runOnce(limit = EXTRA_HOLD_CHECKS_PER_PASS): Promise<ExtraHoldCheckReport> {
     const due = await this.deps.checks.due(this.now(), limit);
     const report: ExtraHoldCheckReport = { due: due.length, found: 0, none: 0, skipped: 0, errors: 0 };
     for (const check of due) {

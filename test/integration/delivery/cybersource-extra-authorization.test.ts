@@ -2,6 +2,7 @@ import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
 import { Config } from '../../../src/config/config';
+import type { Payment } from '../../../src/contracts/payment-command';
 import { DeliveryJobData, createDeliveryQueue } from '../../../src/delivery/delivery-queue';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
 import { EXTRA_HOLD_CHECK_DELAY_MS, ExtraHoldChecks } from '../../../src/delivery/extra-hold-check';
@@ -448,6 +449,19 @@ describe("an authorize's own SUCCESS after an unproven attempt: one follow-up se
     } finally {
       reads.mockRestore();
     }
+    expect(await checks.count()).toBe(0);
+  });
+
+  it('a pass runs at most its limit of checks over all shards, oldest first; the rest stay due', async () => {
+    const { checks, sweep, later } = withChecks();
+    const at = Date.now();
+    // 40 checks of operations no longer on record (each ends skipped), spread over the shards by their order ids.
+    for (let i = 0; i < 40; i++) await checks.schedule({ id: `gone-${i}`, payment: { order_id: `order-${i}`, gateway_key: 'k' } as Payment }, at + i);
+    const first = (await checks.due(later(), 8)).map((c) => c.operationId);
+    expect(first).toEqual(Array.from({ length: 8 }, (_, i) => `gone-${i}`));
+    expect(await sweep.runOnce(8)).toMatchObject({ due: 8, skipped: 8 });
+    expect(await checks.count()).toBe(32);
+    expect(await sweep.runOnce(100)).toMatchObject({ due: 32 });
     expect(await checks.count()).toBe(0);
   });
 
