@@ -641,7 +641,7 @@ export class DeliveryService {
    * attempt under the current key is unproven (`needsExtraHoldCheck`), it may be a second authorization, and nothing
    * asks about a SUCCEEDED operation again, so a follow-up search is scheduled ({@link EXTRA_HOLD_CHECK_DELAY_MS} on;
    * the poll pass runs it, src/poller/extra-hold-check-sweep.ts). Written first: a crash before the success leaves an
-   * entry whose check ends quietly. One history read per such SUCCESS after a resend (attempts ≥ 2), at such a gateway only.
+   * entry whose check waits for the operation to settle (then runs once it SUCCEEDED). One history read per such SUCCESS after a resend (attempts ≥ 2), at such a gateway only.
    */
   private async scheduleExtraHoldCheck(op: OperationRecord, route: GatewayRoute): Promise<void> {
     const checks = this.deps.extraHoldChecks;

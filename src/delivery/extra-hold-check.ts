@@ -41,7 +41,7 @@ export interface DueExtraHoldCheck {
 /**
  * The durable index of extra hold checks: one per authorize whose own SUCCESS came after an unproven attempt
  * ({@link needsExtraHoldCheck}), written before that success is recorded (a crash between leaves an entry whose
- * operation is not SUCCEEDED: its check ends quietly, the status inquiry that settles it lists the holds itself), in the
+ * operation is still open: its check is put off until it is SUCCEEDED, then runs, or FAILED or gone, then ends), in the
  * operation's shard (hash-tagged, src/redis/key-layout.ts), due {@link EXTRA_HOLD_CHECK_DELAY_MS} later. The poll pass
  * runs the due ones (src/poller/extra-hold-check-sweep.ts) and takes each out once done.
  */
@@ -95,16 +95,16 @@ export class ExtraHoldChecks {
 /**
  * The `result` of {@link extraHoldChecks}: `scheduled` (delivery wrote one, `DeliveryService`, before the success it follows),
  * `found` (the search listed holds besides the recorded one: each handed to orphan reversal, src/poller/extra-hold-check-sweep.ts), `none` (nothing more),
- * `skipped` (the operation is not a SUCCEEDED authorize, gone, or cannot be asked about), `error` (the search failed:
- * asked again later).
+ * `skipped` (the operation is not a SUCCEEDED authorize, gone, or cannot be asked about), `postponed` (the authorize
+ * is still open: asked again later, no PSP call), `error` (the search failed: asked again later).
  */
-export type ExtraHoldCheckResult = 'scheduled' | 'found' | 'none' | 'skipped' | 'error';
+export type ExtraHoldCheckResult = 'scheduled' | 'found' | 'none' | 'skipped' | 'postponed' | 'error';
 
 /** `pb_extra_hold_checks_total{gateway,result}`: see {@link ExtraHoldCheckResult}. */
 export function extraHoldChecks(): Counter<'gateway' | 'result'> {
   return counter(
     'pb_extra_hold_checks_total',
-    'Follow-up searches of an authorize whose own SUCCESS came after an earlier attempt that may have landed, at a gateway that takes a resend as a new request (Cybersource), by result: scheduled, found (other authorizations holding funds, each voided by orphan reversal as extra_authorization), none, skipped (not a SUCCEEDED authorize), error (asked again later)',
+    'Follow-up searches of an authorize whose own SUCCESS came after an earlier attempt that may have landed, at a gateway that takes a resend as a new request (Cybersource), by result: scheduled, found (other authorizations holding funds, each voided by orphan reversal as extra_authorization), none, skipped (not a SUCCEEDED authorize), postponed (the authorize still open: asked again later), error (asked again later)',
     ['gateway', 'result'],
   );
 }

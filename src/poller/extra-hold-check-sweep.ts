@@ -4,6 +4,7 @@ import { inquireStatus } from '../delivery/status-inquiry';
 import { isDependencyOutage } from '../errors/dependency-outage';
 import type { ExtraHold } from '../gateways/gateway-adapter';
 import type { Ledger, OperationRecord } from '../ledger/ledger';
+import { isTerminal } from '../ledger/operation-state';
 import { gatewayOf } from '../ledger/routing-record';
 import type { Logger } from '../logging/logger';
 import type { GatewayRouter } from '../routing/gateway-router';
@@ -20,6 +21,8 @@ export interface ExtraHoldCheckReport {
   found: number;
   none: number;
   skipped: number;
+  /** Still open (not SUCCEEDED nor FAILED): asked again {@link EXTRA_HOLD_CHECK_DELAY_MS} later. */
+  postponed: number;
   errors: number;
 }
 
@@ -55,7 +58,7 @@ export class ExtraHoldCheckSweep {
    */
   async runOnce(limit = EXTRA_HOLD_CHECKS_PER_PASS): Promise<ExtraHoldCheckReport> {
     const due = await this.deps.checks.due(this.now(), limit);
-    const report: ExtraHoldCheckReport = { due: due.length, found: 0, none: 0, skipped: 0, errors: 0 };
+    const report: ExtraHoldCheckReport = { due: due.length, found: 0, none: 0, skipped: 0, postponed: 0, errors: 0 };
     for (const check of due) {
       try {
         const result = await this.checkOne(check);
@@ -75,7 +78,14 @@ export class ExtraHoldCheckSweep {
   private async checkOne(check: DueExtraHoldCheck): Promise<Exclude<ExtraHoldCheckResult, 'scheduled'>> {
     const { ledger, router, checks, logger } = this.deps;
     const op = await ledger.get(check.operationId);
-    // Not SUCCEEDED (a crash before its success was recorded): the inquiry that settles it lists the holds itself.
+    // Still open (its worker died between this entry and the success, and nothing settled it since): asked again later,
+    // since a webhook's SUCCESS settling it lists no other hold (only a status inquiry's does). No PSP call meanwhile.
+    if (op && op.command === 'authorize' && !isTerminal(op.state)) {
+      await checks.postpone(check, this.now() + EXTRA_HOLD_CHECK_DELAY_MS);
+      extraHoldChecks().inc({ gateway: gatewayOf(op), result: 'postponed' });
+      return 'postponed';
+    }
+    // Gone, or FAILED: nothing on record holds funds for the OMS; the inquiry that failed it listed its holds itself.
     if (!op || op.command !== 'authorize' || op.state !== 'SUCCEEDED') {
       await checks.done(check);
       extraHoldChecks().inc({ gateway: op ? gatewayOf(op) : 'unknown', result: 'skipped' });

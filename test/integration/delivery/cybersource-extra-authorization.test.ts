@@ -452,6 +452,29 @@ describe("an authorize's own SUCCESS after an unproven attempt: one follow-up se
     expect(await checks.count()).toBe(0);
   });
 
+  it('its worker died before the success went on record: the check waits for the authorize to settle, then runs (a webhook settling it lists no other hold)', async () => {
+    const { ledger, checks, sweep, recorder, orphans } = withChecks();
+    const id = await unknownAuthorization(ledger);
+    await checks.schedule((await ledger.get(id))!, Date.now());
+    expect(await sweep.runOnce()).toMatchObject({ due: 1, postponed: 1, skipped: 0 });
+    expect(await checks.count()).toBe(1);
+    expect(await ledger.get(extraHoldVoidId(id, FIRST_ID))).toBeNull();
+
+    await recorder.apply((await ledger.get(id))!, { status: 'SUCCESS', gatewayReference: RESENT_ID, gatewayStatus: 'AUTHORIZED' }, 'webhook');
+    const router = new ConfiguredGatewayRouter(createGatewayClients(configs[configs.length - 1]));
+    const afterwards = new ExtraHoldCheckSweep({
+      ledger,
+      router,
+      checks,
+      release: (op, hold) => orphans.requestExtraHold(op, hold),
+      logger: captureLogger().logger,
+      now: () => Date.now() + 2 * EXTRA_HOLD_CHECK_DELAY_MS + 1,
+    });
+    expect(await afterwards.runOnce()).toMatchObject({ due: 1, found: 1 });
+    expect(await checks.count()).toBe(0);
+    expect(await ledger.get(extraHoldVoidId(id, FIRST_ID))).toMatchObject({ payment: { gateway_key: FIRST_ID, extra_authorization_of: id } });
+  });
+
   it('a pass runs at most its limit of checks over all shards, oldest first; the rest stay due', async () => {
     const { checks, sweep, later } = withChecks();
     const at = Date.now();
