@@ -137,6 +137,11 @@ export interface Payment {
   split_tender?: boolean;
   /** Set by the bridge on the void of an orphaned authorization: why it voided it (echoed on the cancel event). */
   orphan_reversal?: string;
+  /**
+   * Set by the bridge on the void of an extra authorization (`orphan_reversal: extra_authorization`): the operation id
+   * of the authorize that hold belongs to, whose settling the void waits for (src/delivery/extra-authorization-void.ts).
+   */
+  extra_authorization_of?: string;
   /** 3-D Secure asked for on this authorize/sale (three-ds.ts). */
   three_ds?: ThreeDsRequirement;
   /** The completion of a customer action: the same command again with the challenge's result (three-ds.ts). */

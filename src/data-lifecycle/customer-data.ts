@@ -28,6 +28,7 @@ const PAYMENT_FIELD_POLICY: Record<keyof Payment, 'keep' | 'erase'> = {
   operation_reference: 'keep',
   new_gateway_key: 'keep',
   orphan_reversal: 'keep',
+  extra_authorization_of: 'keep',
   // Sellers' sub-merchant accounts and amounts: what settlement is reconciled by.
   splits: 'keep',
   // A merged gift card's token (like gateway_key): what the PSP's records name.

@@ -4,6 +4,7 @@ import { attemptIdempotencyKey, attemptSince } from './attempt-key';
 import { notePspWait } from '../admission/psp-wait';
 import { markOperation } from '../metrics/stage-timing';
 import { RedisClient } from '../redis/redis-connection';
+import { EXTRA_HOLD_CHECK_DELAY_MS, ExtraHoldChecks, extraHoldChecks as extraHoldCheckCount, needsExtraHoldCheck } from './extra-hold-check';
 import { Config } from '../config/config';
 import { refundPendingEvent } from '../events/payment-event';
 import { GatewayError } from '../errors/gateway-error';
@@ -208,6 +209,11 @@ export class DeliveryService {
       routes?: ReadonlyMap<string, GatewayRoute>;
       /** Which split tender an authorization is a step of: a capture, cancel or refund of a step waits for its split. */
       splitTenders?: SplitTenderSteps;
+      /**
+       * Where an authorize's own SUCCESS after an unproven earlier attempt schedules its extra hold check
+       * (src/delivery/extra-hold-check.ts); without it none is scheduled.
+       */
+      extraHoldChecks?: ExtraHoldChecks;
       now?: () => number;
     },
   ) {
@@ -628,6 +634,28 @@ export class DeliveryService {
    */
   private async mayHaveReachedPsp(id: string, pending: readonly PendingFailover[] = []): Promise<boolean> {
     return anyAttemptMayHaveLanded([...(await this.deps.ledger.interactions(id)), ...pending.map((p) => p.entry)]);
+  }
+
+  /**
+   * Before an authorize's own SUCCESS is recorded, at a gateway that takes a resend as a new request: when an earlier
+   * attempt under the current key is unproven (`needsExtraHoldCheck`), it may be a second authorization, and nothing
+   * asks about a SUCCEEDED operation again, so a follow-up search is scheduled ({@link EXTRA_HOLD_CHECK_DELAY_MS} on;
+   * the poll pass runs it, src/poller/extra-hold-check-sweep.ts). Written first: a crash before the success leaves an
+   * entry whose check waits for the operation to settle (then runs once it SUCCEEDED). One history read per such SUCCESS after a resend (attempts ≥ 2), at such a gateway only.
+   */
+  private async scheduleExtraHoldCheck(op: OperationRecord, route: GatewayRoute): Promise<void> {
+    const checks = this.deps.extraHoldChecks;
+    if (!checks || op.command !== 'authorize' || route.transformer.resendIsNewRequest?.(op.command) !== true) return;
+    // The first attempt (this record's count includes the attempt that answered) has no earlier one: no history read.
+    if (op.attempts < 2) return;
+    if (!needsExtraHoldCheck(await this.deps.ledger.interactions(op.id), op.command, true)) return;
+    await checks.schedule(op, this.now() + EXTRA_HOLD_CHECK_DELAY_MS);
+    extraHoldCheckCount().inc({ gateway: route.gateway.name, result: 'scheduled' });
+    this.deps.logger.info('extra hold check scheduled: an earlier attempt of this authorize may hold funds beside the one that answered', {
+      operation_id: op.id,
+      gateway: route.gateway.name,
+      due_in_ms: EXTRA_HOLD_CHECK_DELAY_MS,
+    });
   }
 
   /** The context the transformer sees (see `resolveOperationContext`), as the next delivery step. */
@@ -1221,6 +1249,7 @@ export class DeliveryService {
         const moved = elsewhere ? await this.failover(op, 'declined', detail) : null;
         if (moved) return moved;
       }
+      if (outcome.status === 'SUCCESS') await this.scheduleExtraHoldCheck(op, route);
       const settled = await recorder.apply(op, outcome, 'response', { http_status: response.status, elapsed_ms: response.elapsedMs });
       if (settled.state === 'FAILED') await this.released(op, 'failed');
       return { kind: 'done', state: settled.state };

@@ -9,6 +9,7 @@ import { OperationState, isTerminal } from '../ledger/operation-state';
 import { atAuthorizationRate, convertedPayment, fxLockOf, heldInOrderCurrency } from '../fx/locked-rate';
 import { atLockedRateAfter, orderAmountWithin, type FxLock, type PartsBefore } from '../fx/fx-lock';
 import { CancelBasis, cancelBasisOf } from '../ledger/cancel-basis';
+import { EXTRA_AUTHORIZATION_NOT_SUCCEEDED, EXTRA_AUTHORIZATION_RECORDED, extraAuthorizationGate, isExtraAuthorizationVoid } from './extra-authorization-void';
 import { VOID_WAIT_EXPIRED, WAIT_FOR_OTHER_VOID_EXPIRED, WAIT_FOR_TRANSACTION_EXPIRED, type WaitedOn } from './dependent-wait';
 import { RefundedBeyondCaptured, commandsUndoneBy, isAdjustmentKind, releasesHold } from '../adjustments/adjustment';
 import { laterInPspTime } from '../gateways/psp-time';
@@ -852,8 +853,15 @@ async function checkedByReference(
   // The void of an extra authorization (orphan reversal, `extra_authorization`) names a hold no operation of ours records:
   // requested before the inquiry's success went on record, a move meanwhile (a webhook of that very hold) may have made it
   // the operation's, the one the OMS was told of and captures name. Found on record now, it is never voided.
-  if (found && op.command === 'cancel' && op.payment.orphan_reversal === 'extra_authorization') {
+  if (found && isExtraAuthorizationVoid(op)) {
     return { fail: EXTRA_AUTHORIZATION_RECORDED, field: 'payment.gateway_key', detail: { operation_id: found.record.id, command: found.record.command } };
+  }
+  // Not on record yet: it may still become the operation's until the authorize it belongs to settles (a webhook of that
+  // hold, a retried one after the inquiry's worker died): the void waits for that authorize, goes only once it SUCCEEDED
+  // on another hold.
+  if (isExtraAuthorizationVoid(op)) {
+    const gate = await extraAuthorizationGate(op, ledger);
+    if (gate) return gate;
   }
   // A gift card refund's long digit run that names none of our operations is no reference of a payment (an Adyen
   // pspReference has 16 characters): it is the card's number. Intake refuses it now; a record taken before is
@@ -1026,11 +1034,7 @@ const LATE_SUCCESS_FIELDS = ['kind', 'amount', 'currency', 'psp_reference', 'occ
 /** Refused: a gift card refund's key is a gift card number naming none of our operations (see `checkedByReference`). */
 export const GIFT_CARD_NUMBER_REFUSED = 'CARD_DATA_REJECTED';
 
-/**
- * Why the void of an extra authorization (orphan reversal, `extra_authorization`) is refused unsent: the hold it names is
- * on record as an operation's own (recorded after the void was requested), never voided by it.
- */
-export const EXTRA_AUTHORIZATION_RECORDED = 'EXTRA_AUTHORIZATION_RECORDED';
+export { EXTRA_AUTHORIZATION_RECORDED, EXTRA_AUTHORIZATION_NOT_SUCCEEDED };
 
 /** Refused: the newest fact on record about a FAILED authorization is the PSP's release of it (lapse, cancellation). */
 export const AUTHORIZATION_RELEASED = 'AUTHORIZATION_RELEASED';

@@ -50,6 +50,9 @@ export const BRIDGE_DECLINES: DeclineTable = {
     // Orphan reversal's void of an extra authorization whose hold another move recorded as the operation's own since it
     // was requested (a webhook of that hold won the race): the OMS's authorization, never voided; the other hold is for a person.
     EXTRA_AUTHORIZATION_RECORDED: { category: 'bridge_refused', action: 'contact_support' },
+    // Orphan reversal's void of an extra authorization whose authorize ended FAILED (or is gone) before it went: which
+    // hold the OMS has cannot be told, so nothing is voided on a guess (src/delivery/extra-authorization-void.ts).
+    EXTRA_AUTHORIZATION_NOT_SUCCEEDED: { category: 'bridge_refused', action: 'contact_support' },
     // A cancel of a FAILED authorization the PSP released after its late success: nothing held to void.
     AUTHORIZATION_RELEASED: 'operation_not_permitted',
     // A capture failing after the PSP voided its authorization the OMS was told succeeded (src/delivery/authorization-lapse.ts).

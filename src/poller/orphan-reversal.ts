@@ -594,7 +594,8 @@ export class OrphanReversal {
       } else {
         const now = this.now();
         const command = voidCommand(there, reason, hold.pspReference, now, reversed.amount);
-        const payment: Payment = { ...command.payment, gateway, operation_reference: voidId };
+        // The authorize it belongs to: delivery sends the void only once that one SUCCEEDED on another hold.
+        const payment: Payment = { ...command.payment, gateway, operation_reference: voidId, extra_authorization_of: op.id };
         // The gateway holds another currency than the order's: its figure there is what is sent (`reversalRouting`).
         const routing = reversed.atPsp ? { routing: reversalRouting(there, payment.amount, reversed.atPsp) } : {};
         const { created } = await ledger.create(voidId, { ...command, payment }, now, undefined, routing);

@@ -1,4 +1,6 @@
 import { RedisClient } from '../redis/redis-connection';
+import { ExtraHoldChecks } from '../delivery/extra-hold-check';
+import { ExtraHoldCheckSweep } from '../poller/extra-hold-check-sweep';
 import { Queue } from 'bullmq';
 import { Config } from '../config/config';
 import { DeliveryJobData } from '../delivery/delivery-queue';
@@ -80,6 +82,13 @@ export class PeriodicJobs {
     const { config, redis, ledger, router, recorder, deliveryQueue, logger } = deps;
     this.poller = new Poller({ config, ledger, router, recorder, logger, deliveryQueue });
     this.lifecycle = new LifecycleSweep({ config, redis, ledger, recorder, deliveryQueue, logger });
+    const extraHolds = new ExtraHoldCheckSweep({
+      ledger,
+      router,
+      checks: new ExtraHoldChecks(redis, config.redis.keyPrefix),
+      release: (op, hold) => this.lifecycle.orphans.requestExtraHold(op, hold),
+      logger,
+    });
     const retention = new RetentionSweep({ config, redis, logger });
     const indexTrim = new EventIndexTrim({ events: new EventStore(redis, config.redis.keyPrefix), logger });
     const reviews = new RiskReviewExpiry({ config, redis, ledger, recorder, logger, deliveryQueue });
@@ -90,6 +99,9 @@ export class PeriodicJobs {
       // Expiry warnings and orphan reversal (it logs its own summary).
       authorization_lifecycle: async () => {
         await this.lifecycle.runOnce();
+        // The follow-up searches of authorizes that succeeded after an unproven attempt (src/delivery/extra-hold-check.ts).
+        const checked = await extraHolds.runOnce();
+        if (checked.found > 0 || checked.errors > 0) logger.info('extra hold checks', { ...checked });
         return null;
       },
       // Archive then expire terminal operations past retention (nothing live, nothing unarchived).

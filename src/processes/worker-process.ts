@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { ExtraHoldChecks } from '../delivery/extra-hold-check';
 import { buildOutcomeRecorder } from '../poller/outcome-recorder-wiring';
 import { ActionCompletion } from '../delivery/action-completion';
 import { deadLetterStampKey } from '../amqp/dead-letter-stamp';
@@ -201,6 +202,8 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
     pipeline,
     // A capture, cancel or refund of a split tender's step waits for its split (src/delivery/split-step-wait.ts).
     splitTenders: new SplitStepLookup(new SplitTenderStore(redis, config.redis.keyPrefix)),
+    // An authorize's own SUCCESS after an unproven attempt: its follow-up search (src/delivery/extra-hold-check.ts).
+    extraHoldChecks: new ExtraHoldChecks(redis, config.redis.keyPrefix),
   });
   // The same periodic jobs as the poller role (status inquiries, lifecycle, retention, review and action
   // expiry, recurring cycles), run here when `poller.in_process_interval_ms` > 0.

@@ -39,6 +39,8 @@ import { firstExisting } from './shard-probe';
  *   S replica-probe           string (expiring): a write made before a WAIT on the shard's node (`redis.replica_acks`)
  *   S issued-token:<hmac>     string (expiring): a card-like stored token the bridge handed the OMS → its gateway, by the
  *                             token's keyed digest, in the shard of the digest itself (ledger/issued-tokens.ts)
+ *   S extra-hold-checks       zset: authorizes whose own SUCCESS came after an unproven attempt, by when their follow-up
+ *                             search is due (delivery/extra-hold-check.ts)
  * Sweeps (recovery, poller, retention, export, reconciliation, console counts) read every shard.
  *
  * The shard count is part of the data's layout: changing it moves every operation to another key, so it
@@ -251,6 +253,13 @@ export class ShardKeys {
    */
   get surfacedRecaptures(): string {
     return `${this.base}recaptures:surfaced`;
+  }
+  /**
+   * Sorted set: authorizes whose own SUCCESS came after an unproven earlier attempt, by when their follow-up search is
+   * due (ms; `ExtraHoldChecks`, delivery/extra-hold-check.ts), until that search ran.
+   */
+  get extraHoldChecks(): string {
+    return `${this.base}extra-hold-checks`;
   }
   /**
    * Sorted set: captures and refunds recorded FAILED whose PSP retries them itself (`held_for_psp_retry`: Adyen's

@@ -52,7 +52,7 @@ const voidedFound = counter(
 
 const doubleHoldsFound = counter(
   'pb_cybersource_inquiry_double_holds_total',
-  "Cybersource status inquiries of an authorize, sale or revalidate that found two or more of its own authorizations holding funds under its merchant reference (a resend of a request whose answer was lost, past the 15-minute duplicate check: a double authorization or charge): the newest of them decides (an older AUTHORIZED_RISK_DECLINED beside it counts as one more hold), the others stay live at the PSP (the operation's history shows the status '(N holding funds)'); an authorize's others are voided by orphan reversal (reason extra_authorization) unless a release under the reference leaves which are live unknown",
+  "Cybersource status inquiries of an authorize, sale or revalidate that found two or more of its own authorizations holding funds under its merchant reference (a resend of a request whose answer was lost, past the 15-minute duplicate check: a double authorization or charge): the newest of them decides (an AUTHORIZED_RISK_DECLINED beside it, older or newer, counts as one more hold), the others stay live at the PSP (the operation's history shows the status '(N holding funds)'); an authorize's others are voided by orphan reversal (reason extra_authorization) unless a release under the reference leaves which are live unknown",
   ['gateway'],
 );
 
@@ -488,7 +488,7 @@ function partialSignal(transaction: Json): 'partial' | 'whole' | 'silent' {
  * newest refusal still holding funds (`AUTHORIZED_RISK_DECLINED`: its `fundsHeld` names that hold's id), else the
  * newest; for a capture or refund the newest that succeeded, for a cancel the newest reversal or void done (a resend
  * refused after it does not undo it), else the newest. Two or more authorizations holding funds (a double
- * authorization; an older `AUTHORIZED_RISK_DECLINED` beside the approval that decides is one) are named in `gatewayStatus`
+ * authorization; an `AUTHORIZED_RISK_DECLINED` beside the approval that decides, older or newer, is one) are named in `gatewayStatus`
  * (`… (N holding funds)`) and counted in `pb_cybersource_inquiry_double_holds_total`; of an authorize that reads SUCCESS
  * the others are listed in `extraHolds` ({@link extraHoldsOf}: none beside a release under the reference), which the
  * recorder hands to orphan reversal; two or more successful captures or refunds (`… (N captures succeeded)`)
@@ -798,8 +798,8 @@ function isAuthorization(summary: Json): boolean {
 
 /**
  * The summary whose result is the operation's, among its own ({@link decisiveSummaries}), its own authorizations
- * that hold funds (`holding`, with those older than the one that decides which fail holding funds: an earlier
- * `AUTHORIZED_RISK_DECLINED`) and a capture's or refund's own attempts that succeeded (`succeeded`). For an
+ * that hold funds (`holding`, with every other that fails holding funds: an `AUTHORIZED_RISK_DECLINED`, older
+ * or newer than the one that decides) and a capture's or refund's own attempts that succeeded (`succeeded`). For an
  * authorize, sale or revalidate: the newest that holds funds ({@link holdsFunds}); when none does, the newest that
  * fails still holding funds ({@link failsHoldingFunds}), else the newest. For a capture or refund: the newest that
  * succeeded (read SUCCESS or PENDING, not voided: {@link holdsFunds}), else the newest. Cybersource takes no idempotency
@@ -821,13 +821,10 @@ function decisiveOf(ctx: OperationContext, list: Json[], response: GatewayRespon
   if (!authorizes(ctx)) return { summary: newestOf(holding.length > 0 ? holding : own), holding: [], succeeded: holding };
   if (holding.length > 0) {
     const decisive = newestOf(holding);
-    // An older attempt Decision Manager refused after the issuer approved (`AUTHORIZED_RISK_DECLINED`, a 481 whose
-    // `ics_auth` succeeded) still holds the customer's funds beside the approval that decides: one more hold.
-    const madeAt = submittedAt(decisive);
-    const riskHeld = own.filter((summary) => {
-      const at = submittedAt(summary);
-      return madeAt !== undefined && at !== undefined && at < madeAt && failsHoldingFunds(summary, response, gateway);
-    });
+    // An attempt Decision Manager refused after the issuer approved (`AUTHORIZED_RISK_DECLINED`, a 481 whose `ics_auth`
+    // succeeded) still holds the customer's funds beside the approval that decides, whether older or a newer resend:
+    // one more hold, nothing will capture it.
+    const riskHeld = own.filter((summary) => summary !== decisive && failsHoldingFunds(summary, response, gateway));
     return { summary: decisive, holding: [...holding, ...riskHeld].filter(isAuthorization), succeeded: [] };
   }
   // None holds funds for the operation: a refusal decides, and one that still holds the customer's funds (Decision

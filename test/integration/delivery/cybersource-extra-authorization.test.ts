@@ -2,8 +2,11 @@ import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
 import { Config } from '../../../src/config/config';
+import type { Payment } from '../../../src/contracts/payment-command';
 import { DeliveryJobData, createDeliveryQueue } from '../../../src/delivery/delivery-queue';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
+import { EXTRA_HOLD_CHECK_DELAY_MS, ExtraHoldChecks } from '../../../src/delivery/extra-hold-check';
+import { ExtraHoldCheckSweep } from '../../../src/poller/extra-hold-check-sweep';
 import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { EventStore } from '../../../src/events/event-store';
 import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
@@ -39,11 +42,16 @@ const configs: Config[] = [];
 let redis: RedisClient;
 const queues: Queue[] = [];
 
-function approval(id: string, submitTimeUtc: string, authorizedAmount: string): Json {
+/** The status the search lists the resend with: AUTHORIZED, or a test's own (AUTHORIZED_RISK_DECLINED). */
+let resendStatus = 'AUTHORIZED';
+/** Whether the search lists the first approval beside the resend's (a test's own: false, the resend's alone). */
+let listsFirst = true;
+
+function approval(id: string, submitTimeUtc: string, authorizedAmount: string, status = 'AUTHORIZED'): Json {
   return {
     id,
     submitTimeUtc,
-    applicationInformation: { status: 'AUTHORIZED', rCode: '1', rFlag: 'SOK', reasonCode: '100', applications: [{ name: 'ics_auth', rCode: '1' }] },
+    applicationInformation: { status, rCode: '1', rFlag: 'SOK', reasonCode: '100', applications: [{ name: 'ics_auth', rCode: '1' }] },
     orderInformation: { amountDetails: { totalAmount: '100.00', authorizedAmount, currency: 'USD' } },
   };
 }
@@ -60,13 +68,23 @@ beforeAll(async () => {
       if (req.method === 'POST' && req.url === '/tss/v2/searches') {
         const reference = /clientReferenceInformation\.code:(\S+)/.exec((JSON.parse(body) as { query: string }).query)?.[1] ?? '';
         // Only the authorizations of the operation (`op-…`) are listed; a void's own reference finds nothing.
+        const found = [approval(RESENT_ID, '2026-11-29T13:20:00Z', '100.00', resendStatus), approval(FIRST_ID, '2026-11-29T13:00:00Z', '90.00')];
         const listed = reference.startsWith('_')
           ? []
-          : [approval(RESENT_ID, '2026-11-29T13:20:00Z', '100.00'), approval(FIRST_ID, '2026-11-29T13:00:00Z', '90.00')].map((s) => ({
+          : found.slice(0, listsFirst ? 2 : 1).map((s) => ({
               ...s,
               clientReferenceInformation: { code: reference },
             }));
         return json(201, { totalCount: listed.length, _embedded: { transactionSummaries: listed } });
+      }
+      // An authorization's own answer (a resend after an attempt whose answer was lost): the resend's approval.
+      if (req.method === 'POST' && req.url === '/pts/v2/payments') {
+        return json(201, {
+          id: RESENT_ID,
+          status: 'AUTHORIZED',
+          submitTimeUtc: '2026-11-29T13:20:00Z',
+          orderInformation: { amountDetails: { authorizedAmount: '100.00', currency: 'USD' } },
+        });
       }
       const reversal = /^\/pts\/v2\/payments\/(\d+)\/reversals$/.exec(req.url ?? '');
       if (req.method === 'POST' && reversal) {
@@ -147,7 +165,7 @@ describe('Cybersource double authorization found by the status inquiry: the extr
       command: 'cancel',
       channel: 'bridge',
       state: 'RECEIVED',
-      payment: { gateway: 'cybs', gateway_key: FIRST_ID, amount: 9000, currency: 'USD', orphan_reversal: 'extra_authorization' },
+      payment: { gateway: 'cybs', gateway_key: FIRST_ID, amount: 9000, currency: 'USD', orphan_reversal: 'extra_authorization', extra_authorization_of: id },
     });
     expect(await deliveryQueue.getJob(bullJobId(voidId))).toBeDefined();
     expect(await metricValue('pb_orphan_reversals_total', { gateway: 'cybs', mode: 'on', reason: 'extra_authorization' })).toBe(before + 1);
@@ -202,6 +220,30 @@ describe('Cybersource double authorization found by the status inquiry: the extr
     expect(await ledger.get(voidId)).toMatchObject({ state: 'FAILED', reason: 'EXTRA_AUTHORIZATION_RECORDED' });
   });
 
+  it('settles SUCCEEDED on the earlier approval and voids the newer resend Decision Manager rejected (AUTHORIZED_RISK_DECLINED, still holding 100.00)', async () => {
+    resendStatus = 'AUTHORIZED_RISK_DECLINED';
+    try {
+      const { ledger, service } = setup('on');
+      const id = await unknownAuthorization(ledger);
+
+      expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+      expect(await ledger.get(id)).toMatchObject({ gatewayReference: FIRST_ID, gatewayStatus: 'AUTHORIZED (2 holding funds)' });
+      const voidId = extraHoldVoidId(id, RESENT_ID);
+      expect(await ledger.get(voidId)).toMatchObject({
+        command: 'cancel',
+        state: 'RECEIVED',
+        payment: { gateway_key: RESENT_ID, amount: 10000, orphan_reversal: 'extra_authorization', extra_authorization_of: id },
+      });
+      expect(await ledger.get(extraHoldVoidId(id, FIRST_ID))).toBeNull();
+
+      const seen = reversals.length;
+      await service.deliver(voidId);
+      expect(reversals.slice(seen).map((r) => r.id)).toEqual([RESENT_ID]);
+    } finally {
+      resendStatus = 'AUTHORIZED';
+    }
+  });
+
   it("the poller's inquiry of a PENDING authorization finding the double authorization voids the extra one the same way", async () => {
     const { ledger, poller } = setup('on');
     const id = await unknownAuthorization(ledger);
@@ -242,5 +284,221 @@ describe('Cybersource double authorization found by the status inquiry: the extr
     expect((await ledger.interactions(id)).filter((e) => e.event === 'orphan_reversal')).toEqual([
       expect.objectContaining({ outcome: 'would_void', mode: 'dry_run', reason: 'extra_authorization', psp_reference: FIRST_ID }),
     ]);
+  });
+});
+
+describe('the void of an extra authorization waits for the authorize it belongs to to succeed (dependent wait)', () => {
+  it("race (a): a worker delivering the void between the inquiry's read and its recording sends nothing while a webhook records that hold; then it is refused unsent", async () => {
+    const { ledger, service, orphans } = setup('on');
+    const config = configs[configs.length - 1];
+    const events = new EventStore(redis, config.redis.keyPrefix);
+    const eventsQueue: Queue<OmsEventJobData> = createOmsEventsQueue(redis, config.redis.keyPrefix);
+    queues.push(eventsQueue);
+    const { logger } = captureLogger();
+    const id = await unknownAuthorization(ledger);
+    const voidId = extraHoldVoidId(id, FIRST_ID);
+    const steps: unknown[] = [];
+    // The inquiry's recorder: once the void is requested, a worker picks it up at once, then a webhook of that very
+    // hold records it as the operation's, all before the inquiry's own success goes on record.
+    const webhooks = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
+    const racing = new OutcomeRecorder({
+      config,
+      ledger,
+      events,
+      eventsQueue,
+      logger,
+      ...orphanReleases(orphans),
+      releaseExtraHold: async (op, hold) => {
+        const decision = await orphans.requestExtraHold(op, hold);
+        steps.push(await service.deliver(voidId));
+        await webhooks.apply((await ledger.get(id))!, { status: 'SUCCESS', gatewayReference: FIRST_ID, gatewayStatus: 'AUTHORIZED' }, 'webhook');
+        return decision;
+      },
+    });
+    const router = new ConfiguredGatewayRouter(createGatewayClients(config));
+    const inquiring = new DeliveryService({ config, ledger, router, recorder: racing, logger });
+
+    const seen = reversals.length;
+    await inquiring.deliver(id);
+    expect(steps).toEqual([expect.objectContaining({ kind: 'wait' })]);
+    expect(reversals.slice(seen)).toEqual([]);
+    expect(await ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', gatewayReference: FIRST_ID });
+
+    expect(await service.deliver(voidId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(reversals.slice(seen)).toEqual([]);
+    expect(await ledger.get(voidId)).toMatchObject({ state: 'FAILED', reason: 'EXTRA_AUTHORIZATION_RECORDED' });
+  });
+
+  it('race (b): the worker died after requesting the void; delivered while the authorize is open it waits unsent, and a retried webhook recording that hold has it refused unsent', async () => {
+    const { ledger, service, orphans, recorder } = setup('on');
+    const id = await unknownAuthorization(ledger);
+    expect((await orphans.requestExtraHold((await ledger.get(id))!, { pspReference: FIRST_ID, amount: 9000, currency: 'USD' })).outcome).toBe('voided');
+    const voidId = extraHoldVoidId(id, FIRST_ID);
+
+    const seen = reversals.length;
+    const step = await service.deliver(voidId);
+    expect(step).toMatchObject({ kind: 'wait', waitsOn: [expect.objectContaining({ id, state: 'UNKNOWN' })] });
+    expect(reversals.slice(seen)).toEqual([]);
+    expect(await ledger.get(voidId)).toMatchObject({ state: 'RECEIVED', attempts: 0 });
+
+    await recorder.apply((await ledger.get(id))!, { status: 'SUCCESS', gatewayReference: FIRST_ID, gatewayStatus: 'AUTHORIZED' }, 'webhook');
+    expect(await service.deliver(voidId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(reversals.slice(seen)).toEqual([]);
+    expect(await ledger.get(voidId)).toMatchObject({ state: 'FAILED', reason: 'EXTRA_AUTHORIZATION_RECORDED' });
+  });
+
+  it('is sent once the authorize succeeded on another authorization', async () => {
+    const { ledger, service, orphans, recorder } = setup('on');
+    const id = await unknownAuthorization(ledger);
+    await orphans.requestExtraHold((await ledger.get(id))!, { pspReference: FIRST_ID, amount: 9000, currency: 'USD' });
+    const voidId = extraHoldVoidId(id, FIRST_ID);
+    expect(await service.deliver(voidId)).toMatchObject({ kind: 'wait' });
+
+    await recorder.apply((await ledger.get(id))!, { status: 'SUCCESS', gatewayReference: RESENT_ID, gatewayStatus: 'AUTHORIZED' }, 'webhook');
+    const seen = reversals.length;
+    expect(await service.deliver(voidId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(reversals.slice(seen).map((r) => r.id)).toEqual([FIRST_ID]);
+  });
+
+  it('is refused unsent (EXTRA_AUTHORIZATION_NOT_SUCCEEDED) when the authorize ended FAILED', async () => {
+    const { ledger, service, orphans, recorder, lines } = setup('on');
+    const id = await unknownAuthorization(ledger);
+    await orphans.requestExtraHold((await ledger.get(id))!, { pspReference: FIRST_ID, amount: 9000, currency: 'USD' });
+    const voidId = extraHoldVoidId(id, FIRST_ID);
+    await recorder.apply((await ledger.get(id))!, { status: 'FAIL', reason: 'DECLINED', gatewayStatus: 'DECLINED' }, 'poller');
+    expect(await ledger.get(id)).toMatchObject({ state: 'FAILED' });
+
+    const seen = reversals.length;
+    expect(await service.deliver(voidId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(reversals.slice(seen)).toEqual([]);
+    expect(await ledger.get(voidId)).toMatchObject({ state: 'FAILED', reason: 'EXTRA_AUTHORIZATION_NOT_SUCCEEDED' });
+    expect(lines.some((l) => (JSON.parse(l) as Json).operation_id === voidId)).toBe(true);
+  });
+});
+
+describe("an authorize's own SUCCESS after an unproven attempt: one follow-up search (extra hold check)", () => {
+  function withChecks(mode: 'on' = 'on') {
+    const base = setup(mode);
+    const config = configs[configs.length - 1];
+    const checks = new ExtraHoldChecks(redis, config.redis.keyPrefix);
+    const router = new ConfiguredGatewayRouter(createGatewayClients(config));
+    const service = new DeliveryService({
+      config,
+      ledger: base.ledger,
+      router,
+      recorder: base.recorder,
+      logger: captureLogger().logger,
+      extraHoldChecks: checks,
+    });
+    const later = () => Date.now() + EXTRA_HOLD_CHECK_DELAY_MS + 1;
+    const sweep = new ExtraHoldCheckSweep({
+      ledger: base.ledger,
+      router,
+      checks,
+      release: (op, hold) => base.orphans.requestExtraHold(op, hold),
+      logger: captureLogger().logger,
+      now: later,
+    });
+    return { ...base, checks, sending: service, sweep, later };
+  }
+
+  /** An authorize of 100.00 USD not sent yet whose history holds an earlier attempt nothing proved absent (its answer lost, the search lagging). */
+  async function afterUnprovenAttempt(ledger: Ledger, earlier: boolean): Promise<string> {
+    const command = channelCommand('authorize', {}, { gateway: 'cybs', gateway_key: 'AB695DA801DD1BB6E05341588E0A3BDC', amount: 10000, currency: 'USD' });
+    const id = command.payment.operation_reference!;
+    await ledger.create(id, command);
+    if (earlier) {
+      await ledger.appendInteraction(id, { event: 'attempt', attempt: 1 });
+      await ledger.appendInteraction(id, { event: 'send_error', kind: 'outcome_unknown' });
+      await ledger.appendInteraction(id, { event: 'inquiry_lag', found: false });
+      // That attempt counted on the record, as a real one is (`countAttempt`): the resend is attempt 2.
+      await redis.hset(ledger.keysFor(id, command.payment).op(id), 'attempts', '1');
+    }
+    return id;
+  }
+
+  it('is scheduled before the success, and the due check voids the earlier attempt holding funds beside the recorded one', async () => {
+    const { ledger, sending, checks, sweep, later } = withChecks();
+    const id = await afterUnprovenAttempt(ledger, true);
+    const before = await metricValue('pb_extra_hold_checks_total', { gateway: 'cybs', result: 'found' });
+
+    expect(await sending.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await ledger.get(id)).toMatchObject({ gatewayReference: RESENT_ID });
+    expect(await checks.count()).toBe(1);
+    expect(await checks.due(Date.now(), 10)).toEqual([]);
+    expect((await checks.due(later(), 10)).map((c) => c.operationId)).toEqual([id]);
+
+    expect(await sweep.runOnce()).toMatchObject({ due: 1, found: 1 });
+    expect(await checks.count()).toBe(0);
+    expect(await metricValue('pb_extra_hold_checks_total', { gateway: 'cybs', result: 'found' })).toBe(before + 1);
+    const voidId = extraHoldVoidId(id, FIRST_ID);
+    expect(await ledger.get(voidId)).toMatchObject({ payment: { gateway_key: FIRST_ID, amount: 9000, extra_authorization_of: id } });
+    expect(await ledger.get(extraHoldVoidId(id, RESENT_ID))).toBeNull();
+    const seen = reversals.length;
+    expect(await sending.deliver(voidId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(reversals.slice(seen).map((r) => r.id)).toEqual([FIRST_ID]);
+  });
+
+  it('is not scheduled for a success with no earlier attempt, and costs no history read (its first attempt)', async () => {
+    const { ledger, sending, checks } = withChecks();
+    const id = await afterUnprovenAttempt(ledger, false);
+    const reads = jest.spyOn(ledger, 'interactions');
+    try {
+      expect(await sending.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+      expect(reads).not.toHaveBeenCalled();
+    } finally {
+      reads.mockRestore();
+    }
+    expect(await checks.count()).toBe(0);
+  });
+
+  it('its worker died before the success went on record: the check waits for the authorize to settle, then runs (a webhook settling it lists no other hold)', async () => {
+    const { ledger, checks, sweep, recorder, orphans } = withChecks();
+    const id = await unknownAuthorization(ledger);
+    await checks.schedule((await ledger.get(id))!, Date.now());
+    expect(await sweep.runOnce()).toMatchObject({ due: 1, postponed: 1, skipped: 0 });
+    expect(await checks.count()).toBe(1);
+    expect(await ledger.get(extraHoldVoidId(id, FIRST_ID))).toBeNull();
+
+    await recorder.apply((await ledger.get(id))!, { status: 'SUCCESS', gatewayReference: RESENT_ID, gatewayStatus: 'AUTHORIZED' }, 'webhook');
+    const router = new ConfiguredGatewayRouter(createGatewayClients(configs[configs.length - 1]));
+    const afterwards = new ExtraHoldCheckSweep({
+      ledger,
+      router,
+      checks,
+      release: (op, hold) => orphans.requestExtraHold(op, hold),
+      logger: captureLogger().logger,
+      now: () => Date.now() + 2 * EXTRA_HOLD_CHECK_DELAY_MS + 1,
+    });
+    expect(await afterwards.runOnce()).toMatchObject({ due: 1, found: 1 });
+    expect(await checks.count()).toBe(0);
+    expect(await ledger.get(extraHoldVoidId(id, FIRST_ID))).toMatchObject({ payment: { gateway_key: FIRST_ID, extra_authorization_of: id } });
+  });
+
+  it('a pass runs at most its limit of checks over all shards, oldest first; the rest stay due', async () => {
+    const { checks, sweep, later } = withChecks();
+    const at = Date.now();
+    // 40 checks of operations no longer on record (each ends skipped), spread over the shards by their order ids.
+    for (let i = 0; i < 40; i++) await checks.schedule({ id: `gone-${i}`, payment: { order_id: `order-${i}`, gateway_key: 'k' } as Payment }, at + i);
+    const first = (await checks.due(later(), 8)).map((c) => c.operationId);
+    expect(first).toEqual(Array.from({ length: 8 }, (_, i) => `gone-${i}`));
+    expect(await sweep.runOnce(8)).toMatchObject({ due: 8, skipped: 8 });
+    expect(await checks.count()).toBe(32);
+    expect(await sweep.runOnce(100)).toMatchObject({ due: 32 });
+    expect(await checks.count()).toBe(0);
+  });
+
+  it('finding nothing but the recorded authorization ends quietly: taken out, nothing voided', async () => {
+    const { ledger, sending, checks, sweep } = withChecks();
+    const id = await afterUnprovenAttempt(ledger, true);
+    expect(await sending.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    listsFirst = false;
+    try {
+      expect(await sweep.runOnce()).toMatchObject({ due: 1, found: 0, none: 1 });
+    } finally {
+      listsFirst = true;
+    }
+    expect(await checks.count()).toBe(0);
+    expect(await ledger.get(extraHoldVoidId(id, FIRST_ID))).toBeNull();
   });
 });

@@ -632,6 +632,18 @@ describe('Cybersource responses', () => {
         expect(outcome?.extraHolds).toEqual([{ pspReference: PAYMENT_ID, amount: 10221, currency: 'USD' }]);
       });
 
+      it('lists a newer AUTHORIZED_RISK_DECLINED resend (still holding funds) beside an older approval that decides, and counts it a hold', async () => {
+        const before = await metricValue('pb_cybersource_inquiry_double_holds_total', { gateway: gateway.name });
+        const outcome = t.parseStatusResponse(
+          ctx('authorize', {}, 'op-authorize-1'),
+          search(summary('AUTHORIZED_RISK_DECLINED', '2026-11-22T10:20:00Z', NEW_AUTH_ID), older),
+          gateway,
+        );
+        expect(outcome).toMatchObject({ status: 'SUCCESS', gatewayReference: PAYMENT_ID, gatewayStatus: 'AUTHORIZED (2 holding funds)' });
+        expect(outcome?.extraHolds).toEqual([{ pspReference: NEW_AUTH_ID, amount: 10221, currency: 'USD' }]);
+        expect(await metricValue('pb_cybersource_inquiry_double_holds_total', { gateway: gateway.name })).toBe(before + 1);
+      });
+
       it('lists none beside a release under the merchant reference that names none of them: which holds are live cannot be told', () => {
         const reversal = {
           id: 'REVERSAL',
