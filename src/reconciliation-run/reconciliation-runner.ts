@@ -11,7 +11,7 @@ import type { GatewayTransformer } from '../gateways/gateway-adapter';
 import { Logger } from '../logging/logger';
 import { OrphanReversal, reverseSuccessAfterFailure } from '../poller/orphan-reversal';
 import { GatewayConfig } from '../config/config';
-import { EarlierSuccessOutcome, earlierSameAccountAttempt, lateSuccesses } from '../webhooks/earlier-attempt';
+import { earlierSameAccountAttempt, reportEarlierSuccess, voidAtEarlierGateway } from '../webhooks/earlier-attempt';
 import type { AdjustmentKind } from '../adjustments/adjustment';
 import type { CommandType } from '../contracts/payment-command';
 import {
@@ -811,30 +811,11 @@ export class ReconciliationRunner {
       if (recorded.duplicateOf !== undefined || recorded.adjustment.kind !== 'duplicate_after_failover') return 'already_adjusted';
       created = recorded.created;
     }
-    let done: EarlierSuccessOutcome = 'reported';
-    let voidId: string | undefined;
-    if (op.command === 'authorize' && orphans) {
-      // On a repeat too: found by its deterministic id, queued again if it never left.
-      const confirmed = { amount: action.amount, currency: action.currency };
-      const decision = await orphans.requestAtEarlierGateway(op, attemptAt, pspReference, confirmed, { repeat: !created });
-      if (decision.outcome === 'voided' || decision.outcome === 'already_requested') done = 'voided';
-      else if (decision.outcome === 'would_void') done = 'would_void';
-      voidId = decision.voidId;
-    }
+    // On a repeat too: found by its deterministic id, queued again if it never left.
+    const confirmed = { amount: action.amount, currency: action.currency };
+    const { done, voidId } = await voidAtEarlierGateway(op, attemptAt, pspReference, confirmed, !created, orphans);
     if (!created) return 'already_adjusted';
-    lateSuccesses().inc({ gateway: attemptAt, outcome: done });
-    logger.warn('PSP discrepancy: a gateway the operation failed over from reports success (a second live authorization)', {
-      operation_id: op.id,
-      command: op.command,
-      gateway: attemptAt,
-      current_gateway: this.deps.gateway,
-      operation_state: op.state,
-      psp_status: record.pspType,
-      psp_line: record.lineId,
-      source: 'reconciliation',
-      action: done,
-      ...(voidId !== undefined ? { void_operation_id: voidId } : {}),
-    });
+    reportEarlierSuccess(logger, op, attemptAt, done, voidId, { psp_status: record.pspType, psp_line: record.lineId, source: 'reconciliation' });
     return 'adjusted';
   }
 

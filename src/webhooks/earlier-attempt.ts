@@ -6,7 +6,7 @@ import { gatewayOf } from '../ledger/routing-record';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { sameAccountGateways } from '../gateways/gateway-vaults';
-import { OrphanReversal } from '../poller/orphan-reversal';
+import { ConfirmedMoney, OrphanReversal } from '../poller/orphan-reversal';
 import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
 
 /**
@@ -61,6 +61,54 @@ export function lateSuccesses(): Counter<'gateway' | 'outcome'> {
 
 /** Commands that fail over (authorize, sale): the only ones an earlier gateway can hold an attempt of. */
 const VOIDABLE = 'authorize';
+
+/**
+ * Asks orphan reversal to void the authorization `reference` at `gateway`, one the operation failed over from, for
+ * `confirmed` (what that gateway confirmed, in its currency), and says what became of it. On a `repeat` too (a retried
+ * job, a re-run: the process died, or the request threw, after the adjustment was written): the void is found by its
+ * deterministic id and queued again if it never left; else the second authorization would stay held, unreported.
+ * Only an authorization with a PSP reference, with orphan reversal wired: anything else is `reported`.
+ */
+export async function voidAtEarlierGateway(
+  op: OperationRecord,
+  gateway: string,
+  reference: string | undefined,
+  confirmed: ConfirmedMoney,
+  repeat: boolean,
+  orphans: OrphanReversal | undefined,
+): Promise<{ done: EarlierSuccessOutcome; voidId?: string }> {
+  if (op.command !== VOIDABLE || reference === undefined || !orphans) return { done: 'reported' };
+  const decision = await orphans.requestAtEarlierGateway(op, gateway, reference, confirmed, { repeat });
+  const done: EarlierSuccessOutcome =
+    decision.outcome === 'voided' || decision.outcome === 'already_requested' ? 'voided' : decision.outcome === 'would_void' ? 'would_void' : 'reported';
+  return { done, voidId: decision.voidId };
+}
+
+/**
+ * Counts (`pb_failover_late_successes_total`) and warns of a success of an attempt at `gateway`, one the operation
+ * failed over from, when its `duplicate_after_failover` is first recorded (a repeat says nothing more). `source`: the
+ * fields saying where the PSP said it (its status, and the webhook's event id or the report's line).
+ */
+export function reportEarlierSuccess(
+  logger: Logger,
+  op: OperationRecord,
+  gateway: string,
+  done: EarlierSuccessOutcome,
+  voidId: string | undefined,
+  source: Record<string, unknown>,
+): void {
+  lateSuccesses().inc({ gateway, outcome: done });
+  logger.warn('PSP discrepancy: a gateway the operation failed over from reports success (a second live authorization)', {
+    operation_id: op.id,
+    command: op.command,
+    gateway,
+    current_gateway: gatewayOf(op),
+    operation_state: op.state,
+    ...source,
+    action: done,
+    ...(voidId !== undefined ? { void_operation_id: voidId } : {}),
+  });
+}
 
 /**
  * A webhook outcome from a gateway the operation failed over FROM (the scope check allowed it: that gateway
@@ -126,21 +174,12 @@ export async function applyEarlierAttemptOutcome(
   if (recorded.duplicateOf !== undefined || recorded.adjustment.kind !== 'duplicate_after_failover') return op.state;
   const { created } = recorded;
   if (created) await deps.ledger.appendInteraction(op.id, entry);
-  let done: EarlierSuccessOutcome = 'reported';
-  let voidId: string | undefined;
-  if (op.command === VOIDABLE && reference !== undefined && deps.orphans) {
-    // For what that gateway confirmed, in its currency: not the order's amount, nor what the gateway moved to holds.
-    const confirmed = {
-      ...(outcome.amount !== undefined ? { amount: outcome.amount } : {}),
-      ...(outcome.currency !== undefined ? { currency: outcome.currency } : {}),
-    };
-    // On a repeat too (a retried job: the process died, or this threw, after the adjustment was written): found by its
-    // deterministic id, queued again if it never left; else the second authorization would stay held, unreported.
-    const decision = await deps.orphans.requestAtEarlierGateway(op, gateway, reference, confirmed, { repeat: !created });
-    if (decision.outcome === 'voided' || decision.outcome === 'already_requested') done = 'voided';
-    else if (decision.outcome === 'would_void') done = 'would_void';
-    voidId = decision.voidId;
-  }
+  // For what that gateway confirmed, in its currency: not the order's amount, nor what the gateway moved to holds.
+  const confirmed = {
+    ...(outcome.amount !== undefined ? { amount: outcome.amount } : {}),
+    ...(outcome.currency !== undefined ? { currency: outcome.currency } : {}),
+  };
+  const { done, voidId } = await voidAtEarlierGateway(op, gateway, reference, confirmed, !created, deps.orphans);
   // The discrepancy was counted and logged when its adjustment was recorded: a repeat says only what it asked again.
   if (!created) {
     deps.logger.info('repeat of a failover late success already recorded: its reversal at that gateway asked for again (idempotent)', {
@@ -152,17 +191,6 @@ export async function applyEarlierAttemptOutcome(
     });
     return op.state;
   }
-  lateSuccesses().inc({ gateway, outcome: done });
-  deps.logger.warn('PSP discrepancy: a gateway the operation failed over from reports success (a second live authorization)', {
-    operation_id: op.id,
-    command: op.command,
-    gateway,
-    current_gateway: gatewayOf(op),
-    operation_state: op.state,
-    psp_status: outcome.gatewayStatus,
-    event_id: eventId,
-    action: done,
-    ...(voidId !== undefined ? { void_operation_id: voidId } : {}),
-  });
+  reportEarlierSuccess(deps.logger, op, gateway, done, voidId, { psp_status: outcome.gatewayStatus, event_id: eventId });
   return op.state;
 }
