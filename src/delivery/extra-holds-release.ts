@@ -29,8 +29,7 @@ export async function releaseExtraHolds(
   if (op.command !== 'authorize' || outcome.status !== 'SUCCESS' || holds.length === 0) return [];
   const current = await deps.ledger.get(op.id);
   if (!current || isTerminal(current.state)) return [];
-  const kept = new Set([outcome.gatewayReference, current.gatewayReference, current.newGatewayKey].filter((r): r is string => r !== undefined));
-  const extra = holds.filter((h) => !kept.has(h.pspReference));
+  const extra = holdsBeside(holds, [outcome.gatewayReference, current.gatewayReference, current.newGatewayKey]);
   if (!deps.release) {
     deps.logger.warn('extra authorizations of the operation hold funds and nothing here releases them: reverse them at the PSP', {
       operation_id: op.id,
@@ -42,4 +41,19 @@ export async function releaseExtraHolds(
   }
   for (const hold of extra) await deps.release(current, hold);
   return extra.map((h) => h.pspReference);
+}
+
+/**
+ * The holds of `holds` that are none of `kept` (the authorization the operation holds, the one an outcome names), each
+ * PSP id once (a search may list one hold under two of its entries): what may be voided as extra. Pure.
+ */
+export function holdsBeside(holds: readonly ExtraHold[], kept: readonly (string | undefined)[]): ExtraHold[] {
+  const seen = new Set(kept.filter((r): r is string => r !== undefined));
+  const beside: ExtraHold[] = [];
+  for (const hold of holds) {
+    if (seen.has(hold.pspReference)) continue;
+    seen.add(hold.pspReference);
+    beside.push(hold);
+  }
+  return beside;
 }

@@ -1,4 +1,5 @@
 import { DueExtraHoldCheck, EXTRA_HOLD_CHECK_DELAY_MS, ExtraHoldCheckResult, ExtraHoldChecks, extraHoldChecks } from '../delivery/extra-hold-check';
+import { holdsBeside } from '../delivery/extra-holds-release';
 import { resolveOperationContext } from '../delivery/operation-context';
 import { inquireStatus } from '../delivery/status-inquiry';
 import { isDependencyOutage } from '../errors/dependency-outage';
@@ -122,9 +123,7 @@ export class ExtraHoldCheckSweep {
       extraHoldChecks().inc({ gateway, result: 'error' });
       return 'error';
     }
-    const kept = new Set([op.gatewayReference, op.newGatewayKey].filter((r): r is string => r !== undefined));
-    const seen = new Set<string>();
-    const extra = holds.filter((h) => !kept.has(h.pspReference) && !seen.has(h.pspReference) && seen.add(h.pspReference) !== undefined);
+    const extra = holdsBeside(holds, [op.gatewayReference, op.newGatewayKey]);
     if (extra.length === 0) {
       await checks.done(check);
       extraHoldChecks().inc({ gateway, result: 'none' });

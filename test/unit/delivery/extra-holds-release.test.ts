@@ -1,7 +1,7 @@
 import { ExtraHold, GatewayOutcome } from '../../../src/gateways/gateway-adapter';
 import { OperationRecord } from '../../../src/ledger/ledger';
 import { silentLogger } from '../../../src/logging/logger';
-import { releaseExtraHolds } from '../../../src/delivery/extra-holds-release';
+import { holdsBeside, releaseExtraHolds } from '../../../src/delivery/extra-holds-release';
 
 function record(overrides: Partial<OperationRecord> = {}): OperationRecord {
   return {
@@ -55,5 +55,16 @@ describe('releaseExtraHolds (the extra authorizations of an authorize, before it
     expect(await released(record(), success(holds), record({ state: 'SUCCEEDED', gatewayReference: 'FIRST' }))).toEqual([]);
     expect(await released(record({ command: 'sale' }), success(holds))).toEqual([]);
     expect(await released(record(), { ...success(holds), status: 'PENDING' })).toEqual([]);
+  });
+});
+
+describe('holdsBeside: what may be voided as extra', () => {
+  it('leaves out every kept authorization, ignores an absent one, and keeps each other PSP id once, in order', () => {
+    const holds: ExtraHold[] = [{ pspReference: 'A', amount: 100 }, { pspReference: 'KEPT' }, { pspReference: 'B' }, { pspReference: 'A', amount: 100 }];
+    expect(holdsBeside(holds, ['KEPT', undefined])).toEqual([{ pspReference: 'A', amount: 100 }, { pspReference: 'B' }]);
+  });
+
+  it('is empty when every hold is kept', () => {
+    expect(holdsBeside([{ pspReference: 'X' }, { pspReference: 'Y' }], ['Y', 'X'])).toEqual([]);
   });
 });
