@@ -374,14 +374,16 @@ export class OutcomeRecorder {
       await this.rereadAfterVoid(after, after.cancelEffect ?? fields.cancelEffect);
     }
     // A move between the extra holds' request and this one recorded one of them as the operation's (a webhook): said;
-    // its void, once delivered, finds that hold on record and is refused unsent (operation-context.ts).
+    // its void waits unsent for the authorize to settle, then finds that hold on record and is refused (operation-context.ts).
+    // The hold this outcome decided on is then the extra one, left to an operator.
     if (extraVoided.length > 0 && after.gatewayReference !== undefined && extraVoided.includes(after.gatewayReference)) {
       this.deps.logger.error(
-        'an extra authorization whose void was requested is the one the operation recorded (another move settled it meanwhile): its void is refused unsent (EXTRA_AUTHORIZATION_RECORDED) unless it left already; check it at the PSP',
+        'an extra authorization whose void was requested is the one the operation recorded (another move settled it meanwhile): its void is refused unsent (EXTRA_AUTHORIZATION_RECORDED); the authorization this inquiry decided on is the extra one: reverse it at the PSP',
         {
           operation_id: op.id,
           gateway,
           gateway_reference: after.gatewayReference,
+          ...(outcome.gatewayReference !== undefined ? { extra_reference: outcome.gatewayReference } : {}),
           source,
         },
       );
