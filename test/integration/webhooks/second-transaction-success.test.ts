@@ -1,0 +1,136 @@
+/**
+ * The webhook path's report of a success after failure (`reportContradiction`) for an authorization the ledger holds
+ * FAILED, when the PSP reports the successes of two of its transactions (a resend that landed twice, a second attempt):
+ * each is its own `succeeded_after_failure` (recorded by its event id, no dedup by kind), and each is voided once under
+ * a void of its own: T1 under the operation's void (`_<op>.void`), T2 under `lateSuccessVoidId`, never T1's. A repeat
+ * of either webhook's job records and voids nothing more. Real Redis; no PSP is called (orphan reversal only queues).
+ */
+import { Queue } from 'bullmq';
+import { Config } from '../../../src/config/config';
+import { AdjustmentStore } from '../../../src/adjustments/adjustment-store';
+import { AdjustmentRecorder } from '../../../src/delivery/adjustment-recorder';
+import { DeliveryJobData, createDeliveryQueue } from '../../../src/delivery/delivery-queue';
+import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
+import { EventStore } from '../../../src/events/event-store';
+import { createOmsEventsQueue } from '../../../src/events/oms-events-queue';
+import { Ledger, OperationRecord } from '../../../src/ledger/ledger';
+import { OrphanReversal, lateSuccessVoidId, voidOperationId } from '../../../src/poller/orphan-reversal';
+import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
+import { reportContradiction } from '../../../src/webhooks/contradiction';
+import { GatewayOutcomeJobData } from '../../../src/webhooks/gateway-outcomes-queue';
+import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
+import { captureLogger } from '../../support/capture-logger';
+import { channelCommand } from '../../support/fixtures';
+import { testConfig } from '../../support/test-config';
+
+let config: Config;
+let redis: RedisClient;
+let ledger: Ledger;
+let recorder: OutcomeRecorder;
+let eventsQueue: ReturnType<typeof createOmsEventsQueue>;
+let deliveryQueue: Queue<DeliveryJobData>;
+let store: AdjustmentStore;
+let adjustments: AdjustmentRecorder;
+let orphans: OrphanReversal;
+const logger = captureLogger('error').logger;
+
+beforeAll(() => {
+  config = testConfig({
+    gateways: { simulator: { type: 'simulator', base_url: 'http://127.0.0.1:9', api_key: 'sim-second-transaction-0123456789', timeout_ms: 1000 } },
+  });
+  redis = createRedis(config.redis, 'commands');
+  ledger = new Ledger(redis, config.redis.keyPrefix);
+  eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
+  deliveryQueue = createDeliveryQueue(redis, config.redis.keyPrefix);
+  recorder = new OutcomeRecorder({ config, ledger, events: new EventStore(redis, config.redis.keyPrefix), eventsQueue, logger });
+  store = new AdjustmentStore(redis, config.redis.keyPrefix);
+  adjustments = new AdjustmentRecorder({ config, store, recorder, ledger, logger });
+  orphans = new OrphanReversal({ config, redis, ledger, deliveryQueue, logger, mode: 'on' });
+});
+
+afterAll(async () => {
+  await eventsQueue.close();
+  await deliveryQueue.close();
+  redis.disconnect();
+  await purgeNamespace(config).catch(() => undefined);
+});
+
+/** An authorization the PSP declined, recorded FAILED. */
+async function declined(): Promise<OperationRecord> {
+  const command = channelCommand('authorize', {}, { gateway: 'simulator', amount: 2500, currency: 'EUR' });
+  const id = command.payment.operation_reference!;
+  await ledger.create(id, command);
+  await ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
+  const failed = await recorder.apply((await ledger.get(id))!, { status: 'FAIL', gatewayStatus: 'declined', reason: 'do_not_honor' }, 'response');
+  expect(failed.state).toBe('FAILED');
+  return failed;
+}
+
+/**
+ * The PSP ids of two transactions of `op`, its own: a void in flight naming the same PSP id (another test's) would hold
+ * this one's back (`dependent_in_flight`).
+ */
+function references(op: OperationRecord): [string, string] {
+  return [`sim_${op.id}_T1`, `sim_${op.id}_T2`];
+}
+
+/** The outcome job of a success webhook of PSP transaction `reference` of `op`. */
+function success(op: OperationRecord, reference: string): GatewayOutcomeJobData {
+  return {
+    gateway: 'simulator',
+    eventId: `evt-${reference}`,
+    operationId: op.id,
+    gatewayReference: reference,
+    outcome: { status: 'SUCCESS', gatewayStatus: 'authorised', gatewayReference: reference, amount: 2500, currency: 'EUR' },
+  };
+}
+
+describe('webhooks: the success of a second PSP transaction of a FAILED authorization whose first one is reported already', () => {
+  it('is its own succeeded_after_failure, voided under a void id of its own naming it; T1 keeps its void; repeats add nothing', async () => {
+    const op = await declined();
+    const [T1, T2] = references(op);
+    const deps = { adjustments, orphans, logger };
+    expect(await reportContradiction(op, success(op, T1), 'signed_webhook', deps)).toBe(true);
+    expect((await ledger.get(voidOperationId(op.id)))?.payment.gateway_key).toBe(T1);
+
+    expect(await reportContradiction(op, success(op, T2), 'signed_webhook', deps)).toBe(true);
+    expect((await store.forOperation(op.id)).map((a) => `${a.kind}:${a.pspReference ?? ''}`)).toEqual([
+      `succeeded_after_failure:${T1}`,
+      `succeeded_after_failure:${T2}`,
+    ]);
+    // Before: T2's reversal found the operation's void (T1's) and asked for nothing: T2's authorization stayed held.
+    const t2Void = await ledger.get(lateSuccessVoidId(op.id, T2));
+    expect(t2Void).toMatchObject({ command: 'cancel', channel: 'bridge', payment: { gateway_key: T2, orphan_reversal: 'oms_told_failed' } });
+    expect(t2Void?.payment.operation_reference).toBe(t2Void?.id);
+    expect((await ledger.get(voidOperationId(op.id)))?.payment.gateway_key).toBe(T1);
+
+    // A retried job of either webhook: nothing recorded, no void more, each still for its own transaction.
+    expect(await reportContradiction(op, success(op, T2), 'signed_webhook', deps)).toBe(false);
+    expect(await reportContradiction(op, success(op, T1), 'signed_webhook', deps)).toBe(false);
+    expect(await store.forOperation(op.id)).toHaveLength(2);
+    expect(await ledger.get(lateSuccessVoidId(op.id, T1))).toBeNull();
+    expect((await ledger.get(lateSuccessVoidId(op.id, T2)))?.createdAt).toBe(t2Void?.createdAt);
+  });
+
+  it("T2's success reported before T1's void was asked for (a crash between T1's adjustment and its reversal) still gets its own void, and T1's repeat the operation's", async () => {
+    const op = await declined();
+    const [T1, T2] = references(op);
+    await adjustments.recordAdjustment(op, {
+      kind: 'succeeded_after_failure',
+      direction: 'none',
+      amount: 2500,
+      currency: 'EUR',
+      reason: 'authorised',
+      pspReference: T1,
+      gateway: 'simulator',
+      pspEventId: `evt-${T1}`,
+      source: 'webhook',
+    });
+    const deps = { adjustments, orphans, logger };
+    expect(await reportContradiction(op, success(op, T2), 'signed_webhook', deps)).toBe(true);
+    expect(await ledger.get(voidOperationId(op.id))).toBeNull();
+    expect((await ledger.get(lateSuccessVoidId(op.id, T2)))?.payment.gateway_key).toBe(T2);
+    expect(await reportContradiction(op, success(op, T1), 'signed_webhook', deps)).toBe(false);
+    expect((await ledger.get(voidOperationId(op.id)))?.payment.gateway_key).toBe(T1);
+  });
+});
