@@ -987,9 +987,9 @@ function reportedSuccessAfterFailure(verdict: LineVerdict, record: PspRecord, ma
 
 /**
  * The `succeeded_after_failure` that reports this very line's PSP transaction (the reference the record step records it
- * under). One of another transaction (the classifier's `reported` check is by kind only) is not this line's: asking for
- * the reversal for this line's reference would void another authorization than the one reported (a failover's earlier
- * attempt, voided under its own id at the entry failed over from) under the operation's void id. Pure.
+ * under). The classifier finds a line reported by one of another transaction only where one side names no reference
+ * (by kind, the first reading standing): that one is not this line's, and asking for the reversal for this line's
+ * reference would void another authorization than the one reported under the operation's void id. Pure.
  */
 function reportedOf(record: PspRecord, match: Match): KnownAdjustment | undefined {
   const reference = record.modificationReference ?? record.pspReference;

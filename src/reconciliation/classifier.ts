@@ -62,7 +62,10 @@ export interface KnownAdjustment {
   kind: AdjustmentKind;
   direction: MoneyDirection;
   amount?: number;
-  /** The PSP's id of the dispute, refund or modification it records, when it named one. */
+  /**
+   * The PSP's id of the dispute, refund or modification it records, when it named one; of a contradiction
+   * (`succeeded_after_failure`, a failure after success), the PSP transaction it reports.
+   */
   pspReference?: string;
   /** When the PSP says the fact happened, epoch ms, when it said. */
   occurredAt?: number;
@@ -426,7 +429,7 @@ export function classifyLine(record: PspRecord, match: Match | null): LineVerdic
       if (psp === 'succeeded') return compareMoney(record, op, base);
       if (psp === 'failed') {
         const { kind, direction } = failureAfterSuccess(op.command);
-        if (reported(match, kind)) return alreadyReported(base, kind, `the ledger holds ${op.command} ${op.id} SUCCEEDED; the PSP says it failed`);
+        if (reported(match, kind, record)) return alreadyReported(base, kind, `the ledger holds ${op.command} ${op.id} SUCCEEDED; the PSP says it failed`);
         return {
           ...base,
           class: 'state_mismatch',
@@ -440,7 +443,7 @@ export function classifyLine(record: PspRecord, match: Match | null): LineVerdic
       if (psp === 'failed' && doneAfterFailure(op)) return classifyFailureAfterCounted(record, match, base);
       if (psp === 'succeeded') {
         if (markedDoneAfterFailure(op)) return classifyDoneAfterFailure(record, op, base);
-        if (reported(match, 'succeeded_after_failure')) {
+        if (reported(match, 'succeeded_after_failure', record)) {
           return alreadyReported(base, 'succeeded_after_failure', `the ledger holds ${op.command} ${op.id} FAILED; the PSP says it succeeded`);
         }
         return {
@@ -654,9 +657,16 @@ function compareMoney(record: PspRecord, op: ReconciledOperation, base: Pick<Lin
   return { ...base, class: 'matched', action: { type: 'none' }, note: 'same operation, state, amount and currency' };
 }
 
-/** Whether the operation already has an adjustment of `kind` (a webhook reported the contradiction first). */
-function reported(match: Match, kind: AdjustmentKind): boolean {
-  return (match.adjustments ?? []).some((a) => a.kind === kind);
+/**
+ * Whether the operation already has an adjustment of `kind` reporting this line's PSP transaction (a webhook, or an
+ * earlier line, reported the contradiction first): one naming the line's reference (its modification's, else the
+ * payment's, as the runner records it), or, where either side names none, any of that kind (the first reading
+ * stands where the reference cannot tell). One naming another transaction (a second authorization or charge of the
+ * operation at the PSP) does not report this one.
+ */
+function reported(match: Match, kind: AdjustmentKind, record: PspRecord): boolean {
+  const reference = record.modificationReference ?? record.pspReference;
+  return (match.adjustments ?? []).some((a) => a.kind === kind && (reference === undefined || a.pspReference === undefined || a.pspReference === reference));
 }
 
 /**
