@@ -659,14 +659,31 @@ function compareMoney(record: PspRecord, op: ReconciledOperation, base: Pick<Lin
 
 /**
  * Whether the operation already has an adjustment of `kind` reporting this line's PSP transaction (a webhook, or an
- * earlier line, reported the contradiction first): one naming the line's reference (its modification's, else the
- * payment's, as the runner records it), or, where either side names none, any of that kind (the first reading
- * stands where the reference cannot tell). One naming another transaction (a second authorization or charge of the
- * operation at the PSP) does not report this one.
+ * earlier line, reported the contradiction first): one naming either of the line's references, or, where either side
+ * names none, any of that kind (the first reading stands where the reference cannot tell). One naming another
+ * transaction (a second authorization or charge of the operation at the PSP) does not report this one.
  */
 function reported(match: Match, kind: AdjustmentKind, record: PspRecord): boolean {
-  const reference = record.modificationReference ?? record.pspReference;
-  return (match.adjustments ?? []).some((a) => a.kind === kind && (reference === undefined || a.pspReference === undefined || a.pspReference === reference));
+  const named = lineReferences(record);
+  return (match.adjustments ?? []).some((a) => a.kind === kind && (named.length === 0 || a.pspReference === undefined || named.includes(a.pspReference)));
+}
+
+/**
+ * The references a line names its PSP transaction by: its modification's (what the runner records an adjustment of it
+ * under, `modificationReference ?? pspReference`) and its payment's. A webhook names the transaction by what its
+ * notification carries, which may be the other one: a Cybersource line's modification reference is its
+ * `reconciliationId`, its payment reference the transaction id the webhook names. Pure.
+ */
+export function lineReferences(record: Pick<PspRecord, 'modificationReference' | 'pspReference'>): string[] {
+  return [record.modificationReference, record.pspReference].filter((r): r is string => r !== undefined);
+}
+
+/**
+ * Whether adjustment `a` names the PSP transaction of line `record` ({@link lineReferences}): false when either names
+ * none (the reference cannot tell). Pure.
+ */
+export function namesLineTransaction(a: Pick<KnownAdjustment, 'pspReference'>, record: Pick<PspRecord, 'modificationReference' | 'pspReference'>): boolean {
+  return a.pspReference !== undefined && lineReferences(record).includes(a.pspReference);
 }
 
 /**

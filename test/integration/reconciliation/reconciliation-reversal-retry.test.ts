@@ -22,6 +22,7 @@ import { OrphanReversal, lateSuccessVoidId, voidOperationId } from '../../../src
 import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
 import { createReconciliationHttp } from '../../../src/reconciliation-run/reconciliation-http';
 import { ReconciliationRunner } from '../../../src/reconciliation-run/reconciliation-runner';
+import { PspRecord, PspRecordPage } from '../../../src/reconciliation/psp-record';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { captureLogger } from '../../support/capture-logger';
@@ -249,5 +250,66 @@ describe("reconciliation: a FAILED authorization with T1's succeeded_after_failu
     } finally {
       http.close();
     }
+  });
+});
+
+describe('reconciliation: a line naming its transaction by two references (Cybersource: the transaction id a webhook names, the reconciliationId the run records)', () => {
+  it("is reported already by the webhook's succeeded_after_failure naming its payment reference: no second adjustment or event, and its void (never asked) is asked for", async () => {
+    const from = Date.now() - 1;
+    const op = await declined();
+    expect(op.state).toBe('FAILED');
+    const store = new AdjustmentStore(redis, config.redis.keyPrefix);
+    const adjustments = new AdjustmentRecorder({ config, store, recorder, ledger, logger });
+    const orphans = new OrphanReversal({ config, redis, ledger, deliveryQueue, logger, mode: 'on' });
+    const transaction = `sim_tx_${op.id}`;
+    // The webhook's report of the transaction; its reversal never asked for (the worker stopped in between).
+    await adjustments.recordAdjustment(op, {
+      kind: 'succeeded_after_failure',
+      direction: 'none',
+      amount: 2500,
+      currency: 'EUR',
+      reason: 'authorised',
+      pspReference: transaction,
+      gateway: 'simulator',
+      pspEventId: `evt-${transaction}`,
+      source: 'webhook',
+    });
+    const record: PspRecord = {
+      lineId: `${transaction}:ics_auth`,
+      kind: 'authorization',
+      status: 'succeeded',
+      operationId: op.id,
+      pspReference: transaction,
+      modificationReference: `RCN-${op.id}`,
+      amount: 2500,
+      currency: 'EUR',
+      occurredAt: Date.now(),
+      pspType: 'ics_auth',
+    };
+    const runner = () =>
+      new ReconciliationRunner({
+        redis,
+        prefix: config.redis.keyPrefix,
+        gateway: 'simulator',
+        transformer: route.transformer,
+        reader: {
+          read: () =>
+            (async function* (): AsyncGenerator<PspRecordPage> {
+              yield { records: [record], cursor: 'end' };
+            })(),
+        },
+        source: 'one line (test)',
+        adjustments,
+        recorder,
+        orphans,
+        logger,
+      });
+    const summary = await runner().run({ window: { from, to: Date.now() + 1 } });
+    expect(summary.result).toBe('done');
+    expect(summary.adjusted).toBe(0);
+    // Before: the line was recorded again under its reconciliationId, a second event telling the OMS of one authorization.
+    expect(await store.forOperation(op.id)).toMatchObject([{ source: 'webhook', pspReference: transaction }]);
+    expect(await ledger.get(voidOperationId(op.id))).toMatchObject({ command: 'cancel', payment: { gateway_key: transaction } });
+    expect(await ledger.get(lateSuccessVoidId(op.id, transaction))).toBeNull();
   });
 });

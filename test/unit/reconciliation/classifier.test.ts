@@ -172,6 +172,23 @@ describe('classifyLine', () => {
       expect(classifyLine(line({ kind: 'authorization', amount: 1000 }), { ...match(auth), adjustments: [named] }).action).toEqual({ type: 'none' });
     });
 
+    it("a line whose modification reference is not the transaction a webhook names (Cybersource's reconciliationId): the adjustment naming its payment reference reports it", () => {
+      // A Cybersource line: pspReference the transaction id (what its webhook names), modificationReference its reconciliationId.
+      const webhook = known('succeeded_after_failure', { amount: 1000, pspReference: '7001234567890123456789' });
+      const same = line({ kind: 'authorization', amount: 1000, pspReference: '7001234567890123456789', modificationReference: 'RCN-T1' });
+      expect(classifyLine(same, { ...match(auth), adjustments: [webhook] })).toMatchObject({
+        class: 'state_mismatch',
+        action: { type: 'none' },
+        note: expect.stringContaining('already reported as a succeeded_after_failure adjustment'),
+      });
+      const other = line({ kind: 'authorization', amount: 1000, pspReference: '7009999999999999999999', modificationReference: 'RCN-T2' });
+      expect(classifyLine(other, { ...match(auth), adjustments: [webhook] }).action).toMatchObject({ type: 'adjust', kind: 'succeeded_after_failure' });
+      const held = op('authorize', 'SUCCEEDED');
+      const failed = known('failed_after_success', { pspReference: '7001234567890123456789' });
+      const failedLine = line({ kind: 'authorization', status: 'failed', pspReference: '7001234567890123456789', modificationReference: 'RCN-T1' });
+      expect(classifyLine(failedLine, { ...match(held), adjustments: [failed] }).action).toEqual({ type: 'none' });
+    });
+
     it("a SUCCEEDED authorization's failed line of T2, with T1's failed_after_success on record: recorded; T1's own line: reported already", () => {
       const held = op('authorize', 'SUCCEEDED');
       const t1 = known('failed_after_success', { pspReference: 'psp_T1' });
