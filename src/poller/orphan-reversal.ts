@@ -736,10 +736,8 @@ export class OrphanReversal {
     const splitTender = reason === 'oms_told_failed' && auth ? await failedSplitStepOf(this.splits, auth) : null;
     const refund = splitTender !== null && auth?.command === 'sale';
     // A late success of another PSP transaction than the one the operation's void is for: a void of its own.
-    const another =
-      reason === 'oms_told_failed' && auth?.state === 'FAILED' && pspReference !== undefined && !refund
-        ? await this.anotherLateSuccess(auth.id, pspReference)
-        : null;
+    const lateSuccess = reason === 'oms_told_failed' && auth?.state === 'FAILED' && pspReference !== undefined && !refund;
+    const another = lateSuccess && auth && pspReference !== undefined ? await this.anotherLateSuccess(auth.id, pspReference) : null;
     const existing = refund ? await ledger.get(orphanRefundOperationId(id)) : another !== null ? await ledger.get(another) : await existingVoid(ledger, id);
     const voidId = existing?.id ?? (refund ? orphanRefundOperationId(id) : (another ?? voidOperationId(id)));
     // What the PSP confirmed it holds or charged, in the currency it holds: a refund of more than it charged is refused.
@@ -834,6 +832,12 @@ export class OrphanReversal {
     // A converted orphan's PSP holds another currency: its figure there is what is sent (`reversalRouting`).
     const routing = reversed?.atPsp ? { routing: reversalRouting(auth, command.payment.amount, reversed.atPsp) } : {};
     const { created } = await ledger.create(voidId, command, now, undefined, routing);
+    if (!created && another === null && lateSuccess) {
+      // Another transaction's late success made the operation's void between the look above and this create (two
+      // reported at once, the first reading naming none): decided again, this one gets a void of its own.
+      const made = await ledger.get(voidId);
+      if (made !== null && made.payment.gateway_key !== gatewayKey) return this.decide(id, auth, reason, pspReference, known, confirmed);
+    }
     await this.queue(voidId);
     return { ...base, outcome: created ? 'voided' : 'already_requested' };
   }

@@ -14,7 +14,7 @@ import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { EventStore } from '../../../src/events/event-store';
 import { createOmsEventsQueue } from '../../../src/events/oms-events-queue';
 import { Ledger, OperationRecord } from '../../../src/ledger/ledger';
-import { OrphanReversal, lateSuccessVoidId, voidOperationId } from '../../../src/poller/orphan-reversal';
+import { OrphanReversal, lateSuccessVoidId, voidCommand, voidOperationId } from '../../../src/poller/orphan-reversal';
 import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
 import { reportContradiction } from '../../../src/webhooks/contradiction';
 import { GatewayOutcomeJobData } from '../../../src/webhooks/gateway-outcomes-queue';
@@ -132,5 +132,52 @@ describe('webhooks: the success of a second PSP transaction of a FAILED authoriz
     expect((await ledger.get(lateSuccessVoidId(op.id, T2)))?.payment.gateway_key).toBe(T2);
     expect(await reportContradiction(op, success(op, T1), 'signed_webhook', deps)).toBe(false);
     expect((await ledger.get(voidOperationId(op.id)))?.payment.gateway_key).toBe(T1);
+  });
+});
+
+describe("webhooks: two transactions' successes reported at once, the first reading naming no transaction", () => {
+  it("the one whose void the other created first under the operation's void id gets a void of its own, never left unvoided", async () => {
+    const op = await declined();
+    const [T1, T2] = references(op);
+    // The first reading names no transaction (a notification without the PSP's id): the operation's void is whose asks first.
+    await adjustments.recordAdjustment(op, {
+      kind: 'succeeded_after_failure',
+      direction: 'none',
+      reason: 'authorised',
+      gateway: 'simulator',
+      pspEventId: `evt-${op.id}-unnamed`,
+      source: 'webhook',
+    });
+    for (const reference of [T1, T2]) {
+      await adjustments.recordAdjustment(op, {
+        kind: 'succeeded_after_failure',
+        direction: 'none',
+        amount: 2500,
+        currency: 'EUR',
+        reason: 'authorised',
+        pspReference: reference,
+        gateway: 'simulator',
+        pspEventId: `evt-${reference}`,
+        source: 'webhook',
+      });
+    }
+    // T1's reversal (another worker) creates the operation's void between T2's look for it and T2's own create.
+    const racing = Object.create(ledger) as Ledger;
+    let raced = false;
+    racing.create = async (...args: Parameters<Ledger['create']>) => {
+      if (!raced && args[0] === voidOperationId(op.id)) {
+        raced = true;
+        const auth = (await ledger.get(op.id))!;
+        await ledger.create(voidOperationId(op.id), voidCommand(auth, 'oms_told_failed', T1, Date.now(), 2500));
+      }
+      return ledger.create(...args);
+    };
+    const racer = new OrphanReversal({ config, redis, ledger: racing, deliveryQueue, logger, mode: 'on' });
+    const decision = await racer.request(op.id, 'oms_told_failed', { pspReference: T2, confirmed: { amount: 2500, currency: 'EUR' } });
+    expect(raced).toBe(true);
+    expect((await ledger.get(voidOperationId(op.id)))?.payment.gateway_key).toBe(T1);
+    // Before: `already_requested` under the operation's void, which is T1's: T2 was never voided.
+    expect(decision).toMatchObject({ outcome: 'voided', voidId: lateSuccessVoidId(op.id, T2) });
+    expect((await ledger.get(lateSuccessVoidId(op.id, T2)))?.payment.gateway_key).toBe(T2);
   });
 });
