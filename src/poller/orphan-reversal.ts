@@ -797,7 +797,9 @@ export class OrphanReversal {
 
     const inFlight = known ?? (await this.dependentsInFlight());
     if (inFlight.incomplete) return skip('in_flight_unknown');
-    if (inFlight.names(auth, gatewayKey)) return skip('dependent_in_flight');
+    // A late success of a FAILED one is one PSP transaction: only what names it (or our id) is its dependent, not a void
+    // in flight of another transaction of the operation naming the PSP id its decline recorded.
+    if (inFlight.names(auth, gatewayKey, lateSuccess)) return skip('dependent_in_flight');
     // A capture of it FAILED that the PSP retries itself (Adyen's technical issue) may still collect: never void under it.
     if (auth.state === 'SUCCEEDED' && !refund && (await this.captureHeldForRetry(auth.id))) return skip('capture_held_for_psp_retry');
 
@@ -985,10 +987,10 @@ export class OrphanReversal {
     }
     return {
       incomplete,
-      names: (auth, gatewayKey) =>
+      names: (auth, gatewayKey, only = false) =>
         keys.has(auth.id) ||
         keys.has(`${auth.payment.gateway}\u001f${gatewayKey}`) ||
-        [auth.gatewayReference, auth.newGatewayKey].some((r) => r !== undefined && keys.has(`${auth.payment.gateway}\u001f${r}`)),
+        (!only && [auth.gatewayReference, auth.newGatewayKey].some((r) => r !== undefined && keys.has(`${auth.payment.gateway}\u001f${r}`))),
     };
   }
 }
@@ -997,8 +999,11 @@ export class OrphanReversal {
 interface InFlight {
   /** Too many to read, or a read failed: void nothing this pass. */
   incomplete: boolean;
-  /** Whether a dependent in flight names this authorization (by our id or the PSP's reference). */
-  names(auth: OperationRecord, gatewayKey: string): boolean;
+  /**
+   * Whether a dependent in flight names this authorization (by our id or the PSP's reference); `only`: by our id or
+   * `gatewayKey` alone (the one PSP transaction voided), not by the references the record holds.
+   */
+  names(auth: OperationRecord, gatewayKey: string, only?: boolean): boolean;
 }
 
 function isFundsHeldReason(reason: OrphanReason): reason is FundsHeldReason {

@@ -181,3 +181,29 @@ describe("webhooks: two transactions' successes reported at once, the first read
     expect((await ledger.get(lateSuccessVoidId(op.id, T2)))?.payment.gateway_key).toBe(T2);
   });
 });
+
+describe('webhooks: the second transaction of an authorization declined under the first one (its PSP id recorded with the decline)', () => {
+  it("is voided while the first one's void is still in flight: that void is no dependent of the second transaction", async () => {
+    const command = channelCommand('authorize', {}, { gateway: 'simulator', amount: 2500, currency: 'EUR' });
+    const id = command.payment.operation_reference!;
+    const [T1, T2] = [`sim_${id}_T1`, `sim_${id}_T2`];
+    await ledger.create(id, command);
+    await ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
+    // The decline named T1 (a PaymentIntent that failed, then succeeded when the shopper tried again).
+    const op = await recorder.apply(
+      (await ledger.get(id))!,
+      { status: 'FAIL', gatewayStatus: 'declined', reason: 'do_not_honor', gatewayReference: T1 },
+      'response',
+    );
+    expect(op.state).toBe('FAILED');
+    expect(op.gatewayReference).toBe(T1);
+    const deps = { adjustments, orphans, logger };
+    expect(await reportContradiction(op, success(op, T1), 'signed_webhook', deps)).toBe(true);
+    // T1's void is in flight (queued, not delivered): a cancel naming T1, the operation's recorded PSP id.
+    expect(await ledger.get(voidOperationId(op.id))).toMatchObject({ state: 'RECEIVED', payment: { gateway_key: T1 } });
+
+    expect(await reportContradiction(op, success(op, T2), 'signed_webhook', deps)).toBe(true);
+    // Before: skipped as dependent_in_flight (T1's void named the operation's PSP id): T2 stayed held, nothing asked again.
+    expect((await ledger.get(lateSuccessVoidId(op.id, T2)))?.payment.gateway_key).toBe(T2);
+  });
+});
