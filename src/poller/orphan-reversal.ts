@@ -68,7 +68,8 @@ export interface OrphanDecision {
   authorizationId: string;
   /**
    * The reversal's operation id: the void's (`_<authorization id>.void`; `<authorization id>-void` for one made
-   * before), or a refund's (`_<sale id>.refund`, {@link orphanRefundOperationId}) when `reversal` is `refund`.
+   * before; {@link lateSuccessVoidId} for a second late success of another PSP transaction), or a refund's
+   * (`_<sale id>.refund`, {@link orphanRefundOperationId}) when `reversal` is `refund`.
    */
   voidId: string;
   gateway: string;
@@ -112,7 +113,10 @@ export interface OrphanDecision {
    */
   heldByFailedRefunds?: number;
   orderId?: string;
-  /** The PSP's id of the authorization reversed when it is not the operation's own (`extra_authorization`). */
+  /**
+   * The PSP's id of the authorization reversed when it is not the operation's own (`extra_authorization`), or not the
+   * one the operation's void is for (`oms_told_failed` of a second late success, {@link lateSuccessVoidId}).
+   */
   pspReference?: string;
 }
 
@@ -344,6 +348,19 @@ export function extraHoldVoidId(operationId: string, pspReference: string): stri
 }
 
 /**
+ * The operation id of the void of a late success of operation `operationId` at PSP transaction `pspReference` that is
+ * not the one its void ({@link voidOperationId} of the operation) is for: a second authorization of an operation the
+ * OMS was told failed (a resend that landed twice, a second attempt), reported as its own `succeeded_after_failure`
+ * after the first one's. `_<operation id>-late-<16 hex of the PSP id's SHA-256>.void` (hashed like
+ * {@link voidOperationId} when too long). Deterministic: one void per operation and PSP transaction, so a repeat (a
+ * retried webhook, a reconciliation re-run) finds it; never the first transaction's void id. Digested, not spelled, as
+ * {@link extraHoldVoidId}.
+ */
+export function lateSuccessVoidId(operationId: string, pspReference: string): string {
+  return voidOperationId(`${operationId}-late-${createHash('sha256').update(pspReference).digest('hex').slice(0, 16)}`);
+}
+
+/**
  * The operation id of the refund that reverses `saleId`, a charge nothing will keep (a split tender's sale the PSP
  * charged after its split failed): `_<sale id>.refund` (hashed like {@link voidOperationId} when too long).
  * Deterministic: never two refunds of one charge.
@@ -480,6 +497,9 @@ export class OrphanReversal {
    * nor keep its money. An authorization is voided; a sale, charged, is refunded in full
    * (`orphanRefundOperationId`), the same way and under the same mode. The decision names the split.
    * The reversal is for what the PSP confirmed ({@link reversalAmount}), else what was asked; the decision says which.
+   * A late success (`oms_told_failed`) of a FAILED operation at another PSP transaction than the one its void is for
+   * (a second authorization at the PSP, reported after the first) gets a void of its own ({@link lateSuccessVoidId}),
+   * never the first one's: each transaction is voided once, under its own id.
    * @param pspReference the PSP's id of the authorization, when the ledger's record lacks it (a late fact
    *   on an operation recorded as failed).
    * @param confirmed the money the PSP confirmed with the late fact (its `succeeded_after_failure` adjustment's).
@@ -715,8 +735,11 @@ export class OrphanReversal {
     // A split tender's part charged after its split failed: nothing keeps that charge, it is refunded.
     const splitTender = reason === 'oms_told_failed' && auth ? await failedSplitStepOf(this.splits, auth) : null;
     const refund = splitTender !== null && auth?.command === 'sale';
-    const existing = refund ? await ledger.get(orphanRefundOperationId(id)) : await existingVoid(ledger, id);
-    const voidId = existing?.id ?? (refund ? orphanRefundOperationId(id) : voidOperationId(id));
+    // A late success of another PSP transaction than the one the operation's void is for: a void of its own.
+    const lateSuccess = reason === 'oms_told_failed' && auth?.state === 'FAILED' && pspReference !== undefined && !refund;
+    const another = lateSuccess && auth && pspReference !== undefined ? await this.anotherLateSuccess(auth.id, pspReference) : null;
+    const existing = refund ? await ledger.get(orphanRefundOperationId(id)) : another !== null ? await ledger.get(another) : await existingVoid(ledger, id);
+    const voidId = existing?.id ?? (refund ? orphanRefundOperationId(id) : (another ?? voidOperationId(id)));
     // What the PSP confirmed it holds or charged, in the currency it holds: a refund of more than it charged is refused.
     let reversed = auth ? reversalAmount(auth, reason, confirmed) : undefined;
     let base: Omit<OrphanDecision, 'outcome'> = {
@@ -729,6 +752,7 @@ export class OrphanReversal {
       orderId: auth?.payment.order_id,
       ...(refund ? { reversal: 'refund' as const } : {}),
       ...(splitTender ? { splitTender } : {}),
+      ...(another !== null && pspReference !== undefined ? { pspReference } : {}),
     };
     const skip = (why: string): OrphanDecision => ({ ...base, outcome: 'skipped', skipped: why });
     if (this.mode === 'off') return skip('off');
@@ -773,7 +797,9 @@ export class OrphanReversal {
 
     const inFlight = known ?? (await this.dependentsInFlight());
     if (inFlight.incomplete) return skip('in_flight_unknown');
-    if (inFlight.names(auth, gatewayKey)) return skip('dependent_in_flight');
+    // A late success of a FAILED one is one PSP transaction: only what names it (or our id) is its dependent, not a void
+    // in flight of another transaction of the operation naming the PSP id its decline recorded.
+    if (inFlight.names(auth, gatewayKey, lateSuccess)) return skip('dependent_in_flight');
     // A capture of it FAILED that the PSP retries itself (Adyen's technical issue) may still collect: never void under it.
     if (auth.state === 'SUCCEEDED' && !refund && (await this.captureHeldForRetry(auth.id))) return skip('capture_held_for_psp_retry');
 
@@ -802,12 +828,39 @@ export class OrphanReversal {
     const now = this.now();
     // Two sweeps racing (a poll run and a worker's) create it once: only the creator counts and logs it.
     const amount = reversed?.amount;
-    const command = refund ? refundCommand(auth, reason, gatewayKey, now, amount) : voidCommand(auth, reason, gatewayKey, now, amount);
+    const built = refund ? refundCommand(auth, reason, gatewayKey, now, amount) : voidCommand(auth, reason, gatewayKey, now, amount);
+    // Another transaction's void carries its own id as its reference (what its events name), not the operation's void's.
+    const command = another !== null ? { ...built, payment: { ...built.payment, operation_reference: voidId } } : built;
     // A converted orphan's PSP holds another currency: its figure there is what is sent (`reversalRouting`).
     const routing = reversed?.atPsp ? { routing: reversalRouting(auth, command.payment.amount, reversed.atPsp) } : {};
     const { created } = await ledger.create(voidId, command, now, undefined, routing);
+    if (!created && another === null && lateSuccess) {
+      // Another transaction's late success made the operation's void between the look above and this create (two
+      // reported at once, the first reading naming none): decided again, this one gets a void of its own.
+      const made = await ledger.get(voidId);
+      if (made !== null && made.payment.gateway_key !== gatewayKey) return this.decide(id, auth, reason, pspReference, known, confirmed);
+    }
     await this.queue(voidId);
     return { ...base, outcome: created ? 'voided' : 'already_requested' };
+  }
+
+  /**
+   * The void id of PSP transaction `reference`'s late success on FAILED operation `id` when that transaction is not the
+   * one the operation's void ({@link voidOperationId}) is for ({@link lateSuccessVoidId}), else null. Its own void made
+   * already says so; else the operation's void, made already, is for the transaction it names (`gateway_key`); else
+   * it is for the transaction the operation's first `succeeded_after_failure` names (the first reading; one naming
+   * none, or none recorded: this one). Stable: what a first request decided, a repeat finds again, so neither
+   * transaction is voided twice nor under the other's id.
+   */
+  private async anotherLateSuccess(id: string, reference: string): Promise<string | null> {
+    const { ledger } = this.deps;
+    const own = lateSuccessVoidId(id, reference);
+    if (await ledger.get(own)) return own;
+    const plain = await existingVoid(ledger, id);
+    if (plain) return plain.payment.gateway_key === reference ? null : own;
+    const listed = (await ledger.adjustmentsOfEach([id], ['kind', 'psp_reference'])).get(id) ?? [];
+    const first = listed.find((a) => a.fields[0] === 'succeeded_after_failure')?.fields[1];
+    return first !== undefined && first !== null && first !== reference ? own : null;
   }
 
   /**
@@ -858,7 +911,13 @@ export class OrphanReversal {
     if (d.outcome === 'voided') {
       reversals.inc({ gateway: d.gateway, mode: 'on', reason: d.reason });
       if (d.reversal === 'refund') logger.warn('orphan reversal: refunding a charge nothing will keep', { ...meta, mode: 'on' });
-      else logger.warn('orphan reversal: voiding an authorization nothing will capture', { ...meta, mode: 'on' });
+      else if (d.pspReference !== undefined) {
+        logger.warn('orphan reversal: voiding another PSP transaction of the operation (a second late success) nothing will capture', {
+          ...meta,
+          psp_reference: d.pspReference,
+          mode: 'on',
+        });
+      } else logger.warn('orphan reversal: voiding an authorization nothing will capture', { ...meta, mode: 'on' });
       await this.note(d, 'on');
     } else if (d.outcome === 'would_void') {
       // A dry run reports every pass, but counts and warns once per authorization.
@@ -928,10 +987,10 @@ export class OrphanReversal {
     }
     return {
       incomplete,
-      names: (auth, gatewayKey) =>
+      names: (auth, gatewayKey, only = false) =>
         keys.has(auth.id) ||
         keys.has(`${auth.payment.gateway}\u001f${gatewayKey}`) ||
-        [auth.gatewayReference, auth.newGatewayKey].some((r) => r !== undefined && keys.has(`${auth.payment.gateway}\u001f${r}`)),
+        (!only && [auth.gatewayReference, auth.newGatewayKey].some((r) => r !== undefined && keys.has(`${auth.payment.gateway}\u001f${r}`))),
     };
   }
 }
@@ -940,8 +999,11 @@ export class OrphanReversal {
 interface InFlight {
   /** Too many to read, or a read failed: void nothing this pass. */
   incomplete: boolean;
-  /** Whether a dependent in flight names this authorization (by our id or the PSP's reference). */
-  names(auth: OperationRecord, gatewayKey: string): boolean;
+  /**
+   * Whether a dependent in flight names this authorization (by our id or the PSP's reference); `only`: by our id or
+   * `gatewayKey` alone (the one PSP transaction voided), not by the references the record holds.
+   */
+  names(auth: OperationRecord, gatewayKey: string, only?: boolean): boolean;
 }
 
 function isFundsHeldReason(reason: OrphanReason): reason is FundsHeldReason {

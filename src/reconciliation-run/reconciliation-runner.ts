@@ -24,6 +24,7 @@ import {
   compatible,
   doneAfterFailure,
   movesMoney,
+  namesLineTransaction,
   needsKnownAdjustments,
   refundsPayment,
 } from '../reconciliation/classifier';
@@ -986,13 +987,11 @@ function reportedSuccessAfterFailure(verdict: LineVerdict, record: PspRecord, ma
 }
 
 /**
- * The `succeeded_after_failure` that reports this very line's PSP transaction (the reference the record step records it
- * under). One of another transaction (the classifier's `reported` check is by kind only) is not this line's: asking for
- * the reversal for this line's reference would void another authorization than the one reported (a failover's earlier
- * attempt, voided under its own id at the entry failed over from) under the operation's void id. Pure.
+ * The `succeeded_after_failure` that reports this very line's PSP transaction (naming either of its references,
+ * `namesLineTransaction`: the one the record step records it under, or the payment's a webhook may name). The classifier finds a line reported by one of another transaction only where one side names no reference
+ * (by kind, the first reading standing): that one is not this line's, and asking for the reversal for this line's
+ * reference would void another authorization than the one reported under the operation's void id. Pure.
  */
 function reportedOf(record: PspRecord, match: Match): KnownAdjustment | undefined {
-  const reference = record.modificationReference ?? record.pspReference;
-  if (reference === undefined) return undefined;
-  return (match.adjustments ?? []).find((a) => a.kind === 'succeeded_after_failure' && a.pspReference === reference);
+  return (match.adjustments ?? []).find((a) => a.kind === 'succeeded_after_failure' && namesLineTransaction(a, record));
 }

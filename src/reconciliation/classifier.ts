@@ -62,7 +62,10 @@ export interface KnownAdjustment {
   kind: AdjustmentKind;
   direction: MoneyDirection;
   amount?: number;
-  /** The PSP's id of the dispute, refund or modification it records, when it named one. */
+  /**
+   * The PSP's id of the dispute, refund or modification it records, when it named one; of a contradiction
+   * (`succeeded_after_failure`, a failure after success), the PSP transaction it reports.
+   */
   pspReference?: string;
   /** When the PSP says the fact happened, epoch ms, when it said. */
   occurredAt?: number;
@@ -426,7 +429,7 @@ export function classifyLine(record: PspRecord, match: Match | null): LineVerdic
       if (psp === 'succeeded') return compareMoney(record, op, base);
       if (psp === 'failed') {
         const { kind, direction } = failureAfterSuccess(op.command);
-        if (reported(match, kind)) return alreadyReported(base, kind, `the ledger holds ${op.command} ${op.id} SUCCEEDED; the PSP says it failed`);
+        if (reported(match, kind, record)) return alreadyReported(base, kind, `the ledger holds ${op.command} ${op.id} SUCCEEDED; the PSP says it failed`);
         return {
           ...base,
           class: 'state_mismatch',
@@ -440,7 +443,7 @@ export function classifyLine(record: PspRecord, match: Match | null): LineVerdic
       if (psp === 'failed' && doneAfterFailure(op)) return classifyFailureAfterCounted(record, match, base);
       if (psp === 'succeeded') {
         if (markedDoneAfterFailure(op)) return classifyDoneAfterFailure(record, op, base);
-        if (reported(match, 'succeeded_after_failure')) {
+        if (reported(match, 'succeeded_after_failure', record)) {
           return alreadyReported(base, 'succeeded_after_failure', `the ledger holds ${op.command} ${op.id} FAILED; the PSP says it succeeded`);
         }
         return {
@@ -654,9 +657,33 @@ function compareMoney(record: PspRecord, op: ReconciledOperation, base: Pick<Lin
   return { ...base, class: 'matched', action: { type: 'none' }, note: 'same operation, state, amount and currency' };
 }
 
-/** Whether the operation already has an adjustment of `kind` (a webhook reported the contradiction first). */
-function reported(match: Match, kind: AdjustmentKind): boolean {
-  return (match.adjustments ?? []).some((a) => a.kind === kind);
+/**
+ * Whether the operation already has an adjustment of `kind` reporting this line's PSP transaction (a webhook, or an
+ * earlier line, reported the contradiction first): one naming either of the line's references, or, where either side
+ * names none, any of that kind (the first reading stands where the reference cannot tell). One naming another
+ * transaction (a second authorization or charge of the operation at the PSP) does not report this one.
+ */
+function reported(match: Match, kind: AdjustmentKind, record: PspRecord): boolean {
+  const named = lineReferences(record);
+  return (match.adjustments ?? []).some((a) => a.kind === kind && (named.length === 0 || a.pspReference === undefined || named.includes(a.pspReference)));
+}
+
+/**
+ * The references a line names its PSP transaction by: its modification's (what the runner records an adjustment of it
+ * under, `modificationReference ?? pspReference`) and its payment's. A webhook names the transaction by what its
+ * notification carries, which may be the other one: a Cybersource line's modification reference is its
+ * `reconciliationId`, its payment reference the transaction id the webhook names. Pure.
+ */
+export function lineReferences(record: Pick<PspRecord, 'modificationReference' | 'pspReference'>): string[] {
+  return [record.modificationReference, record.pspReference].filter((r): r is string => r !== undefined);
+}
+
+/**
+ * Whether adjustment `a` names the PSP transaction of line `record` ({@link lineReferences}): false when either names
+ * none (the reference cannot tell). Pure.
+ */
+export function namesLineTransaction(a: Pick<KnownAdjustment, 'pspReference'>, record: Pick<PspRecord, 'modificationReference' | 'pspReference'>): boolean {
+  return a.pspReference !== undefined && lineReferences(record).includes(a.pspReference);
 }
 
 /**

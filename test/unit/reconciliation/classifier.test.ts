@@ -144,6 +144,66 @@ describe('classifyLine', () => {
     });
   });
 
+  describe('"already reported" names the line\'s PSP transaction (its reference), not just the kind', () => {
+    const auth = op('authorize', 'FAILED');
+    const t2 = line({ kind: 'authorization', amount: 1000, pspReference: 'psp_T2' });
+
+    it("a FAILED authorization's success line of PSP transaction T2, with T1's succeeded_after_failure on record: recorded as its own succeeded_after_failure", () => {
+      const t1 = known('succeeded_after_failure', { amount: 1000, pspReference: 'psp_T1' });
+      expect(classifyLine(t2, { ...match(auth), adjustments: [t1] })).toMatchObject({
+        class: 'state_mismatch',
+        action: { type: 'adjust', kind: 'succeeded_after_failure', amount: 1000 },
+      });
+    });
+
+    it("the same transaction's line (the adjustment names T2) is reported already, nothing recorded", () => {
+      const same = known('succeeded_after_failure', { amount: 1000, pspReference: 'psp_T2' });
+      expect(classifyLine(t2, { ...match(auth), adjustments: [same] })).toMatchObject({
+        class: 'state_mismatch',
+        action: { type: 'none' },
+        note: expect.stringContaining('already reported as a succeeded_after_failure adjustment'),
+      });
+    });
+
+    it('no reference to compare on either side: reported already by kind, as the first reading', () => {
+      const unnamed = known('succeeded_after_failure', { amount: 1000 });
+      expect(classifyLine(t2, { ...match(auth), adjustments: [unnamed] }).action).toEqual({ type: 'none' });
+      const named = known('succeeded_after_failure', { amount: 1000, pspReference: 'psp_T1' });
+      expect(classifyLine(line({ kind: 'authorization', amount: 1000 }), { ...match(auth), adjustments: [named] }).action).toEqual({ type: 'none' });
+    });
+
+    it("a line whose modification reference is not the transaction a webhook names (Cybersource's reconciliationId): the adjustment naming its payment reference reports it", () => {
+      // A Cybersource line: pspReference the transaction id (what its webhook names), modificationReference its reconciliationId.
+      const webhook = known('succeeded_after_failure', { amount: 1000, pspReference: '7001234567890123456789' });
+      const same = line({ kind: 'authorization', amount: 1000, pspReference: '7001234567890123456789', modificationReference: 'RCN-T1' });
+      expect(classifyLine(same, { ...match(auth), adjustments: [webhook] })).toMatchObject({
+        class: 'state_mismatch',
+        action: { type: 'none' },
+        note: expect.stringContaining('already reported as a succeeded_after_failure adjustment'),
+      });
+      const other = line({ kind: 'authorization', amount: 1000, pspReference: '7009999999999999999999', modificationReference: 'RCN-T2' });
+      expect(classifyLine(other, { ...match(auth), adjustments: [webhook] }).action).toMatchObject({ type: 'adjust', kind: 'succeeded_after_failure' });
+      const held = op('authorize', 'SUCCEEDED');
+      const failed = known('failed_after_success', { pspReference: '7001234567890123456789' });
+      const failedLine = line({ kind: 'authorization', status: 'failed', pspReference: '7001234567890123456789', modificationReference: 'RCN-T1' });
+      expect(classifyLine(failedLine, { ...match(held), adjustments: [failed] }).action).toEqual({ type: 'none' });
+    });
+
+    it("a SUCCEEDED authorization's failed line of T2, with T1's failed_after_success on record: recorded; T1's own line: reported already", () => {
+      const held = op('authorize', 'SUCCEEDED');
+      const t1 = known('failed_after_success', { pspReference: 'psp_T1' });
+      expect(
+        classifyLine(line({ kind: 'authorization', status: 'failed', pspReference: 'psp_T2' }), { ...match(held), adjustments: [t1] }).action,
+      ).toMatchObject({
+        type: 'adjust',
+        kind: 'failed_after_success',
+      });
+      expect(classifyLine(line({ kind: 'authorization', status: 'failed', pspReference: 'psp_T1' }), { ...match(held), adjustments: [t1] }).action).toEqual({
+        type: 'none',
+      });
+    });
+  });
+
   it('needs the adjustments an operation has for late facts and for lines contradicting a terminal state only', () => {
     expect(needsKnownAdjustments(line({ kind: 'chargeback' }), op('capture', 'SUCCEEDED'))).toBe(true);
     expect(needsKnownAdjustments(line({ status: 'failed' }), op('capture', 'SUCCEEDED'))).toBe(true);
