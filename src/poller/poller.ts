@@ -17,6 +17,7 @@ import { inquirySupport } from '../gateways/gateway-adapter';
 import { Ledger, OperationRecord, TransitionResult } from '../ledger/ledger';
 import { OperationState, POLLED_STATES } from '../ledger/operation-state';
 import { Logger } from '../logging/logger';
+import { refusalAfterUnnamedAttempts, reportRefusalAfterUnnamedAttempts } from '../delivery/sent-before-authorization';
 import { counter } from '../metrics/metrics-registry';
 
 /** Polls that left an operation's schedule alone: another poller, its delivery job or a PSP fact moved it meanwhile. */
@@ -179,6 +180,14 @@ export class Poller {
             http_status: err.details.httpStatus,
             gateway_code: err.details.gatewayCode,
           });
+        }
+      } else if ('fail' in resolved && (await refusalAfterUnnamedAttempts(op, resolved, ledger))) {
+        // Its attempts named its authorization by our id before it was on record, and that authorization failed:
+        // nothing they sent named anything at the PSP, so the refusal is told (a release before this one withheld it).
+        const failed = await recorder.fail(op, resolved.fail, 'bridge', { details: resolved.detail, onlyFrom: op.state });
+        if (failed.state === 'FAILED') {
+          reportRefusalAfterUnnamedAttempts(logger, op, route.gateway.name, resolved.fail, 'poller');
+          return 'resolved';
         }
       } else {
         // A sent operation whose authorization is undecided or failed is a contradiction, not an answer:
