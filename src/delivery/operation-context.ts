@@ -79,10 +79,10 @@ export interface ContextRefusal {
    */
   action?: SuggestedAction;
   /**
-   * Set on a capture's or refund's `AUTHORIZATION_FAILED` when it names its authorization by our operation id: an attempt
-   * of it sent while its key named nothing on record (`OperationContext.keyUnrecorded`) went by reference as given, our
-   * id, which names no PSP object. After such attempts only, the refusal is told even though one may have reached the
-   * PSP (`sent-before-authorization.ts`).
+   * Set on a capture's, refund's or cancel's `AUTHORIZATION_FAILED` (a cancel's `AUTHORIZATION_RELEASED` too) when it
+   * names its authorization by our operation id: an attempt of it sent while its key named nothing on record
+   * (`OperationContext.keyUnrecorded`) went by reference as given, our id, which names no PSP object. After such
+   * attempts only, the refusal is told even though one may have reached the PSP (`sent-before-authorization.ts`).
    */
   attemptsNamedNothing?: true;
 }
@@ -1012,9 +1012,10 @@ function cancelOfNamedRefused(named: OperationRecord, why: string): ContextRefus
  */
 async function cancelOfFailed(op: OperationRecord, auth: OperationRecord, context: OperationContext, ledger: Ledger): Promise<ContextResolution> {
   const read = await failedAuthorizationHold(auth, ledger);
-  if ('fail' in read) return read;
+  // Named by our id: an attempt sent before that authorization was on record named nothing at the PSP, nor voided anything.
+  if ('fail' in read) return { ...read, attemptsNamedNothing: true };
   // By id the bridge knows it FAILED: only a late success on record says otherwise.
-  if (read.cancel.held !== 'late_success') return { fail: 'AUTHORIZATION_FAILED' };
+  if (read.cancel.held !== 'late_success') return { fail: 'AUTHORIZATION_FAILED', attemptsNamedNothing: true };
   const psp = auth.newGatewayKey ?? auth.gatewayReference ?? read.pspReference;
   if (!psp) return { fail: 'AUTHORIZATION_REFERENCE_MISSING' };
   const payment = { ...context.payment, gateway: gatewayOf(auth), gateway_key: psp };

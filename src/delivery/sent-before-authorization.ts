@@ -5,7 +5,7 @@ import type { Logger } from '../logging/logger';
 import type { ContextRefusal } from './operation-context';
 
 /**
- * A capture or refund naming its authorization by our operation id can reach a worker before that authorization is on
+ * A capture, refund or cancel naming its authorization by our operation id can reach a worker before that authorization is on
  * record (the OMS sends both at once, on two channels): it is then sent by reference as given, our id, which names no
  * PSP object. An attempt of it whose worker died mid-call has no recorded end and "may have reached the PSP", so a
  * refusal after it would be withheld and the command left UNRESOLVED for good (nothing at the PSP to ask about). Each
@@ -38,13 +38,13 @@ export async function refusalAfterUnnamedAttempts(
 }
 
 /**
- * `pb_dependents_sent_unnamed_total{gateway,command}`: captures and refunds told FAIL after attempts sent before the
+ * `pb_dependents_sent_unnamed_total{gateway,command}`: captures, refunds and cancels told FAIL after attempts sent before the
  * authorization they name by our id was on record, once it failed.
  */
 function dependentsSentUnnamed(): Counter<'gateway' | 'command'> {
   return counter(
     'pb_dependents_sent_unnamed_total',
-    'Captures and refunds refused AUTHORIZATION_FAILED after attempts sent before the authorization they name by our operation id was on record (by reference as given: nothing named at the PSP), by gateway and command',
+    'Captures, refunds and cancels refused AUTHORIZATION_FAILED (a cancel: or AUTHORIZATION_RELEASED) after attempts sent before the authorization they name by our operation id was on record (by reference as given: nothing named at the PSP), by gateway and command',
     ['gateway', 'command'],
   );
 }

@@ -55,7 +55,10 @@ function wiring(now: () => number = Date.now) {
 }
 
 /** A declined sale and a `command` naming it by our id, the dependent recorded and sent (its worker killed mid-call) before the sale is on record. */
-async function sentBeforeItsSale(command: 'refund' | 'capture', lead: 'sale' | 'authorize' = 'sale'): Promise<{ sale: PaymentCommand; dependentId: string }> {
+async function sentBeforeItsSale(
+  command: 'refund' | 'capture' | 'cancel',
+  lead: 'sale' | 'authorize' = 'sale',
+): Promise<{ sale: PaymentCommand; dependentId: string }> {
   const sale = channelCommand(lead, {}, { gateway: 'simulator', gateway_key: 'pm_card_declined', amount: 2500 });
   const saleId = sale.payment.operation_reference!;
   const dependent = channelCommand(command, {}, { gateway: 'simulator', gateway_key: saleId, order_id: sale.payment.order_id, amount: 1000 });
@@ -95,6 +98,37 @@ describe('a capture or refund sent before the authorization it names by our id w
       expect(line).toMatchObject({ level: 'warn', authorization_id: sale.payment.operation_reference, reason: 'AUTHORIZATION_FAILED', attempts: 1 });
     },
   );
+
+  it('a cancel sent before the authorization it names by our id was on record is refused AUTHORIZATION_FAILED once that authorization fails: FAILED, told FAIL, never UNRESOLVED', async () => {
+    // The OMS cancels an order as it authorizes it (the drill's cancels racing their authorization): the same race.
+    const { service } = wiring();
+    const { sale: authorization, dependentId } = await sentBeforeItsSale('cancel', 'authorize');
+    expect(await service.deliver(authorization.payment.operation_reference!)).toEqual({ kind: 'done', state: 'FAILED' });
+    const before = (await metricValue('pb_dependents_sent_unnamed_total', { gateway: 'simulator', command: 'cancel' })) ?? 0;
+    const requests = sim.counters().requests;
+
+    expect(await service.deliver(dependentId)).toEqual({ kind: 'done', state: 'FAILED' });
+
+    expect(await ledger.get(dependentId)).toMatchObject({ state: 'FAILED', reason: 'AUTHORIZATION_FAILED' });
+    expect(sim.counters().requests).toBe(requests);
+    expect((await events.load(`${dependentId}.FAILED`))?.params.payment).toMatchObject({ status: 'FAIL', reason: 'AUTHORIZATION_FAILED' });
+    expect(await events.load(`${dependentId}.UNRESOLVED`)).toBeNull();
+    expect(await metricValue('pb_dependents_sent_unnamed_total', { gateway: 'simulator', command: 'cancel' })).toBe(before + 1);
+  });
+
+  it('the poller settles such a cancel left UNRESOLVED as FAILED AUTHORIZATION_FAILED, told FAIL', async () => {
+    const clock = Date.now();
+    const { service, poller } = wiring(() => clock);
+    const { sale: authorization, dependentId } = await sentBeforeItsSale('cancel', 'authorize');
+    expect(await service.deliver(authorization.payment.operation_reference!)).toEqual({ kind: 'done', state: 'FAILED' });
+    const unresolved = { event: 'unresolved', cause: 'AUTHORIZATION_FAILED after an attempt that may have reached the PSP' };
+    expect((await ledger.transition(dependentId, 'UNRESOLVED', unresolved, { nextCheckAt: clock - 1, pollStep: 0 })).applied).toBe(true);
+
+    await poller.runOnce();
+
+    expect(await ledger.get(dependentId)).toMatchObject({ state: 'FAILED', reason: 'AUTHORIZATION_FAILED' });
+    expect((await events.load(`${dependentId}.FAILED`))?.params.payment).toMatchObject({ status: 'FAIL', reason: 'AUTHORIZATION_FAILED' });
+  });
 
   it('the poller settles such a refund left UNRESOLVED (given up on before its authorization failed) as FAILED AUTHORIZATION_FAILED, told FAIL, counted', async () => {
     const clock = Date.now();
