@@ -13,12 +13,14 @@ import { resolveOperationContext } from '../../../src/delivery/operation-context
 import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { EventStore } from '../../../src/events/event-store';
 import { OmsEventJobData } from '../../../src/events/oms-events-queue';
+import { GatewayTransformer } from '../../../src/gateways/gateway-adapter';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { Ledger } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { Poller } from '../../../src/poller/poller';
 import { RedisClient } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
+import { GatewayRouter } from '../../../src/routing/gateway-router';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { PspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { captureLogger } from '../../support/capture-logger';
@@ -154,6 +156,36 @@ describe('a capture or refund sent before the authorization it names by our id w
     expect(await ledger.get(dependentId)).toMatchObject({ state: 'FAILED', reason: 'AUTHORIZATION_FAILED' });
     expect((await events.load(`${dependentId}.FAILED`))?.params.payment).toMatchObject({ status: 'FAIL', reason: 'AUTHORIZATION_FAILED' });
   });
+
+  it.each(['refund', 'cancel'] as const)(
+    'the poller settles such a %s left UNRESOLVED at a gateway asked about it by webhook only (Adyen modifications) as FAILED AUTHORIZATION_FAILED, told FAIL',
+    async (command) => {
+      const clock = Date.now();
+      const { service } = wiring();
+      // The simulator as a gateway that answers modifications by webhook only: the poller never asks about them.
+      const routes = createGatewayClients(config);
+      const router: GatewayRouter = {
+        route: (op) => {
+          const route = routes.get(op.payment.gateway)!;
+          const transformer = Object.assign(Object.create(route.transformer) as GatewayTransformer, { inquiry: () => 'webhook-only' as const });
+          return { ...route, transformer };
+        },
+      };
+      const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger: logs.logger });
+      const poller = new Poller({ config, ledger, router, recorder, logger: logs.logger, now: () => clock });
+      const { sale, dependentId } = await sentBeforeItsSale(command, command === 'refund' ? 'sale' : 'authorize');
+      expect(await service.deliver(sale.payment.operation_reference!)).toEqual({ kind: 'done', state: 'FAILED' });
+      const unresolved = { event: 'unresolved', cause: 'AUTHORIZATION_FAILED after an attempt that may have reached the PSP' };
+      expect((await ledger.transition(dependentId, 'UNRESOLVED', unresolved, { nextCheckAt: clock - 1, pollStep: 0 })).applied).toBe(true);
+      const before = (await metricValue('pb_dependents_sent_unnamed_total', { gateway: 'simulator', command })) ?? 0;
+
+      await poller.runOnce();
+
+      expect(await ledger.get(dependentId)).toMatchObject({ state: 'FAILED', reason: 'AUTHORIZATION_FAILED' });
+      expect((await events.load(`${dependentId}.FAILED`))?.params.payment).toMatchObject({ status: 'FAIL', reason: 'AUTHORIZATION_FAILED' });
+      expect(await metricValue('pb_dependents_sent_unnamed_total', { gateway: 'simulator', command })).toBe(before + 1);
+    },
+  );
 
   it('marks the attempt of a refund whose key names nothing on record (key_unrecorded), and only that one', async () => {
     const { service } = wiring();
