@@ -27,6 +27,7 @@ import { Interaction, Ledger, OperationRecord, TransitionFields } from '../ledge
 import { HistoryEntryDraft, afterTransition } from '../ledger/record-fields';
 import { OperationState, isTerminal } from '../ledger/operation-state';
 import { Logger } from '../logging/logger';
+import { refusalAfterUnnamedAttempts, reportRefusalAfterUnnamedAttempts } from './sent-before-authorization';
 import { BreakerBoard } from './breaker-board';
 import { CircuitBreaker } from './circuit-breaker';
 import { GatewayHealth, noteGatewayCall, resultOf } from './gateway-health';
@@ -416,7 +417,9 @@ export class DeliveryService {
       // PSP. Decided on the record as read: one another worker moved meanwhile (sent it, perhaps to the PSP already) is
       // left as it is, never told FAIL; its sender records what the PSP did. One already sent (a record an earlier
       // release or configuration sent) that may be at the PSP is never told FAIL either (`refusalOfSent`).
-      const sent = await this.refusalOfSent(op, ctx.fail, ctx.detail);
+      // Unless every attempt named nothing at the PSP: sent before the authorization it names by our id was on record.
+      const unnamed = await refusalAfterUnnamedAttempts(op, ctx, this.deps.ledger);
+      const sent = unnamed ? null : await this.refusalOfSent(op, ctx.fail, ctx.detail);
       if (sent) return sent;
       log.warn('operation refused against its authorization; not sent to the gateway', {
         reason: ctx.fail,
@@ -428,6 +431,7 @@ export class DeliveryService {
       await this.releasedUnsent(op, failed);
       if (this.refusalLost(op, failed, ctx.fail)) return { kind: 'done', state: failed.state };
       authorizationRefusals().inc({ gateway: route.gateway.name, reason: ctx.fail });
+      if (unnamed) reportRefusalAfterUnnamedAttempts(this.deps.logger, op, route.gateway.name, ctx.fail, 'delivery');
       if (BOUNDED_WAIT_REFUSALS.has(ctx.fail)) voidWaitsExpired().inc({ gateway: gatewayOf(op), awaiting: String(ctx.detail?.awaiting) });
       if (refusedForOutsideRefunds(op.payment.amount, ctx)) refundsRefusedForOutsideRefunds().inc({ gateway: route.gateway.name });
       const named = ctx.detail?.named_command;
@@ -1092,7 +1096,7 @@ export class DeliveryService {
       });
     }
     const now = Date.now();
-    const entry = attemptInteraction(op.id, op.attempts + 1, route, request, decided?.decisions);
+    const entry = attemptInteraction(op.id, op.attempts + 1, route, request, decided?.decisions, ctx.keyUnrecorded);
     // Only from the state and attempt count this attempt was decided on: another worker's send meanwhile (a first pass
     // at the route's first candidate while this one fails over on a breaker open in its own process, a plan decided
     // under another configuration) leaves one more attempt on record, and this one, perhaps at another gateway, must not
@@ -1950,6 +1954,7 @@ function attemptInteraction(
   route: GatewayRoute,
   request: GatewayRequest,
   decisions?: StageDecision[],
+  keyUnrecorded?: true,
 ): Omit<Interaction, 'at'> {
   // The key is on record only when it is not the operation id (an attempt after a failover): the hot path stays as small.
   const key = request.headers['idempotency-key'] ?? request.headers['Idempotency-Key'];
@@ -1961,6 +1966,8 @@ function attemptInteraction(
     method: request.method,
     path: request.path,
     ...(own ? { idempotency_key: key } : {}),
+    // A dependent's key that named nothing on record, sent as given (`sent-before-authorization.ts`).
+    ...(keyUnrecorded ? { key_unrecorded: true } : {}),
   };
   return decisions && decisions.length > 0 ? { ...entry, orchestration: decisions } : entry;
 }

@@ -78,6 +78,13 @@ export interface ContextRefusal {
    * absent, the reason's.
    */
   action?: SuggestedAction;
+  /**
+   * Set on a capture's, refund's or cancel's `AUTHORIZATION_FAILED` (a cancel's `AUTHORIZATION_RELEASED` too) when it
+   * names its authorization by our operation id: an attempt of it sent while its key named nothing on record
+   * (`OperationContext.keyUnrecorded`) went by reference as given, our id, which names no PSP object. After such
+   * attempts only, the refusal is told even though one may have reached the PSP (`sent-before-authorization.ts`).
+   */
+  attemptsNamedNothing?: true;
 }
 
 /**
@@ -334,7 +341,10 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
     }
     case 'FAILED':
       // Refused unless a late success on record says the PSP holds it after all: then released as by PSP reference.
-      return op.command === 'cancel' ? cancelOfFailed(op, auth, context, ledger) : { fail: 'AUTHORIZATION_FAILED' };
+      if (op.command === 'cancel') return cancelOfFailed(op, auth, context, ledger);
+      return op.command === 'capture' || op.command === 'refund'
+        ? { fail: 'AUTHORIZATION_FAILED', attemptsNamedNothing: true }
+        : { fail: 'AUTHORIZATION_FAILED' };
     case 'RECEIVED':
     case 'SENT':
     case 'PENDING':
@@ -869,7 +879,8 @@ async function checkedByReference(
   if (!found && op.command === 'refund' && op.payment.method_details?.method === GIFT_CARD_METHOD && isGiftCardNumberKey(reference)) {
     return { fail: GIFT_CARD_NUMBER_REFUSED, field: 'payment.gateway_key' };
   }
-  if (!found || found.record.id === op.id) return { context };
+  if (!found) return { context: { ...context, keyUnrecorded: true } };
+  if (found.record.id === op.id) return { context };
   const auth = asDoneAtPsp(found.record);
   const dependents = namesInOurIds(auth, found.dependents);
   const via = (r: ContextRefusal): ContextRefusal => ({
@@ -1001,9 +1012,10 @@ function cancelOfNamedRefused(named: OperationRecord, why: string): ContextRefus
  */
 async function cancelOfFailed(op: OperationRecord, auth: OperationRecord, context: OperationContext, ledger: Ledger): Promise<ContextResolution> {
   const read = await failedAuthorizationHold(auth, ledger);
-  if ('fail' in read) return read;
+  // Named by our id: an attempt sent before that authorization was on record named nothing at the PSP, nor voided anything.
+  if ('fail' in read) return { ...read, attemptsNamedNothing: true };
   // By id the bridge knows it FAILED: only a late success on record says otherwise.
-  if (read.cancel.held !== 'late_success') return { fail: 'AUTHORIZATION_FAILED' };
+  if (read.cancel.held !== 'late_success') return { fail: 'AUTHORIZATION_FAILED', attemptsNamedNothing: true };
   const psp = auth.newGatewayKey ?? auth.gatewayReference ?? read.pspReference;
   if (!psp) return { fail: 'AUTHORIZATION_REFERENCE_MISSING' };
   const payment = { ...context.payment, gateway: gatewayOf(auth), gateway_key: psp };

@@ -302,6 +302,12 @@ export interface OperationContext {
    * reference. Absent: the cancel acts on an authorization (or a stored value transaction), as it always did.
    */
   voidOf?: NamedVoid;
+  /**
+   * capture, cancel, refund: its `payment.gateway_key` named nothing on record when it was resolved (no operation of ours
+   * by that id, none by that PSP reference): sent as given. Kept with the attempt (`key_unrecorded`): a key that is our
+   * id of an authorization recorded later named no PSP object (see `src/delivery/sent-before-authorization.ts`).
+   */
+  keyUnrecorded?: true;
 }
 
 /** A capture or refund of ours a cancel voids by its own PSP id (see `OperationContext.voidOf`). */

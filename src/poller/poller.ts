@@ -6,7 +6,7 @@ import { noteOperationRevival } from '../delivery/revived-jobs';
 import { GatewayRoute } from '../gateways/gateway-route';
 import { GatewayRouter } from '../routing/gateway-router';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
-import { resolveOperationContext } from '../delivery/operation-context';
+import { ContextRefusal, resolveOperationContext } from '../delivery/operation-context';
 import { voidsOwnTransactionAt } from '../gateways/gateway-registry';
 import { inquireStatus } from '../delivery/status-inquiry';
 import { ReplayWithheldReason, replayInquiriesWithheld, replayWithheldReason } from '../delivery/resend-window';
@@ -17,6 +17,7 @@ import { inquirySupport } from '../gateways/gateway-adapter';
 import { Ledger, OperationRecord, TransitionResult } from '../ledger/ledger';
 import { OperationState, POLLED_STATES } from '../ledger/operation-state';
 import { Logger } from '../logging/logger';
+import { refusalAfterUnnamedAttempts, reportRefusalAfterUnnamedAttempts } from '../delivery/sent-before-authorization';
 import { counter } from '../metrics/metrics-registry';
 
 /** Polls that left an operation's schedule alone: another poller, its delivery job or a PSP fact moved it meanwhile. */
@@ -180,6 +181,8 @@ export class Poller {
             gateway_code: err.details.gatewayCode,
           });
         }
+      } else if ('fail' in resolved && (await refusalAfterUnnamedAttempts(op, resolved, ledger))) {
+        if (await this.failedAfterUnnamedAttempts(op, route, resolved)) return 'resolved';
       } else {
         // A sent operation whose authorization is undecided or failed is a contradiction, not an answer:
         // never fail a money movement on it; note it and ask again at the next step.
@@ -221,8 +224,14 @@ export class Poller {
    * UNKNOWN: its delivery job resends it with the same idempotency key (see DeliveryService); the
    * schedule still runs, so one that never reaches the PSP ends UNRESOLVED.
    */
-  private async withoutInquiry(op: OperationRecord, route: GatewayRoute): Promise<'stillOpen' | 'unresolved'> {
+  private async withoutInquiry(op: OperationRecord, route: GatewayRoute): Promise<'resolved' | 'stillOpen' | 'unresolved'> {
     const { ledger, config, logger } = this.deps;
+    // Never asked about, so only here can an UNRESOLVED one whose attempts named nothing at the PSP be told its refusal.
+    if (op.state === 'UNRESOLVED' && op.attempts > 0) {
+      const resolved = await resolveOperationContext(op, ledger, { voidsOwnTransaction: voidsOwnTransactionAt(route.gateway) });
+      if ('fail' in resolved && (await refusalAfterUnnamedAttempts(op, resolved, ledger)) && (await this.failedAfterUnnamedAttempts(op, route, resolved)))
+        return 'resolved';
+    }
     if (op.state !== 'PENDING') {
       await ledger.appendInteraction(op.id, { event: 'poll_skipped', reason: `no status inquiry for ${op.command} on ${route.gateway.type}` });
       if (op.state === 'UNKNOWN') await this.keepDelivering(op, false);
@@ -251,6 +260,18 @@ export class Poller {
     }
     if (!moved.applied) this.movedMeanwhile(op, moved.from);
     return 'stillOpen';
+  }
+
+  /**
+   * Fails `op` with `refused` (`refusalAfterUnnamedAttempts` holds): its attempts named its authorization by our id
+   * before it was on record, and that authorization failed: nothing they sent named anything at the PSP, so the refusal
+   * is told (a release before this one withheld it). Only from the state read; true once FAILED, counted and logged.
+   */
+  private async failedAfterUnnamedAttempts(op: OperationRecord, route: GatewayRoute, refused: ContextRefusal): Promise<boolean> {
+    const failed = await this.deps.recorder.fail(op, refused.fail, 'bridge', { details: refused.detail, onlyFrom: op.state });
+    if (failed.state !== 'FAILED') return false;
+    reportRefusalAfterUnnamedAttempts(this.deps.logger, op, route.gateway.name, refused.fail, 'poller');
+    return true;
   }
 
   /**
