@@ -5,11 +5,9 @@
  * (idempotent by its deterministic id): else the customer's second authorization stays held until it lapses, and
  * nothing reports it. Real RabbitMQ and Redis, the real worker process; the webhook job is applied as its worker does.
  */
-import { Queue } from 'bullmq';
 import { Config } from '../../../src/config/config';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
-import { DeliveryJobData } from '../../../src/delivery/delivery-queue';
 import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
 import { OrphanReversal, voidOperationId } from '../../../src/poller/orphan-reversal';
 import { applyEarlierAttemptOutcome } from '../../../src/webhooks/earlier-attempt';
@@ -18,6 +16,7 @@ import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
+import { failingOnce } from '../../support/failing-once-queue';
 import { testConfig } from '../../support/test-config';
 
 jest.setTimeout(60_000);
@@ -52,21 +51,6 @@ afterAll(async () => {
   await sim?.stop();
   if (config) await purgeNamespace(config).catch(() => undefined);
 });
-
-/** The delivery queue as orphan reversal uses it, whose first `add` fails (a Redis error); counts the adds that succeed. */
-function failingOnce(queue: Queue<DeliveryJobData>): { queue: Queue<DeliveryJobData>; added: string[] } {
-  const added: string[] = [];
-  let calls = 0;
-  const failing = Object.create(queue) as Queue<DeliveryJobData>;
-  failing.add = async (name, data, opts) => {
-    calls += 1;
-    if (calls === 1) throw new Error('READONLY You can not write against a read only replica.');
-    const job = await queue.add(name, data, opts);
-    added.push(data.operationId);
-    return job;
-  };
-  return { queue: failing, added };
-}
 
 describe("a failover's late success whose void could not be asked for the first time", () => {
   it('the retried webhook job asks for it again: the void at the gateway failed over from exists and is queued exactly once', async () => {
