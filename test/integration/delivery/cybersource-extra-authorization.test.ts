@@ -1,28 +1,18 @@
-import http from 'node:http';
-import { AddressInfo } from 'node:net';
-import { Queue } from 'bullmq';
-import { Config } from '../../../src/config/config';
 import type { Payment } from '../../../src/contracts/payment-command';
-import { DeliveryJobData, createDeliveryQueue } from '../../../src/delivery/delivery-queue';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
 import { EXTRA_HOLD_CHECK_DELAY_MS, ExtraHoldChecks } from '../../../src/delivery/extra-hold-check';
 import { ExtraHoldCheckSweep } from '../../../src/poller/extra-hold-check-sweep';
 import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
-import { EventStore } from '../../../src/events/event-store';
-import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { Ledger } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
-import { OrphanReversal, extraHoldVoidId, orphanReleases } from '../../../src/poller/orphan-reversal';
-import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
+import { extraHoldVoidId, orphanReleases } from '../../../src/poller/orphan-reversal';
+import { RedisClient } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
-import { Poller } from '../../../src/poller/poller';
 import { bullJobId } from '../../../src/queueing/job-id';
-import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
-import { testConfig } from '../../support/test-config';
-import { requiredCredentials } from '../../support/gateway-credentials';
+import { useCybersourceStandIn } from '../../support/cybersource-stand-in';
 
 /** 22-digit Cybersource payment ids (no Luhn-valid card-length window): the first approval, its resend's, a reversal's. */
 const FIRST_ID = '6381278241084565908266';
@@ -31,16 +21,8 @@ const REVERSAL_ID = '7000000000000000000009';
 
 type Json = Record<string, unknown>;
 
-/**
- * A local Cybersource stand-in: its search lists, under an operation's merchant reference, two approvals of one
- * authorization (the first, its answer lost, at 13:00 for 90.00 USD of the 100.00 asked; its resend past the 15-minute
- * duplicate check at 13:20 for 100.00); a reversal is answered REVERSED and kept.
- */
+/** Reversals the stand-in was asked for: the transaction reversed and the request's body. */
 const reversals: { id: string; body: Json }[] = [];
-let server: http.Server;
-const configs: Config[] = [];
-let redis: RedisClient;
-const queues: Queue[] = [];
 
 /** The status the search lists the resend with: AUTHORIZED, or a test's own (AUTHORIZED_RISK_DECLINED). */
 let resendStatus = 'AUTHORIZED';
@@ -56,82 +38,47 @@ function approval(id: string, submitTimeUtc: string, authorizedAmount: string, s
   };
 }
 
-beforeAll(async () => {
-  server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
-    req.on('end', () => {
-      const json = (status: number, answer: unknown) => {
-        res.writeHead(status, { 'content-type': 'application/hal+json' });
-        res.end(JSON.stringify(answer));
-      };
-      if (req.method === 'POST' && req.url === '/tss/v2/searches') {
-        const reference = /clientReferenceInformation\.code:(\S+)/.exec((JSON.parse(body) as { query: string }).query)?.[1] ?? '';
-        // Only the authorizations of the operation (`op-…`) are listed; a void's own reference finds nothing.
-        const found = [approval(RESENT_ID, '2026-11-29T13:20:00Z', '100.00', resendStatus), approval(FIRST_ID, '2026-11-29T13:00:00Z', '90.00')];
-        const listed = reference.startsWith('_')
-          ? []
-          : found.slice(0, listsFirst ? 2 : 1).map((s) => ({
-              ...s,
-              clientReferenceInformation: { code: reference },
-            }));
-        return json(201, { totalCount: listed.length, _embedded: { transactionSummaries: listed } });
-      }
-      // An authorization's own answer (a resend after an attempt whose answer was lost): the resend's approval.
-      if (req.method === 'POST' && req.url === '/pts/v2/payments') {
-        return json(201, {
-          id: RESENT_ID,
-          status: 'AUTHORIZED',
-          submitTimeUtc: '2026-11-29T13:20:00Z',
-          orderInformation: { amountDetails: { authorizedAmount: '100.00', currency: 'USD' } },
-        });
-      }
-      const reversal = /^\/pts\/v2\/payments\/(\d+)\/reversals$/.exec(req.url ?? '');
-      if (req.method === 'POST' && reversal) {
-        reversals.push({ id: reversal[1], body: JSON.parse(body) as Json });
-        return json(201, { id: REVERSAL_ID, status: 'REVERSED', reversalAmountDetails: { reversedAmount: '90.00', currency: 'USD' } });
-      }
-      json(404, { reason: 'NOT_FOUND' });
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-});
-
-afterAll(async () => {
-  for (const q of queues) await q.close();
-  redis?.disconnect();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  for (const c of configs) await purgeNamespace(c).catch(() => undefined);
+/**
+ * A local Cybersource stand-in: its search lists, under an operation's merchant reference, two approvals of one
+ * authorization (the first, its answer lost, at 13:00 for 90.00 USD of the 100.00 asked; its resend past the 15-minute
+ * duplicate check at 13:20 for 100.00); a reversal is answered REVERSED and kept.
+ */
+const standIn = useCybersourceStandIn(({ method, url, body }) => {
+  if (method === 'POST' && url === '/tss/v2/searches') {
+    const reference = /clientReferenceInformation\.code:(\S+)/.exec((JSON.parse(body) as { query: string }).query)?.[1] ?? '';
+    // Only the authorizations of the operation (`op-…`) are listed; a void's own reference finds nothing.
+    const found = [approval(RESENT_ID, '2026-11-29T13:20:00Z', '100.00', resendStatus), approval(FIRST_ID, '2026-11-29T13:00:00Z', '90.00')];
+    const listed = reference.startsWith('_')
+      ? []
+      : found.slice(0, listsFirst ? 2 : 1).map((s) => ({
+          ...s,
+          clientReferenceInformation: { code: reference },
+        }));
+    return { status: 201, body: { totalCount: listed.length, _embedded: { transactionSummaries: listed } } };
+  }
+  // An authorization's own answer (a resend after an attempt whose answer was lost): the resend's approval.
+  if (method === 'POST' && url === '/pts/v2/payments') {
+    return {
+      status: 201,
+      body: {
+        id: RESENT_ID,
+        status: 'AUTHORIZED',
+        submitTimeUtc: '2026-11-29T13:20:00Z',
+        orderInformation: { amountDetails: { authorizedAmount: '100.00', currency: 'USD' } },
+      },
+    };
+  }
+  const reversal = /^\/pts\/v2\/payments\/(\d+)\/reversals$/.exec(url);
+  if (method === 'POST' && reversal) {
+    reversals.push({ id: reversal[1], body: JSON.parse(body) as Json });
+    return { status: 201, body: { id: REVERSAL_ID, status: 'REVERSED', reversalAmountDetails: { reversedAmount: '90.00', currency: 'USD' } } };
+  }
+  return undefined;
 });
 
 function setup(mode: 'on' | 'dry_run' | 'off') {
-  const config = testConfig({
-    'authorizations.orphan_reversal': mode,
-    gateways: {
-      cybs: {
-        type: 'cybersource',
-        base_url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        ...requiredCredentials('cybersource'),
-        merchant_account: '93B32398-AD51-4CC2-A682-EA3E93614EB1',
-        timeout_ms: 2000,
-      },
-    },
-  });
-  configs.push(config);
-  redis ??= createRedis(config.redis, 'commands');
-  const eventsQueue: Queue<OmsEventJobData> = createOmsEventsQueue(redis, config.redis.keyPrefix);
-  const deliveryQueue: Queue<DeliveryJobData> = createDeliveryQueue(redis, config.redis.keyPrefix);
-  queues.push(eventsQueue, deliveryQueue);
-  const ledger = new Ledger(redis, config.redis.keyPrefix);
-  const events = new EventStore(redis, config.redis.keyPrefix);
-  const { logger, lines } = captureLogger();
-  const orphans = new OrphanReversal({ config, redis, ledger, deliveryQueue, logger });
-  // As every process wires it (poller/outcome-recorder-wiring.ts).
-  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger, ...orphanReleases(orphans) });
-  const router = new ConfiguredGatewayRouter(createGatewayClients(config));
-  const service = new DeliveryService({ config, ledger, router, recorder, logger });
-  const poller = new Poller({ config, ledger, router, recorder, logger });
-  return { ledger, service, poller, orphans, recorder, deliveryQueue, lines };
+  // As every process wires the recorder (poller/outcome-recorder-wiring.ts).
+  return standIn.stack({ settings: { 'authorizations.orphan_reversal': mode }, releases: orphanReleases });
 }
 
 /** An authorization of 100.00 USD that left and whose answer was lost: UNKNOWN, asked about before any resend. */
@@ -289,11 +236,7 @@ describe('Cybersource double authorization found by the status inquiry: the extr
 
 describe('the void of an extra authorization waits for the authorize it belongs to to succeed (dependent wait)', () => {
   it("race (a): a worker delivering the void between the inquiry's read and its recording sends nothing while a webhook records that hold; then it is refused unsent", async () => {
-    const { ledger, service, orphans } = setup('on');
-    const config = configs[configs.length - 1];
-    const events = new EventStore(redis, config.redis.keyPrefix);
-    const eventsQueue: Queue<OmsEventJobData> = createOmsEventsQueue(redis, config.redis.keyPrefix);
-    queues.push(eventsQueue);
+    const { ledger, service, orphans, config, events, eventsQueue } = setup('on');
     const { logger } = captureLogger();
     const id = await unknownAuthorization(ledger);
     const voidId = extraHoldVoidId(id, FIRST_ID);
@@ -379,7 +322,7 @@ describe('the void of an extra authorization waits for the authorize it belongs 
 describe("an authorize's own SUCCESS after an unproven attempt: one follow-up search (extra hold check)", () => {
   function withChecks(mode: 'on' = 'on') {
     const base = setup(mode);
-    const config = configs[configs.length - 1];
+    const { config, redis } = base;
     const checks = new ExtraHoldChecks(redis, config.redis.keyPrefix);
     const router = new ConfiguredGatewayRouter(createGatewayClients(config));
     const service = new DeliveryService({
@@ -403,7 +346,7 @@ describe("an authorize's own SUCCESS after an unproven attempt: one follow-up se
   }
 
   /** An authorize of 100.00 USD not sent yet whose history holds an earlier attempt nothing proved absent (its answer lost, the search lagging). */
-  async function afterUnprovenAttempt(ledger: Ledger, earlier: boolean): Promise<string> {
+  async function afterUnprovenAttempt(ledger: Ledger, redis: RedisClient, earlier: boolean): Promise<string> {
     const command = channelCommand('authorize', {}, { gateway: 'cybs', gateway_key: 'AB695DA801DD1BB6E05341588E0A3BDC', amount: 10000, currency: 'USD' });
     const id = command.payment.operation_reference!;
     await ledger.create(id, command);
@@ -418,8 +361,8 @@ describe("an authorize's own SUCCESS after an unproven attempt: one follow-up se
   }
 
   it('is scheduled before the success, and the due check voids the earlier attempt holding funds beside the recorded one', async () => {
-    const { ledger, sending, checks, sweep, later } = withChecks();
-    const id = await afterUnprovenAttempt(ledger, true);
+    const { ledger, redis, sending, checks, sweep, later } = withChecks();
+    const id = await afterUnprovenAttempt(ledger, redis, true);
     const before = await metricValue('pb_extra_hold_checks_total', { gateway: 'cybs', result: 'found' });
 
     expect(await sending.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
@@ -440,8 +383,8 @@ describe("an authorize's own SUCCESS after an unproven attempt: one follow-up se
   });
 
   it('is not scheduled for a success with no earlier attempt, and costs no history read (its first attempt)', async () => {
-    const { ledger, sending, checks } = withChecks();
-    const id = await afterUnprovenAttempt(ledger, false);
+    const { ledger, redis, sending, checks } = withChecks();
+    const id = await afterUnprovenAttempt(ledger, redis, false);
     const reads = jest.spyOn(ledger, 'interactions');
     try {
       expect(await sending.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
@@ -453,7 +396,7 @@ describe("an authorize's own SUCCESS after an unproven attempt: one follow-up se
   });
 
   it('its worker died before the success went on record: the check waits for the authorize to settle, then runs (a webhook settling it lists no other hold)', async () => {
-    const { ledger, checks, sweep, recorder, orphans } = withChecks();
+    const { config, ledger, checks, sweep, recorder, orphans } = withChecks();
     const id = await unknownAuthorization(ledger);
     await checks.schedule((await ledger.get(id))!, Date.now());
     expect(await sweep.runOnce()).toMatchObject({ due: 1, postponed: 1, skipped: 0 });
@@ -461,7 +404,7 @@ describe("an authorize's own SUCCESS after an unproven attempt: one follow-up se
     expect(await ledger.get(extraHoldVoidId(id, FIRST_ID))).toBeNull();
 
     await recorder.apply((await ledger.get(id))!, { status: 'SUCCESS', gatewayReference: RESENT_ID, gatewayStatus: 'AUTHORIZED' }, 'webhook');
-    const router = new ConfiguredGatewayRouter(createGatewayClients(configs[configs.length - 1]));
+    const router = new ConfiguredGatewayRouter(createGatewayClients(config));
     const afterwards = new ExtraHoldCheckSweep({
       ledger,
       router,
@@ -489,8 +432,8 @@ describe("an authorize's own SUCCESS after an unproven attempt: one follow-up se
   });
 
   it('finding nothing but the recorded authorization ends quietly: taken out, nothing voided', async () => {
-    const { ledger, sending, checks, sweep } = withChecks();
-    const id = await afterUnprovenAttempt(ledger, true);
+    const { ledger, redis, sending, checks, sweep } = withChecks();
+    const id = await afterUnprovenAttempt(ledger, redis, true);
     expect(await sending.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
     listsFirst = false;
     try {

@@ -1,20 +1,6 @@
-import http from 'node:http';
-import { AddressInfo } from 'node:net';
-import { Queue } from 'bullmq';
-import { Config } from '../../../src/config/config';
-import { DeliveryService } from '../../../src/delivery/delivery-service';
-import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
-import { EventStore } from '../../../src/events/event-store';
-import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
-import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { Ledger } from '../../../src/ledger/ledger';
-import { silentLogger } from '../../../src/logging/logger';
-import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
-import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
-import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { channelCommand } from '../../support/fixtures';
-import { testConfig } from '../../support/test-config';
-import { requiredCredentials } from '../../support/gateway-credentials';
+import { useCybersourceStandIn } from '../../support/cybersource-stand-in';
 
 /** 22-digit Cybersource payment ids (no Luhn-valid card-length window). */
 const PARTIAL_ID = '6381278241084565908266';
@@ -32,10 +18,6 @@ type Json = Record<string, unknown>;
 const psp = { detailsReady: false, searches: 0, details: 0, payments: 0 };
 /** Search summaries by merchant reference (several: a resend is a new transaction under the same reference). */
 const summaries = new Map<string, Json[]>();
-let server: http.Server;
-let config: Config;
-let redis: RedisClient;
-let eventsQueue: Queue<OmsEventJobData>;
 
 function summary(id: string, status: string, reasonCode: string, submitTimeUtc = '2026-11-29T13:00:00Z'): Json {
   return {
@@ -46,72 +28,34 @@ function summary(id: string, status: string, reasonCode: string, submitTimeUtc =
   };
 }
 
-beforeAll(async () => {
-  server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
-    req.on('end', () => {
-      const json = (status: number, answer: unknown) => {
-        res.writeHead(status, { 'content-type': 'application/hal+json' });
-        res.end(JSON.stringify(answer));
-      };
-      if (req.method === 'POST' && req.url === '/tss/v2/searches') {
-        psp.searches += 1;
-        const reference = /clientReferenceInformation\.code:(\S+)/.exec((JSON.parse(body) as { query: string }).query)?.[1] ?? '';
-        const found = summaries.get(reference);
-        // Cybersource echoes the merchant reference a summary carries: the inquiry keeps only its own.
-        const listed = (found ?? []).map((s) => ({ ...s, clientReferenceInformation: { code: reference } }));
-        return json(201, { totalCount: listed.length, _embedded: { transactionSummaries: listed } });
-      }
-      if (req.method === 'GET' && req.url === `/tss/v2/transactions/${PARTIAL_ID}`) {
-        psp.details += 1;
-        if (!psp.detailsReady) return json(404, { message: 'The requested resource does not exist' });
-        return json(200, {
-          id: PARTIAL_ID,
-          status: 'PARTIAL_AUTHORIZED',
-          applicationInformation: { status: 'PARTIAL_AUTHORIZED', rCode: '1', rFlag: 'SOK', reasonCode: '110' },
-          orderInformation: { amountDetails: { totalAmount: '100.00', authorizedAmount: '60.00', currency: 'USD' } },
-        });
-      }
-      if (req.method === 'POST' && req.url === '/pts/v2/payments') psp.payments += 1;
-      json(404, { reason: 'NOT_FOUND' });
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  config = testConfig({
-    gateways: {
-      cybs: {
-        type: 'cybersource',
-        base_url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        ...requiredCredentials('cybersource'),
-        merchant_account: '93B32398-AD51-4CC2-A682-EA3E93614EB1',
-        timeout_ms: 2000,
+const standIn = useCybersourceStandIn(({ method, url, body }) => {
+  if (method === 'POST' && url === '/tss/v2/searches') {
+    psp.searches += 1;
+    const reference = /clientReferenceInformation\.code:(\S+)/.exec((JSON.parse(body) as { query: string }).query)?.[1] ?? '';
+    const found = summaries.get(reference);
+    // Cybersource echoes the merchant reference a summary carries: the inquiry keeps only its own.
+    const listed = (found ?? []).map((s) => ({ ...s, clientReferenceInformation: { code: reference } }));
+    return { status: 201, body: { totalCount: listed.length, _embedded: { transactionSummaries: listed } } };
+  }
+  if (method === 'GET' && url === `/tss/v2/transactions/${PARTIAL_ID}`) {
+    psp.details += 1;
+    if (!psp.detailsReady) return { status: 404, body: { message: 'The requested resource does not exist' } };
+    return {
+      status: 200,
+      body: {
+        id: PARTIAL_ID,
+        status: 'PARTIAL_AUTHORIZED',
+        applicationInformation: { status: 'PARTIAL_AUTHORIZED', rCode: '1', rFlag: 'SOK', reasonCode: '110' },
+        orderInformation: { amountDetails: { totalAmount: '100.00', authorizedAmount: '60.00', currency: 'USD' } },
       },
-    },
-  });
-  redis = createRedis(config.redis, 'commands');
-  eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
-});
-
-afterAll(async () => {
-  await eventsQueue.close();
-  redis.disconnect();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  await purgeNamespace(config).catch(() => undefined);
+    };
+  }
+  if (method === 'POST' && url === '/pts/v2/payments') psp.payments += 1;
+  return undefined;
 });
 
 describe('Cybersource: a status inquiry resolving an authorization whose answer was lost', () => {
-  function stack(): { ledger: Ledger; events: EventStore; service: DeliveryService } {
-    const ledger = new Ledger(redis, config.redis.keyPrefix);
-    const events = new EventStore(redis, config.redis.keyPrefix);
-    const logger = silentLogger();
-    const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
-    return {
-      ledger,
-      events,
-      service: new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger }),
-    };
-  }
+  const stack = () => standIn.stack();
 
   /** An authorization of 100.00 USD that left and whose answer was lost: UNKNOWN, asked about before any resend. */
   async function unknownAuthorization(ledger: Ledger, found: (reference: string) => Json | Json[]): Promise<string> {
@@ -178,11 +122,7 @@ describe('Cybersource: a status inquiry resolving an authorization whose answer 
 
 describe('Cybersource: a status inquiry resolving a capture whose answer was lost', () => {
   it('reports a capture whose first attempt Cybersource took (its answer lost) as SUCCEEDED, never FAILED, when a newer resend of it was refused', async () => {
-    const ledger = new Ledger(redis, config.redis.keyPrefix);
-    const events = new EventStore(redis, config.redis.keyPrefix);
-    const logger = silentLogger();
-    const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
-    const service = new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger });
+    const { ledger, events, service } = standIn.stack();
     const command = channelCommand('capture', {}, { gateway: 'cybs', gateway_key: '7000000000000000000010', amount: 10000, currency: 'USD' });
     const id = command.payment.operation_reference!;
     // Captured at 13:00 (a 5xx answered it); resent at 13:20 and refused: the first capture used the authorization.

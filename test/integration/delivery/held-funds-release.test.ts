@@ -1,99 +1,42 @@
-import http from 'node:http';
-import { AddressInfo } from 'node:net';
-import { Queue } from 'bullmq';
-import { Config } from '../../../src/config/config';
-import { DeliveryJobData, createDeliveryQueue } from '../../../src/delivery/delivery-queue';
-import { DeliveryService } from '../../../src/delivery/delivery-service';
-import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
-import { EventStore } from '../../../src/events/event-store';
-import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
-import { createGatewayClients } from '../../../src/gateways/gateway-registry';
-import { Ledger } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
-import { OrphanReversal, releasingHeldFunds, voidOperationId } from '../../../src/poller/orphan-reversal';
-import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
-import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
+import { releasingHeldFunds, voidOperationId } from '../../../src/poller/orphan-reversal';
 import { bullJobId } from '../../../src/queueing/job-id';
-import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
-import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
-import { testConfig } from '../../support/test-config';
-import { requiredCredentials } from '../../support/gateway-credentials';
+import { useCybersourceStandIn } from '../../support/cybersource-stand-in';
 
 /** 22-digit Cybersource payment ids (no Luhn-valid card-length window). */
 const AUTH_ID = '6381278241084565908266';
 const REVERSAL_ID = '7000000000000000000001';
 
+/** Reversals the stand-in was asked for: the transaction reversed and the request's body. */
+const reversals: { id: string; body: Record<string, unknown> }[] = [];
+
 /**
  * A local Cybersource stand-in: every payment is approved by the issuer and then rejected by Decision
  * Manager (`AUTHORIZED_RISK_DECLINED`, the funds held), and a reversal of it is answered REVERSED.
  */
-const reversals: { id: string; body: Record<string, unknown> }[] = [];
-let server: http.Server;
-const configs: Config[] = [];
-let redis: RedisClient;
-const queues: Queue[] = [];
-
-beforeAll(async () => {
-  server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
-    req.on('end', () => {
-      const json = (status: number, answer: unknown) => {
-        res.writeHead(status, { 'content-type': 'application/hal+json' });
-        res.end(JSON.stringify(answer));
-      };
-      if (req.method === 'POST' && req.url === '/pts/v2/payments') {
-        return json(201, {
-          id: AUTH_ID,
-          status: 'AUTHORIZED_RISK_DECLINED',
-          errorInformation: { reason: 'DECISION_PROFILE_REJECT', message: 'Decision Manager rejected the order' },
-          orderInformation: { amountDetails: { authorizedAmount: '100.00', currency: 'USD' } },
-        });
-      }
-      const reversal = /^\/pts\/v2\/payments\/(\d+)\/reversals$/.exec(req.url ?? '');
-      if (req.method === 'POST' && reversal) {
-        reversals.push({ id: reversal[1], body: JSON.parse(body) as Record<string, unknown> });
-        return json(201, { id: REVERSAL_ID, status: 'REVERSED', reversalAmountDetails: { reversedAmount: '100.00', currency: 'USD' } });
-      }
-      json(404, { reason: 'NOT_FOUND' });
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-});
-
-afterAll(async () => {
-  for (const q of queues) await q.close();
-  redis?.disconnect();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  for (const c of configs) await purgeNamespace(c).catch(() => undefined);
+const standIn = useCybersourceStandIn(({ method, url, body }) => {
+  if (method === 'POST' && url === '/pts/v2/payments') {
+    return {
+      status: 201,
+      body: {
+        id: AUTH_ID,
+        status: 'AUTHORIZED_RISK_DECLINED',
+        errorInformation: { reason: 'DECISION_PROFILE_REJECT', message: 'Decision Manager rejected the order' },
+        orderInformation: { amountDetails: { authorizedAmount: '100.00', currency: 'USD' } },
+      },
+    };
+  }
+  const reversal = /^\/pts\/v2\/payments\/(\d+)\/reversals$/.exec(url);
+  if (method === 'POST' && reversal) {
+    reversals.push({ id: reversal[1], body: JSON.parse(body) as Record<string, unknown> });
+    return { status: 201, body: { id: REVERSAL_ID, status: 'REVERSED', reversalAmountDetails: { reversedAmount: '100.00', currency: 'USD' } } };
+  }
+  return undefined;
 });
 
 function setup(mode: 'on' | 'dry_run') {
-  const config = testConfig({
-    'authorizations.orphan_reversal': mode,
-    gateways: {
-      cybs: {
-        type: 'cybersource',
-        base_url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        ...requiredCredentials('cybersource'),
-        merchant_account: '93B32398-AD51-4CC2-A682-EA3E93614EB1',
-        timeout_ms: 2000,
-      },
-    },
-  });
-  configs.push(config);
-  redis ??= createRedis(config.redis, 'commands');
-  const eventsQueue: Queue<OmsEventJobData> = createOmsEventsQueue(redis, config.redis.keyPrefix);
-  const deliveryQueue: Queue<DeliveryJobData> = createDeliveryQueue(redis, config.redis.keyPrefix);
-  queues.push(eventsQueue, deliveryQueue);
-  const ledger = new Ledger(redis, config.redis.keyPrefix);
-  const events = new EventStore(redis, config.redis.keyPrefix);
-  const { logger, lines } = captureLogger();
-  const orphans = new OrphanReversal({ config, redis, ledger, deliveryQueue, logger });
-  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger, releaseHeld: releasingHeldFunds(orphans) });
-  const service = new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger });
-  return { ledger, service, recorder, deliveryQueue, lines };
+  return standIn.stack({ settings: { 'authorizations.orphan_reversal': mode }, releases: (orphans) => ({ releaseHeld: releasingHeldFunds(orphans) }) });
 }
 
 /** The JSON line with `message` about operation `id`, if one was logged. */

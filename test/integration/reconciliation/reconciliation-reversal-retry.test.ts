@@ -27,6 +27,7 @@ import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
+import { failingOnce } from '../../support/failing-once-queue';
 import { testConfig } from '../../support/test-config';
 
 const API_KEY = 'sim-recon-reversal-retry-0123456789';
@@ -72,21 +73,6 @@ async function declined(): Promise<OperationRecord> {
   const ctx = { operationId: id, command: command.command, payment: command.payment };
   const response = await route.client.send(route.transformer.buildRequest(ctx, route.gateway));
   return recorder.apply(op, route.transformer.parseResponse(ctx, response, route.gateway), 'response');
-}
-
-/** The delivery queue as orphan reversal uses it, whose first `add` fails (a Redis error); the adds that succeed. */
-function failingOnce(queue: Queue<DeliveryJobData>): { queue: Queue<DeliveryJobData>; added: string[] } {
-  const added: string[] = [];
-  let calls = 0;
-  const failing = Object.create(queue) as Queue<DeliveryJobData>;
-  failing.add = async (name, data, opts) => {
-    calls += 1;
-    if (calls === 1) throw new Error('READONLY You can not write against a read only replica.');
-    const job = await queue.add(name, data, opts);
-    added.push(data.operationId);
-    return job;
-  };
-  return { queue: failing, added };
 }
 
 describe('reconciliation: a success after failure whose reversal could not be asked for in the run that recorded it', () => {

@@ -5,68 +5,47 @@
  * (idempotent by its deterministic id): else the customer's second authorization stays held until it lapses, and
  * nothing reports it. Real RabbitMQ and Redis, the real worker process; the webhook job is applied as its worker does.
  */
-import { Queue } from 'bullmq';
 import { Config } from '../../../src/config/config';
 import { metricValue } from '../../../src/metrics/metrics-registry';
-import { createGatewayClients } from '../../../src/gateways/gateway-registry';
-import { DeliveryJobData } from '../../../src/delivery/delivery-queue';
-import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
+import { WorkerProcess } from '../../../src/processes/worker-process';
 import { OrphanReversal, voidOperationId } from '../../../src/poller/orphan-reversal';
 import { applyEarlierAttemptOutcome } from '../../../src/webhooks/earlier-attempt';
 import { GatewayOutcomeJobData } from '../../../src/webhooks/gateway-outcomes-queue';
-import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { captureLogger } from '../../support/capture-logger';
+import { useFailoverPair } from '../../support/failover-pair';
 import { channelCommand } from '../../support/fixtures';
-import { testConfig } from '../../support/test-config';
+import { failingOnce } from '../../support/failing-once-queue';
 
 jest.setTimeout(60_000);
 
 let sim: PspSimulator;
-let config: Config;
-let worker: WorkerProcess;
 const logs = captureLogger('info');
 
-beforeAll(async () => {
-  sim = await startPspSimulator({ apiKey: 'sim-void-retry-key-0123456789' });
-  const entry = {
-    type: 'simulator',
-    base_url: sim.url,
-    api_key: 'sim-void-retry-key-0123456789',
-    webhook_secret: 'whsec-void-retry-0123456789',
-    timeout_ms: 2000,
-  };
-  config = testConfig({
-    'delivery.breaker_failure_threshold': 3,
-    'delivery.breaker_open_ms': 60_000,
-    'routing.rules': [{ name: 'a-then-b', when: { commands: ['authorize'], currencies: ['EUR'] }, gateways: ['sima', 'simb'] }],
-    'routing.failover.enabled': true,
-    'authorizations.orphan_reversal': 'on',
-    gateways: { sima: entry, simb: entry },
-  });
-  worker = await startWorkerProcess(config, logs.logger, { routes: createGatewayClients(config), notifier: { notify: async () => undefined } });
+const pair = useFailoverPair({
+  async start() {
+    sim = await startPspSimulator({ apiKey: 'sim-void-retry-key-0123456789' });
+    const entry = {
+      type: 'simulator',
+      base_url: sim.url,
+      api_key: 'sim-void-retry-key-0123456789',
+      webhook_secret: 'whsec-void-retry-0123456789',
+      timeout_ms: 2000,
+    };
+    return { sima: entry, simb: entry };
+  },
+  async stop() {
+    await sim?.stop();
+  },
+  logger: logs.logger,
+  web: false,
 });
-
-afterAll(async () => {
-  await worker?.stop();
-  await sim?.stop();
-  if (config) await purgeNamespace(config).catch(() => undefined);
+/** The pair's configuration and worker, by the names the tests use. */
+let config: Config;
+let worker: WorkerProcess;
+beforeAll(() => {
+  ({ config, worker } = pair);
 });
-
-/** The delivery queue as orphan reversal uses it, whose first `add` fails (a Redis error); counts the adds that succeed. */
-function failingOnce(queue: Queue<DeliveryJobData>): { queue: Queue<DeliveryJobData>; added: string[] } {
-  const added: string[] = [];
-  let calls = 0;
-  const failing = Object.create(queue) as Queue<DeliveryJobData>;
-  failing.add = async (name, data, opts) => {
-    calls += 1;
-    if (calls === 1) throw new Error('READONLY You can not write against a read only replica.');
-    const job = await queue.add(name, data, opts);
-    added.push(data.operationId);
-    return job;
-  };
-  return { queue: failing, added };
-}
 
 describe("a failover's late success whose void could not be asked for the first time", () => {
   it('the retried webhook job asks for it again: the void at the gateway failed over from exists and is queued exactly once', async () => {

@@ -5,18 +5,14 @@
  * a PSP discrepancy (adjustment event, metric, warning), and A's authorization is voided at A. The
  * operation's own outcome stays B's. Two real simulators; A's webhooks reach the real web process.
  */
-import { Config } from '../../../src/config/config';
-import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { metricValue } from '../../../src/metrics/metrics-registry';
-import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
-import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
+import { WorkerProcess } from '../../../src/processes/worker-process';
 import { voidOperationId } from '../../../src/poller/orphan-reversal';
-import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { captureLogger } from '../../support/capture-logger';
+import { useFailoverPair } from '../../support/failover-pair';
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
-import { testConfig } from '../../support/test-config';
 import { WebhookRelay, startWebhookRelay } from '../../support/webhook-relay';
 
 jest.setTimeout(120_000);
@@ -27,58 +23,37 @@ const SECRET_A = 'whsec-late-failover-a-0123456789';
 const SECRET_B = 'whsec-late-failover-b-0123456789';
 
 let relay: WebhookRelay;
-let webUrl = '';
 let simA: PspSimulator;
 let simB: PspSimulator;
-let config: Config;
-let web: WebProcess;
-let worker: WorkerProcess;
 const logs = captureLogger('info');
 
-beforeAll(async () => {
-  // The simulators need the webhook URL before the web process (which needs their URLs) is up: a relay.
-  relay = await startWebhookRelay(() => webUrl);
-  const relayUrl = relay.url;
-  simA = await startPspSimulator({ apiKey: KEY_A, webhookSecret: SECRET_A, webhookUrl: `${relayUrl}/webhooks/sima`, syncWebhooks: true });
-  simB = await startPspSimulator({ apiKey: KEY_B, webhookSecret: SECRET_B });
-  config = testConfig({
-    'delivery.breaker_failure_threshold': 3,
-    'delivery.breaker_open_ms': 60_000,
-    'routing.rules': [{ name: 'a-then-b', when: { commands: ['authorize'], currencies: ['EUR'] }, gateways: ['sima', 'simb'] }],
-    'routing.failover.enabled': true,
-    'authorizations.orphan_reversal': 'on',
-    gateways: {
+const pair = useFailoverPair({
+  async start() {
+    // The simulators need the webhook URL before the web process (which needs their URLs) is up: a relay.
+    relay = await startWebhookRelay(() => pair.webUrl);
+    const relayUrl = relay.url;
+    simA = await startPspSimulator({ apiKey: KEY_A, webhookSecret: SECRET_A, webhookUrl: `${relayUrl}/webhooks/sima`, syncWebhooks: true });
+    simB = await startPspSimulator({ apiKey: KEY_B, webhookSecret: SECRET_B });
+    return {
       sima: { type: 'simulator', base_url: simA.url, api_key: KEY_A, webhook_secret: SECRET_A, timeout_ms: 2000 },
       simb: { type: 'simulator', base_url: simB.url, api_key: KEY_B, webhook_secret: SECRET_B, timeout_ms: 2000 },
-    },
-  });
-  const routes = createGatewayClients(config);
-  web = await startWebProcess(config, logs.logger, { webhooks: routes });
-  webUrl = web.server.url;
-  worker = await startWorkerProcess(config, logs.logger, { routes, notifier: { notify: async () => undefined } });
+    };
+  },
+  async stop() {
+    await simA?.stop();
+    await simB?.stop();
+    await relay?.close();
+  },
+  logger: logs.logger,
 });
-
-afterAll(async () => {
-  await web?.stop();
-  await worker?.stop();
-  await simA?.stop();
-  await simB?.stop();
-  await relay?.close();
-  if (config) await purgeNamespace(config).catch(() => undefined);
+/** The pair's worker, by the name the tests use. */
+let worker: WorkerProcess;
+beforeAll(() => {
+  worker = pair.worker;
 });
 
 /** An authorization named to sima that failed over to simb (sima's breaker open) and SUCCEEDED there. */
-async function failedOver(orderId: string): Promise<string> {
-  const breaker = worker.delivery.breaker('sima');
-  for (let i = 0; i < 3; i++) breaker.failure();
-  const command = channelCommand('authorize', {}, { gateway: 'sima', gateway_key: 'pm_card_visa', currency: 'EUR', order_id: orderId });
-  const id = command.payment.operation_reference!;
-  await worker.ledger.create(id, command);
-  expect(await worker.delivery.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
-  breaker.success();
-  expect((await worker.ledger.get(id))?.routing).toMatchObject({ gateway: 'simb', failovers: [{ from: 'sima', to: 'simb' }] });
-  return id;
-}
+const failedOver = (orderId: string): Promise<string> => pair.failedOver(orderId, 'pm_card_visa', 'SUCCEEDED');
 
 /** sima performs the operation after all (what its inquiry did not show): its answer goes out as a webhook. */
 async function simaAuthorizes(id: string, paymentMethod = 'pm_card_visa', amount = 1999): Promise<{ id: string; status: string }> {

@@ -13,18 +13,15 @@ import { AddressInfo } from 'node:net';
 import { Config } from '../../../src/config/config';
 import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
 import { shardKeysOf, shardOfOperation } from '../../../src/redis/key-layout';
-import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { metricValue } from '../../../src/metrics/metrics-registry';
-import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
-import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
+import { WebProcess } from '../../../src/processes/web-process';
+import { WorkerProcess } from '../../../src/processes/worker-process';
 import { voidOperationId } from '../../../src/poller/orphan-reversal';
 import { reconcile } from '../../../src/reconciliation-run/reconcile';
-import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { captureLogger } from '../../support/capture-logger';
-import { channelCommand } from '../../support/fixtures';
+import { useFailoverPair } from '../../support/failover-pair';
 import { eventually } from '../../support/tcp-proxy';
-import { testConfig } from '../../support/test-config';
 
 jest.setTimeout(120_000);
 
@@ -40,66 +37,50 @@ interface Captured {
 let sink: http.Server;
 const captured: Captured[] = [];
 let sim: PspSimulator;
-let config: Config;
-let web: WebProcess;
-let worker: WorkerProcess;
-let redis: RedisClient;
 const logs = captureLogger('info');
 /** Every notification sent to the OMS. */
 const notified: Array<Record<string, unknown>> = [];
 
-beforeAll(async () => {
-  // Keeps every webhook (answered 200), so the test delivers it to sima's and simb's endpoints itself, in its order.
-  sink = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'content-length') headers[k] = v;
-      captured.push({ headers, body: Buffer.concat(chunks) });
-      res.writeHead(200);
-      res.end();
+const pair = useFailoverPair({
+  async start() {
+    // Keeps every webhook (answered 200), so the test delivers it to sima's and simb's endpoints itself, in its order.
+    sink = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'content-length') headers[k] = v;
+        captured.push({ headers, body: Buffer.concat(chunks) });
+        res.writeHead(200);
+        res.end();
+      });
     });
-  });
-  await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
-  const sinkUrl = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
-  sim = await startPspSimulator({ apiKey: KEY, webhookSecret: SECRET, webhookUrl: `${sinkUrl}/webhooks/sim`, syncWebhooks: true });
-  const entry = { type: 'simulator', base_url: sim.url, api_key: KEY, webhook_secret: SECRET, timeout_ms: 2000 };
-  config = testConfig({
-    'delivery.breaker_failure_threshold': 3,
-    'delivery.breaker_open_ms': 60_000,
-    'routing.rules': [{ name: 'a-then-b', when: { commands: ['authorize'], currencies: ['EUR'] }, gateways: ['sima', 'simb'] }],
-    'routing.failover.enabled': true,
-    'authorizations.orphan_reversal': 'on',
-    gateways: { sima: entry, simb: entry },
-  });
-  const routes = createGatewayClients(config);
-  web = await startWebProcess(config, logs.logger, { webhooks: routes });
-  redis = createRedis(config.redis, 'commands');
-  worker = await startWorkerProcess(config, logs.logger, { routes, notifier: { notify: async (_method, params) => void notified.push(params) } });
+    await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+    const sinkUrl = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
+    sim = await startPspSimulator({ apiKey: KEY, webhookSecret: SECRET, webhookUrl: `${sinkUrl}/webhooks/sim`, syncWebhooks: true });
+    const entry = { type: 'simulator', base_url: sim.url, api_key: KEY, webhook_secret: SECRET, timeout_ms: 2000 };
+    return { sima: entry, simb: entry };
+  },
+  async stop() {
+    await sim?.stop();
+    redis?.disconnect();
+    await new Promise<void>((resolve) => (sink ? sink.close(() => resolve()) : resolve()));
+  },
+  logger: logs.logger,
+  notify: async (_method, params) => void notified.push(params),
 });
-
-afterAll(async () => {
-  await web?.stop();
-  await worker?.stop();
-  await sim?.stop();
-  redis?.disconnect();
-  await new Promise<void>((resolve) => (sink ? sink.close(() => resolve()) : resolve()));
-  if (config) await purgeNamespace(config).catch(() => undefined);
+/** The pair's processes and configuration, by the names the tests use. */
+let config: Config;
+let web: WebProcess;
+let worker: WorkerProcess;
+let redis: RedisClient;
+beforeAll(() => {
+  ({ config, web, worker } = pair);
+  redis = createRedis(config.redis, 'commands');
 });
 
 /** An authorization named to sima that failed over to simb (sima's breaker open) and was declined there: FAILED. */
-async function failedOverAndDeclined(orderId: string): Promise<string> {
-  const breaker = worker.delivery.breaker('sima');
-  for (let i = 0; i < 3; i++) breaker.failure();
-  const command = channelCommand('authorize', {}, { gateway: 'sima', gateway_key: 'pm_card_declined', currency: 'EUR', order_id: orderId });
-  const id = command.payment.operation_reference!;
-  await worker.ledger.create(id, command);
-  expect(await worker.delivery.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
-  breaker.success();
-  expect((await worker.ledger.get(id))?.routing).toMatchObject({ gateway: 'simb', failovers: [{ from: 'sima', to: 'simb' }] });
-  return id;
-}
+const failedOverAndDeclined = (orderId: string): Promise<string> => pair.failedOver(orderId, 'pm_card_declined', 'FAILED');
 
 /** The PSP approves the attempt sima stands for after all (its request did land, under sima's key): one webhook. */
 async function approvedAtSima(id: string): Promise<{ id: string; webhook: Captured }> {
