@@ -421,11 +421,16 @@ export class DeliveryService {
       const unnamed = await refusalAfterUnnamedAttempts(op, ctx, this.deps.ledger);
       const sent = unnamed ? null : await this.refusalOfSent(op, ctx.fail, ctx.detail);
       if (sent) return sent;
-      log.warn('operation refused against its authorization; not sent to the gateway', {
-        reason: ctx.fail,
-        ...(ctx.field ? { field: ctx.field } : {}),
-        ...ctx.detail,
-      });
+      log.warn(
+        unnamed
+          ? 'operation refused against its authorization; not sent again (its attempts named nothing at the PSP)'
+          : 'operation refused against its authorization; not sent to the gateway',
+        {
+          reason: ctx.fail,
+          ...(ctx.field ? { field: ctx.field } : {}),
+          ...ctx.detail,
+        },
+      );
       const decline = ctx.action ? { ...bridgeDecline(ctx.fail), suggested_action: ctx.action } : undefined;
       const failed = await recorder.fail(op, ctx.fail, 'bridge', { details: ctx.detail, field: ctx.field, decline, onlyFrom: op.state });
       await this.releasedUnsent(op, failed);

@@ -879,7 +879,8 @@ async function checkedByReference(
   if (!found && op.command === 'refund' && op.payment.method_details?.method === GIFT_CARD_METHOD && isGiftCardNumberKey(reference)) {
     return { fail: GIFT_CARD_NUMBER_REFUSED, field: 'payment.gateway_key' };
   }
-  if (!found) return { context: { ...context, keyUnrecorded: true } };
+  // The bridge's own void of an extra authorization names a PSP hold, never an operation of ours: not marked.
+  if (!found) return { context: isExtraAuthorizationVoid(op) ? context : { ...context, keyUnrecorded: true } };
   if (found.record.id === op.id) return { context };
   const auth = asDoneAtPsp(found.record);
   const dependents = namesInOurIds(auth, found.dependents);

@@ -127,6 +127,10 @@ describe('Cybersource double authorization found by the status inquiry: the extr
     const sent = reversals.slice(seen);
     expect(sent).toEqual([expect.objectContaining({ id: FIRST_ID })]);
     expect(sent[0].body).toMatchObject({ reversalInformation: { amountDetails: { totalAmount: '90.00', currency: 'USD' } } });
+    // It names a PSP hold, never an operation of ours: its attempt is not marked as sent by a key unknown to the ledger.
+    const attempts = (await ledger.interactions(voidId)).filter((h) => h.event === 'attempt');
+    expect(attempts).toHaveLength(1);
+    expect(attempts[0].key_unrecorded).toBeUndefined();
   });
 
   it('a second inquiry finding the same holds (its first pass requested the void, then died before recording) sends no second void', async () => {
