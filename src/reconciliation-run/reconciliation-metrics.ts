@@ -95,6 +95,17 @@ export const reconciliationUndoneLines = counter(
 );
 
 /**
+ * FAILED sales the PSP charged after all (marked by a `succeeded_after_failure`) that a PSP line shows charged again at
+ * another PSP transaction (a resend that landed twice, a second attempt): recorded as their own `succeeded_after_failure`
+ * and told to the OMS, never refunded by the bridge (a person decides: RUNBOOK). Each counted once, when recorded.
+ */
+export const reconciliationSalesChargedAgain = counter(
+  'pb_reconciliation_sales_charged_again_total',
+  'FAILED sales charged after all that reconciliation found charged again at another PSP transaction, reported to the OMS and not refunded, by gateway',
+  ['gateway'],
+);
+
+/**
  * Report downloads ended by `reconciliation.download_deadline_ms`: the host kept sending (each chunk inside the stall
  * bound) past the whole download's deadline. The run fails retryable and its next invocation resumes from its last
  * committed page.

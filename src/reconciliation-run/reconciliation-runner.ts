@@ -18,6 +18,7 @@ import {
   KnownAdjustment,
   Match,
   ReconciledOperation,
+  anotherCharge,
   cancelsAuthorization,
   classifyLine,
   classifyMissingAtPsp,
@@ -42,6 +43,7 @@ import {
   reconciliationLedgerRead,
   reconciliationLines,
   reconciliationMarkHeld,
+  reconciliationSalesChargedAgain,
   reconciliationUndoneLines,
   reconciliationUnlistedOperations,
   reconciliationUnreadableLines,
@@ -426,6 +428,7 @@ export class ReconciliationRunner {
       if (verdict.action.type !== 'none') ({ verdict, outcome } = await this.act(record, match, verdict, dryRun, ties));
       else if (!dryRun && match && this.deps.orphans && reportedSuccessAfterFailure(verdict, record, match)) await this.reverseAgain(record, match);
       if (verdict.undone) this.noteUndone(verdict, outcome, dryRun);
+      if (match && (outcome === 'adjusted' || outcome === 'would_apply') && anotherCharge(record, match)) this.noteChargedAgain(record, match, outcome);
       this.note(verdict, outcome, delta, logged);
       if (sink) await sink.verdict(verdict, outcome);
     }
@@ -747,6 +750,26 @@ export class ReconciliationRunner {
         'reconciliation: the PSP lists as done an operation the ledger holds undone, and its line cannot be ordered with the failure: a person looks',
         fields,
       );
+  }
+
+  /**
+   * Counts and warns of a FAILED sale, charged by the PSP after all, charged again at another PSP transaction
+   * (`anotherCharge`), every one: recorded as its own `succeeded_after_failure` (or, in a dry run, would be), and not
+   * refunded, since captured money is the merchant's decision; a person decides which charge to refund (RUNBOOK).
+   */
+  private noteChargedAgain(record: PspRecord, match: Match, outcome: ActionOutcome): void {
+    const { gateway, logger } = this.deps;
+    if (outcome === 'adjusted') reconciliationSalesChargedAgain.inc({ gateway });
+    logger.warn('reconciliation: a FAILED sale the PSP charged after all was charged more than once; the second charge is reported to the OMS, not refunded', {
+      gateway,
+      operation_id: match.op.id,
+      succeeded_after_failure: match.op.succeededAfterFailure?.by ?? null,
+      psp_reference: record.modificationReference ?? record.pspReference ?? null,
+      psp_line: record.lineId,
+      amount: record.amount,
+      currency: record.currency.toUpperCase(),
+      action: outcome,
+    });
   }
 
   /** Counts a verdict (metrics and the page's totals) and logs the first few differences. */

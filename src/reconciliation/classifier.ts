@@ -144,8 +144,10 @@ export function needsKnownAdjustments(record: PspRecord, op: ReconciledOperation
   const ledger = standing(op.state);
   // A FAILED one the PSP did after all (`doneAfterFailure`) failing: ordered with the fact that marked it.
   const failed = record.status === 'failed' && (ledger === 'succeeded' || doneAfterFailure(op));
-  // A success of a FAILED one is a contradiction, unless the ledger marked it done after all (it agrees, `markedDoneAfterFailure`).
-  return failed || (ledger === 'failed' && record.status === 'succeeded' && !markedDoneAfterFailure(op));
+  // A success of a FAILED one is a contradiction, unless the ledger marked it done after all (it agrees, `markedDoneAfterFailure`);
+  // a marked sale's line naming a transaction is weighed against the transactions its adjustments name (`anotherCharge`).
+  const marked = markedDoneAfterFailure(op);
+  return failed || (ledger === 'failed' && record.status === 'succeeded' && (!marked || (op.command === 'sale' && lineReferences(record).length > 0)));
 }
 
 /**
@@ -442,6 +444,7 @@ export function classifyLine(record: PspRecord, match: Match | null): LineVerdic
       if (showsUndoneDone(record, op)) return classifyUndoneDone(record, match, base);
       if (psp === 'failed' && doneAfterFailure(op)) return classifyFailureAfterCounted(record, match, base);
       if (psp === 'succeeded') {
+        if (anotherCharge(record, match)) return classifyAnotherCharge(record, match, base);
         if (markedDoneAfterFailure(op)) return classifyDoneAfterFailure(record, op, base);
         if (reported(match, 'succeeded_after_failure', record)) {
           return alreadyReported(base, 'succeeded_after_failure', `the ledger holds ${op.command} ${op.id} FAILED; the PSP says it succeeded`);
@@ -599,6 +602,46 @@ function classifyFailureAfterCounted(record: PspRecord, match: Match, base: Pick
     class: 'state_mismatch',
     action: { type: 'adjust', kind, direction, amount: record.amount, currency, reason: `psp_${record.pspType}` },
     note: `${what} after that: ${kind}, it no longer counts as ${done}`,
+  };
+}
+
+/**
+ * Whether `record`, a success line of a sale the ledger holds FAILED and marked done by the PSP after all
+ * (`markedDoneAfterFailure`), is a charge at another PSP transaction than the one the mark's `succeeded_after_failure`
+ * reported (a resend that landed twice, a second attempt): the line names its transaction, the mark's adjustment names
+ * one, and no adjustment of the operation names the line's (`namesLineTransaction`) nor was recorded from it. Where
+ * either names none, or the adjustments were not read, the first reading stands: compared by money. Pure.
+ */
+export function anotherCharge(record: PspRecord, match: Match): boolean {
+  const { op } = match;
+  if (op.command !== 'sale' || record.status !== 'succeeded' || !markedDoneAfterFailure(op) || lineReferences(record).length === 0) return false;
+  const adjustments = match.adjustments ?? [];
+  const mark = adjustments.find((a) => a.id === op.succeededAfterFailure?.by);
+  if (mark?.pspReference === undefined) return false;
+  return !adjustments.some((a) => a.line === record.lineId || namesLineTransaction(a, record));
+}
+
+/**
+ * A FAILED sale the PSP charged after all (its mark's transaction) charged again at another transaction
+ * (`anotherCharge`): the customer was charged twice and the OMS knows of one. Its own `succeeded_after_failure` of the
+ * line's amount, told to the OMS; the mark keeps the first (what refunds of the sale are checked against). Not
+ * refunded: captured money is the merchant's decision, as orphan reversal leaves a sale outside a split tender.
+ */
+function classifyAnotherCharge(record: PspRecord, match: Match, base: Pick<LineVerdict, 'record' | 'ledger' | 'matchedBy'>): LineVerdict {
+  const { op } = match;
+  const currency = record.currency.toUpperCase();
+  return {
+    ...base,
+    class: 'state_mismatch',
+    action: {
+      type: 'adjust',
+      kind: 'succeeded_after_failure',
+      direction: directionOfSuccess(op.command),
+      amount: record.amount,
+      currency,
+      reason: `psp_${record.pspType}`,
+    },
+    note: `the ledger holds ${op.command} ${op.id} FAILED, captured by the PSP after all (succeeded_after_failure ${op.succeededAfterFailure?.by ?? ''}); the PSP lists another charge of it (${money(record.amount, currency)}): charged more than once`,
   };
 }
 

@@ -455,6 +455,53 @@ describe('a line about an operation the ledger holds FAILED and counts as done b
     expect(needsKnownAdjustments(failedLine('capture'), plain)).toBe(false);
     expect(classifyLine(failedLine('capture'), match(plain))).toMatchObject({ class: 'matched', note: 'failed on both sides' });
   });
+
+  describe('a FAILED sale marked done by its first late success (T1) meets a success line of a PSP transaction', () => {
+    // The mark's adjustment names T1 (a webhook reported it); the sale was charged 800 by it.
+    const saleMarkedByT1 = (others: KnownAdjustment[] = []): Match => {
+      const t1 = known('succeeded_after_failure', { occurredAt: 4_000, amount: 800, pspReference: 'psp_T1' });
+      return { ...match(op('sale', 'FAILED', { succeededAfterFailure: { by: t1.id, amount: 800, currency: 'EUR' } })), adjustments: [t1, ...others] };
+    };
+
+    it("T2's line (no adjustment names T2): a second charge, recorded as its own succeeded_after_failure of the line's amount; its adjustments are read", () => {
+      const m = saleMarkedByT1();
+      const t2 = line({ amount: 800, pspReference: 'psp_T2' });
+      expect(needsKnownAdjustments(t2, m.op)).toBe(true);
+      expect(classifyLine(t2, m)).toMatchObject({
+        class: 'state_mismatch',
+        action: { type: 'adjust', kind: 'succeeded_after_failure', direction: 'credit', amount: 800, currency: 'EUR' },
+        note: expect.stringContaining('charged more than once'),
+      });
+    });
+
+    it("T1's own line (by its payment or its modification reference): agreeing, nothing recorded", () => {
+      const m = saleMarkedByT1();
+      expect(classifyLine(line({ amount: 800, pspReference: 'psp_T1' }), m)).toMatchObject({ class: 'matched', action: { type: 'none' } });
+      expect(classifyLine(line({ amount: 800, pspReference: 'pay_T1', modificationReference: 'psp_T1' }), m)).toMatchObject({
+        class: 'matched',
+        action: { type: 'none' },
+      });
+    });
+
+    it("T2's line once its own succeeded_after_failure is on record (an earlier run, a webhook): agreeing, nothing recorded again", () => {
+      const m = saleMarkedByT1([known('succeeded_after_failure', { amount: 800, pspReference: 'psp_T2', line: 'ln1' })]);
+      expect(classifyLine(line({ amount: 800, pspReference: 'psp_T2' }), m)).toMatchObject({ class: 'matched', action: { type: 'none' } });
+    });
+
+    it('a line naming no reference, or a mark whose adjustment names none: compared by money, as before', () => {
+      const m = saleMarkedByT1();
+      expect(needsKnownAdjustments(line({ amount: 800 }), m.op)).toBe(false);
+      expect(classifyLine(line({ amount: 800 }), m)).toMatchObject({ class: 'matched', action: { type: 'none' } });
+      const unnamed = known('succeeded_after_failure', { amount: 800 });
+      const byMoney: Match = {
+        ...match(op('sale', 'FAILED', { succeededAfterFailure: { by: unnamed.id, amount: 800, currency: 'EUR' } })),
+        adjustments: [unnamed],
+      };
+      expect(classifyLine(line({ amount: 800, pspReference: 'psp_T2' }), byMoney)).toMatchObject({ class: 'matched', action: { type: 'none' } });
+      // Its adjustments not read: compared by money too.
+      expect(classifyLine(line({ amount: 800, pspReference: 'psp_T2' }), { op: m.op, by: m.by })).toMatchObject({ class: 'matched' });
+    });
+  });
 });
 
 describe('late facts: each recorded adjustment accounts for one PSP line', () => {
