@@ -73,7 +73,8 @@ import { TRANSACTION_SUCCESS_KINDS, oneReadingPerTransaction, readsTransactionSu
 // Likewise a fact of a kind one transaction gives once (`one_reading`: '1') that an adjustment of the `listed` records
 // already under the SAME kind from the other source (a webhook's and a report line's readings), through the same entry (`gateway`) or one of `peers`, about
 // the same transaction: a reference of either (`reference`, `line_reference`; the recorded one's `psp_reference` and
-// `line_reference_field`) the same, else, neither naming one, the same `event_id`; unless an adjustment recorded after
+// `line_reference_field`) the same, else, neither naming one, the same `event_id` (never across sources: readings
+// without references from a webhook and a line are both recorded, docs/RECONCILIATION.md); unless an adjustment recorded after
 // it undoes or redoes the operation's command (`undo_kinds`, `redo_kinds`): then it is a fact of its own (re-captured,
 // failed again). {5, …} as above.
 // Returns {1, marked, cleared, superseded, failed_again, failed_again_at, superseded_by, counted} when created (marked:
