@@ -22,7 +22,7 @@ import {
   successAfterFailureMark,
 } from './adjustment';
 import { ReconciledFactKind, apartByFailure, mayBeSameFact, reconciledKindsOf } from './same-fact';
-import { TRANSACTION_SUCCESS_KINDS, readsTransactionSuccess } from './psp-transaction-fact';
+import { TRANSACTION_SUCCESS_KINDS, oneReadingPerTransaction, readsTransactionSuccess } from './psp-transaction-fact';
 
 // Creates the adjustment unless it exists (same gateway and PSP event: a repeat), links it to the
 // operation and appends the history entry, all in one step, over keys of the operation's shard. The
@@ -70,6 +70,13 @@ import { TRANSACTION_SUCCESS_KINDS, readsTransactionSuccess } from './psp-transa
 // same `reference` where both name one, else the same `event_id`): not recorded; the first reading stands. The recorded
 // one's hash keeps `duplicate_field` = this kind (once: a repeat appends no second history entry) and the history gets
 // `duplicate_history` (JSON without its closing brace) naming it; {5, HGETALL of it, 1 when noted now, else 0}.
+// Likewise a fact of a kind one transaction gives once (`one_reading`: '1') that an adjustment of the `listed` records
+// already under the SAME kind from the other source (a webhook's and a report line's readings), through the same entry (`gateway`) or one of `peers`, about
+// the same transaction: a reference of either (`reference`, `line_reference`; the recorded one's `psp_reference` and
+// `line_reference_field`) the same, else, neither naming one, the same `event_id` (never across sources: readings
+// without references from a webhook and a line are both recorded, docs/RECONCILIATION.md); unless an adjustment recorded after
+// it undoes or redoes the operation's command (`undo_kinds`, `redo_kinds`): then it is a fact of its own (re-captured,
+// failed again). {5, …} as above.
 // Returns {1, marked, cleared, superseded, failed_again, failed_again_at, superseded_by, counted} when created (marked:
 // 1 when it marked the operation undone now; cleared: the id of the adjustment whose mark it cleared now, else '';
 // superseded: 1 when a held re-capture kept it from marking, 2 when a recorded success did; failed_again: the later
@@ -112,6 +119,11 @@ const RECORD_SCRIPT = new LuaScript(
       'success_kinds',
       'duplicate_field',
       'duplicate_history',
+      'one_reading',
+      'gateway',
+      'line_reference',
+      'line_reference_field',
+      'source',
     ],
   ),
   `
@@ -152,6 +164,36 @@ if A.peers ~= '' and A.listed ~= '' then
         redis.call('RPUSH', K.log, A.duplicate_history .. ',"recorded_as":"' .. f[1] .. '","recorded_kind":"' .. f[2] .. '"}')
       end
       return {5, redis.call('HGETALL', XK(i)), noted}
+    end
+  end
+end
+if A.one_reading ~= '' and A.listed ~= '' then
+  local listed = tonumber(A.listed)
+  local command = ' ' .. (redis.call('HGET', K.op, 'command') or '') .. ':'
+  local function names(ref)
+    return ref and ref ~= '' and (ref == A.reference or ref == A.line_reference)
+  end
+  for i = 1, listed do
+    local f = redis.call('HMGET', XK(i), 'id', 'kind', 'gateway', 'psp_reference', 'psp_event_id', A.line_reference_field, 'source')
+    local refs = (f[4] or '') ~= '' or (f[6] or '') ~= ''
+    local mine = A.reference ~= '' or A.line_reference ~= ''
+    if f[1] and f[2] == A.kind and f[7] ~= A.source
+      and (f[3] == A.gateway or (A.peers ~= '' and f[3] and string.find(A.peers, ' ' .. f[3] .. ' ', 1, true)))
+      and ((refs and mine and (names(f[4]) or names(f[6]))) or (not refs and not mine and f[5] == A.event_id)) then
+      local apart = false
+      for j = i + 1, listed do
+        local k = redis.call('HGET', XK(j), 'kind')
+        if k and (string.find(A.undo_kinds, command .. k .. ' ', 1, true) or string.find(A.redo_kinds, command .. k .. ' ', 1, true)) then
+          apart = true
+        end
+      end
+      if not apart then
+        local noted = redis.call('HSETNX', XK(i), A.duplicate_field, A.kind)
+        if noted == 1 then
+          redis.call('RPUSH', K.log, A.duplicate_history .. ',"recorded_as":"' .. f[1] .. '","recorded_kind":"' .. f[2] .. '"}')
+        end
+        return {5, redis.call('HGETALL', XK(i)), noted}
+      end
     end
   end
 end
@@ -461,6 +503,12 @@ export function parseRefundedBeyond(stored: string): RefundedBeyondCaptured | un
 export const DUPLICATE_READING_FIELD = 'duplicate_reading';
 
 /**
+ * The field of an adjustment naming the other PSP reference of the reconciliation line it was recorded from, when the
+ * line names two (`AdjustmentInput.lineReference`), so that a webhook naming that one finds it as the same transaction.
+ */
+export const LINE_REFERENCE_FIELD = 'line_reference';
+
+/**
  * The field of an adjustment naming the id earlier releases gave the notification it was recorded from
  * (`AdjustmentInput.formerPspEventId`), so that a notification still queued under that id finds it.
  */
@@ -510,6 +558,13 @@ export interface AdjustmentInput extends Omit<AdjustmentFact, 'failsOpenOperatio
   formerPspEventId?: string;
   source: AdjustmentSource;
   /**
+   * The reconciliation line's other PSP reference, when it names two and `pspReference` is the other (a Cybersource
+   * line: `pspReference` its reconciliationId, this its transaction id, which the webhook names): kept on the
+   * adjustment (`LINE_REFERENCE_FIELD`), so that a second reading naming either is found as the same transaction
+   * (`oneReadingPerTransaction`). Absent: the line names one.
+   */
+  lineReference?: string;
+  /**
    * How many adjustments the operation had when the caller read them and judged this fact new (reconciliation's
    * late facts and contradictions): recorded only while it still has that many, else `AdjustmentsChangedError`
    * (another source may have recorded the same fact in between). A repeat of this very event is still found as
@@ -535,7 +590,8 @@ export interface RecordedAdjustment {
   sameFact?: true;
   /**
    * A second reading of one PSP transaction's success, through another entry of its PSP account, under another kind
-   * (`AdjustmentInput.accountGateways`): not recorded, `adjustment` is the first reading's (`created` false), and the
+   * (`AdjustmentInput.accountGateways`), or of its contradiction under the same kind from the other source
+   * (`oneReadingPerTransaction`): not recorded, `adjustment` is the first reading's (`created` false), and the
    * history names both. `noted`: recorded in the history now (false: a repeat of this reading, noted before).
    */
   duplicateOf?: { noted: boolean };
@@ -619,7 +675,11 @@ export class AdjustmentStore {
    * first from the PSP's line (`mayBeSameFact`, by an adjustment no other webhook event stands for yet) is not
    * recorded again: that adjustment is marked as this event's (`webhook_event`) and returned, with `sameFact`.
    * A PSP transaction's success read through another entry of its PSP account under the other kind
-   * (`AdjustmentInput.accountGateways`) is not recorded either: the first reading is returned, with `duplicateOf`.
+   * (`AdjustmentInput.accountGateways`) is not recorded either: the first reading is returned, with `duplicateOf`;
+   * nor a contradiction of a kind one transaction gives once (`oneReadingPerTransaction`) that the operation records
+   * already under the same kind from the other source (a webhook's, a reconciliation line's), through the same entry
+   * or one of `accountGateways`, naming the same transaction (either of a line's references, `lineReference`), unless
+   * a failure or success of the operation's command was recorded after it (then a fact of its own).
    * @returns whether it was new, and the adjustment as stored (the first recording's, for a repeat).
    * @throws OperationNotFoundError when the operation does not exist.
    * @throws AdjustmentsChangedError when the operation no longer has `expectedAdjustments` adjustments (nothing written).
@@ -643,6 +703,8 @@ export class AdjustmentStore {
     };
     const fields = toHash(adjustment);
     if (input.formerPspEventId !== undefined) fields.push(FORMER_EVENT_FIELD, input.formerPspEventId);
+    const lineReference = input.lineReference !== undefined && input.lineReference !== input.pspReference ? input.lineReference : undefined;
+    if (lineReference !== undefined) fields.push(LINE_REFERENCE_FIELD, lineReference);
     const history = JSON.stringify({
       ...redact({
         event: 'adjustment',
@@ -677,7 +739,9 @@ export class AdjustmentStore {
     // (an eventDate that does not read as a time gave the earlier record no time either).
     // A transaction's success through an entry of an account with others: another reading of it is looked for too.
     const peers = readsTransactionSuccess(input.kind) && (input.accountGateways?.length ?? 0) > 1 ? (input.accountGateways ?? []) : [];
-    const listing = weighed || input.formerPspEventId !== undefined || peers.length > 0;
+    // A kind one transaction gives once: a reading of it under the same kind is looked for (another source id).
+    const oneReading = oneReadingPerTransaction(input.kind);
+    const listing = weighed || input.formerPspEventId !== undefined || peers.length > 0 || oneReading;
     const duplicateHistory = JSON.stringify({
       ...redact({
         event: 'adjustment_duplicate_psp_fact',
@@ -729,6 +793,11 @@ export class AdjustmentStore {
             success_kinds: ` ${TRANSACTION_SUCCESS_KINDS.join(' ')} `,
             duplicate_field: `${DUPLICATE_READING_FIELD}:${id}`,
             duplicate_history: duplicateHistory,
+            one_reading: oneReading ? '1' : '',
+            gateway: input.gateway,
+            line_reference: lineReference ?? '',
+            line_reference_field: LINE_REFERENCE_FIELD,
+            source: input.source,
           },
         },
         fields,

@@ -98,14 +98,16 @@ export const adjustmentsFoundUnderOtherId = counter(
 );
 
 /**
- * A second reading of one PSP transaction's success through another entry of its PSP account (two routing candidates
- * with one account's credentials), under the other kind (`duplicate_after_failover` at the entry failed over from,
- * `succeeded_after_failure` at the one the operation ended at): recorded in the history only, no second adjustment, OMS
- * event or reversal; `kind` is the reading not recorded, `recorded_kind` the one that stands.
+ * A second reading of one PSP transaction's fact: its success through another entry of its PSP account (two routing
+ * candidates with one account's credentials), under the other kind (`duplicate_after_failover` at the entry failed
+ * over from, `succeeded_after_failure` at the one the operation ended at); or its contradiction under the same kind
+ * (`ONE_READING_KINDS`) from the other source (a webhook after the report line reconciliation recorded it from, or the
+ * other way round): recorded in the history only, no second adjustment, OMS event or reversal; `kind` is the reading
+ * not recorded, `recorded_kind` the one that stands.
  */
 const duplicatePspFacts = counter(
   'pb_adjustments_duplicate_psp_facts_total',
-  "Second readings of one PSP transaction's success through another gateway entry of the same PSP account under another adjustment kind (duplicate_after_failover, succeeded_after_failure): recorded in the history as a duplicate, no second adjustment, OMS event or reversal, by the gateway it came through, its kind and the kind recorded first",
+  "Second readings of one PSP transaction's fact: its success through another gateway entry of the same PSP account under another adjustment kind (duplicate_after_failover, succeeded_after_failure), or its contradiction under the same kind from the other source (a webhook after the reconciliation line, or the reverse: succeeded_after_failure, duplicate_after_failover, capture_failed, refund_failed, failed_after_success): recorded in the history as a duplicate, no second adjustment, OMS event or reversal, by the gateway it came through, its kind and the kind recorded first",
   ['gateway', 'kind', 'recorded_kind'],
 );
 
@@ -185,7 +187,9 @@ export class AdjustmentRecorder {
    * entry (`sameAccountGateways`) that the operation records already under the other kind, through one of them, is a
    * second reading of that fact (`duplicateOf`): the first stands, this one is noted in the history only (no adjustment,
    * no event, nothing released; the caller asks for no reversal), counted (`pb_adjustments_duplicate_psp_facts_total`)
-   * and logged at warn with both kinds, once. A fact that undoes a SUCCEEDED refund, capture or sale (`commandsUndoneBy`) marks it undone in
+   * and logged at warn with both kinds, once. So is a contradiction (`ONE_READING_KINDS`) of a PSP transaction the
+   * operation records already under the same kind from the other source (a webhook after the reconciliation line that
+   * named the transaction, or the reverse). A fact that undoes a SUCCEEDED refund, capture or sale (`commandsUndoneBy`) marks it undone in
    * the same write: a refund's amount is refundable again (`pb_refunds_undone_total`, a warn line), a capture's or
    * sale's no longer counts as captured for its refunds (`pb_captures_undone_total`, a warn line). A
    * `succeeded_after_failure` of such an operation marked undone clears the mark in that write (`redoneAfter`): the
@@ -222,7 +226,7 @@ export class AdjustmentRecorder {
       if (result.duplicateOf.noted) {
         duplicatePspFacts.inc({ gateway: input.gateway, kind: input.kind, recorded_kind: adjustment.kind });
         logger.warn(
-          'adjustment: a second reading of one PSP fact through another entry of the same PSP account; recorded as a duplicate, the first reading stands (no second event or reversal)',
+          'adjustment: a second reading of one PSP fact (its success through another entry of the same PSP account, or its contradiction from the other source: a webhook after the reconciliation line, or the reverse); recorded as a duplicate, the first reading stands (no second event or reversal)',
           {
             operation_id: op.id,
             gateway: input.gateway,

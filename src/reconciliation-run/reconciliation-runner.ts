@@ -899,6 +899,9 @@ export class ReconciliationRunner {
           currency: action.currency,
           reason: action.reason,
           ...(pspReference !== undefined ? { pspReference } : {}),
+          // A line naming two references (a Cybersource line: its reconciliationId and the transaction id a webhook
+          // names): both are kept, so the webhook's reading of the same transaction is found a duplicate.
+          ...(record.modificationReference !== undefined && record.pspReference !== undefined ? { lineReference: record.pspReference } : {}),
           occurredAt: record.occurredAt,
           gateway: this.deps.gateway,
           pspEventId: lineEventId(record.lineId),

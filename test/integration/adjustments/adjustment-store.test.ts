@@ -496,3 +496,71 @@ describe('AdjustmentStore.recordAdjustment: one PSP transaction’s success read
     expect((await store.recordAdjustment(reading(id, 'succeeded_after_failure', 'sima', { pspEventId: 'evt_2' }), 6000)).created).toBe(true);
   });
 });
+
+describe('AdjustmentStore.recordAdjustment: one PSP transaction’s contradiction read twice under the same kind', () => {
+  async function operation(command: 'authorize' | 'capture', state: 'FAILED' | 'SUCCEEDED'): Promise<string> {
+    const cmd = channelCommand(command);
+    const id = cmd.payment.operation_reference!;
+    await ledger.create(id, cmd, Date.now(), { event: 'attempt' });
+    await ledger.transition(id, state, { event: 'outcome' });
+    return id;
+  }
+  const line = (operationId: string, more: object = {}) => ({
+    operationId,
+    kind: 'succeeded_after_failure' as const,
+    gateway: 'cybs',
+    direction: 'none' as const,
+    amount: 1999,
+    currency: 'EUR',
+    pspReference: 'T1',
+    pspEventId: 'reconciliation:line-T1',
+    source: 'reconciliation' as const,
+    ...more,
+  });
+  const webhook = (operationId: string, more: object = {}) => ({ ...line(operationId), pspEventId: 'evt_T1', source: 'webhook' as const, ...more });
+
+  it('a webhook of the transaction a report line recorded as succeeded_after_failure, stating another amount, is a duplicate: one adjustment, the history notes it once', async () => {
+    const id = await operation('authorize', 'FAILED');
+    const first = await store.recordAdjustment(line(id), 5000);
+    const second = await store.recordAdjustment(webhook(id, { amount: 2000 }), 6000);
+    expect(second).toEqual({ created: false, adjustment: first.adjustment, duplicateOf: { noted: true } });
+    expect((await store.recordAdjustment(webhook(id, { amount: 2000 }), 7000)).duplicateOf).toEqual({ noted: false });
+    expect(await store.forOperation(id)).toEqual([first.adjustment]);
+    const notes = (await ledger.interactions(id)).filter((h) => h.event === 'adjustment_duplicate_psp_fact');
+    expect(notes).toEqual([
+      expect.objectContaining({ kind: 'succeeded_after_failure', recorded_as: first.adjustment.id, recorded_kind: 'succeeded_after_failure' }),
+    ]);
+  });
+
+  it('a Cybersource webhook naming the transaction id of a line recorded under its reconciliationId (the line naming both) is a duplicate', async () => {
+    const id = await operation('authorize', 'FAILED');
+    const first = await store.recordAdjustment(line(id, { pspReference: 'RECON1', lineReference: 'T1' }), 5000);
+    const second = await store.recordAdjustment(webhook(id, { pspReference: 'T1' }), 6000);
+    expect(second.duplicateOf).toEqual({ noted: true });
+    expect(await store.forOperation(id)).toEqual([first.adjustment]);
+  });
+
+  it('a capture_failed webhook of the capture a report line recorded failed is a duplicate; one after a re-capture between them is a fact of its own', async () => {
+    const id = await operation('capture', 'SUCCEEDED');
+    const failed = { kind: 'capture_failed' as const, direction: 'debit' as const, pspReference: 'CAP9' };
+    const first = await store.recordAdjustment(line(id, failed), 5000);
+    expect((await store.recordAdjustment(webhook(id, failed), 6000)).duplicateOf).toEqual({ noted: true });
+    const recaptured = await store.recordAdjustment(
+      webhook(id, { kind: 'succeeded_after_failure', direction: 'credit', pspReference: 'CAP9', pspEventId: 'evt_re' }),
+      7000,
+    );
+    expect(recaptured.created).toBe(true);
+    expect((await store.recordAdjustment(webhook(id, { ...failed, pspEventId: 'evt_again' }), 8000)).created).toBe(true);
+    expect((await store.forOperation(id)).map((a) => a.id)).toEqual([first.adjustment.id, recaptured.adjustment.id, adjustmentIdFor('cybs', 'evt_again')]);
+  });
+
+  it('another transaction (another reference), or a kind that may recur (a chargeback), is recorded', async () => {
+    const id = await operation('authorize', 'FAILED');
+    await store.recordAdjustment(line(id), 5000);
+    expect((await store.recordAdjustment(webhook(id, { pspReference: 'T2' }), 6000)).created).toBe(true);
+    const captured = await operation('capture', 'SUCCEEDED');
+    const chargeback = { kind: 'chargeback' as const, direction: 'debit' as const, pspReference: 'DSP9' };
+    await store.recordAdjustment(webhook(captured, { ...chargeback, pspEventId: 'cb_1' }), 5000);
+    expect((await store.recordAdjustment(webhook(captured, { ...chargeback, pspEventId: 'cb_2' }), 6000)).created).toBe(true);
+  });
+});
