@@ -452,7 +452,7 @@ export function classifyLine(record: PspRecord, match: Match | null): LineVerdic
         return {
           ...base,
           class: 'state_mismatch',
-          action: adjust('succeeded_after_failure', directionOfSuccess(op.command), record.amount, `psp_${record.pspType}`),
+          action: successAfterFailure(record, op),
           note: `the ledger holds ${op.command} ${op.id} FAILED; the PSP says it succeeded (${money(record.amount, currency)})`,
         };
       }
@@ -551,14 +551,7 @@ function classifyUndoneDone(record: PspRecord, match: Match, base: Pick<LineVerd
   return {
     ...base,
     class: 'state_mismatch',
-    action: {
-      type: 'adjust',
-      kind: 'succeeded_after_failure',
-      direction: directionOfSuccess(op.command),
-      amount: record.amount,
-      currency,
-      reason: `psp_${record.pspType}`,
-    },
+    action: successAfterFailure(record, op),
     undone: undone('redone'),
     note: `${what}; the PSP lists it ${done} after that (${at(record.occurredAt)}, ${money(record.amount, currency)}): succeeded after all`,
   };
@@ -621,6 +614,18 @@ export function anotherCharge(record: PspRecord, match: Match): boolean {
   return !adjustments.some((a) => a.line === record.lineId || namesLineTransaction(a, record));
 }
 
+/** The `succeeded_after_failure` adjustment of `record`'s money, in the direction `op`'s command moves it. Pure. */
+function successAfterFailure(record: PspRecord, op: Pick<OperationRecord, 'command'>): ReconciliationAction {
+  return {
+    type: 'adjust',
+    kind: 'succeeded_after_failure',
+    direction: directionOfSuccess(op.command),
+    amount: record.amount,
+    currency: record.currency.toUpperCase(),
+    reason: `psp_${record.pspType}`,
+  };
+}
+
 /**
  * A FAILED sale the PSP charged after all (its mark's transaction) charged again at another transaction
  * (`anotherCharge`): the customer was charged twice and the OMS knows of one. Its own `succeeded_after_failure` of the
@@ -633,14 +638,7 @@ function classifyAnotherCharge(record: PspRecord, match: Match, base: Pick<LineV
   return {
     ...base,
     class: 'state_mismatch',
-    action: {
-      type: 'adjust',
-      kind: 'succeeded_after_failure',
-      direction: directionOfSuccess(op.command),
-      amount: record.amount,
-      currency,
-      reason: `psp_${record.pspType}`,
-    },
+    action: successAfterFailure(record, op),
     note: `the ledger holds ${op.command} ${op.id} FAILED, captured by the PSP after all (succeeded_after_failure ${op.succeededAfterFailure?.by ?? ''}); the PSP lists another charge of it (${money(record.amount, currency)}): charged more than once`,
   };
 }
