@@ -50,8 +50,9 @@ describe('RateLimiter: commands held by a limit', () => {
     const outcomes = await Promise.all(Array.from({ length: 60 }, () => admit(rl)));
     const elapsedMs = Date.now() - started;
     const takes = (await metricValue('pb_rate_limit_takes_total', { where: 'consumer' })) - before;
-    // A few may find tokens refilled while the rest queue; nearly all are held.
-    expect(outcomes.filter((o) => o === 'held').length).toBeGreaterThanOrEqual(45);
+    // Some find tokens refilled while the rest queue (more on a loaded machine: 17 of 60 in one CI run); most are held.
+    // At half held, the old wake per held command would still have taken 60 or more: the bound on takes tells them apart.
+    expect(outcomes.filter((o) => o === 'held').length).toBeGreaterThanOrEqual(30);
     // 60 tokens at 100/s: about 600 ms, never faster than the bucket refills.
     expect(elapsedMs).toBeGreaterThanOrEqual(500);
     expect(takes).toBeLessThanOrEqual(30);
