@@ -153,17 +153,21 @@ if A.listed ~= '' and (A.occurred ~= '' or A.former ~= '') then
     end
   end
 end
+-- The reply to a second reading of the fact adjustment i (id, kind) records: noted on it once, and in the history once.
+local function duplicate_of(i, id, kind)
+  local noted = redis.call('HSETNX', XK(i), A.duplicate_field, A.kind)
+  if noted == 1 then
+    redis.call('RPUSH', K.log, A.duplicate_history .. ',"recorded_as":"' .. id .. '","recorded_kind":"' .. kind .. '"}')
+  end
+  return {5, redis.call('HGETALL', XK(i)), noted}
+end
 if A.peers ~= '' and A.listed ~= '' then
   for i = 1, tonumber(A.listed) do
     local f = redis.call('HMGET', XK(i), 'id', 'kind', 'gateway', 'psp_reference', 'psp_event_id')
     if f[1] and f[2] and f[2] ~= A.kind and string.find(A.success_kinds, ' ' .. f[2] .. ' ', 1, true)
       and f[3] and string.find(A.peers, ' ' .. f[3] .. ' ', 1, true)
       and ((A.reference ~= '' and f[4]) and f[4] == A.reference or (not (A.reference ~= '' and f[4]) and f[5] == A.event_id)) then
-      local noted = redis.call('HSETNX', XK(i), A.duplicate_field, A.kind)
-      if noted == 1 then
-        redis.call('RPUSH', K.log, A.duplicate_history .. ',"recorded_as":"' .. f[1] .. '","recorded_kind":"' .. f[2] .. '"}')
-      end
-      return {5, redis.call('HGETALL', XK(i)), noted}
+      return duplicate_of(i, f[1], f[2])
     end
   end
 end
@@ -188,11 +192,7 @@ if A.one_reading ~= '' and A.listed ~= '' then
         end
       end
       if not apart then
-        local noted = redis.call('HSETNX', XK(i), A.duplicate_field, A.kind)
-        if noted == 1 then
-          redis.call('RPUSH', K.log, A.duplicate_history .. ',"recorded_as":"' .. f[1] .. '","recorded_kind":"' .. f[2] .. '"}')
-        end
-        return {5, redis.call('HGETALL', XK(i)), noted}
+        return duplicate_of(i, f[1], f[2])
       end
     end
   end
