@@ -8,25 +8,22 @@ import { Queue } from 'bullmq';
 import { Config } from '../../../src/config/config';
 import { AdjustmentStore, adjustmentIdFor } from '../../../src/adjustments/adjustment-store';
 import { AdjustmentRecorder } from '../../../src/delivery/adjustment-recorder';
-import { DeliveryJobData, createDeliveryQueue } from '../../../src/delivery/delivery-queue';
+import { DeliveryJobData } from '../../../src/delivery/delivery-queue';
 import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { adjustmentEventId } from '../../../src/events/adjustment-event';
 import { EventStore } from '../../../src/events/event-store';
-import { createOmsEventsQueue } from '../../../src/events/oms-events-queue';
-import { createGatewayClients, gatewayDefinition } from '../../../src/gateways/gateway-registry';
+import { gatewayDefinition } from '../../../src/gateways/gateway-registry';
 import { GatewayRoute } from '../../../src/gateways/gateway-route';
 import { Ledger, OperationRecord } from '../../../src/ledger/ledger';
 import { OrphanReversal, lateSuccessVoidId, voidOperationId } from '../../../src/poller/orphan-reversal';
-import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
+import { RedisClient } from '../../../src/redis/redis-connection';
 import { createReconciliationHttp } from '../../../src/reconciliation-run/reconciliation-http';
 import { ReconciliationRunner } from '../../../src/reconciliation-run/reconciliation-runner';
 import { PspRecord, PspRecordPage } from '../../../src/reconciliation/psp-record';
 import { reportContradiction } from '../../../src/webhooks/contradiction';
-import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
-import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
+import { PspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { captureLogger } from '../../support/capture-logger';
-import { channelCommand } from '../../support/fixtures';
-import { testConfig } from '../../support/test-config';
+import { declinedAtSimulator, useSimulatorReconciliationStack } from '../../support/simulator-reconciliation-stack';
 
 const API_KEY = 'sim-line-then-webhook-0123456789';
 
@@ -37,42 +34,17 @@ let ledger: Ledger;
 let route: GatewayRoute;
 let recorder: OutcomeRecorder;
 let events: EventStore;
-let eventsQueue: ReturnType<typeof createOmsEventsQueue>;
 let deliveryQueue: Queue<DeliveryJobData>;
 const logger = captureLogger('error').logger;
+const stack = useSimulatorReconciliationStack(API_KEY, 'whsec-line-then-webhook-0123456789', logger);
 
-beforeAll(async () => {
-  sim = await startPspSimulator({ apiKey: API_KEY });
-  config = testConfig({
-    gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-line-then-webhook-0123456789', timeout_ms: 5000 } },
-  });
-  redis = createRedis(config.redis, 'commands');
-  ledger = new Ledger(redis, config.redis.keyPrefix);
-  events = new EventStore(redis, config.redis.keyPrefix);
-  eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
-  deliveryQueue = createDeliveryQueue(redis, config.redis.keyPrefix);
-  recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
-  route = createGatewayClients(config).get('simulator')!;
-});
-
-afterAll(async () => {
-  await eventsQueue.close();
-  await deliveryQueue.close();
-  redis.disconnect();
-  await sim.stop();
-  await purgeNamespace(config).catch(() => undefined);
+beforeAll(() => {
+  ({ sim, config, redis, ledger, route, recorder, deliveryQueue, events } = stack);
 });
 
 /** An authorization the simulator declined, recorded FAILED as the bridge records it. */
-async function declined(): Promise<OperationRecord> {
-  const command = channelCommand('authorize', {}, { amount: 2500, gateway_key: 'pm_card_declined' });
-  const id = command.payment.operation_reference!;
-  await ledger.create(id, command);
-  await ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
-  const op = (await ledger.get(id))!;
-  const ctx = { operationId: id, command: command.command, payment: command.payment };
-  const response = await route.client.send(route.transformer.buildRequest(ctx, route.gateway));
-  return recorder.apply(op, route.transformer.parseResponse(ctx, response, route.gateway), 'response');
+function declined(): Promise<OperationRecord> {
+  return declinedAtSimulator(stack, 'authorize');
 }
 
 describe('reconciliation then webhook: the succeeded_after_failure of T1 a report line recorded, then the webhook of T1', () => {
